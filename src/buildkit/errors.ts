@@ -1,0 +1,143 @@
+/**
+ * One error hierarchy for everything the BuildKit client can fail with. Every error carries a stable `code`
+ * (for programs and exit codes) and a message a person can act on. Messages never contain secrets: callers
+ * pass them through the session's redactor before constructing an error.
+ */
+export const BuildKitErrorCode = {
+  Connection: "CONNECTION",
+  Unsupported: "UNSUPPORTED_BY_DAEMON",
+  GitCloneRefused: "GIT_CLONE_REFUSED",
+  DockerfileParse: "DOCKERFILE_PARSE",
+  StepFailed: "STEP_FAILED",
+  Push: "PUSH_REFUSED",
+  Registry: "REGISTRY",
+  Cancelled: "CANCELLED",
+  Solve: "SOLVE_FAILED",
+  InvalidRequest: "INVALID_REQUEST",
+} as const;
+export type BuildKitErrorCode = (typeof BuildKitErrorCode)[keyof typeof BuildKitErrorCode];
+
+export class BuildKitError extends Error {
+  readonly code: BuildKitErrorCode;
+  constructor(code: BuildKitErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** The daemon cannot be reached (nothing listens, TLS refused, the Engine's /grpc upgrade failed). */
+export class ConnectionError extends BuildKitError {
+  constructor(
+    readonly address: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(BuildKitErrorCode.Connection, message, options);
+  }
+}
+
+/** The request asks for something this daemon cannot do (e.g. a git subdir on BuildKit 0.8). */
+export class UnsupportedByDaemonError extends BuildKitError {
+  constructor(
+    readonly feature: string,
+    message: string,
+  ) {
+    super(BuildKitErrorCode.Unsupported, message);
+  }
+}
+
+/** The request itself is invalid before anything is sent (bad platform string, empty tag list for a push…). */
+export class InvalidRequestError extends BuildKitError {
+  constructor(message: string) {
+    super(BuildKitErrorCode.InvalidRequest, message);
+  }
+}
+
+/** The daemon could not fetch the git context: wrong or missing token, unknown repository or ref. */
+export class GitCloneRefusedError extends BuildKitError {
+  constructor(
+    readonly remote: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(BuildKitErrorCode.GitCloneRefused, message, options);
+  }
+}
+
+export interface SourceLocation {
+  /** Dockerfile path as given to the frontend. */
+  file: string;
+  /** 1-based, inclusive. */
+  startLine: number;
+  endLine: number;
+}
+
+/** The Dockerfile could not be parsed or converted (unknown instruction, bad stage reference, …). */
+export class DockerfileParseError extends BuildKitError {
+  constructor(
+    message: string,
+    readonly location?: SourceLocation,
+    options?: { cause?: unknown },
+  ) {
+    super(BuildKitErrorCode.DockerfileParse, message, options);
+  }
+}
+
+/** A build step (usually RUN) failed. */
+export class StepFailedError extends BuildKitError {
+  constructor(
+    message: string,
+    readonly step: string,
+    readonly exitCode: number | undefined,
+    readonly logTail: string[],
+    readonly location?: SourceLocation,
+    options?: { cause?: unknown },
+  ) {
+    super(BuildKitErrorCode.StepFailed, message, options);
+  }
+}
+
+/** The registry refused the push (auth, unreachable, 4xx/5xx). `transient` marks what a retry may fix. */
+export class PushRefusedError extends BuildKitError {
+  constructor(
+    readonly registry: string,
+    message: string,
+    readonly transient: boolean = false,
+    options?: { cause?: unknown },
+  ) {
+    super(BuildKitErrorCode.Push, message, options);
+  }
+}
+
+/** A registry HTTP API call failed. */
+export class RegistryError extends BuildKitError {
+  constructor(
+    readonly registry: string,
+    readonly status: number | undefined,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(BuildKitErrorCode.Registry, message, options);
+  }
+  get transient(): boolean {
+    return this.status === undefined || this.status >= 500 || this.status === 429;
+  }
+}
+
+/** The build was cancelled through its AbortSignal. */
+export class BuildCancelledError extends BuildKitError {
+  constructor(
+    message = "build cancelled",
+    readonly reason?: unknown,
+  ) {
+    super(BuildKitErrorCode.Cancelled, message);
+  }
+}
+
+/** Any other solve failure, with the daemon's message (redacted). */
+export class SolveError extends BuildKitError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(BuildKitErrorCode.Solve, message, options);
+  }
+}
