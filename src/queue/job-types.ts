@@ -1,0 +1,91 @@
+/**
+ * What travels through Redis. Job data never holds a secret: tokens are minted by the worker when it
+ * needs them, registry credentials come from the app's configuration at run time.
+ */
+
+/** Why a build was asked for. */
+export type BuildReason = "push" | "pull_request" | "rerequested" | "rebuild" | "rebuild-no-cache";
+
+export interface RepositoryRef {
+  installationId: number;
+  repoId: number;
+  owner: string;
+  repo: string;
+  private: boolean;
+  defaultBranch: string;
+  /** `https://<git host>/<owner>/<repo>.git`, never with credentials. */
+  cloneUrl: string;
+}
+
+export interface PullRequestRef {
+  number: number;
+  headRef: string;
+  headSha: string;
+  baseRef: string;
+  baseSha: string;
+  /** `owner/repo` of the head repository. */
+  headRepoFullName: string;
+  /** The head lives in another repository than the base. */
+  fork: boolean;
+}
+
+/** One accepted webhook delivery, stored as-is by a handler and turned into builds by the planner. */
+export interface EventJob {
+  deliveryId: string;
+  event: "push" | "pull_request" | "check_run" | "check_suite";
+  reason: BuildReason;
+  repository: RepositoryRef;
+  sha: string;
+  /** Full ref for pushes: `refs/heads/main`, `refs/tags/v1.2.3`. */
+  ref?: string;
+  /** Push: the previous head, for the changed-file list. */
+  before?: string;
+  /** Push: files changed, when the payload lists them completely. */
+  changedFiles?: string[];
+  pullRequest?: PullRequestRef;
+  /** Check-run rerequest or a requested_action button: rebuild from the plan kept in `external_id`. */
+  rerun?: { checkRunId: number; externalId: string; noCache: boolean };
+  receivedAt: string;
+}
+
+/** A registry cache reference list, most specific first. */
+export interface CachePlan {
+  imports: string[];
+  /** Absent for fork PRs and when cache export is off. */
+  export?: string;
+}
+
+/** One image of the per-repo config, resolved for one commit. */
+export interface ImagePlan {
+  name: string;
+  /** Context subdirectory inside the repository ("" = root). */
+  context: string;
+  dockerfile: string;
+  target?: string;
+  platforms: string[];
+  buildArgs: Record<string, string>;
+  /** Full image references to push or tag, e.g. `ghcr.io/acme/api:main`. */
+  tags: string[];
+  push: boolean;
+  cache: CachePlan;
+}
+
+export interface BuildJob {
+  /** Equals the BullMQ job id. */
+  buildId: string;
+  attempt: number;
+  reason: BuildReason;
+  repository: RepositoryRef;
+  sha: string;
+  /** Ref the daemon fetches: the sha itself, or `refs/pull/N/head` for fork PRs (the sha is then verified). */
+  gitRef: string;
+  image: ImagePlan;
+  checkRunId: number;
+  /** Builds with the same key supersede each other: `<repoId>:branch:<name>` style, without `:` in job ids. */
+  supersedeKey: string;
+  noCache: boolean;
+  fork: boolean;
+  pullRequest?: PullRequestRef;
+  ref?: string;
+  queuedAt: string;
+}
