@@ -14,6 +14,7 @@ export const BuildKitErrorCode = {
   Cancelled: "CANCELLED",
   Solve: "SOLVE_FAILED",
   InvalidRequest: "INVALID_REQUEST",
+  EngineApi: "ENGINE_API",
 } as const;
 export type BuildKitErrorCode = (typeof BuildKitErrorCode)[keyof typeof BuildKitErrorCode];
 
@@ -51,6 +52,19 @@ export class UnsupportedByDaemonError extends BuildKitError {
 export class InvalidRequestError extends BuildKitError {
   constructor(message: string) {
     super(BuildKitErrorCode.InvalidRequest, message);
+  }
+}
+
+/**
+ * An InvalidRequestError about one option of a build: `option` names it the way the caller wrote it (a CLI flag
+ * such as `--platform`, a builder method such as `platform()`), so front ends can point at it.
+ */
+export class InvalidOptionError extends InvalidRequestError {
+  constructor(
+    readonly option: string | undefined,
+    message: string,
+  ) {
+    super(message);
   }
 }
 
@@ -110,18 +124,36 @@ export class PushRefusedError extends BuildKitError {
   }
 }
 
-/** A registry HTTP API call failed. */
+/** A registry HTTP API call failed. `registryCode`/`registryMessage` are the first entry of the registry's JSON error body. */
 export class RegistryError extends BuildKitError {
+  readonly registryCode?: string;
+  readonly registryMessage?: string;
   constructor(
     readonly registry: string,
     readonly status: number | undefined,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; registryCode?: string; registryMessage?: string },
   ) {
     super(BuildKitErrorCode.Registry, message, options);
+    this.registryCode = options?.registryCode;
+    this.registryMessage = options?.registryMessage;
   }
   get transient(): boolean {
     return this.status === undefined || this.status >= 500 || this.status === 429;
+  }
+}
+
+/** The Docker Engine API answered a request with an error status (no such image, conflict, daemon error). */
+export class EngineApiError extends BuildKitError {
+  constructor(
+    readonly status: number,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(BuildKitErrorCode.EngineApi, message, options);
+  }
+  get transient(): boolean {
+    return this.status >= 500;
   }
 }
 

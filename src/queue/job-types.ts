@@ -60,6 +60,7 @@ export interface ImagePlan {
   name: string;
   /** Context subdirectory inside the repository ("" = root). */
   context: string;
+  /** Dockerfile path from the repository root (not from `context`), e.g. `services/api/Dockerfile`. */
   dockerfile: string;
   target?: string;
   platforms: string[];

@@ -1,0 +1,22 @@
+# The app's own image (web + workers), used by docker-compose.yml.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY tsconfig.json tsconfig.build.json ./
+COPY proto ./proto
+COPY src ./src
+RUN npm run build && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json app.yml ./
+COPY proto ./proto
+COPY schema ./schema
+COPY bin ./bin
+USER node
+EXPOSE 3000
+CMD ["node", "dist/app/main.js"]

@@ -1,0 +1,171 @@
+import { existsSync } from "node:fs";
+import { Probot, run } from "probot";
+import type { Logger } from "probot";
+import { loadAppConfig } from "../config/app-config.js";
+import type { AppConfig } from "../config/app-config.js";
+import { BuildQueue } from "../queue/build-queue.js";
+import type { EnqueueBuild } from "../queue/build-queue.js";
+import { createBuildWorker } from "../queue/build-worker.js";
+import type { BuildProcessor, BuildWorker } from "../queue/build-worker.js";
+import { EventQueue } from "../queue/event-queue.js";
+import { createEventWorker } from "../queue/event-worker.js";
+import type { EventProcessor, EventWorker } from "../queue/event-worker.js";
+import { createProducerConnection, createWorkerConnection, whenReady } from "../queue/redis-connections.js";
+import type { SupersedeReporter } from "../queue/supersede-reporter.js";
+import { createApp } from "./app.js";
+import type { RouteHandler } from "./app.js";
+import { JobOctokit } from "./job-octokit.js";
+import { readPrivateKey } from "./private-key.js";
+
+/** What the workers are built from. */
+export interface SharedParts {
+  config: AppConfig;
+  /** Authenticated as the App, with JobOctokit (no Octokit-level retries): `await probot.auth(installationId)`. */
+  probot: Probot;
+  enqueueBuild: EnqueueBuild;
+  log: Probot["log"];
+}
+
+/**
+ * The pieces other modules provide. Each is optional so the app can start before they exist; a missing
+ * piece means that worker is not started (and a warning says so).
+ */
+export interface AppParts {
+  /** The planner (`runPlannerJob` with its deps bound). */
+  planner?: (shared: SharedParts) => EventProcessor;
+  /** The build itself. */
+  builder?: (shared: SharedParts) => BuildProcessor;
+  /** Reports superseded builds on GitHub. */
+  supersedeReporter?: (shared: Omit<SharedParts, "enqueueBuild">) => SupersedeReporter;
+  /** Extra HTTP routes (the log page). */
+  routes?: (shared: Omit<SharedParts, "enqueueBuild">) => RouteHandler[];
+}
+
+export interface RunningApp {
+  mode: "setup" | "running";
+  /** The HTTP port when the web role runs. */
+  port?: number;
+  stop(): Promise<void>;
+}
+
+/** Probot's own check (APP_ID plus a private key) for whether it starts in setup mode. */
+function hasCredentials(env: NodeJS.ProcessEnv): boolean {
+  return Boolean(env.APP_ID?.trim() && (env.PRIVATE_KEY?.trim() || env.PRIVATE_KEY_PATH?.trim()));
+}
+
+/**
+ * Starts buildkit-bot according to BUILDKIT_BOT_ROLE: `web` (webhooks → event queue), `worker` (planner and
+ * build workers), or `all`. Without App credentials outside production, Probot's `run()` serves its setup
+ * page (register the App from app.yml) and nothing else starts.
+ */
+export async function startBuildkitBot(
+  parts: AppParts = {},
+  env: NodeJS.ProcessEnv = process.env,
+  options: { log?: Logger } = {},
+): Promise<RunningApp> {
+  if (env === process.env && existsSync(".env")) process.loadEnvFile(".env");
+
+  if (!hasCredentials(env)) {
+    const server = await run(() => {}, { env, log: options.log });
+    return { mode: "setup", port: server.port, stop: () => server.stop() };
+  }
+
+  const config = loadAppConfig(env);
+  if (config.appId === undefined) throw new Error("APP_ID is required");
+  const privateKey = readPrivateKey(env);
+  if (!privateKey) throw new Error("PRIVATE_KEY or PRIVATE_KEY_PATH is required");
+  const stops: Array<() => Promise<unknown>> = [];
+  const stopAll = async (): Promise<void> => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  };
+
+  try {
+    const probot = new Probot({
+      appId: config.appId,
+      privateKey,
+      secret: env.WEBHOOK_SECRET,
+      baseUrl: config.github.apiBaseUrl,
+      Octokit: JobOctokit,
+      log: options.log,
+      logLevel: (env.LOG_LEVEL as "info" | undefined) ?? "info",
+    });
+    // Probot builds its logger during initialisation; `probot.log` is null before that.
+    await probot.ready();
+    const log = probot.log;
+    log.info({ config: config.describe() }, "buildkit-bot configuration");
+    const base = { config, probot, log };
+
+    const producer = createProducerConnection(config.redisUrl);
+    stops.push(async () => producer.disconnect());
+    await whenReady(producer).catch((err: Error) => {
+      throw new Error(`cannot reach Redis at ${String(config.describe().redisUrl)}: ${err.message}`);
+    });
+    let port: number | undefined;
+
+    if (config.role !== "worker") {
+      const events = new EventQueue({ connection: producer, prefix: config.queuePrefix });
+      stops.push(() => events.close());
+      await events.ready();
+      const appFn = createApp({
+        store: events,
+        appId: config.appId,
+        gitBaseUrl: config.github.gitBaseUrl,
+        routes: parts.routes?.(base),
+      });
+      // run() adds a SIGINT listener that exits the process at once; our own handler closes workers first.
+      const before = new Set(process.listeners("SIGINT"));
+      const server = await run(appFn, { env, Octokit: JobOctokit, log: options.log });
+      for (const l of process.listeners("SIGINT")) if (!before.has(l)) process.off("SIGINT", l);
+      port = server.port;
+      stops.push(() => server.stop());
+    }
+
+    if (config.role !== "web") {
+      const reporter = parts.supersedeReporter?.(base);
+      const builds = new BuildQueue({
+        connection: producer,
+        prefix: config.queuePrefix,
+        reporter: reporter ?? { superseded: async (b) => log.warn({ buildId: b.buildId }, "superseded (no reporter wired)") },
+        log,
+      });
+      stops.push(() => builds.close());
+      const shared: SharedParts = { ...base, enqueueBuild: builds.enqueueBuild };
+
+      if (parts.planner) {
+        const connection = createWorkerConnection(config.redisUrl);
+        const worker: EventWorker = await createEventWorker({
+          connection,
+          prefix: config.queuePrefix,
+          concurrency: config.eventWorkerConcurrency,
+          processor: parts.planner(shared),
+          log,
+        });
+        stops.push(() => connection.quit());
+        stops.push(() => worker.close());
+      } else {
+        log.warn("no planner wired: the event worker is not started");
+      }
+
+      if (parts.builder && reporter) {
+        const connection = createWorkerConnection(config.redisUrl);
+        const worker: BuildWorker = await createBuildWorker({
+          connection,
+          prefix: config.queuePrefix,
+          concurrency: config.workerConcurrency,
+          processor: parts.builder(shared),
+          reporter,
+          log,
+        });
+        stops.push(() => connection.quit());
+        stops.push(() => worker.close());
+      } else {
+        log.warn("no build processor or supersede reporter wired: the build worker is not started");
+      }
+    }
+
+    return { mode: "running", port, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

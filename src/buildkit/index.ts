@@ -1,0 +1,29 @@
+// The public surface of the BuildKit client library: `import { BuildKitClient } from "buildkit-bot"`.
+export { BuildKitClient } from "./client.js";
+export type { DaemonHealth, WorkerInfo } from "./client-health.js";
+export type { ConnectOptions, TlsOptions } from "./connect-options.js";
+export type { SolveOptions } from "./solve/run-solve.js";
+export type { DaemonCapabilities } from "./solve/daemon-capabilities.js";
+export type {
+  BuildContext,
+  BuildOutput,
+  BuildRequest,
+  BuildResult,
+  BuildTimings,
+  CacheEntry,
+  RegistryCredential,
+} from "./build-request.js";
+export * from "./errors.js";
+export { Redactor } from "./redact.js";
+export * from "./progress/index.js";
+export type { SessionService } from "./session/service.js";
+export { methodPaths } from "./session/service.js";
+export { openSession, sessionMetadata } from "./session/session.js";
+export type { Session, SessionOptions } from "./session/session.js";
+export { healthService } from "./session/health-service.js";
+export { secretsService } from "./session/secrets-service.js";
+export { authService } from "./session/auth-service.js";
+export { parseAddress, formatAddress } from "./transport/address.js";
+export type { DaemonAddress } from "./transport/address.js";
+export { BuildConfig } from "./build-config.js";
+export type { GitHubSourceOptions } from "./build-config.js";

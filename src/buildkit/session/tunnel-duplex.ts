@@ -1,0 +1,40 @@
+import { Duplex } from "node:stream";
+import type * as grpc from "@grpc/grpc-js";
+import type { BytesMessage, BytesMessage__Output } from "../generated/moby/buildkit/v1/BytesMessage.js";
+
+/** Largest chunk written into one BytesMessage; the daemon's limit per message is 4 MiB on old versions. */
+const MAX_CHUNK = 1024 * 1024;
+
+/**
+ * The bytes of a `Control.Session` call as a plain Duplex: the concatenated `data` of the messages in each direction
+ * is one raw HTTP/2 connection on which the daemon is the client (WIRE.md §3.1).
+ */
+export function tunnelDuplex(call: grpc.ClientDuplexStream<BytesMessage, BytesMessage__Output>): Duplex {
+  const duplex = new Duplex({
+    read() {
+      call.resume();
+    },
+    write(chunk: Buffer, _encoding, callback) {
+      let ok = true;
+      for (let offset = 0; offset < chunk.length; offset += MAX_CHUNK) {
+        ok = call.write({ data: chunk.subarray(offset, offset + MAX_CHUNK) });
+      }
+      if (ok) callback();
+      else call.once("drain", () => callback());
+    },
+    final(callback) {
+      call.end();
+      callback();
+    },
+    destroy(err, callback) {
+      call.cancel();
+      callback(err);
+    },
+  });
+  call.on("data", (message: BytesMessage__Output) => {
+    if (!duplex.push(message.data)) call.pause();
+  });
+  call.on("end", () => duplex.push(null));
+  call.on("error", (err) => duplex.destroy(err));
+  return duplex;
+}

@@ -1,0 +1,31 @@
+/** What the connected daemon can do; decides how a BuildRequest is encoded (WIRE.md §2, §6.4, §9). */
+export interface DaemonCapabilities {
+  daemon: "buildkitd" | "docker-engine";
+  /** BuildKit version as reported or derived from the Engine version, e.g. `v0.8.3`; undefined when unknown. */
+  buildkitVersion?: string;
+  /** Docker Engine's image store is containerd's: its `moby` exporter can push by itself. */
+  containerdImageStore: boolean;
+  /** Git contexts accept `#ref:subdir` (BuildKit ≥ 0.9; 0.8 answers "subdir not supported yet"). */
+  gitSubdirFragment: boolean;
+}
+
+/** `v0.11.6`, `0.8.2+abc` → [major, minor]; undefined when not a version. */
+export function parseMinorVersion(version: string | undefined): [number, number] | undefined {
+  const match = /^v?(\d+)\.(\d+)/.exec(version ?? "");
+  return match ? [Number(match[1]), Number(match[2])] : undefined;
+}
+
+/**
+ * The lowest BuildKit version a Docker Engine release embeds, as far as capability checks need it (WIRE.md §9.1:
+ * 20.10 → v0.8, 23.0 → v0.10, later releases newer still); undefined when not known.
+ */
+export function engineBuildkitVersion(engineVersion: string | undefined): string | undefined {
+  const v = parseMinorVersion(engineVersion);
+  if (!v || v[0] < 20) return undefined;
+  return v[0] === 20 ? "v0.8" : "v0.10";
+}
+
+export function supportsGitSubdirFragment(buildkitVersion: string | undefined): boolean {
+  const v = parseMinorVersion(buildkitVersion);
+  return v !== undefined && (v[0] > 0 || v[1] >= 9);
+}

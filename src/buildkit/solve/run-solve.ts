@@ -1,0 +1,162 @@
+import { randomBytes } from "node:crypto";
+import { posix } from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import type { BuildRequest, BuildResult } from "../build-request.js";
+import type { EngineApi } from "../engine/engine-api.js";
+import { BuildCancelledError, UnsupportedByDaemonError } from "../errors.js";
+import type { BuildKitError, ConnectionError } from "../errors.js";
+import { fileSendService } from "../export/file-send-service.js";
+import { classifySolveError } from "../failure/classify.js";
+import { fileSyncService } from "../filesync/file-sync-service.js";
+import type { ControlClient } from "../generated/moby/buildkit/v1/Control.js";
+import type { SolveResponse__Output } from "../generated/moby/buildkit/v1/SolveResponse.js";
+import type { ProgressHandler } from "../progress/events.js";
+import { ProgressTracker } from "../progress/tracker.js";
+import { publishFromEngine, stagedNames } from "../push/engine-publish.js";
+import { Redactor } from "../redact.js";
+import { authService } from "../session/auth-service.js";
+import { healthService } from "../session/health-service.js";
+import { secretsService } from "../session/secrets-service.js";
+import type { SessionService } from "../session/service.js";
+import { openSession } from "../session/session.js";
+import { newBuildRef } from "./build-ref.js";
+import type { DaemonCapabilities } from "./daemon-capabilities.js";
+import { planSolve } from "./solve-plan.js";
+import { followStatus } from "./status-stream.js";
+
+export interface SolveOptions {
+  signal?: AbortSignal;
+  onProgress?: ProgressHandler;
+  /** The Dockerfile's text, when the caller has it: lets failures point at the right lines. */
+  dockerfileText?: string;
+  /** Extra services served in the build's session, next to Health, Secrets, Auth (and FileSync/FileSend). */
+  sessionServices?: SessionService[];
+}
+
+export interface SolveDependencies {
+  control: ControlClient;
+  capabilities: DaemonCapabilities;
+  /** The Engine's HTTP API, when connected through `docker-engine://`; needed to push from the Engine's store. */
+  engine?: EngineApi;
+  /** The daemon address, for messages. */
+  address: string;
+  /** Wraps a transport-level failure (UNAVAILABLE) as a ConnectionError naming the address. */
+  connectionError: (err: unknown) => ConnectionError;
+}
+
+/**
+ * One build: session up, Solve + Status concurrently, session down, then (Engine image store) the push.
+ * WIRE.md §10 has the call order.
+ */
+export async function runSolve(deps: SolveDependencies, request: BuildRequest, options: SolveOptions = {}): Promise<BuildResult> {
+  const { signal } = options;
+  const started = Date.now();
+  if (signal?.aborted) throw new BuildCancelledError("build cancelled before it started", signal.reason);
+
+  const ref = newBuildRef();
+  const plan = planSolve(request, {
+    ref,
+    sessionId: randomBytes(16).toString("hex"),
+    capabilities: deps.capabilities,
+    stageNames: stagedNames,
+  });
+  if (plan.enginePush && !deps.engine) {
+    throw new UnsupportedByDaemonError(
+      "engine-push",
+      "this daemon is a Docker Engine without a containerd image store: pushing needs its API socket, so connect with a docker-engine:// address",
+    );
+  }
+
+  const redactor = new Redactor();
+  for (const value of plan.secrets.values()) redactor.add(Buffer.isBuffer(value) ? value.toString("utf8") : value);
+  for (const credential of request.registryAuth ?? []) redactor.add(credential.password);
+  const tracker = new ProgressTracker({ onEvent: options.onProgress, redactor });
+
+  const services: SessionService[] = [healthService(), secretsService(plan.secrets), authService(request.registryAuth ?? [])];
+  if (plan.localDirs) services.push(fileSyncService(plan.localDirs));
+  if (plan.fileOutput) services.push(fileSendService(plan.fileOutput));
+  services.push(...(options.sessionServices ?? []));
+
+  const session = openSession(deps.control, services, { id: plan.solve.Session });
+  let response: SolveResponse__Output;
+  const solveStarted = Date.now();
+  let solveMs: number;
+  try {
+    const solving = new Promise<SolveResponse__Output>((resolve, reject) => {
+      const call = deps.control.Solve(plan.solve, (err, res) => (err ? reject(err) : resolve(res as SolveResponse__Output)));
+      // Cancelling the call makes the daemon stop the build and kill running steps (WIRE.md §8.1).
+      const abort = (): void => call.cancel();
+      signal?.addEventListener("abort", abort, { once: true });
+      call.on("status", () => signal?.removeEventListener("abort", abort));
+    });
+    const status = followStatus(deps.control, ref, (message) => tracker.ingest(message));
+    try {
+      response = await solving;
+    } catch (err) {
+      await status.settle();
+      tracker.finish();
+      throw solveFailure(err, deps, request, options, tracker, redactor);
+    } finally {
+      solveMs = Date.now() - solveStarted;
+    }
+    await status.settle();
+    tracker.finish();
+  } finally {
+    await session.close();
+  }
+
+  const exporterResponse = { ...response.ExporterResponse };
+  let digest = exporterResponse["containerimage.digest"];
+  let names = request.output?.type === "image" ? [...request.output.names] : [];
+  let pushMs = 0;
+  if (plan.enginePush && deps.engine) {
+    const published = await publishFromEngine({
+      engine: deps.engine,
+      names: plan.enginePush.names,
+      buildRef: ref,
+      credentials: request.registryAuth ?? [],
+      insecure: plan.enginePush.insecure,
+      signal,
+    });
+    digest = published.digest;
+    names = published.names;
+    pushMs = published.pushMs;
+  }
+  const { total, cached, completed } = tracker.counters;
+  const result: BuildResult = {
+    names,
+    exporterResponse,
+    timings: { solveMs, pushMs, totalMs: Date.now() - started },
+    steps: { total, cached, completed },
+  };
+  if (digest) result.digest = digest;
+  return result;
+}
+
+function solveFailure(
+  err: unknown,
+  deps: SolveDependencies,
+  request: BuildRequest,
+  options: SolveOptions,
+  tracker: ProgressTracker,
+  redactor: Redactor,
+): BuildKitError {
+  const code = (err as Partial<grpc.ServiceError>).code;
+  if (options.signal?.aborted) return new BuildCancelledError("build cancelled", options.signal.reason);
+  if (code === grpc.status.UNAVAILABLE) return deps.connectionError(err);
+  return classifySolveError(err, {
+    tracker,
+    dockerfile: { path: dockerfilePath(request), text: options.dockerfileText },
+    gitRemote: request.context.type === "git" ? request.context.remote : undefined,
+    redactor,
+    signal: options.signal,
+    address: deps.address,
+  });
+}
+
+/** The Dockerfile's path as a person finds it: from the repository root for git contexts with a subdir. */
+function dockerfilePath(request: BuildRequest): string {
+  const dockerfile = request.dockerfile ?? "Dockerfile";
+  const subdir = request.context.type === "git" ? request.context.subdir?.replace(/^\/+|\/+$/g, "") : undefined;
+  return subdir ? posix.join(subdir, dockerfile) : dockerfile;
+}

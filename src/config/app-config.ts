@@ -1,0 +1,247 @@
+import { inspect } from "node:util";
+
+/**
+ * The app's own configuration, read from the environment once at start. Probot keeps reading its own
+ * variables (APP_ID, PRIVATE_KEY, WEBHOOK_SECRET, PORT, GHE_HOST…); this covers what buildkit-bot adds.
+ *
+ * The queue's Redis is `BUILDKIT_BOT_REDIS_URL` on purpose: `REDIS_URL` belongs to Probot and switches on
+ * its Octokit throttling cluster.
+ */
+export type AppRole = "web" | "worker" | "all";
+
+export interface RegistryConfig {
+  /** Where images go, without a trailing slash: `ghcr.io/acme`, `127.0.0.1:5000/acme`. */
+  prefix: string;
+  /** `host[:port]` part of the prefix, as the daemon dials it. */
+  host: string;
+  /** Present only when both username and password are set. */
+  credentials?: { username: string; password: string };
+}
+
+export interface GitHubHostConfig {
+  /** `github.com` or the GHE host. */
+  host: string;
+  /** REST API base: `https://api.github.com` or `https://<GHE_HOST>/api/v3`. */
+  apiBaseUrl: string;
+  /** Base URL repositories are cloned from: `https://github.com`, `https://<GHE_HOST>`. No trailing slash. */
+  gitBaseUrl: string;
+}
+
+export interface AppConfig {
+  role: AppRole;
+  redisUrl: string;
+  /** Our GitHub App id (APP_ID); absent in setup mode. */
+  appId?: number;
+  buildkitHost: string;
+  registry: RegistryConfig;
+  workerConcurrency: number;
+  eventWorkerConcurrency: number;
+  /** Public base URL of this app (for log links), no trailing slash. */
+  publicBaseUrl?: string;
+  github: GitHubHostConfig;
+  /** BullMQ key prefix; distinct prefixes let several deployments share one Redis. */
+  queuePrefix: string;
+  /** A copy safe to log: secrets replaced by `***`. */
+  describe(): Record<string, unknown>;
+  toJSON(): Record<string, unknown>;
+}
+
+export const AppConfigVariable = {
+  RedisUrl: "BUILDKIT_BOT_REDIS_URL",
+  BuildkitHost: "BUILDKIT_HOST",
+  Registry: "BUILDKIT_BOT_REGISTRY",
+  RegistryUsername: "BUILDKIT_BOT_REGISTRY_USERNAME",
+  RegistryPassword: "BUILDKIT_BOT_REGISTRY_PASSWORD",
+  Concurrency: "BUILDKIT_BOT_CONCURRENCY",
+  EventConcurrency: "BUILDKIT_BOT_EVENT_CONCURRENCY",
+  PublicUrl: "BUILDKIT_BOT_PUBLIC_URL",
+  Role: "BUILDKIT_BOT_ROLE",
+  QueuePrefix: "BUILDKIT_BOT_QUEUE_PREFIX",
+  /** Overrides the clone base URL (a mirror, or a local git server in tests). */
+  GitBaseUrl: "BUILDKIT_BOT_GIT_URL",
+  AppId: "APP_ID",
+  GheHost: "GHE_HOST",
+  GheProtocol: "GHE_PROTOCOL",
+} as const;
+
+/** A configuration value is missing or invalid; `variable` names the environment variable to fix. */
+export class AppConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = "AppConfigError";
+  }
+}
+
+const DEFAULT_BUILDKIT_HOST = "unix:///run/buildkit/buildkitd.sock";
+const MASK = "***";
+
+export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const V = AppConfigVariable;
+  const value = (name: string): string | undefined => {
+    const v = env[name]?.trim();
+    return v ? v : undefined;
+  };
+
+  const role = parseRole(value(V.Role));
+  const redisUrl = required(V.RedisUrl, value(V.RedisUrl));
+  let redis: URL;
+  try {
+    redis = new URL(redisUrl);
+  } catch {
+    throw new AppConfigError(V.RedisUrl, "is not a URL (expected redis://host:port or rediss://host:port)");
+  }
+  if (redis.protocol !== "redis:" && redis.protocol !== "rediss:") {
+    throw new AppConfigError(V.RedisUrl, `unsupported scheme "${redis.protocol}" (expected redis: or rediss:)`);
+  }
+
+  const appIdText = value(V.AppId);
+  let appId: number | undefined;
+  if (appIdText !== undefined) {
+    appId = Number(appIdText);
+    if (!Number.isSafeInteger(appId) || appId <= 0) throw new AppConfigError(V.AppId, "must be a positive integer");
+  }
+
+  const buildkitHost = value(V.BuildkitHost) ?? DEFAULT_BUILDKIT_HOST;
+  if (!/^(unix|tcp|docker-engine|docker-container):\/\/./.test(buildkitHost)) {
+    throw new AppConfigError(
+      V.BuildkitHost,
+      "expected unix://<path>, tcp://<host>:<port>, docker-engine://<socket path> or docker-container://<name>",
+    );
+  }
+
+  const registry = parseRegistry(value(V.Registry), value(V.RegistryUsername), value(V.RegistryPassword));
+  const workerConcurrency = parseCount(V.Concurrency, value(V.Concurrency), 2);
+  const eventWorkerConcurrency = parseCount(V.EventConcurrency, value(V.EventConcurrency), 4);
+
+  const publicUrlText = value(V.PublicUrl);
+  const publicBaseUrl = publicUrlText === undefined ? undefined : parseHttpUrl(V.PublicUrl, publicUrlText);
+
+  const gheHost = value(V.GheHost);
+  const gheProtocol = value(V.GheProtocol) ?? "https";
+  if (gheProtocol !== "https" && gheProtocol !== "http") {
+    throw new AppConfigError(V.GheProtocol, 'must be "https" or "http"');
+  }
+  if (gheHost !== undefined && !/^[A-Za-z0-9.-]+(:\d+)?$/.test(gheHost)) {
+    throw new AppConfigError(V.GheHost, "must be a host name (e.g. github.example.com), without scheme or path");
+  }
+  const gitOverride = value(V.GitBaseUrl);
+  const github: GitHubHostConfig = gheHost
+    ? {
+        host: gheHost,
+        apiBaseUrl: `${gheProtocol}://${gheHost}/api/v3`,
+        gitBaseUrl: gitOverride ? parseHttpUrl(V.GitBaseUrl, gitOverride) : `${gheProtocol}://${gheHost}`,
+      }
+    : {
+        host: "github.com",
+        apiBaseUrl: "https://api.github.com",
+        gitBaseUrl: gitOverride ? parseHttpUrl(V.GitBaseUrl, gitOverride) : "https://github.com",
+      };
+
+  const queuePrefix = value(V.QueuePrefix) ?? "bkb";
+  if (!/^[A-Za-z0-9_.-]+$/.test(queuePrefix)) {
+    throw new AppConfigError(V.QueuePrefix, "may contain only letters, digits, '_', '.' and '-'");
+  }
+
+  const describe = (): Record<string, unknown> => ({
+    role,
+    redisUrl: maskUrl(redisUrl),
+    appId,
+    buildkitHost,
+    registry: {
+      prefix: registry.prefix,
+      host: registry.host,
+      credentials: registry.credentials ? { username: registry.credentials.username, password: MASK } : undefined,
+    },
+    workerConcurrency,
+    eventWorkerConcurrency,
+    publicBaseUrl,
+    github,
+    queuePrefix,
+  });
+
+  const config: AppConfig = {
+    role,
+    redisUrl,
+    appId,
+    buildkitHost,
+    registry,
+    workerConcurrency,
+    eventWorkerConcurrency,
+    publicBaseUrl,
+    github,
+    queuePrefix,
+    describe,
+    toJSON: describe,
+  };
+  // console.log / util.inspect do not call toJSON; make them mask as well.
+  Object.defineProperty(config, inspect.custom, { value: () => describe(), enumerable: false });
+  return config;
+}
+
+function required(name: string, v: string | undefined): string {
+  if (v === undefined) throw new AppConfigError(name, "is required but not set");
+  return v;
+}
+
+function parseRole(v: string | undefined): AppRole {
+  if (v === undefined) return "all";
+  if (v === "web" || v === "worker" || v === "all") return v;
+  throw new AppConfigError(AppConfigVariable.Role, `must be "web", "worker" or "all", got "${v}"`);
+}
+
+function parseCount(name: string, v: string | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new AppConfigError(name, `must be an integer from 1 to 256, got "${v}"`);
+  return n;
+}
+
+function parseHttpUrl(name: string, v: string): string {
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    throw new AppConfigError(name, "is not a URL");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new AppConfigError(name, "must be an http(s) URL");
+  if (url.username || url.password) throw new AppConfigError(name, "must not contain credentials");
+  return url.toString().replace(/\/+$/, "");
+}
+
+function parseRegistry(prefix: string | undefined, username: string | undefined, password: string | undefined): RegistryConfig {
+  const V = AppConfigVariable;
+  const p = required(V.Registry, prefix).replace(/\/+$/, "");
+  if (/^[a-z]+:\/\//i.test(p)) throw new AppConfigError(V.Registry, "is an image prefix (ghcr.io/acme), not a URL: drop the scheme");
+  if (p.includes("@")) throw new AppConfigError(V.Registry, "must not contain credentials; use the _USERNAME/_PASSWORD variables");
+  const [host, ...path] = p.split("/");
+  if (!host || !/^[A-Za-z0-9.-]+(:\d+)?$/.test(host)) {
+    throw new AppConfigError(V.Registry, "must start with a registry host, e.g. ghcr.io/acme or 127.0.0.1:5000/acme");
+  }
+  if (path.some((s) => !/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/.test(s))) {
+    throw new AppConfigError(V.Registry, "has an invalid repository path (lowercase letters, digits, '.', '_', '-')");
+  }
+  if ((username === undefined) !== (password === undefined)) {
+    throw new AppConfigError(
+      username === undefined ? V.RegistryUsername : V.RegistryPassword,
+      `is required when ${username === undefined ? V.RegistryPassword : V.RegistryUsername} is set`,
+    );
+  }
+  return {
+    prefix: p,
+    host,
+    ...(username !== undefined && password !== undefined ? { credentials: { username, password } } : {}),
+  };
+}
+
+function maskUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = MASK;
+    return u.toString();
+  } catch {
+    return MASK;
+  }
+}

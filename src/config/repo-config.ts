@@ -1,0 +1,42 @@
+/** The per-repo configuration after parsing and validation, with defaults that don't depend on the event applied. */
+export interface RepoConfig {
+  /** False when the repository has no config file and the root Dockerfile is built with defaults. */
+  fromFile: boolean;
+  images: ImageConfig[];
+}
+
+export interface PushPolicy {
+  /** Branch-name globs; undefined = the repository's default branch only. */
+  branches?: string[];
+  /** Git tag globs; undefined = every tag. */
+  tags?: string[];
+  pullRequests: boolean;
+}
+
+export type CacheSetting =
+  | { kind: "off" }
+  /** Per-branch cache tags in `repository` (the image's own repository unless `ref` named another one). */
+  | { kind: "per-ref"; repository?: string }
+  /** One fixed cache reference shared by every ref. */
+  | { kind: "fixed"; ref: string };
+
+export interface ImageConfig {
+  name: string;
+  /** Relative to the repository root, normalised, "" = root. */
+  context: string;
+  /** Relative to the repository root. */
+  dockerfile: string;
+  target?: string;
+  platforms: string[];
+  buildArgs: Record<string, string>;
+  /** Path globs in file order; empty = every change builds. */
+  paths: string[];
+  /** Tag templates as written; undefined = the defaults of the ref kind. */
+  tags?: string[];
+  push: PushPolicy;
+  cache: CacheSetting;
+  /** Explicit repository; undefined = derived from the registry prefix. */
+  repository?: string;
+  /** 1-based line of the image entry, for messages about it. */
+  line: number;
+}

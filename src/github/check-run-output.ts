@@ -1,0 +1,150 @@
+import { MAX_OUTPUT_BYTES, clipChars, headUtf8, stripAnsi, tailUtf8 } from "./utf8-limits.js";
+
+/** What a check run's `output` carries (annotations are batched by the reporter, not here). */
+export interface CheckRunOutput {
+  title: string;
+  summary: string;
+  text?: string;
+}
+
+export interface BuildProgress {
+  stepsDone: number;
+  stepsTotal: number;
+  cachedSteps: number;
+  /** Name of the step running now, e.g. `[2/5] RUN make`. */
+  currentStep?: string;
+}
+
+export interface BuildResult {
+  /** Full references pushed or tagged. */
+  tags: string[];
+  pushed: boolean;
+  digest?: string;
+  durationMs: number;
+  stepsDone: number;
+  stepsTotal: number;
+  cachedSteps: number;
+  platforms?: string[];
+}
+
+export interface FailureLocation {
+  /** Dockerfile path relative to the repository root (what annotations need). */
+  file: string;
+  startLine: number;
+  endLine: number;
+}
+
+export interface BuildFailure {
+  /** One line a person can act on, already redacted. */
+  message: string;
+  /** Failing step name, e.g. `[3/5] RUN npm test`. */
+  step?: string;
+  exitCode?: number;
+  /** The build log (or its end), already redacted; ANSI escapes are removed here. */
+  log: string | readonly string[];
+  location?: FailureLocation;
+  durationMs?: number;
+  stepsDone?: number;
+  stepsTotal?: number;
+}
+
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${s % 60}s`;
+  return `${Math.floor(m / 60)}h ${m % 60}m`;
+}
+
+const code = (s: string) => `\`${s.replace(/`/g, "'")}\``;
+
+function fence(body: string): { open: string; close: string } {
+  const longest = Math.max(2, ...[...body.matchAll(/`+/g)].map((m) => m[0].length));
+  const f = "`".repeat(longest + 1);
+  return { open: `${f}text\n`, close: `\n${f}` };
+}
+
+/** Keeps a summary within the byte budget, cutting on a character boundary. */
+function fit(summary: string): string {
+  const note = "\n\n…(cut to fit GitHub's limit)";
+  return Buffer.byteLength(summary) <= MAX_OUTPUT_BYTES ? summary : headUtf8(summary, MAX_OUTPUT_BYTES - Buffer.byteLength(note)) + note;
+}
+
+const stepsLine = (done: number, total: number, cached: number) => `${done}/${total} steps done, ${cached} cached`;
+
+export function renderQueued(image: string): CheckRunOutput {
+  return { title: "Queued", summary: `Waiting for a builder for ${code(image)}.` };
+}
+
+/** A failed attempt that the queue will retry. */
+export function renderRetrying(image: string, note: string): CheckRunOutput {
+  return { title: "Waiting to retry", summary: fit(`Building ${code(image)} will be tried again: ${stripAnsi(note)}`) };
+}
+
+export function renderProgress(image: string, p?: BuildProgress): CheckRunOutput {
+  if (!p) return { title: "Building", summary: `Building ${code(image)}.` };
+  const lines = [`Building ${code(image)}: ${stepsLine(p.stepsDone, p.stepsTotal, p.cachedSteps)}.`];
+  if (p.currentStep) lines.push("", `Now: ${code(clipChars(p.currentStep, 200))}`);
+  return { title: `Building (${p.stepsDone}/${p.stepsTotal})`, summary: fit(lines.join("\n")) };
+}
+
+export function renderSucceeded(image: string, r: BuildResult): CheckRunOutput {
+  const lines = [
+    `${r.pushed ? "Built and pushed" : "Built"} ${code(image)} in ${formatDuration(r.durationMs)}.`,
+    "",
+    `| | |`,
+    `|---|---|`,
+    `| Steps | ${stepsLine(r.stepsDone, r.stepsTotal, r.cachedSteps)} |`,
+  ];
+  if (r.digest) lines.push(`| Digest | ${code(r.digest)} |`);
+  if (r.platforms?.length) lines.push(`| Platforms | ${r.platforms.map(code).join(", ")} |`);
+  if (r.tags.length > 0) {
+    lines.push("", r.pushed ? "**Pushed**" : "**Tagged (not pushed)**", "", ...r.tags.map((t) => `- ${code(t)}`));
+    if (r.digest) lines.push("", `Pull by digest: ${code(`${(r.tags[0] ?? "").replace(/:[^:/]+$/, "")}@${r.digest}`)}`);
+  }
+  return { title: `Built in ${formatDuration(r.durationMs)}`, summary: fit(lines.join("\n")) };
+}
+
+/** The end of the log that fits in `output.text` (≤ 65,535 bytes), marked at the top when cut. */
+export function renderLogTail(log: string | readonly string[], maxBytes = MAX_OUTPUT_BYTES): string {
+  const text = stripAnsi(typeof log === "string" ? log : log.join("\n")).replace(/\s+$/, "");
+  if (text === "") return "";
+  const { open, close } = fence(text);
+  const whole = `${open}${text}${close}`;
+  if (Buffer.byteLength(whole) <= maxBytes) return whole;
+  const marker = "**Log truncated: showing the last part only. The full log is on the log page.**\n\n";
+  const room = maxBytes - Buffer.byteLength(marker + open + close);
+  let tail = tailUtf8(text, room);
+  // Start on a whole line when one begins within the kept part.
+  const nl = tail.indexOf("\n");
+  if (nl >= 0 && nl < tail.length - 1) tail = tail.slice(nl + 1);
+  return `${marker}${open}${tail}${close}`;
+}
+
+export function renderFailed(image: string, f: BuildFailure): CheckRunOutput {
+  const where = f.location ? ` (${f.location.file}:${f.location.startLine})` : "";
+  const exit = f.exitCode !== undefined ? ` with exit code ${f.exitCode}` : "";
+  const lines = [
+    f.step ? `Building ${code(image)} failed at ${code(clipChars(f.step, 300))}${exit}${where}.` : `Building ${code(image)} failed${exit}.`,
+    "",
+    `> ${clipChars(stripAnsi(f.message), 2000).replace(/\n/g, "\n> ")}`,
+  ];
+  if (f.stepsDone !== undefined && f.stepsTotal !== undefined) lines.push("", `${f.stepsDone}/${f.stepsTotal} steps done before the failure.`);
+  if (f.durationMs !== undefined) lines.push("", `Ran for ${formatDuration(f.durationMs)}.`);
+  const title = f.step ? clipChars(`Failed: ${f.step}`, 120) : "Build failed";
+  const text = renderLogTail(f.log);
+  return { title, summary: fit(lines.join("\n")), ...(text ? { text } : {}) };
+}
+
+export function renderCancelled(reason: string): CheckRunOutput {
+  return { title: clipChars(`Cancelled: ${reason}`, 120), summary: fit(`The build was cancelled: ${reason}.`) };
+}
+
+export function renderNeutral(reason: string): CheckRunOutput {
+  return { title: clipChars(reason, 120), summary: fit(reason) };
+}
+
+/** Commit-status descriptions are limited to 140 characters. */
+export function statusDescription(text: string): string {
+  return clipChars(stripAnsi(text).replace(/\s+/g, " ").trim(), 140);
+}

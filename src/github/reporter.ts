@@ -1,0 +1,270 @@
+import { REBUILD_ACTIONS } from "../handlers/rebuild-actions.js";
+import {
+  renderCancelled,
+  renderFailed,
+  renderNeutral,
+  renderProgress,
+  renderQueued,
+  renderRetrying,
+  renderSucceeded,
+  statusDescription,
+  type BuildFailure,
+  type BuildProgress,
+  type BuildResult,
+  type CheckRunOutput,
+} from "./check-run-output.js";
+import { clipChars, stripAnsi, tailUtf8 } from "./utf8-limits.js";
+import type { WriteBudget, WriteKind } from "./write-budget.js";
+
+/** The shape of Probot's `context.octokit.request` (and `@octokit/request`), all the reporter needs. */
+export type OctokitRequest = (route: string, parameters?: Record<string, unknown>) => Promise<{ status: number; data: unknown }>;
+
+export interface ReporterTarget {
+  owner: string;
+  repo: string;
+  sha: string;
+  /** Image name from the repo config; names the check run and the status context. */
+  image: string;
+  /** The check run made by the planner; when absent `checkRunQueued` creates one. */
+  checkRunId?: number;
+  /** The build's log page, used as `details_url` and `target_url`; omitted from both when absent. */
+  detailsUrl?: string;
+  externalId?: string;
+}
+
+export interface GitHubReporterOptions {
+  request: OctokitRequest;
+  budget: WriteBudget;
+  target: ReporterTarget;
+  /** Least time between two progress updates of one run. Default 30 s. */
+  progressIntervalMs?: number;
+  now?: () => number;
+}
+
+export interface CheckRunAnnotation {
+  path: string;
+  start_line: number;
+  end_line: number;
+  annotation_level: "notice" | "warning" | "failure";
+  message: string;
+  title?: string;
+  raw_details?: string;
+}
+
+export const ANNOTATIONS_PER_REQUEST = 50;
+export const checkRunName = (image: string): string => `buildkit-bot / ${image}`;
+export const statusContext = (image: string): string => `buildkit-bot/${image}`;
+
+type StatusState = "error" | "failure" | "pending" | "success";
+
+export type ProgressOutcome = "sent" | "unchanged" | "too-soon" | "superseded" | "finished";
+
+/**
+ * Owns every write to GitHub for one build: its check run and its commit status, through the shared write
+ * budget. Queued/started/progress are intermediate (they may be coalesced away under pressure); the outcome
+ * (succeeded/failed/cancelled/neutral) is final and is never dropped. Writes for the run are sent one at a time,
+ * and once an outcome is being reported no intermediate update is sent any more.
+ */
+export class GitHubReporter {
+  readonly #request: OctokitRequest;
+  readonly #budget: WriteBudget;
+  readonly #target: ReporterTarget;
+  readonly #intervalMs: number;
+  readonly #now: () => number;
+  #checkRunId: number | undefined;
+  #finished = false;
+  #lastProgressAt = Number.NEGATIVE_INFINITY;
+  #lastProgressSummary: string | undefined;
+  #sending: Promise<unknown> = Promise.resolve();
+
+  constructor(options: GitHubReporterOptions) {
+    this.#request = options.request;
+    this.#budget = options.budget;
+    this.#target = options.target;
+    this.#intervalMs = options.progressIntervalMs ?? 30_000;
+    this.#now = options.now ?? Date.now;
+    this.#checkRunId = options.target.checkRunId;
+  }
+
+  get checkRunId(): number | undefined {
+    return this.#checkRunId;
+  }
+
+  get name(): string {
+    return checkRunName(this.#target.image);
+  }
+
+  /** Creates the check run (or marks the planner's one queued) and sets the status pending. Returns the run id. */
+  async checkRunQueued(): Promise<number> {
+    const output = renderQueued(this.#target.image);
+    if (this.#checkRunId === undefined) {
+      // The run must exist before anything else can be reported, so its creation is never coalesced.
+      await this.#budget.acquire("final", this.#runKey());
+      const { data } = await this.#send(() =>
+        this.#request("POST /repos/{owner}/{repo}/check-runs", {
+          owner: this.#target.owner,
+          repo: this.#target.repo,
+          name: this.name,
+          head_sha: this.#target.sha,
+          status: "queued",
+          details_url: this.#target.detailsUrl,
+          ...(this.#target.externalId ? { external_id: this.#target.externalId } : {}),
+          output,
+        }),
+      );
+      this.#checkRunId = (data as { id: number }).id;
+    } else {
+      await this.#patch("intermediate", { status: "queued", details_url: this.#target.detailsUrl, output });
+    }
+    await this.#status("intermediate", "pending", "Queued");
+    return this.#checkRunId;
+  }
+
+  async checkRunStarted(progress?: BuildProgress): Promise<void> {
+    const output = renderProgress(this.#target.image, progress);
+    this.#lastProgressAt = this.#now();
+    this.#lastProgressSummary = output.summary;
+    await this.#patch("intermediate", {
+      status: "in_progress",
+      started_at: new Date(this.#now()).toISOString(),
+      details_url: this.#target.detailsUrl,
+      output,
+    });
+    await this.#status("intermediate", "pending", "Building");
+  }
+
+  /**
+   * At most one update per interval, and only when the rendered progress changed; the status is left as is.
+   * Under budget pressure the returned promise waits (or resolves "superseded"): callers on a hot path
+   * should not await it.
+   */
+  async checkRunProgress(progress: BuildProgress): Promise<ProgressOutcome> {
+    if (this.#finished) return "finished";
+    const output = renderProgress(this.#target.image, progress);
+    if (output.summary === this.#lastProgressSummary) return "unchanged";
+    if (this.#now() - this.#lastProgressAt < this.#intervalMs) return "too-soon";
+    this.#lastProgressAt = this.#now();
+    this.#lastProgressSummary = output.summary;
+    return (await this.#patch("intermediate", { status: "in_progress", output })) ? "sent" : "superseded";
+  }
+
+  async checkRunSucceeded(result: BuildResult): Promise<void> {
+    const output = renderSucceeded(this.#target.image, result);
+    await this.#complete("success", output, []);
+    await this.#status("final", "success", `${output.title}${result.cachedSteps ? `, ${result.cachedSteps} steps cached` : ""}`);
+  }
+
+  /** Failing step, exit code, the log's tail in `output.text`, and annotations (the failing line first) in batches of 50. */
+  async checkRunFailed(failure: BuildFailure & { annotations?: readonly CheckRunAnnotation[] }): Promise<void> {
+    const output = renderFailed(this.#target.image, failure);
+    const annotations: CheckRunAnnotation[] = [];
+    if (failure.location) {
+      const lines = typeof failure.log === "string" ? failure.log.split("\n") : [...failure.log];
+      const lastLines = tailUtf8(stripAnsi(lines.slice(-20).join("\n")), 4096);
+      annotations.push({
+        path: failure.location.file,
+        start_line: failure.location.startLine,
+        end_line: Math.max(failure.location.startLine, failure.location.endLine),
+        annotation_level: "failure",
+        title: clipChars(failure.step ? `Step failed: ${failure.step}` : "Build failed", 255),
+        message: clipChars(`${stripAnsi(failure.message)}${failure.exitCode !== undefined ? ` (exit code ${failure.exitCode})` : ""}`, 4000),
+        ...(lastLines ? { raw_details: lastLines } : {}),
+      });
+    }
+    annotations.push(...(failure.annotations ?? []));
+    await this.#complete("failure", output, annotations);
+    const exit = failure.exitCode !== undefined ? ` (exit ${failure.exitCode})` : "";
+    await this.#status("final", "failure", failure.step ? `Failed at ${failure.step}${exit}` : `Failed: ${failure.message}`);
+  }
+
+  /** E.g. `superseded by 1a2b3c4`. GitHub statuses have no "cancelled": the status says so with state error. */
+  async checkRunCancelled(reason: string): Promise<void> {
+    await this.#complete("cancelled", renderCancelled(reason), []);
+    await this.#status("final", "error", `Cancelled: ${reason}`);
+  }
+
+  /**
+   * An attempt failed in a way a later attempt may fix and the queue will retry: the run goes back to `queued`
+   * with `note` as its summary. Intermediate: it is not sent once an outcome is being reported.
+   */
+  async checkRunRetrying(note: string): Promise<void> {
+    await this.#patch("intermediate", { status: "queued", output: renderRetrying(this.#target.image, note) });
+    await this.#status("intermediate", "pending", `Retrying: ${note}`);
+  }
+
+  /** Nothing to judge (e.g. the image is not built for this event). Mirrored as a successful status. */
+  async checkRunNeutral(reason: string): Promise<void> {
+    await this.#complete("neutral", renderNeutral(reason), []);
+    await this.#status("final", "success", `Skipped: ${reason}`);
+  }
+
+  // ---- internals -------------------------------------------------------------------------------------------
+
+  #runKey(id: number | string | undefined = this.#checkRunId): string {
+    const t = this.#target;
+    return `checkrun:${t.owner}/${t.repo}:${id ?? `${t.sha}:${t.image}`}`;
+  }
+
+  /** Sends one request after the ones before it: the run's writes reach GitHub in the order they were made. */
+  #send<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.#sending.then(fn, fn);
+    this.#sending = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Returns false when the update was coalesced away. */
+  async #patch(kind: WriteKind, body: Record<string, unknown>): Promise<boolean> {
+    if (this.#checkRunId === undefined) throw new Error("the check run does not exist yet: call checkRunQueued first");
+    if (kind === "intermediate" && this.#finished) return false;
+    const permit = await this.#budget.acquire(kind, this.#runKey());
+    if (!permit.granted) return false;
+    return this.#send(async () => {
+      if (kind === "intermediate" && this.#finished) return false;
+      await this.#request("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", {
+        owner: this.#target.owner,
+        repo: this.#target.repo,
+        check_run_id: this.#checkRunId,
+        ...body,
+      });
+      return true;
+    });
+  }
+
+  async #complete(conclusion: "success" | "failure" | "cancelled" | "neutral", output: CheckRunOutput, annotations: CheckRunAnnotation[]): Promise<void> {
+    this.#finished = true;
+    const batches: CheckRunAnnotation[][] = [];
+    for (let i = 0; i < annotations.length; i += ANNOTATIONS_PER_REQUEST) batches.push(annotations.slice(i, i + ANNOTATIONS_PER_REQUEST));
+    const [first, ...rest] = batches;
+    await this.#patch("final", {
+      status: "completed",
+      conclusion,
+      completed_at: new Date(this.#now()).toISOString(),
+      details_url: this.#target.detailsUrl,
+      output: { ...output, ...(first ? { annotations: first } : {}) },
+      actions: REBUILD_ACTIONS,
+    });
+    // Annotations beyond the first 50 are appended by further updates; title and summary must be repeated.
+    for (const batch of rest) {
+      await this.#patch("final", { output: { title: output.title, summary: output.summary, annotations: batch } });
+    }
+  }
+
+  async #status(kind: WriteKind, state: StatusState, description: string): Promise<void> {
+    const t = this.#target;
+    const context = statusContext(t.image);
+    const permit = await this.#budget.acquire(kind, `status:${t.owner}/${t.repo}:${t.sha}:${context}`);
+    if (!permit.granted) return;
+    await this.#send(async () => {
+      if (kind === "intermediate" && this.#finished) return;
+      await this.#request("POST /repos/{owner}/{repo}/statuses/{sha}", {
+        owner: t.owner,
+        repo: t.repo,
+        sha: t.sha,
+        state,
+        context,
+        description: statusDescription(description),
+        target_url: t.detailsUrl,
+      });
+    });
+  }
+}

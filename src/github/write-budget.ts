@@ -1,0 +1,173 @@
+import { randomBytes } from "node:crypto";
+import type { Redis } from "ioredis";
+
+/**
+ * One budget for every content-creating GitHub request the app makes (check runs, statuses), shared by all
+ * processes through Redis, so the app stays under GitHub's secondary limits (80/min, 500/h) with headroom.
+ *
+ * - `acquire("final", key)` waits until a slot is free and always gets it; finals are served in arrival order,
+ *   and while any final waits no intermediate update is granted (finals go first). A waiting final refreshes a
+ *   heartbeat on every poll, so one left behind by a dead process stops blocking after a few seconds.
+ * - `acquire("intermediate", key)` waits too, but each call for the same key supersedes the ones before it:
+ *   an older waiter resolves `{ granted: false }` and its caller drops that update, so a backlog collapses to
+ *   the latest state per key. A final for the key supersedes its waiting intermediates as well.
+ */
+export type WriteKind = "final" | "intermediate";
+
+export type Permit = { granted: true; /** Redis clock, ms. */ at: number } | { granted: false; reason: "superseded" };
+
+export interface BudgetWindow {
+  windowMs: number;
+  max: number;
+}
+
+export interface WriteBudgetOptions {
+  /** Key prefix; every key of one budget starts with it. Default `bkb:budget`. */
+  prefix?: string;
+  /** Default 60 (GitHub allows 80). */
+  perMinute?: number;
+  /** Default 400 (GitHub allows 500). */
+  perHour?: number;
+  /** Replaces the per-minute/per-hour pair (tests use short windows). */
+  windows?: BudgetWindow[];
+  /** Longest sleep between two tries while waiting. Default 250 ms. */
+  pollMs?: number;
+}
+
+export const DEFAULT_WRITES_PER_MINUTE = 60;
+export const DEFAULT_WRITES_PER_HOUR = 400;
+
+// KEYS: finals queue (ticket → enqueue time), finals heartbeats (ticket → last poll), generation key,
+//       then one zset per window (KEYS[i], i ≥ 4).
+// ARGV: kind, ticket, generation, staleMs, then windowMs/max of KEYS[i] at ARGV[2i-3]/ARGV[2i-2].
+// Returns {1, 0, now} granted, {0, waitMs, now} wait, {-1, 0, now} superseded.
+const ACQUIRE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local kind, ticket, gen, staleMs = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - staleMs)
+for _, dead in ipairs(stale) do
+  redis.call('ZREM', KEYS[1], dead)
+  redis.call('ZREM', KEYS[2], dead)
+end
+if kind == 'intermediate' then
+  if redis.call('GET', KEYS[3]) ~= gen then return {-1, 0, now} end
+  if redis.call('ZCARD', KEYS[1]) > 0 then return {0, staleMs, now} end
+else
+  redis.call('ZADD', KEYS[1], 'NX', now, ticket)
+  redis.call('ZADD', KEYS[2], now, ticket)
+  redis.call('PEXPIRE', KEYS[1], staleMs * 2)
+  redis.call('PEXPIRE', KEYS[2], staleMs * 2)
+  -- Finals are served in arrival order.
+  local head = redis.call('ZRANGE', KEYS[1], 0, 0)
+  if head[1] ~= ticket then return {0, staleMs, now} end
+end
+local wait = 0
+for i = 4, #KEYS do
+  local windowMs = tonumber(ARGV[2 * i - 3])
+  local max = tonumber(ARGV[2 * i - 2])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - windowMs)
+  if redis.call('ZCARD', KEYS[i]) >= max then
+    local oldest = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+    local w = tonumber(oldest[2]) + windowMs - now + 1
+    if w > wait then wait = w end
+  end
+end
+if wait > 0 then return {0, wait, now} end
+for i = 4, #KEYS do
+  redis.call('ZADD', KEYS[i], now, ticket)
+  redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[2 * i - 3]) + 1000)
+end
+if kind == 'final' then
+  redis.call('ZREM', KEYS[1], ticket)
+  redis.call('ZREM', KEYS[2], ticket)
+end
+return {1, 0, now}
+`;
+
+// KEYS: generation key   ARGV: ttlMs   → the new generation
+const BUMP = `
+local g = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return g
+`;
+
+const GEN_TTL_MS = 3_600_000;
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+export class WriteBudget {
+  readonly prefix: string;
+  readonly windows: readonly BudgetWindow[];
+  readonly #pollMs: number;
+  /** A waiting final refreshes its mark every poll; marks older than this belong to a dead process. */
+  readonly #staleMs: number;
+
+  constructor(
+    private readonly redis: Redis,
+    options: WriteBudgetOptions = {},
+  ) {
+    this.prefix = options.prefix ?? "bkb:budget";
+    this.windows = options.windows ?? [
+      { windowMs: 60_000, max: options.perMinute ?? DEFAULT_WRITES_PER_MINUTE },
+      { windowMs: 3_600_000, max: options.perHour ?? DEFAULT_WRITES_PER_HOUR },
+    ];
+    if (this.windows.length === 0 || this.windows.some((w) => !(w.max >= 1) || !(w.windowMs >= 1))) {
+      throw new RangeError("write budget windows need windowMs ≥ 1 and max ≥ 1");
+    }
+    this.#pollMs = options.pollMs ?? 250;
+    this.#staleMs = Math.max(5_000, this.#pollMs * 20);
+  }
+
+  /** Waits for a write slot; see the module comment for what `kind` changes. Rejects only on abort. */
+  async acquire(kind: WriteKind, key: string, options: { signal?: AbortSignal } = {}): Promise<Permit> {
+    const genKey = `${this.prefix}:gen:${key}`;
+    const gen = String(await this.redis.eval(BUMP, 1, genKey, GEN_TTL_MS));
+    const ticket = `${kind}:${randomBytes(9).toString("base64url")}`;
+    const keys = [`${this.prefix}:finals`, `${this.prefix}:finals-hb`, genKey, ...this.windows.map((w) => `${this.prefix}:w:${w.windowMs}`)];
+    const args = [kind, ticket, gen, this.#staleMs, ...this.windows.flatMap((w) => [w.windowMs, w.max])];
+    try {
+      for (;;) {
+        const [state, waitMs, now] = (await this.redis.eval(ACQUIRE, keys.length, ...keys, ...args)) as [number, number, number];
+        if (state === 1) return { granted: true, at: now };
+        if (state === -1) return { granted: false, reason: "superseded" };
+        await sleep(Math.max(5, Math.min(waitMs, this.#pollMs)), options.signal);
+      }
+    } catch (err) {
+      if (kind === "final") {
+        await this.redis
+          .multi()
+          .zrem(`${this.prefix}:finals`, ticket)
+          .zrem(`${this.prefix}:finals-hb`, ticket)
+          .exec()
+          .catch(() => undefined);
+      }
+      throw err;
+    }
+  }
+
+  /** Writes granted in each window right now (for metrics and tests). */
+  async usage(): Promise<Array<BudgetWindow & { used: number }>> {
+    const out: Array<BudgetWindow & { used: number }> = [];
+    for (const w of this.windows) {
+      const key = `${this.prefix}:w:${w.windowMs}`;
+      const [sec, micro] = await this.redis.time();
+      const now = Number(sec) * 1000 + Math.floor(Number(micro) / 1000);
+      out.push({ ...w, used: await this.redis.zcount(key, now - w.windowMs + 1, "+inf") });
+    }
+    return out;
+  }
+}

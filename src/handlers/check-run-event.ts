@@ -1,0 +1,57 @@
+import type { BuildReason, EventJob } from "../queue/job-types.js";
+import { checkPullRequest } from "./check-pull-requests.js";
+import { invalidOnPayloadError } from "./handler-result.js";
+import type { HandlerContext, HandlerResult } from "./handler-result.js";
+import { int, isPlausibleRefName, obj, optObj, optStr, sha, str } from "./payload-fields.js";
+import type { Obj } from "./payload-fields.js";
+import { RebuildAction } from "./rebuild-actions.js";
+import { repositoryRef } from "./repository-ref.js";
+
+const ACTION_REASONS: Record<string, { reason: BuildReason; noCache: boolean }> = {
+  [RebuildAction.Rebuild.identifier]: { reason: "rebuild", noCache: false },
+  [RebuildAction.RebuildNoCache.identifier]: { reason: "rebuild-no-cache", noCache: true },
+};
+
+/**
+ * "Re-run" on one of our check runs, or one of its Rebuild buttons, becomes one event job that rebuilds the
+ * image described by the run's `external_id`. Check runs of other apps are ignored.
+ */
+export function checkRunEventJob(payload: unknown, ctx: HandlerContext): HandlerResult {
+  return invalidOnPayloadError(() => {
+    const p = (payload ?? {}) as Obj;
+    const action = typeof p.action === "string" ? p.action : "";
+    let reason: BuildReason;
+    let noCache = false;
+    if (action === "rerequested") {
+      reason = "rerequested";
+    } else if (action === "requested_action") {
+      const identifier = optStr(obj(p, "requested_action", "payload"), "identifier") ?? "";
+      const known = ACTION_REASONS[identifier];
+      if (!known) return { kind: "ignored", reason: `unknown requested action ${JSON.stringify(identifier)}` };
+      ({ reason, noCache } = known);
+    } else {
+      return { kind: "ignored", reason: `check_run.${action || "?"} needs no build` };
+    }
+
+    const run = obj(p, "check_run", "payload");
+    const appId = int(obj(run, "app", "check_run"), "id", "check_run.app");
+    if (appId !== ctx.appId) return { kind: "ignored", reason: `check run belongs to app ${appId}, not ours` };
+    const externalId = str(run, "external_id", "check_run");
+    const headSha = sha(run, "head_sha", "check_run");
+    const branch = optStr(optObj(run, "check_suite") ?? {}, "head_branch");
+    const pullRequest = checkPullRequest(run.pull_requests, headSha);
+
+    const job: EventJob = {
+      deliveryId: ctx.deliveryId,
+      event: "check_run",
+      reason,
+      repository: repositoryRef(payload, ctx.gitBaseUrl),
+      sha: headSha,
+      ...(branch && isPlausibleRefName(branch) ? { ref: `refs/heads/${branch}` } : {}),
+      ...(pullRequest ? { pullRequest } : {}),
+      rerun: { checkRunId: int(run, "id", "check_run"), externalId, noCache },
+      receivedAt: (ctx.now?.() ?? new Date()).toISOString(),
+    };
+    return { kind: "job", job };
+  });
+}

@@ -1,0 +1,43 @@
+import type { EventJob, PullRequestRef } from "../queue/job-types.js";
+import { invalidOnPayloadError } from "./handler-result.js";
+import type { HandlerContext, HandlerResult } from "./handler-result.js";
+import { int, obj, optObj, sha, str } from "./payload-fields.js";
+import type { Obj } from "./payload-fields.js";
+import { repositoryRef } from "./repository-ref.js";
+
+export const PULL_REQUEST_ACTIONS: ReadonlySet<string> = new Set(["opened", "synchronize", "reopened"]);
+
+/** A PR opened, updated or reopened becomes one event job for its head commit. */
+export function pullRequestEventJob(payload: unknown, ctx: HandlerContext): HandlerResult {
+  return invalidOnPayloadError(() => {
+    const p = (payload ?? {}) as Obj;
+    const action = typeof p.action === "string" ? p.action : "";
+    if (!PULL_REQUEST_ACTIONS.has(action)) return { kind: "ignored", reason: `pull_request.${action || "?"} is not built` };
+    const pr = obj(p, "pull_request", "payload");
+    const head = obj(pr, "head", "pull_request");
+    const base = obj(pr, "base", "pull_request");
+    const headRepo = optObj(head, "repo");
+    if (!headRepo) return { kind: "ignored", reason: "the head repository of the pull request no longer exists" };
+    const baseRepo = obj(base, "repo", "pull_request.base");
+
+    const pullRequest: PullRequestRef = {
+      number: int(pr, "number", "pull_request"),
+      headRef: str(head, "ref", "pull_request.head"),
+      headSha: sha(head, "sha", "pull_request.head"),
+      baseRef: str(base, "ref", "pull_request.base"),
+      baseSha: sha(base, "sha", "pull_request.base"),
+      headRepoFullName: str(headRepo, "full_name", "pull_request.head.repo"),
+      fork: int(headRepo, "id", "pull_request.head.repo") !== int(baseRepo, "id", "pull_request.base.repo"),
+    };
+    const job: EventJob = {
+      deliveryId: ctx.deliveryId,
+      event: "pull_request",
+      reason: "pull_request",
+      repository: repositoryRef(payload, ctx.gitBaseUrl),
+      sha: pullRequest.headSha,
+      pullRequest,
+      receivedAt: (ctx.now?.() ?? new Date()).toISOString(),
+    };
+    return { kind: "job", job };
+  });
+}

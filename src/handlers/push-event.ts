@@ -1,0 +1,51 @@
+import type { EventJob } from "../queue/job-types.js";
+import { invalidOnPayloadError } from "./handler-result.js";
+import type { HandlerContext, HandlerResult } from "./handler-result.js";
+import { isPlausibleRefName, isZeroSha, sha, str } from "./payload-fields.js";
+import type { Obj } from "./payload-fields.js";
+import { repositoryRef } from "./repository-ref.js";
+
+/** GitHub lists at most this many commits in a push payload; a full list is shorter. */
+const PAYLOAD_COMMIT_LIMIT = 20;
+
+/** A push to a branch or tag becomes one event job; deletions and other refs are ignored. */
+export function pushEventJob(payload: unknown, ctx: HandlerContext): HandlerResult {
+  return invalidOnPayloadError(() => {
+    const p = (payload ?? {}) as Obj;
+    const ref = str(p, "ref", "payload");
+    if (p.deleted === true || isZeroSha(p.after)) return { kind: "ignored", reason: `${ref} was deleted` };
+    const name = ref.replace(/^refs\/(heads|tags)\//, "");
+    if (name === ref) return { kind: "ignored", reason: `${ref} is neither a branch nor a tag` };
+    if (!isPlausibleRefName(name)) return { kind: "invalid", problem: `ref ${JSON.stringify(ref)} is not a valid ref name` };
+    const after = sha(p, "after", "payload");
+    const before = isZeroSha(p.before) || typeof p.before !== "string" ? undefined : p.before;
+    const changedFiles = p.created === true || p.forced === true ? undefined : listedChanges(p.commits);
+
+    const job: EventJob = {
+      deliveryId: ctx.deliveryId,
+      event: "push",
+      reason: "push",
+      repository: repositoryRef(payload, ctx.gitBaseUrl),
+      sha: after,
+      ref,
+      ...(before ? { before } : {}),
+      ...(changedFiles ? { changedFiles } : {}),
+      receivedAt: (ctx.now?.() ?? new Date()).toISOString(),
+    };
+    return { kind: "job", job };
+  });
+}
+
+/** Files touched by the pushed commits, or undefined when the payload's list may be incomplete. */
+function listedChanges(commits: unknown): string[] | undefined {
+  if (!Array.isArray(commits) || commits.length === 0 || commits.length >= PAYLOAD_COMMIT_LIMIT) return undefined;
+  const files = new Set<string>();
+  for (const c of commits as Obj[]) {
+    for (const key of ["added", "modified", "removed"]) {
+      const list = c?.[key];
+      if (!Array.isArray(list)) return undefined;
+      for (const f of list) if (typeof f === "string") files.add(f);
+    }
+  }
+  return [...files].sort();
+}

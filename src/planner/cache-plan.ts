@@ -1,0 +1,62 @@
+import type { CacheSetting } from "../config/repo-config.js";
+import { sanitizeDockerTag } from "../config/tags.js";
+import type { CachePlan } from "../queue/job-types.js";
+import type { PlanTarget } from "./plan-target.js";
+
+function cacheTag(repository: string, name: string): string {
+  return `${repository}:${sanitizeDockerTag(`buildcache-${name}`)}`;
+}
+
+function unique(refs: string[]): string[] {
+  return [...new Set(refs)];
+}
+
+/**
+ * Registry cache for one image and target. Imports go most specific first — the PR's own cache, then its base
+ * branch, then the default branch — so a first build of a branch or PR starts warm. Exports go to the ref's own
+ * cache tag; fork pull requests only import (they must not write anything to our registry), and tag builds
+ * only import (nothing would ever read a per-tag cache).
+ */
+export function planCache(opts: {
+  setting: CacheSetting;
+  imageRepository: string;
+  target: PlanTarget;
+  defaultBranch: string;
+  noCache?: boolean;
+}): CachePlan {
+  const { setting, target } = opts;
+  if (setting.kind === "off") return { imports: [] };
+  const fork = target.kind === "pull_request" && target.fork;
+  let imports: string[];
+  let exportRef: string | undefined;
+  if (setting.kind === "fixed") {
+    imports = [setting.ref];
+    exportRef = setting.ref;
+  } else {
+    const repo = setting.repository ?? opts.imageRepository;
+    const defaultRef = cacheTag(repo, opts.defaultBranch);
+    switch (target.kind) {
+      case "branch": {
+        const own = cacheTag(repo, target.branch);
+        const base = target.pullRequest ? [cacheTag(repo, target.pullRequest.baseRef)] : [];
+        imports = [own, ...base, defaultRef];
+        exportRef = own;
+        break;
+      }
+      case "tag":
+        imports = [defaultRef];
+        exportRef = undefined;
+        break;
+      case "pull_request": {
+        const own = cacheTag(repo, `pr-${target.number}`);
+        imports = [own, cacheTag(repo, target.baseRef), defaultRef];
+        exportRef = own;
+        break;
+      }
+    }
+  }
+  // "Rebuild (no cache)": nothing is imported, the fresh result still refreshes the cache.
+  const plan: CachePlan = { imports: opts.noCache ? [] : unique(imports) };
+  if (exportRef && !fork) plan.export = exportRef;
+  return plan;
+}

@@ -1,0 +1,35 @@
+import { ConfigError, REPO_CONFIG_PATH } from "../config/config-error.js";
+import { rootDockerfileConfig } from "../config/default-repo-config.js";
+import { parseRepoConfig } from "../config/parse-repo-config.js";
+import type { RepoConfig } from "../config/repo-config.js";
+import { readRepoFile } from "../github/repo-reader.js";
+import type { GitHubClient } from "../github/repo-reader.js";
+
+export type LoadedRepoConfig =
+  | { kind: "config"; config: RepoConfig }
+  | { kind: "invalid"; error: ConfigError }
+  /** Neither a config file nor a root Dockerfile: nothing to build. */
+  | { kind: "none" };
+
+/**
+ * The repository's config at `ref`: the file, else the root Dockerfile with defaults, else nothing. A repository
+ * with neither gets no check run at all: the app may be installed on every repository of an organisation, and a
+ * "nothing to build" check on each commit of each of them would be noise, not help.
+ * GitHub failures other than 404 are thrown (RepoReadError) for the queue to retry.
+ */
+export async function loadRepoConfig(
+  octokit: GitHubClient,
+  at: { owner: string; repo: string; ref: string },
+): Promise<LoadedRepoConfig> {
+  const text = await readRepoFile(octokit, { ...at, path: REPO_CONFIG_PATH });
+  if (text !== undefined) {
+    try {
+      return { kind: "config", config: parseRepoConfig(text) };
+    } catch (err) {
+      if (err instanceof ConfigError) return { kind: "invalid", error: err };
+      throw err;
+    }
+  }
+  const dockerfile = await readRepoFile(octokit, { ...at, path: "Dockerfile" });
+  return dockerfile === undefined ? { kind: "none" } : { kind: "config", config: rootDockerfileConfig(at.repo) };
+}

@@ -1,0 +1,304 @@
+import { createHash } from "node:crypto";
+import type { Redis } from "ioredis";
+import { REPO_CONFIG_PATH } from "../config/config-error.js";
+import type { RepoConfig } from "../config/repo-config.js";
+import { listPullRequestFiles, listPushChangedFiles, readBranchHead, RepoReadError } from "../github/repo-reader.js";
+import type { GitHubClient } from "../github/repo-reader.js";
+import type { BuildJobInput } from "../queue/build-queue.js";
+import { supersedeKey } from "../queue/job-ids.js";
+import type { EventJob } from "../queue/job-types.js";
+import { TransientError } from "../queue/queue-errors.js";
+import type { QueueLog } from "../queue/queue-log.js";
+import { BuildClaims } from "./build-claims.js";
+import { decodeExternalId, encodeExternalId, EXTERNAL_ID_MAX_LENGTH, externalIdHash, hashedExternalId } from "./external-id.js";
+import type { ExternalIdData } from "./external-id.js";
+import { ExternalIdStore } from "./external-id-store.js";
+import { loadRepoConfig } from "./load-repo-config.js";
+import { planImages } from "./plan.js";
+import type { ImageDecision } from "./plan.js";
+import { PlanProgress } from "./plan-progress.js";
+import { renderPlanSummary } from "./plan-summary.js";
+import { configRef, describeTarget, mergedTargetOfPullRequest, targetOfEvent } from "./plan-target.js";
+import type { PlanTarget } from "./plan-target.js";
+import type { PlannerReporter } from "./planner-reporter.js";
+
+export interface PlannerDeps {
+  /** The installation's Octokit (Probot's `context.octokit` or any `@octokit/core` instance). */
+  octokit: GitHubClient;
+  /** For the push/PR build claims, the retry memo and long external ids. */
+  redis: Redis;
+  /** Hands one build to the build queue (the queue assigns id, attempt and queue time). */
+  enqueueBuild(job: BuildJobInput): Promise<unknown>;
+  /** The app config's registry (`AppConfig` fits). */
+  config: { registry: { prefix: string } };
+  clock: { now(): Date };
+  reporter: PlannerReporter;
+  /** Redis key prefix; default `bkb`. */
+  keyPrefix?: string;
+  log?: QueueLog;
+}
+
+const silentLog: QueueLog = { info: () => {}, warn: () => {}, error: () => {} };
+
+/**
+ * Turns one event job into builds: reads the config at the right commit, applies path filters, creates a check
+ * run per image (queued, or neutral when skipped) and queues one build per image. An invalid config gets one
+ * failed `buildkit-bot / config` check run and nothing is built. GitHub read failures are thrown as
+ * `TransientError` for the queue to retry; a retried job reuses what it already created (see PlanProgress).
+ */
+export async function runPlannerJob(job: EventJob, deps: PlannerDeps): Promise<void> {
+  try {
+    await plan(job, deps);
+  } catch (err) {
+    if (err instanceof RepoReadError) throw new TransientError(err.message, { cause: err });
+    throw err;
+  }
+}
+
+async function plan(job: EventJob, deps: PlannerDeps): Promise<void> {
+  const log = deps.log ?? silentLog;
+  const prefix = deps.keyPrefix ?? "bkb";
+  const repo = job.repository;
+  const where = { deliveryId: job.deliveryId, repo: `${repo.owner}/${repo.repo}`, sha: job.sha };
+  const externalIds = new ExternalIdStore(deps.redis, prefix);
+
+  let target: PlanTarget | undefined;
+  let onlyImage: string | undefined;
+  if (job.rerun) {
+    const data = await decodeRerun(job.rerun.externalId, externalIds);
+    if (!data) {
+      log.warn({ ...where, externalId: job.rerun.externalId }, "rebuild of a check run whose external_id is not ours; ignored");
+      return;
+    }
+    target = data.target;
+    onlyImage = data.image || undefined;
+  } else {
+    target = targetOfEvent(job);
+  }
+  if (!target) {
+    log.info(where, "nothing to plan for this ref");
+    return;
+  }
+
+  const loaded = await loadRepoConfig(deps.octokit, { owner: repo.owner, repo: repo.repo, ref: configRef(target, job.sha) });
+  if (loaded.kind === "none") {
+    log.info(where, "no .github/buildkit-bot.yml and no root Dockerfile: nothing to build");
+    return;
+  }
+  if (loaded.kind === "invalid") {
+    await deps.reporter.createConfigFailureCheckRun({
+      repository: repo,
+      headSha: job.sha,
+      externalId: await externalIdFor({ target, image: "" }, externalIds),
+      path: REPO_CONFIG_PATH,
+      issues: loaded.error.issues,
+    });
+    log.info({ ...where, issues: loaded.error.issues.length }, "invalid repository config reported");
+    return;
+  }
+  const config = loaded.config;
+
+  // A same-repository PR plans the branch's push plan plus the PR (see build-claims.ts).
+  const prEvent = !job.rerun && job.event === "pull_request" && target.kind === "pull_request" && !target.fork;
+  const prTarget = target;
+  if (prEvent) target = mergedTargetOfPullRequest(job) ?? target;
+  const claiming = !job.rerun && ((job.event === "push" && target.kind === "branch") || prEvent);
+
+  const changedFiles = await changedFilesFor(job, config, deps.octokit);
+  // Moving tags (`main`, `latest`) must not go back to an older commit: a rebuild (one check run, or the whole
+  // suite) may be of an old commit, and a push to the default branch may be planned after a newer one.
+  const rebuild = job.rerun !== undefined || job.event === "check_suite";
+  const defaultBranchPush = job.event === "push" && target.kind === "branch" && target.branch === repo.defaultBranch;
+  let refIsCurrent = true;
+  if ((rebuild || defaultBranchPush) && target.kind === "branch") {
+    refIsCurrent = (await readBranchHead(deps.octokit, { owner: repo.owner, repo: repo.repo, branch: target.branch })) === job.sha;
+  }
+  const noCache = job.rerun?.noCache ?? false;
+  const planInput = {
+    sha: job.sha,
+    repoName: repo.repo,
+    defaultBranch: repo.defaultBranch,
+    config,
+    registryPrefix: deps.config.registry.prefix,
+    ...(changedFiles ? { changedFiles } : {}),
+    ...(onlyImage ? { onlyImage } : {}),
+    latestAllowed: (job.event === "push" || rebuild) && refIsCurrent,
+    refIsCurrent,
+    noCache,
+  };
+  const decisions = planImages({ ...planInput, target });
+
+  const claims = new BuildClaims(deps.redis, prefix);
+  const progress = new PlanProgress(deps.redis, prefix);
+  for (const decision of decisions) {
+    let chosen: { decision: ImageDecision; target: PlanTarget } | undefined = { decision, target };
+    if (claiming && target.kind === "branch") {
+      chosen = await applyClaim(decision, target, {
+        claims,
+        job,
+        config,
+        prTarget: prEvent ? prTarget : undefined,
+        planPrOnly: (image) => planImages({ ...planInput, target: prTarget, onlyImage: image, changedFiles: undefined })[0],
+      });
+      if (!chosen) {
+        log.info({ ...where, image: decision.name }, "already planned for this commit by the other event");
+        continue;
+      }
+    }
+    await carryOut(job, deps, chosen.decision, chosen.target, { config, noCache, progress, externalIds, log, where });
+  }
+}
+
+/**
+ * The push/PR dedupe of build-claims.ts for one image of a branch target: what to carry out, or undefined when
+ * the other event's planner already owns the image on this commit.
+ */
+async function applyClaim(
+  decision: ImageDecision,
+  target: Extract<PlanTarget, { kind: "branch" }>,
+  ctx: {
+    claims: BuildClaims;
+    job: EventJob;
+    config: RepoConfig;
+    /** Set when planning a same-repository pull_request event. */
+    prTarget: PlanTarget | undefined;
+    planPrOnly: (image: string) => ImageDecision | undefined;
+  },
+): Promise<{ decision: ImageDecision; target: PlanTarget } | undefined> {
+  const { job, prTarget } = ctx;
+  const at = { repoId: job.repository.repoId, sha: job.sha, image: decision.name, branch: target.branch };
+  if (decision.kind === "skip") {
+    // A skipped check run must not hide the queued one the other planner made.
+    return (await ctx.claims.get(at)) ? undefined : { decision, target };
+  }
+  const prNumbers = prTarget && target.pullRequest && decision.plan.push ? [target.pullRequest.number] : [];
+  const result = await ctx.claims.claim(at, { by: prTarget ? "pull_request" : "push", planId: job.deliveryId, prNumbers });
+  if (result.won) return { decision, target };
+  const pushesPullRequests = ctx.config.images.find((i) => i.name === decision.name)?.push.pullRequests ?? false;
+  if (prTarget?.kind !== "pull_request" || !pushesPullRequests || result.existing.prNumbers.includes(prTarget.number)) {
+    return undefined;
+  }
+  const prDecision = ctx.planPrOnly(decision.name);
+  return prDecision ? { decision: prDecision, target: prTarget } : undefined;
+}
+
+async function carryOut(
+  job: EventJob,
+  deps: PlannerDeps,
+  decision: ImageDecision,
+  target: PlanTarget,
+  ctx: {
+    config: RepoConfig;
+    noCache: boolean;
+    progress: PlanProgress;
+    externalIds: ExternalIdStore;
+    log: QueueLog;
+    where: Record<string, unknown>;
+  },
+): Promise<void> {
+  const repo = job.repository;
+  const externalId = await externalIdFor({ target, image: decision.name }, ctx.externalIds);
+  if (decision.kind === "skip") {
+    await deps.reporter.createSkippedCheckRun({
+      repository: repo,
+      headSha: job.sha,
+      externalId,
+      image: decision.name,
+      reason: decision.reason,
+    });
+    ctx.log.info({ ...ctx.where, image: decision.name, reason: decision.reason }, "image skipped");
+    return;
+  }
+  const planId = job.deliveryId;
+  const memoKey = `${decision.name}:${target.kind}`;
+  if (await ctx.progress.enqueued(planId, memoKey)) return;
+  let checkRunId = await ctx.progress.checkRunId(planId, memoKey);
+  if (checkRunId === undefined) {
+    checkRunId = await deps.reporter.createQueuedCheckRun({
+      repository: repo,
+      headSha: job.sha,
+      externalId,
+      image: decision.name,
+      summary: renderPlanSummary({
+        plan: decision.plan,
+        target,
+        droppedTags: decision.droppedTags,
+        ...(decision.matchedFiles ? { matchedFiles: decision.matchedFiles } : {}),
+        noCache: ctx.noCache,
+        configFromFile: ctx.config.fromFile,
+      }),
+    });
+    await ctx.progress.recordCheckRun(planId, memoKey, checkRunId);
+  }
+  const fork = target.kind === "pull_request" && target.fork;
+  const pr = target.kind === "pull_request" ? target.number : target.kind === "branch" ? target.pullRequest?.number : undefined;
+  await deps.enqueueBuild({
+    reason: job.reason,
+    repository: repo,
+    sha: job.sha,
+    // A fork's commit is fetched through the base repository's PR ref; the worker verifies the sha.
+    gitRef: fork && pr !== undefined ? `refs/pull/${pr}/head` : job.sha,
+    image: decision.plan,
+    checkRunId,
+    supersedeKey: supersedeKeyOf(repo.repoId, target),
+    noCache: ctx.noCache,
+    fork,
+    ...(job.pullRequest && job.pullRequest.number === pr ? { pullRequest: job.pullRequest } : {}),
+    ...(refOf(target) ? { ref: refOf(target) } : {}),
+    queuedAt: deps.clock.now().toISOString(),
+  });
+  await ctx.progress.recordEnqueued(planId, memoKey);
+  ctx.log.info(
+    { ...ctx.where, image: decision.name, checkRunId, push: decision.plan.push, target: describeTarget(target) },
+    "build queued",
+  );
+}
+
+function supersedeKeyOf(repoId: number, target: PlanTarget): string {
+  switch (target.kind) {
+    case "branch":
+      return supersedeKey(repoId, { kind: "branch", name: target.branch });
+    case "tag":
+      return supersedeKey(repoId, { kind: "tag" });
+    case "pull_request":
+      return supersedeKey(repoId, { kind: "pull", number: target.number });
+  }
+}
+
+function refOf(target: PlanTarget): string | undefined {
+  if (target.kind === "branch") return `refs/heads/${target.branch}`;
+  if (target.kind === "tag") return `refs/tags/${target.tag}`;
+  return undefined;
+}
+
+/**
+ * Files the event changed, when path filters need them and they can be known: the push payload's list, else the
+ * compare API; a PR's file list. Rebuilds and check-suite re-runs build every image (someone asked for it).
+ */
+async function changedFilesFor(job: EventJob, config: RepoConfig, octokit: GitHubClient): Promise<string[] | undefined> {
+  if (job.rerun || !config.images.some((i) => i.paths.length > 0)) return undefined;
+  const at = { owner: job.repository.owner, repo: job.repository.repo };
+  if (job.event === "push") {
+    if (job.changedFiles) return job.changedFiles;
+    return listPushChangedFiles(octokit, { ...at, before: job.before, after: job.sha });
+  }
+  if (job.event === "pull_request" && job.pullRequest) {
+    return listPullRequestFiles(octokit, { ...at, pullNumber: job.pullRequest.number });
+  }
+  return undefined;
+}
+
+async function externalIdFor(data: ExternalIdData, store: ExternalIdStore): Promise<string> {
+  const full = encodeExternalId(data);
+  if (full.length <= EXTERNAL_ID_MAX_LENGTH) return full;
+  const hash = createHash("sha256").update(full).digest("hex").slice(0, 32);
+  await store.put(hash, full);
+  return hashedExternalId(hash);
+}
+
+async function decodeRerun(externalId: string, store: ExternalIdStore): Promise<ExternalIdData | undefined> {
+  const hash = externalIdHash(externalId);
+  if (hash === undefined) return decodeExternalId(externalId);
+  const full = await store.get(hash);
+  return full === undefined ? undefined : decodeExternalId(full);
+}

@@ -1,0 +1,40 @@
+import type { Redis } from "ioredis";
+import type { Probot } from "probot";
+import { OctokitPlannerCheckRuns } from "../github/planner-check-runs.js";
+import type { EnqueueBuild } from "../queue/build-queue.js";
+import type { EventProcessor } from "../queue/event-worker.js";
+import type { EventJob } from "../queue/job-types.js";
+import type { QueueLog } from "../queue/queue-log.js";
+import { runPlannerJob } from "./planner-job.js";
+import type { PlannerDeps } from "./planner-job.js";
+import type { PlannerReporter } from "./planner-reporter.js";
+
+export interface PlannerProcessorOptions {
+  /** Authenticated as the App; each job gets its installation's Octokit from it. */
+  probot: Pick<Probot, "auth">;
+  redis: Redis;
+  enqueueBuild: EnqueueBuild;
+  config: PlannerDeps["config"];
+  log?: QueueLog;
+  keyPrefix?: string;
+  /** The check-run writer; default: direct Octokit calls (`OctokitPlannerCheckRuns`). */
+  reporter?: (octokit: PlannerDeps["octokit"], job: EventJob) => PlannerReporter;
+  clock?: PlannerDeps["clock"];
+}
+
+/** The event worker's processor: `runPlannerJob` with an installation Octokit per job. */
+export function plannerProcessor(opts: PlannerProcessorOptions): EventProcessor {
+  return async (job) => {
+    const octokit = await opts.probot.auth(job.repository.installationId);
+    await runPlannerJob(job, {
+      octokit,
+      redis: opts.redis,
+      enqueueBuild: opts.enqueueBuild,
+      config: opts.config,
+      clock: opts.clock ?? { now: () => new Date() },
+      reporter: opts.reporter ? opts.reporter(octokit, job) : new OctokitPlannerCheckRuns(octokit),
+      ...(opts.keyPrefix !== undefined ? { keyPrefix: opts.keyPrefix } : {}),
+      ...(opts.log ? { log: opts.log } : {}),
+    });
+  };
+}

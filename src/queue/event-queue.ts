@@ -1,0 +1,91 @@
+import { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import type { EventJob } from "./job-types.js";
+import { DeliveryDedupe } from "./delivery-dedupe.js";
+import { eventJobId } from "./job-ids.js";
+import { assertNoSecrets } from "./job-data-guard.js";
+import { QueueName } from "./queue-names.js";
+import { QueueUnavailableError } from "./queue-errors.js";
+import { DEFAULT_RETRY_POLICY, retryJobOptions } from "./retry-policy.js";
+import type { RetryPolicy } from "./retry-policy.js";
+
+export interface StoreResult {
+  /** False when the delivery was seen before (a redelivery) and nothing new was stored. */
+  stored: boolean;
+  jobId: string;
+}
+
+/** What the webhook handlers need: put one event job in Redis, once per delivery. */
+export interface EventStore {
+  store(job: EventJob): Promise<StoreResult>;
+}
+
+export interface EventQueueOptions {
+  /** A producer connection (see redis-connections.ts): fails fast when Redis is away. */
+  connection: Redis;
+  prefix: string;
+  retry?: RetryPolicy;
+  /** Upper bound for one store, so a webhook never waits toward GitHub's 10 s timeout. */
+  timeoutMs?: number;
+}
+
+export class EventQueue implements EventStore {
+  readonly queue: Queue<EventJob>;
+  private readonly dedupe: DeliveryDedupe;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly opts: EventQueueOptions) {
+    this.queue = new Queue<EventJob>(QueueName.Events, {
+      connection: opts.connection,
+      prefix: opts.prefix,
+      defaultJobOptions: {
+        ...retryJobOptions(opts.retry ?? DEFAULT_RETRY_POLICY),
+        removeOnComplete: { age: 24 * 3600, count: 5_000 },
+        removeOnFail: { age: 7 * 24 * 3600 },
+      },
+    });
+    // Connection trouble surfaces through store(); the queue's own error events would only repeat it.
+    this.queue.on("error", () => {});
+    this.dedupe = new DeliveryDedupe(opts.connection, opts.prefix);
+    this.timeoutMs = opts.timeoutMs ?? 3_000;
+  }
+
+  async store(job: EventJob): Promise<StoreResult> {
+    assertNoSecrets(job);
+    const jobId = eventJobId(job.deliveryId);
+    return withDeadline(this.timeoutMs, async () => {
+      if (!(await this.dedupe.claim(job.deliveryId))) return { stored: false, jobId };
+      try {
+        await this.queue.add(job.event, job, { jobId });
+      } catch (err) {
+        await this.dedupe.release(job.deliveryId);
+        throw err;
+      }
+      return { stored: true, jobId };
+    });
+  }
+
+  /** Resolves once the queue's connection is initialised (scripts loaded), so the first store is not slower. */
+  async ready(): Promise<void> {
+    await this.queue.waitUntilReady();
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+  }
+}
+
+async function withDeadline<T>(ms: number, fn: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new QueueUnavailableError(`queue did not answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([fn(), deadline]);
+  } catch (err) {
+    if (err instanceof QueueUnavailableError) throw err;
+    throw new QueueUnavailableError(undefined, { cause: err });
+  } finally {
+    clearTimeout(timer);
+  }
+}

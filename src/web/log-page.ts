@@ -1,0 +1,163 @@
+import { ansiToHtml } from "./ansi-to-html.js";
+import { escapeHtml } from "./html-escape.js";
+import type { LogRecord, StepStatus } from "./log-records.js";
+import type { LogEntry, LogSnapshot } from "./log-store.js";
+
+/** One update for the page, as sent over SSE; `html` is already escaped. */
+export type PageItem =
+  | { k: "step"; step: string; name: string; status: StepStatus; exitCode?: number }
+  | { k: "line"; step: string; html: string }
+  | { k: "gap"; bytes: number }
+  | { k: "end"; outcome: string; message?: string };
+
+/** Lines that name no step go to this section. */
+export const GENERAL_STEP = "_";
+
+export function pageItems(entries: readonly LogEntry[]): PageItem[] {
+  const items: PageItem[] = [];
+  for (const e of entries) {
+    if ("gapBytes" in e) {
+      items.push({ k: "gap", bytes: e.gapBytes });
+      continue;
+    }
+    for (const r of e.records) items.push(toItem(r));
+  }
+  return items;
+}
+
+function toItem(r: LogRecord): PageItem {
+  if (r.t === "step") return { k: "step", step: r.step, name: r.name, status: r.status, ...(r.exitCode === undefined ? {} : { exitCode: r.exitCode }) };
+  if (r.t === "line") return { k: "line", step: r.step ?? GENERAL_STEP, html: ansiToHtml(r.text) };
+  return { k: "end", outcome: r.outcome, ...(r.message === undefined ? {} : { message: r.message }) };
+}
+
+const STATUS_LABEL: Record<StepStatus, string> = { running: "running", done: "done", cached: "cached", error: "failed" };
+
+function formatBytes(n: number): string {
+  return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} bytes`;
+}
+
+interface Section {
+  step: string;
+  name: string;
+  status: StepStatus;
+  exitCode?: number;
+  lines: string[];
+}
+
+const STYLE = `
+body{margin:0;font:14px/1.45 system-ui,sans-serif;background:#0d1117;color:#c9d1d9}
+header{padding:12px 16px;border-bottom:1px solid #30363d}h1{font-size:16px;margin:0}#state{margin:4px 0 0;color:#8b949e}
+main{padding:8px 16px}details{border:1px solid #30363d;border-radius:6px;margin:6px 0}
+summary{cursor:pointer;padding:6px 10px;font-family:ui-monospace,monospace}
+pre{margin:0;padding:8px 10px;overflow-x:auto;font:12px/1.4 ui-monospace,monospace;white-space:pre-wrap;word-break:break-all;border-top:1px solid #30363d}
+.status{display:inline-block;min-width:5em;color:#8b949e}.status-error{color:#f85149}.status-done{color:#3fb950}.status-cached{color:#58a6ff}.status-running{color:#d29922}
+.gap{margin:8px 0;padding:6px 10px;border:1px dashed #d29922;color:#d29922}
+.ansi-bold{font-weight:bold}.ansi-dim{opacity:.7}.ansi-italic{font-style:italic}.ansi-underline{text-decoration:underline}
+.ansi-fg-black{color:#484f58}.ansi-fg-red{color:#ff7b72}.ansi-fg-green{color:#3fb950}.ansi-fg-yellow{color:#d29922}.ansi-fg-blue{color:#58a6ff}.ansi-fg-magenta{color:#bc8cff}.ansi-fg-cyan{color:#39c5cf}.ansi-fg-white{color:#b1bac4}
+.ansi-fg-bright-black{color:#6e7681}.ansi-fg-bright-red{color:#ffa198}.ansi-fg-bright-green{color:#56d364}.ansi-fg-bright-yellow{color:#e3b341}.ansi-fg-bright-blue{color:#79c0ff}.ansi-fg-bright-magenta{color:#d2a8ff}.ansi-fg-bright-cyan{color:#56d4dd}.ansi-fg-bright-white{color:#f0f6fc}
+.ansi-bg-black{background:#484f58}.ansi-bg-red{background:#da3633}.ansi-bg-green{background:#238636}.ansi-bg-yellow{background:#9e6a03}.ansi-bg-blue{background:#1f6feb}.ansi-bg-magenta{background:#8957e5}.ansi-bg-cyan{background:#1b7c83}.ansi-bg-white{background:#b1bac4}
+`;
+
+// Applies PageItems as they arrive over SSE; mirrors the server rendering below.
+const SCRIPT = `
+(() => {
+  const log = document.getElementById("log");
+  const state = document.getElementById("state");
+  const steps = new Map();
+  for (const d of log.querySelectorAll("details[data-step]")) steps.set(d.dataset.step, d);
+  const labels = ${JSON.stringify(STATUS_LABEL)};
+  function section(id, name) {
+    let d = steps.get(id);
+    if (!d) {
+      d = document.createElement("details");
+      d.dataset.step = id;
+      const s = document.createElement("summary");
+      const st = document.createElement("span");
+      st.className = "status";
+      const n = document.createElement("span");
+      n.className = "name";
+      n.textContent = name || "Build";
+      s.append(st, " ", n);
+      d.append(s, document.createElement("pre"));
+      log.append(d);
+      steps.set(id, d);
+    }
+    return d;
+  }
+  function apply(it) {
+    if (it.k === "step") {
+      const d = section(it.step, it.name);
+      d.querySelector(".name").textContent = it.name;
+      const st = d.querySelector(".status");
+      st.className = "status status-" + it.status;
+      st.textContent = labels[it.status] + (it.exitCode !== undefined ? " (exit " + it.exitCode + ")" : "");
+      if (it.status === "running" || it.status === "error") d.open = true;
+      else if (it.status === "done" || it.status === "cached") d.open = false;
+    } else if (it.k === "line") {
+      const pre = section(it.step, "").querySelector("pre");
+      pre.insertAdjacentHTML("beforeend", it.html + "\\n");
+    } else if (it.k === "gap") {
+      const g = document.createElement("div");
+      g.className = "gap";
+      g.textContent = "… " + it.bytes + " bytes of log were dropped here to keep the log within its size limit …";
+      log.append(g);
+    } else if (it.k === "end") {
+      state.textContent = "Finished: " + it.outcome + (it.message ? " — " + it.message : "");
+    }
+  }
+  const cursor = document.body.dataset.cursor;
+  if (document.body.dataset.done === "1") return;
+  const es = new EventSource(location.pathname.replace(/\\/$/, "") + "/events" + (cursor ? "?after=" + encodeURIComponent(cursor) : ""));
+  es.addEventListener("records", (e) => { for (const it of JSON.parse(e.data)) apply(it); });
+  es.addEventListener("end", () => es.close());
+})();
+`;
+
+/** The whole page for what is stored so far; the script then follows the build live. */
+export function renderLogPage(snapshot: LogSnapshot, nonce: string): string {
+  const sections: Section[] = [];
+  const byStep = new Map<string, Section>();
+  const blocks: Array<Section | { gap: number }> = [];
+  let end: Extract<PageItem, { k: "end" }> | undefined;
+  const section = (step: string, name: string): Section => {
+    let s = byStep.get(step);
+    if (!s) {
+      s = { step, name: name || "Build", status: "running", lines: [] };
+      byStep.set(step, s);
+      sections.push(s);
+      blocks.push(s);
+    }
+    return s;
+  };
+  for (const it of pageItems(snapshot.entries)) {
+    if (it.k === "step") {
+      const s = section(it.step, it.name);
+      s.name = it.name;
+      s.status = it.status;
+      if (it.exitCode !== undefined) s.exitCode = it.exitCode;
+    } else if (it.k === "line") section(it.step, "").lines.push(it.html);
+    else if (it.k === "gap") blocks.push({ gap: it.bytes });
+    else end = it;
+  }
+  const failed = sections.some((s) => s.status === "error");
+  const lastRunning = [...sections].reverse().find((s) => s.status === "running");
+  const html = blocks.map((b) => {
+    if ("gap" in b) return `<div class="gap">… ${escapeHtml(formatBytes(b.gap))} of log were dropped here to keep the log within its size limit …</div>`;
+    const open = b.status === "error" || (!failed && !snapshot.done && b === lastRunning);
+    const label = STATUS_LABEL[b.status] + (b.exitCode !== undefined ? ` (exit ${b.exitCode})` : "");
+    return (
+      `<details data-step="${escapeHtml(b.step)}"${open ? " open" : ""}>` +
+      `<summary><span class="status status-${b.status}">${escapeHtml(label)}</span> <span class="name">${escapeHtml(b.name)}</span></summary>` +
+      `<pre>${b.lines.map((l) => `${l}\n`).join("")}</pre></details>`
+    );
+  });
+  const state = end ? `Finished: ${end.outcome}${end.message ? ` — ${end.message}` : ""}` : snapshot.done ? "Finished" : "Running…";
+  return (
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">` +
+    `<meta name="robots" content="noindex"><title>Build log · buildkit-bot</title><style nonce="${nonce}">${STYLE}</style></head>` +
+    `<body data-cursor="${escapeHtml(snapshot.lastId ?? "")}" data-done="${snapshot.done ? "1" : "0"}">` +
+    `<header><h1>Build log</h1><p id="state">${escapeHtml(state)}</p></header>` +
+    `<main id="log">${html.join("")}</main><script nonce="${nonce}">${SCRIPT}</script></body></html>`
+  );
+}

@@ -1,0 +1,77 @@
+import type { LogRecord, StepStatus } from "./log-records.js";
+import type { LogStore } from "./log-store.js";
+import { headUtf8 } from "../github/utf8-limits.js";
+
+export interface LogWriterOptions {
+  /** Flush when this many bytes wait. Default 64 KiB. */
+  batchBytes?: number;
+  /** Flush at least this often while lines arrive. Default 250 ms. */
+  flushMs?: number;
+  /** Longer lines are cut (and say so). Default 16 KiB. */
+  maxLineBytes?: number;
+  /** Build-specific secrets to redact (kept in memory only). */
+  secrets?: readonly string[];
+}
+
+/** Batches one build's records into few Redis writes. Call `close()` (or `finish()`) at the end. */
+export class LogWriter {
+  #pending: LogRecord[] = [];
+  #bytes = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #chain: Promise<unknown> = Promise.resolve();
+  #error: unknown;
+  readonly #batchBytes: number;
+  readonly #flushMs: number;
+  readonly #maxLineBytes: number;
+  readonly #secrets: readonly string[];
+
+  constructor(
+    private readonly store: LogStore,
+    readonly buildId: string,
+    options: LogWriterOptions = {},
+  ) {
+    this.#batchBytes = options.batchBytes ?? 64 * 1024;
+    this.#flushMs = options.flushMs ?? 250;
+    this.#maxLineBytes = options.maxLineBytes ?? 16 * 1024;
+    this.#secrets = options.secrets ?? [];
+  }
+
+  step(step: string, name: string, status: StepStatus, exitCode?: number): void {
+    this.#push({ t: "step", step, name, status, ...(exitCode === undefined ? {} : { exitCode }) });
+  }
+
+  line(text: string, step?: string): void {
+    const bytes = Buffer.byteLength(text);
+    const cut = bytes > this.#maxLineBytes ? `${headUtf8(text, this.#maxLineBytes)} … [line cut: ${bytes} bytes]` : text;
+    this.#push({ t: "line", text: cut, ...(step === undefined ? {} : { step }) });
+  }
+
+  /** Writes what is buffered now. Rejects with the first write error, if any. */
+  flush(): Promise<void> {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const batch = this.#pending;
+    this.#pending = [];
+    this.#bytes = 0;
+    if (batch.length > 0) {
+      this.#chain = this.#chain.then(() => this.store.append(this.buildId, batch, { secrets: this.#secrets })).catch((err: unknown) => {
+        this.#error ??= err;
+      });
+    }
+    return this.#chain.then(() => {
+      if (this.#error) throw this.#error;
+    });
+  }
+
+  async finish(outcome: Extract<LogRecord, { t: "end" }>["outcome"], message?: string): Promise<void> {
+    await this.flush();
+    await this.store.finish(this.buildId, outcome, message);
+  }
+
+  #push(record: LogRecord): void {
+    this.#pending.push(record);
+    this.#bytes += record.t === "line" ? Buffer.byteLength(record.text) + 32 : 128;
+    if (this.#bytes >= this.#batchBytes) void this.flush().catch(() => undefined);
+    else this.#timer ??= setTimeout(() => void this.flush().catch(() => undefined), this.#flushMs);
+  }
+}

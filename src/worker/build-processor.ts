@@ -1,0 +1,229 @@
+import type { Probot } from "probot";
+import { BuildKitClient } from "../buildkit/client.js";
+import { BuildCancelledError } from "../buildkit/errors.js";
+import type { RegistryConfig } from "../config/app-config.js";
+import { readRepoFile, RepoReadError } from "../github/repo-reader.js";
+import type { GitHubClient } from "../github/repo-reader.js";
+import type { GitHubReporter, OctokitRequest } from "../github/reporter.js";
+import type { WriteBudget } from "../github/write-budget.js";
+import type { BuildOutcome } from "../queue/build-outcome.js";
+import type { BuildProcessor } from "../queue/build-worker.js";
+import type { BuildJob } from "../queue/job-types.js";
+import { isTransientError, TransientError } from "../queue/queue-errors.js";
+import type { QueueLog } from "../queue/queue-log.js";
+import { silentLog } from "../queue/queue-log.js";
+import type { LogRecord } from "../web/log-records.js";
+import type { LogStore } from "../web/log-store.js";
+import { logPageUrl } from "../web/log-token.js";
+import { LogWriter } from "../web/log-writer.js";
+import { gitPinsOf } from "./build-info-pins.js";
+import { reporterForBuild } from "./build-reporter.js";
+import { buildRequestForJob } from "./build-request-for-job.js";
+import { failureOf, scrubError } from "./failure-report.js";
+import type { InFlightBuilds } from "./in-flight-builds.js";
+import { mintRepositoryToken } from "./installation-token.js";
+import { ProgressBridge } from "./progress-bridge.js";
+import { readPullRequestHead } from "./pull-request-head.js";
+
+export interface BuildProcessorDeps {
+  /** `auth()` → the App's own Octokit (token minting), `auth(id)` → the installation's (reads, check runs). */
+  github: Pick<Probot, "auth">;
+  budget: WriteBudget;
+  logs: LogStore;
+  inFlight: InFlightBuilds;
+  /** BUILDKIT_HOST of the app config. */
+  buildkitHost: string;
+  registry: RegistryConfig;
+  /** BUILDKIT_BOT_PUBLIC_URL; without it check runs and statuses carry no link to the log page. */
+  publicBaseUrl?: string;
+  /** BullMQ's attempt count for the job; undefined when the job cannot be found (then the attempt counts as the last). */
+  attemptsOf(buildId: string): Promise<{ attemptsMade: number; attempts: number } | undefined>;
+  log?: QueueLog;
+  /** Least time between two progress updates of a check run. Default 30 s. */
+  progressIntervalMs?: number;
+  connectTimeoutMs?: number;
+}
+
+const short = (sha: string): string => sha.slice(0, 7);
+
+type EndOutcome = Extract<LogRecord, { t: "end" }>["outcome"];
+
+/**
+ * The build worker's processor. One build job → at most one solve:
+ * the fork rules first (private fork: neutral, not built; the PR ref must still point at the sha), then the
+ * daemon, the Dockerfile text (one Contents API read), a token for that one repository with `contents: read`
+ * (never for forks), the solve with progress to the log page and the check run, and the outcome on the check run
+ * and the commit status. Errors go to the queue as they are: transient ones are retried (the check run goes back
+ * to queued with a note, and only the last attempt concludes it as failed); every other one is reported as the
+ * build's failure and then thrown, which fails the job without retry. A resumed job (after a stall) reuses its
+ * check run and its log.
+ *
+ * The Contents read is not taken from the write budget: that budget guards GitHub's secondary limits on
+ * content-creating requests, which a GET is not; it counts against the installation's ordinary rate limit, and a
+ * 403/429 there is a transient failure like any other.
+ */
+export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
+  const log = deps.log ?? silentLog;
+  return async (job, signal) => {
+    const started = Date.now();
+    const where = { buildId: job.buildId, repo: `${job.repository.owner}/${job.repository.repo}`, sha: job.sha, image: job.image.name };
+    const secrets: string[] = deps.registry.credentials ? [deps.registry.credentials.password] : [];
+    const pageToken = await deps.logs.open(job.buildId);
+    const detailsUrl = deps.publicBaseUrl ? logPageUrl(deps.publicBaseUrl, pageToken) : undefined;
+    const installation = await deps.github.auth(job.repository.installationId);
+    const request = installation.request as unknown as OctokitRequest;
+    const reporter = reporterForBuild(
+      request,
+      deps.budget,
+      { owner: job.repository.owner, repo: job.repository.repo, sha: job.sha, image: job.image.name, checkRunId: job.checkRunId },
+      detailsUrl,
+      deps.progressIntervalMs,
+    );
+    await deps.inFlight.begin(job, detailsUrl);
+
+    let writer = new LogWriter(deps.logs, job.buildId, { secrets: [...secrets] });
+    let client: BuildKitClient | undefined;
+    let bridge: ProgressBridge | undefined;
+    const finishLog = async (outcome: EndOutcome, message: string): Promise<void> => {
+      bridge?.close();
+      await writer.finish(outcome, message).catch((err: unknown) => log.warn({ ...where, err: errorText(err) }, "could not finish the build log"));
+    };
+    const notBuilt = async (conclude: (r: GitHubReporter) => Promise<void>, outcome: EndOutcome, message: string): Promise<BuildOutcome> => {
+      writer.line(message);
+      await conclude(reporter);
+      await finishLog(outcome, message);
+      await deps.inFlight.end(job.buildId);
+      log.info({ ...where, outcome }, message);
+      return { pushedTags: [], durationMs: Date.now() - started, summary: message };
+    };
+
+    try {
+      writer.line(`buildkit-bot: ${job.image.name} at ${job.sha} (${job.fork ? `fork pull request, via ${job.gitRef}` : job.gitRef}), build ${job.buildId}`);
+      if (job.fork && job.repository.private) {
+        const why = "Not built: pull requests from forks of a private repository are not built, because cloning them would need this repository's credentials.";
+        return await notBuilt((r) => r.checkRunNeutral(why), "neutral", why);
+      }
+      if (job.fork) {
+        const moved = await pullRequestMovedOn(request, job);
+        if (moved !== undefined) return await notBuilt((r) => r.checkRunCancelled(moved), "cancelled", `Not built: ${moved}.`);
+      }
+
+      client = await BuildKitClient.connect(deps.buildkitHost, deps.connectTimeoutMs !== undefined ? { connectTimeoutMs: deps.connectTimeoutMs } : {});
+      const capabilities = await client.capabilities();
+      const dockerfileText = await readRepoFile(installation as unknown as GitHubClient, {
+        owner: job.repository.owner,
+        repo: job.repository.repo,
+        path: job.image.dockerfile,
+        ref: job.sha,
+      });
+      let gitToken: string | undefined;
+      if (!job.fork) {
+        const app = await deps.github.auth();
+        gitToken = await mintRepositoryToken(app.request as unknown as OctokitRequest, job.repository.installationId, job.repository.repoId);
+        secrets.push(gitToken);
+        await writer.flush().catch(() => undefined);
+        writer = new LogWriter(deps.logs, job.buildId, { secrets: [...secrets] });
+      }
+      const { request: buildRequest, pushTags, notes } = buildRequestForJob(job, { ...(gitToken ? { gitToken } : {}), registry: deps.registry, capabilities });
+      writer.line(`daemon: ${client.address} (${capabilities.daemon}${capabilities.buildkitVersion ? `, BuildKit ${capabilities.buildkitVersion}` : ""})`);
+      if (dockerfileText === undefined) writer.line(`${job.image.dockerfile} was not found at ${short(job.sha)} through the API; the daemon will look for it itself`);
+      for (const note of notes) writer.line(note);
+      writer.line(pushTags.length > 0 ? `pushing: ${pushTags.join(", ")}` : "not pushing");
+
+      await reporter.checkRunStarted();
+      const current = new ProgressBridge(writer, (p) => reporter.checkRunProgress(p), (err) => log.warn({ ...where, err: errorText(err) }, "progress update failed"));
+      bridge = current;
+      const result = await client.solve(buildRequest, {
+        signal,
+        onProgress: current.onEvent,
+        ...(dockerfileText !== undefined ? { dockerfileText } : {}),
+      });
+      current.close();
+
+      if (job.fork) {
+        const pins = gitPinsOf(result.exporterResponse);
+        const other = pins.find((pin) => pin !== job.sha);
+        if (pins.length > 0 && other !== undefined) {
+          const moved = `the pull request moved on to ${short(other)}`;
+          return await notBuilt((r) => r.checkRunCancelled(moved), "cancelled", `Built the wrong commit, discarded: ${moved}.`);
+        }
+      }
+
+      const durationMs = Date.now() - started;
+      const pushed = pushTags.length > 0;
+      await reporter.checkRunSucceeded({
+        tags: pushTags,
+        pushed,
+        ...(result.digest && pushed ? { digest: result.digest } : {}),
+        durationMs,
+        stepsDone: result.steps.completed,
+        stepsTotal: result.steps.total,
+        cachedSteps: result.steps.cached,
+        ...(job.image.platforms.length > 0 ? { platforms: job.image.platforms } : {}),
+      });
+      const summary = pushed ? `pushed ${pushTags.join(", ")}${result.digest ? ` (${result.digest})` : ""}` : "built, not pushed";
+      await finishLog("success", summary);
+      await deps.inFlight.end(job.buildId);
+      log.info({ ...where, durationMs, digest: result.digest, pushed }, "build succeeded");
+      return {
+        ...(result.digest && pushed ? { digest: result.digest } : {}),
+        pushedTags: pushTags,
+        ...(buildRequest.cacheExports?.length && job.image.cache.export ? { cacheExported: [job.image.cache.export] } : {}),
+        durationMs,
+        summary,
+      };
+    } catch (caught) {
+      let err: unknown = caught instanceof RepoReadError ? new TransientError(caught.message, { cause: caught }) : caught;
+      scrubError(err, secrets);
+      const message = errorText(err);
+      if (signal.aborted || err instanceof BuildCancelledError) {
+        // The queue's supersede/cancel path reports the check run; here only the log and the bookkeeping end.
+        await finishLog("cancelled", signal.aborted ? `cancelled: ${errorText(signal.reason)}` : message);
+        await deps.inFlight.end(job.buildId).catch(() => undefined);
+        throw err;
+      }
+      if (isTransientError(err) && !(await isLastAttempt(deps, job))) {
+        writer.line(`attempt failed, it will be retried: ${message}`);
+        bridge?.close();
+        await writer.flush().catch(() => undefined);
+        await reporter.checkRunRetrying(message).catch((e: unknown) => log.warn({ ...where, err: errorText(e) }, "could not report the retry"));
+        log.warn({ ...where, err: message }, "build attempt failed; the queue will retry it");
+        throw err;
+      }
+      const failure = failureOf(err, { secrets, durationMs: Date.now() - started, ...(bridge ? { progress: bridge.progress } : {}) });
+      writer.line(`build failed: ${failure.message}`);
+      try {
+        await reporter.checkRunFailed(failure);
+      } catch (reportErr) {
+        scrubError(reportErr, secrets);
+        log.error({ ...where, err: errorText(reportErr) }, "could not report the failed build");
+        // The report is what matters now: a transient GitHub failure retries the job (and with it the report).
+        if (isTransientError(reportErr)) err = reportErr;
+      }
+      await finishLog("failure", failure.message);
+      await deps.inFlight.end(job.buildId).catch(() => undefined);
+      log.warn({ ...where, err: message }, "build failed");
+      throw err;
+    } finally {
+      await client?.close().catch(() => undefined);
+    }
+  };
+}
+
+/** Why a fork's build must not run (the PR ref no longer points at the sha), or undefined when it may. */
+async function pullRequestMovedOn(request: OctokitRequest, job: BuildJob): Promise<string | undefined> {
+  const number = job.pullRequest?.number ?? Number(/^refs\/pull\/(\d+)\/head$/.exec(job.gitRef)?.[1]);
+  if (!Number.isSafeInteger(number)) return `the pull request ref ${job.gitRef} cannot be checked`;
+  const head = await readPullRequestHead(request, { owner: job.repository.owner, repo: job.repository.repo, number });
+  if (head === undefined) return `the pull request ref refs/pull/${number}/head is gone`;
+  return head === job.sha ? undefined : `the pull request moved on to ${short(head)}`;
+}
+
+async function isLastAttempt(deps: BuildProcessorDeps, job: BuildJob): Promise<boolean> {
+  const attempts = await deps.attemptsOf(job.buildId).catch(() => undefined);
+  return attempts === undefined || attempts.attemptsMade + 1 >= attempts.attempts;
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,26 @@
+import { GitHubReporter } from "../github/reporter.js";
+import type { OctokitRequest } from "../github/reporter.js";
+import type { WriteBudget } from "../github/write-budget.js";
+
+/** The one reporter of a build: its planner-made check run (`buildkit-bot / <image>`) and the mirrored status. */
+export function reporterForBuild(
+  request: OctokitRequest,
+  budget: WriteBudget,
+  build: { owner: string; repo: string; sha: string; image: string; checkRunId: number },
+  detailsUrl: string | undefined,
+  progressIntervalMs?: number,
+): GitHubReporter {
+  return new GitHubReporter({
+    request,
+    budget,
+    target: {
+      owner: build.owner,
+      repo: build.repo,
+      sha: build.sha,
+      image: build.image,
+      checkRunId: build.checkRunId,
+      ...(detailsUrl ? { detailsUrl } : {}),
+    },
+    ...(progressIntervalMs !== undefined ? { progressIntervalMs } : {}),
+  });
+}

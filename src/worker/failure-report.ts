@@ -1,0 +1,49 @@
+import { DockerfileParseError, StepFailedError } from "../buildkit/errors.js";
+import type { BuildFailure, BuildProgress } from "../github/check-run-output.js";
+import { redact } from "../web/redact.js";
+
+/**
+ * What the check run says about an error that ends the build: for a failed step its name, exit code, the tail
+ * of its log and the Dockerfile lines (the path is from the repository root, as the client reports it for git
+ * contexts); for a Dockerfile error the line it points at; otherwise the message. `secrets` are redacted once
+ * more on top of what the client already did.
+ */
+export function failureOf(err: unknown, ctx: { secrets: readonly string[]; durationMs: number; progress?: BuildProgress }): BuildFailure {
+  const clean = (text: string): string => redact(text, ctx.secrets);
+  const base = {
+    durationMs: ctx.durationMs,
+    ...(ctx.progress && ctx.progress.stepsTotal > 0 ? { stepsDone: ctx.progress.stepsDone, stepsTotal: ctx.progress.stepsTotal } : {}),
+  };
+  if (err instanceof StepFailedError) {
+    return {
+      ...base,
+      message: clean(err.message),
+      step: clean(err.step),
+      ...(err.exitCode !== undefined ? { exitCode: err.exitCode } : {}),
+      log: err.logTail.map(clean),
+      ...(err.location ? { location: { file: err.location.file, startLine: err.location.startLine, endLine: err.location.endLine } } : {}),
+    };
+  }
+  if (err instanceof DockerfileParseError) {
+    return {
+      ...base,
+      message: clean(err.message),
+      log: [],
+      ...(err.location ? { location: { file: err.location.file, startLine: err.location.startLine, endLine: err.location.endLine } } : {}),
+    };
+  }
+  return { ...base, message: clean(err instanceof Error ? err.message : String(err)), log: [] };
+}
+
+/** Replaces any secret in an error's message in place, so whatever logs or stores the error cannot leak it. */
+export function scrubError(err: unknown, secrets: readonly string[]): void {
+  if (!(err instanceof Error) || secrets.length === 0) return;
+  const message = redact(err.message, secrets);
+  if (message !== err.message) {
+    try {
+      err.message = message;
+    } catch {
+      // A frozen error keeps its message; it came from the client, which redacts its own.
+    }
+  }
+}

@@ -1,0 +1,99 @@
+import type { Redis } from "ioredis";
+import type { BuildJob } from "../queue/job-types.js";
+
+/** What is needed to conclude a build's check run without its job: no secret, nothing the job does not hold. */
+export interface InFlightBuild {
+  buildId: string;
+  installationId: number;
+  owner: string;
+  repo: string;
+  sha: string;
+  image: string;
+  checkRunId: number;
+  detailsUrl?: string;
+  startedAt: string;
+}
+
+/**
+ * Builds whose check run this app has taken over and not concluded yet, in one Redis hash (buildId → entry).
+ *
+ * Why: a worker killed mid-build (SIGKILL, OOM, node lost) leaves its job active with an expiring lock. BullMQ's
+ * stall checker then puts it back in the queue — the next attempt resumes with the same check run — or, past
+ * `maxStalledCount`, fails it ("job stalled more than allowable limit") without running any of our code. The
+ * reconciler (`reconcileAbandonedBuilds`) looks for entries whose job has ended that way (failed, or gone) and
+ * concludes their check runs, so none stays `in_progress` forever. The processor adds the entry when it starts
+ * and removes it once it has reported an outcome.
+ */
+export class InFlightBuilds {
+  readonly key: string;
+
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+  ) {
+    this.key = `${prefix}:worker:in-flight`;
+  }
+
+  async begin(job: BuildJob, detailsUrl: string | undefined): Promise<void> {
+    const entry: InFlightBuild = {
+      buildId: job.buildId,
+      installationId: job.repository.installationId,
+      owner: job.repository.owner,
+      repo: job.repository.repo,
+      sha: job.sha,
+      image: job.image.name,
+      checkRunId: job.checkRunId,
+      ...(detailsUrl ? { detailsUrl } : {}),
+      startedAt: new Date().toISOString(),
+    };
+    await this.redis.hset(this.key, job.buildId, JSON.stringify(entry));
+  }
+
+  async end(buildId: string): Promise<void> {
+    await this.redis.hdel(this.key, buildId);
+  }
+
+  async list(): Promise<InFlightBuild[]> {
+    const all = await this.redis.hgetall(this.key);
+    const out: InFlightBuild[] = [];
+    for (const value of Object.values(all)) {
+      try {
+        out.push(JSON.parse(value) as InFlightBuild);
+      } catch {
+        // Not ours to interpret; left alone.
+      }
+    }
+    return out;
+  }
+}
+
+/** The queue's view of a job: its state and, when failed, why. Undefined when the job no longer exists. */
+export type JobStateLookup = (buildId: string) => Promise<{ state: string; failedReason?: string } | undefined>;
+
+export interface ReconcileOptions {
+  inFlight: InFlightBuilds;
+  jobState: JobStateLookup;
+  /** Concludes the check run of an abandoned build as failed with `message`. */
+  conclude(entry: InFlightBuild, message: string): Promise<void>;
+}
+
+const STILL_GOING = new Set(["active", "waiting", "delayed", "prioritized", "waiting-children", "paused"]);
+
+/** One pass: concludes every in-flight build whose job ended without our processor reporting it. Returns those build ids. */
+export async function reconcileAbandonedBuilds(opts: ReconcileOptions): Promise<string[]> {
+  const concluded: string[] = [];
+  for (const entry of await opts.inFlight.list()) {
+    const job = await opts.jobState(entry.buildId);
+    if (job && STILL_GOING.has(job.state)) continue;
+    if (job?.state === "completed") {
+      // The processor reported its outcome before returning; only its bookkeeping was cut short.
+      await opts.inFlight.end(entry.buildId);
+      continue;
+    }
+    const why = job?.failedReason ? ` (${job.failedReason})` : job ? "" : " (its job is gone)";
+    await opts.conclude(entry, `The build stopped without a result: the worker running it went away${why}. Use "Rebuild" to try again.`);
+    await opts.inFlight.end(entry.buildId);
+    concluded.push(entry.buildId);
+  }
+  return concluded;
+}

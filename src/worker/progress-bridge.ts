@@ -1,0 +1,81 @@
+import type { ProgressEvent } from "../buildkit/progress/events.js";
+import type { BuildProgress } from "../github/check-run-output.js";
+import type { LogWriter } from "../web/log-writer.js";
+
+/** Where the bridge sends check-run progress; never awaited (GitHubReporter.checkRunProgress fits). */
+export type ProgressSink = (progress: BuildProgress) => Promise<unknown>;
+
+/**
+ * Turns one build's progress events into log-page records (step headers, log lines, warnings) and check-run
+ * progress. The check-run updates are fired and forgotten: the reporter throttles them (30 s, only on change)
+ * and a slow GitHub must never hold up the daemon's status stream.
+ */
+export class ProgressBridge {
+  #progress: BuildProgress = { stepsDone: 0, stepsTotal: 0, cachedSteps: 0 };
+  #current: string | undefined;
+  #partial = new Map<string, string>();
+
+  constructor(
+    private readonly writer: LogWriter,
+    private readonly sink: ProgressSink | undefined,
+    private readonly onSinkError: (err: unknown) => void = () => {},
+  ) {}
+
+  /** The latest counters, for the final report. */
+  get progress(): BuildProgress {
+    return { ...this.#progress, ...(this.#current ? { currentStep: this.#current } : {}) };
+  }
+
+  readonly onEvent = (event: ProgressEvent): void => {
+    switch (event.type) {
+      case "step-started":
+        this.writer.step(event.id, event.name, "running");
+        if (!event.internal) this.#current = event.name;
+        break;
+      case "step-cached":
+        this.writer.step(event.id, event.name, "cached");
+        break;
+      case "step-completed":
+        this.#flushPartial(event.id);
+        this.writer.step(event.id, event.name, "done");
+        break;
+      case "step-failed":
+        this.#flushPartial(event.id);
+        this.writer.step(event.id, event.name, "error");
+        this.writer.line(event.error, event.id);
+        break;
+      case "log":
+        this.#log(event.id, event.data);
+        break;
+      case "warning":
+        this.writer.line(`WARNING: ${event.message}${event.detail ? `\n${event.detail}` : ""}`, event.id);
+        break;
+      case "counters":
+        this.#progress = { stepsDone: event.completed, stepsTotal: event.total, cachedSteps: event.cached };
+        if (this.sink) this.sink(this.progress).catch(this.onSinkError);
+        break;
+      case "progress":
+        break;
+    }
+  };
+
+  /** Writes what is left of unfinished lines (the build ended mid-line). */
+  close(): void {
+    for (const id of [...this.#partial.keys()]) this.#flushPartial(id);
+  }
+
+  #log(step: string, data: string): void {
+    const text = (this.#partial.get(step) ?? "") + data;
+    const lines = text.split("\n");
+    const rest = lines.pop() ?? "";
+    for (const line of lines) this.writer.line(line.endsWith("\r") ? line.slice(0, -1) : line, step);
+    if (rest === "") this.#partial.delete(step);
+    else this.#partial.set(step, rest);
+  }
+
+  #flushPartial(step: string): void {
+    const rest = this.#partial.get(step);
+    this.#partial.delete(step);
+    if (rest !== undefined && rest !== "") this.writer.line(rest, step);
+  }
+}

@@ -1,0 +1,80 @@
+import assert from "node:assert/strict";
+import { inspect } from "node:util";
+import { describe, it } from "node:test";
+import { AppConfigError, loadAppConfig } from "../../src/config/app-config.js";
+
+const base = {
+  BUILDKIT_BOT_REDIS_URL: "redis://:hunter2@127.0.0.1:6379/0",
+  BUILDKIT_BOT_REGISTRY: "ghcr.io/acme",
+};
+
+function fails(env: NodeJS.ProcessEnv, variable: string): void {
+  assert.throws(
+    () => loadAppConfig(env),
+    (err: unknown) => err instanceof AppConfigError && err.variable === variable && err.message.startsWith(variable),
+  );
+}
+
+describe("loadAppConfig", () => {
+  it("reads a minimal environment with defaults", () => {
+    const c = loadAppConfig({ ...base });
+    assert.equal(c.role, "all");
+    assert.equal(c.redisUrl, base.BUILDKIT_BOT_REDIS_URL);
+    assert.equal(c.buildkitHost, "unix:///run/buildkit/buildkitd.sock");
+    assert.deepEqual(c.registry, { prefix: "ghcr.io/acme", host: "ghcr.io" });
+    assert.equal(c.workerConcurrency, 2);
+    assert.deepEqual(c.github, { host: "github.com", apiBaseUrl: "https://api.github.com", gitBaseUrl: "https://github.com" });
+    assert.equal(c.appId, undefined);
+  });
+
+  it("does not take Probot's REDIS_URL", () => {
+    fails({ REDIS_URL: "redis://127.0.0.1:6379", BUILDKIT_BOT_REGISTRY: "ghcr.io/acme" }, "BUILDKIT_BOT_REDIS_URL");
+  });
+
+  it("derives API and git hosts from GHE_HOST", () => {
+    const c = loadAppConfig({ ...base, GHE_HOST: "github.example.com" });
+    assert.deepEqual(c.github, {
+      host: "github.example.com",
+      apiBaseUrl: "https://github.example.com/api/v3",
+      gitBaseUrl: "https://github.example.com",
+    });
+    fails({ ...base, GHE_HOST: "https://github.example.com" }, "GHE_HOST");
+  });
+
+  it("validates each variable with a message naming it", () => {
+    fails({ ...base, BUILDKIT_BOT_REDIS_URL: "http://x" }, "BUILDKIT_BOT_REDIS_URL");
+    fails({ ...base, BUILDKIT_BOT_REGISTRY: "https://ghcr.io/acme" }, "BUILDKIT_BOT_REGISTRY");
+    fails({ ...base, BUILDKIT_BOT_REGISTRY: "ghcr.io/Acme" }, "BUILDKIT_BOT_REGISTRY");
+    fails({ ...base, BUILDKIT_BOT_REGISTRY: undefined }, "BUILDKIT_BOT_REGISTRY");
+    fails({ ...base, BUILDKIT_BOT_REGISTRY_USERNAME: "bot" }, "BUILDKIT_BOT_REGISTRY_PASSWORD");
+    fails({ ...base, BUILDKIT_BOT_CONCURRENCY: "0" }, "BUILDKIT_BOT_CONCURRENCY");
+    fails({ ...base, BUILDKIT_BOT_CONCURRENCY: "two" }, "BUILDKIT_BOT_CONCURRENCY");
+    fails({ ...base, BUILDKIT_HOST: "/run/buildkit.sock" }, "BUILDKIT_HOST");
+    fails({ ...base, BUILDKIT_BOT_ROLE: "both" }, "BUILDKIT_BOT_ROLE");
+    fails({ ...base, BUILDKIT_BOT_PUBLIC_URL: "ftp://x" }, "BUILDKIT_BOT_PUBLIC_URL");
+    fails({ ...base, APP_ID: "abc" }, "APP_ID");
+  });
+
+  it("never shows secrets when logged, stringified or inspected", () => {
+    const c = loadAppConfig({
+      ...base,
+      BUILDKIT_BOT_REGISTRY: "127.0.0.1:5000/acme",
+      BUILDKIT_BOT_REGISTRY_USERNAME: "bot",
+      BUILDKIT_BOT_REGISTRY_PASSWORD: "s3cr3t-pass",
+      BUILDKIT_BOT_PUBLIC_URL: "https://bkb.example.com/",
+      APP_ID: "123",
+      BUILDKIT_BOT_ROLE: "worker",
+      BUILDKIT_BOT_CONCURRENCY: "4",
+    });
+    assert.equal(c.registry.credentials?.password, "s3cr3t-pass", "the value itself stays usable");
+    assert.equal(c.registry.host, "127.0.0.1:5000");
+    assert.equal(c.publicBaseUrl, "https://bkb.example.com");
+    assert.equal(c.appId, 123);
+    for (const shown of [JSON.stringify(c), inspect(c, { depth: 10 }), JSON.stringify(c.describe())]) {
+      assert.ok(!shown.includes("s3cr3t-pass"), shown);
+      assert.ok(!shown.includes("hunter2"), shown);
+      assert.ok(shown.includes("***"));
+      assert.ok(shown.includes("bot"), "the username is not a secret");
+    }
+  });
+});

@@ -1,0 +1,655 @@
+import { createHmac, createPublicKey, randomBytes, randomUUID, type KeyObject } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { verifyAppJwt } from "./app-jwt.js";
+import { changedFiles, commitsBetween, mergeBase, readPath, resolveCommit, resolveRef } from "./git-reader.js";
+import { LIMITS, validateCheckRun, validateStatus, type FieldError } from "./limits.js";
+import { WriteCounter } from "./write-counter.js";
+import type {
+  FakeAnnotation,
+  FakeCheckRun,
+  FakeInstallation,
+  FakePullRequest,
+  FakeRepository,
+  FakeStatus,
+  GitRepoLike,
+  GitServerLike,
+  MintedToken,
+  PermissionLevel,
+  Permissions,
+  RecordedCall,
+} from "./types.js";
+
+export type * from "./types.js";
+export { LIMITS } from "./limits.js";
+
+export interface FakeGitHubOptions<R extends GitRepoLike = GitRepoLike> {
+  appId: number;
+  publicKeyPem: string;
+  webhookSecret?: string;
+  /** Added before every response (benchmarks run 0 and 100 ms). Mutable later through `delayMs`. */
+  delayMs?: number;
+  gitServer?: GitServerLike<R>;
+  /** Where `deliver()` posts webhooks; can be set later with `setWebhookUrl`. */
+  webhookUrl?: string;
+  /** Answer content-creating requests beyond these counts with GitHub's secondary-limit 403. Off by default. */
+  secondaryLimits?: { perMinute: number; perHour: number };
+  /** Lifetime of minted tokens, ms (GitHub: 1 h). */
+  tokenTtlMs?: number;
+}
+
+const DOCS = "https://docs.github.com/rest";
+/** GitHub Enterprise Server's REST prefix; served as well as the bare paths. */
+const API_V3 = "/api/v3";
+const DEFAULT_PERMISSIONS: Permissions = {
+  checks: "write",
+  statuses: "write",
+  contents: "read",
+  pull_requests: "read",
+  metadata: "read",
+};
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: Record<string, unknown>,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(String(body.message));
+  }
+}
+
+const notFound = () => new HttpError(404, { message: "Not Found", documentation_url: DOCS, status: "404" });
+const badCredentials = () => new HttpError(401, { message: "Bad credentials", documentation_url: DOCS, status: "401" });
+const forbidden = () =>
+  new HttpError(403, { message: "Resource not accessible by integration", documentation_url: DOCS, status: "403" });
+const invalid = (errors: FieldError[]) =>
+  new HttpError(422, { message: "Validation Failed", errors, documentation_url: DOCS, status: "422" });
+
+const levelRank = (l: PermissionLevel | undefined): number => (l === "write" ? 2 : l === "read" ? 1 : 0);
+
+interface Request {
+  method: string;
+  url: URL;
+  headers: IncomingMessage["headers"];
+  body: unknown;
+}
+
+interface Reply {
+  status: number;
+  body?: unknown;
+  raw?: Buffer;
+  headers?: Record<string, string>;
+}
+
+export class FakeGitHub<R extends GitRepoLike = GitRepoLike> {
+  readonly calls: RecordedCall[] = [];
+  readonly deliveries: Array<{ event: string; deliveryId: string; status: number }> = [];
+  readonly writes = new WriteCounter();
+  readonly installations = new Map<number, FakeInstallation>();
+  readonly repositories = new Map<string, FakeRepository>();
+  readonly tokens = new Map<string, MintedToken>();
+  readonly checkRuns = new Map<number, FakeCheckRun>();
+  readonly statuses: FakeStatus[] = [];
+  readonly pullRequests = new Map<string, FakePullRequest>();
+  delayMs: number;
+  url = "";
+  #server: Server;
+  #publicKey: KeyObject;
+  #webhookUrl: string | undefined;
+  #nextRepoId = 1000;
+  #nextCheckRunId = 5000;
+  #nextStatusId = 9000;
+
+  constructor(private readonly options: FakeGitHubOptions<R>) {
+    this.delayMs = options.delayMs ?? 0;
+    this.#publicKey = createPublicKey(options.publicKeyPem);
+    this.#webhookUrl = options.webhookUrl;
+    this.#server = createServer((req, res) => void this.#handle(req, res));
+  }
+
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once("error", reject);
+      this.#server.listen(0, "127.0.0.1", () => resolve());
+    });
+    const { port } = this.#server.address() as AddressInfo;
+    this.url = `http://127.0.0.1:${port}`;
+  }
+
+  async close(): Promise<void> {
+    for (const token of this.tokens.keys()) this.#forgetOnGitServer(token);
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  // ---- set-up for tests -------------------------------------------------------------------------------
+
+  addInstallation(id: number, account: string, permissions: Permissions = DEFAULT_PERMISSIONS): FakeInstallation {
+    const inst = { id, account, permissions: { ...permissions } };
+    this.installations.set(id, inst);
+    return inst;
+  }
+
+  addRepository(repo: { installationId: number; owner: string; name: string; id?: number; dir?: string; private?: boolean; defaultBranch?: string }): FakeRepository {
+    if (!this.installations.has(repo.installationId)) this.addInstallation(repo.installationId, repo.owner);
+    const r: FakeRepository = {
+      id: repo.id ?? this.#nextRepoId++,
+      owner: repo.owner,
+      name: repo.name,
+      installationId: repo.installationId,
+      private: repo.private ?? true,
+      defaultBranch: repo.defaultBranch ?? "main",
+      dir: repo.dir,
+    };
+    this.repositories.set(`${r.owner}/${r.name}`.toLowerCase(), r);
+    return r;
+  }
+
+  /** Creates the repository on the git server and registers it with an installation. */
+  async createRepo(installationId: number, owner: string, name: string, opts: { private?: boolean; defaultBranch?: string } = {}): Promise<R & { id: number; fullName: string }> {
+    if (!this.options.gitServer) throw new Error("startFakeGitHub was given no gitServer");
+    const git = await this.options.gitServer.createRepo(owner, name);
+    const r = this.addRepository({ installationId, owner, name, dir: git.dir, ...opts });
+    // A public repository clones without credentials, as on GitHub.
+    if (!r.private) this.options.gitServer.publicRepos?.add(`${owner}/${name}`.toLowerCase());
+    return Object.assign(git, { id: r.id, fullName: `${owner}/${name}` });
+  }
+
+  setPullRequest(owner: string, repo: string, number: number, refs: { base: string; head: string }): void {
+    this.pullRequests.set(`${owner}/${repo}#${number}`.toLowerCase(), { owner, repo, number, ...refs });
+  }
+
+  setWebhookUrl(url: string): void {
+    this.#webhookUrl = url;
+  }
+
+  /** Expires every minted token now (or only `token`), as if an hour had passed. */
+  expireTokens(token?: string): void {
+    for (const t of this.tokens.values()) {
+      if (token === undefined || t.token === token) {
+        t.expiresAt = 0;
+        this.#forgetOnGitServer(t.token);
+      }
+    }
+  }
+
+  // ---- state queries -------------------------------------------------------------------------------------
+
+  checkRun(id: number): FakeCheckRun | undefined {
+    return this.checkRuns.get(id);
+  }
+
+  findCheckRuns(filter: { owner?: string; repo?: string; sha?: string; name?: string } = {}): FakeCheckRun[] {
+    return [...this.checkRuns.values()].filter(
+      (c) =>
+        (filter.owner === undefined || c.owner === filter.owner) &&
+        (filter.repo === undefined || c.repo === filter.repo) &&
+        (filter.sha === undefined || c.head_sha === filter.sha) &&
+        (filter.name === undefined || c.name === filter.name),
+    );
+  }
+
+  /** Every status posted for a commit, oldest first; filter by context for one check's history. */
+  statusHistory(owner: string, repo: string, sha: string, context?: string): FakeStatus[] {
+    return this.statuses.filter((s) => s.owner === owner && s.repo === repo && s.sha === sha && (context === undefined || s.context === context));
+  }
+
+  /** The current state per context, as GitHub's combined status shows it. */
+  latestStatus(owner: string, repo: string, sha: string, context: string): FakeStatus | undefined {
+    return this.statusHistory(owner, repo, sha, context).at(-1);
+  }
+
+  writeStats(): { total: number; peakPerMinute: number; peakPerHour: number } {
+    return { total: this.writes.total, peakPerMinute: this.writes.peakPerMinute, peakPerHour: this.writes.peakPerHour };
+  }
+
+  // ---- webhooks -------------------------------------------------------------------------------------------
+
+  /** Sends a signed webhook delivery to the app and returns its answer. */
+  async deliver(event: string, payload: unknown, opts: { deliveryId?: string; url?: string } = {}): Promise<{ status: number; body: string; deliveryId: string }> {
+    const target = opts.url ?? this.#webhookUrl;
+    if (!target) throw new Error("no webhook URL: pass one to startFakeGitHub, setWebhookUrl or deliver");
+    const deliveryId = opts.deliveryId ?? randomUUID();
+    const body = JSON.stringify(payload);
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      "user-agent": "GitHub-Hookshot/fake",
+      "x-github-event": event,
+      "x-github-delivery": deliveryId,
+      "x-github-hook-installation-target-type": "integration",
+      "x-github-hook-installation-target-id": String(this.options.appId),
+    };
+    if (this.options.webhookSecret !== undefined) {
+      headers["x-hub-signature-256"] = `sha256=${createHmac("sha256", this.options.webhookSecret).update(body).digest("hex")}`;
+    }
+    const res = await fetch(target, { method: "POST", headers, body });
+    const text = await res.text();
+    this.deliveries.push({ event, deliveryId, status: res.status });
+    return { status: res.status, body: text, deliveryId };
+  }
+
+  // ---- HTTP ---------------------------------------------------------------------------------------------------
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const at = Date.now();
+    const url = new URL(req.url ?? "/", this.url || "http://127.0.0.1");
+    // Octokit with GHE_HOST=127.0.0.1:<port> sends every REST call under GitHub Enterprise's `/api/v3` prefix.
+    if (url.pathname === API_V3 || url.pathname.startsWith(`${API_V3}/`)) url.pathname = url.pathname.slice(API_V3.length) || "/";
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const raw = Buffer.concat(chunks).toString("utf8");
+    let body: unknown;
+    let reply: Reply;
+    try {
+      try {
+        body = raw === "" ? undefined : JSON.parse(raw);
+      } catch {
+        throw new HttpError(400, { message: "Problems parsing JSON", documentation_url: DOCS, status: "400" });
+      }
+      reply = await this.#route({ method: req.method ?? "GET", url, headers: req.headers, body }, at);
+    } catch (err) {
+      if (err instanceof HttpError) reply = { status: err.status, body: err.body, headers: err.headers };
+      else reply = { status: 500, body: { message: err instanceof Error ? err.message : String(err) } };
+    }
+    this.calls.push({ method: req.method ?? "GET", path: url.pathname, query: Object.fromEntries(url.searchParams), body, at, status: reply.status });
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+    const payload = reply.raw ?? (reply.body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(reply.body)));
+    res.writeHead(reply.status, {
+      "content-type": reply.raw ? "application/vnd.github.raw" : "application/json; charset=utf-8",
+      "content-length": String(payload.length),
+      "x-github-request-id": randomUUID(),
+      ...reply.headers,
+    });
+    res.end(payload);
+  }
+
+  async #route(req: Request, at: number): Promise<Reply> {
+    const p = req.url.pathname;
+    const m = req.method;
+    let g: RegExpExecArray | null;
+    if (m === "GET" && p === "/app") {
+      this.#requireJwt(req);
+      return { status: 200, body: { id: this.options.appId, slug: "buildkit-bot", name: "buildkit-bot", owner: { login: "fake" } } };
+    }
+    if ((g = /^\/app\/installations\/(\d+)$/.exec(p)) && m === "GET") {
+      this.#requireJwt(req);
+      return { status: 200, body: this.#installationJson(this.#installation(Number(g[1]))) };
+    }
+    if ((g = /^\/app\/installations\/(\d+)\/access_tokens$/.exec(p)) && m === "POST") {
+      this.#requireJwt(req);
+      return this.#mintToken(this.#installation(Number(g[1])), req.body);
+    }
+    g = /^\/repos\/([^/]+)\/([^/]+)(\/.*)?$/.exec(p);
+    if (!g) throw notFound();
+    const owner = decodeURIComponent(g[1] ?? "");
+    const name = decodeURIComponent(g[2] ?? "");
+    const rest = g[3] ?? "";
+    if (rest === "/installation" && m === "GET") {
+      this.#requireJwt(req);
+      const repo = this.#repo(owner, name);
+      return { status: 200, body: this.#installationJson(this.#installation(repo.installationId)) };
+    }
+    let h: RegExpExecArray | null;
+    if ((h = /^\/contents(?:\/(.*))?$/.exec(rest)) && m === "GET") {
+      const repo = this.#authorizeRepo(req, owner, name, "contents", "read");
+      return this.#contents(req, repo, decodeURIComponent(h[1] ?? ""));
+    }
+    if ((h = /^\/git\/ref\/(.+)$/.exec(rest)) && m === "GET") {
+      const repo = this.#authorizeRepo(req, owner, name, "contents", "read");
+      return this.#gitRef(repo, decodeURIComponent(h[1] ?? ""));
+    }
+    if ((h = /^\/compare\/(.+)\.\.\.(.+)$/.exec(rest)) && m === "GET") {
+      const repo = this.#authorizeRepo(req, owner, name, "contents", "read");
+      return this.#compare(repo, decodeURIComponent(h[1] ?? ""), decodeURIComponent(h[2] ?? ""));
+    }
+    if ((h = /^\/pulls\/(\d+)\/files$/.exec(rest)) && m === "GET") {
+      const repo = this.#authorizeRepo(req, owner, name, "pull_requests", "read");
+      return this.#pullFiles(req, repo, Number(h[1]));
+    }
+    if (rest === "/check-runs" && m === "POST") {
+      const repo = this.#authorizeRepo(req, owner, name, "checks", "write");
+      this.#countWrite(at);
+      return this.#createCheckRun(repo, req.body);
+    }
+    if ((h = /^\/check-runs\/(\d+)$/.exec(rest)) && (m === "PATCH" || m === "GET")) {
+      const repo = this.#authorizeRepo(req, owner, name, "checks", m === "GET" ? "read" : "write");
+      const run = this.checkRuns.get(Number(h[1]));
+      if (!run || run.owner !== repo.owner || run.repo !== repo.name) throw notFound();
+      if (m === "GET") return { status: 200, body: this.#checkRunJson(run) };
+      this.#countWrite(at);
+      return this.#updateCheckRun(run, req.body);
+    }
+    if ((h = /^\/statuses\/([0-9a-f]{40})$/.exec(rest)) && m === "POST") {
+      const repo = this.#authorizeRepo(req, owner, name, "statuses", "write");
+      this.#countWrite(at);
+      return this.#createStatus(repo, h[1] ?? "", req.body);
+    }
+    throw notFound();
+  }
+
+  // ---- auth -------------------------------------------------------------------------------------------------
+
+  #credential(req: Request): string {
+    const header = req.headers.authorization ?? "";
+    const m = /^(?:token|bearer)\s+(\S+)$/i.exec(header);
+    if (!m) throw new HttpError(401, { message: "Requires authentication", documentation_url: DOCS, status: "401" });
+    return m[1] ?? "";
+  }
+
+  #requireJwt(req: Request): void {
+    const check = verifyAppJwt(this.#credential(req), this.options.appId, this.#publicKey);
+    if (!check.ok) {
+      throw new HttpError(401, { message: `A JSON web token could not be decoded (${check.reason})`, documentation_url: DOCS, status: "401" });
+    }
+  }
+
+  #authorizeRepo(req: Request, owner: string, name: string, permission: string, level: PermissionLevel): FakeRepository {
+    const token = this.tokens.get(this.#credential(req));
+    if (!token || token.expiresAt <= Date.now()) throw badCredentials();
+    const repo = this.repositories.get(`${owner}/${name}`.toLowerCase());
+    // GitHub answers 404, not 403, for a repository the token cannot see.
+    if (!repo || repo.installationId !== token.installationId) throw notFound();
+    if (token.repositories && !token.repositories.has(`${repo.owner}/${repo.name}`.toLowerCase())) throw notFound();
+    if (levelRank(token.permissions[permission]) < levelRank(level)) throw forbidden();
+    return repo;
+  }
+
+  #installation(id: number): FakeInstallation {
+    const inst = this.installations.get(id);
+    if (!inst) throw notFound();
+    return inst;
+  }
+
+  #repo(owner: string, name: string): FakeRepository {
+    const repo = this.repositories.get(`${owner}/${name}`.toLowerCase());
+    if (!repo) throw notFound();
+    return repo;
+  }
+
+  #installationJson(inst: FakeInstallation): Record<string, unknown> {
+    return {
+      id: inst.id,
+      app_id: this.options.appId,
+      app_slug: "buildkit-bot",
+      account: { login: inst.account, type: "Organization" },
+      target_type: "Organization",
+      repository_selection: "selected",
+      permissions: inst.permissions,
+      events: ["push", "pull_request", "check_run", "check_suite"],
+    };
+  }
+
+  #mintToken(inst: FakeInstallation, body: unknown): Reply {
+    const b = (body ?? {}) as { repositories?: unknown; repository_ids?: unknown; permissions?: unknown };
+    const installed = [...this.repositories.values()].filter((r) => r.installationId === inst.id);
+    let scope: Set<string> | undefined;
+    const errors: FieldError[] = [];
+    if (b.repositories !== undefined || b.repository_ids !== undefined) {
+      scope = new Set();
+      for (const n of Array.isArray(b.repositories) ? b.repositories : []) {
+        const r = installed.find((x) => x.name.toLowerCase() === String(n).toLowerCase());
+        if (!r) errors.push({ resource: "Installation", field: "repositories", code: "invalid", message: `There is at least one repository that does not exist or is not accessible to the parent installation.` });
+        else scope.add(`${r.owner}/${r.name}`.toLowerCase());
+      }
+      for (const id of Array.isArray(b.repository_ids) ? b.repository_ids : []) {
+        const r = installed.find((x) => x.id === Number(id));
+        if (!r) errors.push({ resource: "Installation", field: "repository_ids", code: "invalid" });
+        else scope.add(`${r.owner}/${r.name}`.toLowerCase());
+      }
+    }
+    let permissions: Permissions = { ...inst.permissions };
+    if (b.permissions !== undefined) {
+      permissions = {};
+      for (const [k, v] of Object.entries(b.permissions as Record<string, unknown>)) {
+        if ((v !== "read" && v !== "write") || levelRank(v) > levelRank(inst.permissions[k])) {
+          errors.push({ resource: "Installation", field: `permissions.${k}`, code: "invalid", message: "The permissions requested are not granted to this installation." });
+        } else permissions[k] = v;
+      }
+    }
+    if (errors.length > 0) throw invalid(errors);
+    const token = `ghs_${randomBytes(27).toString("base64url").replace(/[-_]/g, "x").slice(0, 36)}`;
+    const expiresAt = Date.now() + (this.options.tokenTtlMs ?? 3_600_000);
+    this.tokens.set(token, { token, installationId: inst.id, repositories: scope, permissions, expiresAt, requested: body });
+    const git = this.options.gitServer;
+    if (git) {
+      git.tokens.add(token);
+      // Without a per-token scope on the git server, any minted token clones any repository there.
+      git.tokenRepos?.set(token, scope ?? new Set(installed.map((r) => `${r.owner}/${r.name}`.toLowerCase())));
+    }
+    const repos = scope ? installed.filter((r) => scope.has(`${r.owner}/${r.name}`.toLowerCase())) : undefined;
+    return {
+      status: 201,
+      body: {
+        token,
+        expires_at: new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, "Z"),
+        permissions,
+        repository_selection: scope ? "selected" : "all",
+        ...(repos ? { repositories: repos.map((r) => this.#repoJson(r)) } : {}),
+      },
+    };
+  }
+
+  #forgetOnGitServer(token: string): void {
+    this.options.gitServer?.tokens.delete(token);
+    this.options.gitServer?.tokenRepos?.delete(token);
+  }
+
+  #repoJson(r: FakeRepository): Record<string, unknown> {
+    return { id: r.id, name: r.name, full_name: `${r.owner}/${r.name}`, private: r.private, owner: { login: r.owner }, default_branch: r.defaultBranch };
+  }
+
+  // ---- git-backed reads -------------------------------------------------------------------------------------
+
+  #dir(repo: FakeRepository): string {
+    if (!repo.dir) throw notFound();
+    return repo.dir;
+  }
+
+  async #commit(repo: FakeRepository, ref: string): Promise<string> {
+    const sha = await resolveCommit(this.#dir(repo), ref);
+    if (!sha) throw new HttpError(404, { message: `No commit found for the ref ${ref}`, documentation_url: DOCS, status: "404" });
+    return sha;
+  }
+
+  async #contents(req: Request, repo: FakeRepository, path: string): Promise<Reply> {
+    const ref = req.url.searchParams.get("ref") ?? repo.defaultBranch;
+    const commit = await this.#commit(repo, ref);
+    const found = await readPath(this.#dir(repo), commit, path);
+    if (!found) throw notFound();
+    const api = `${this.url}/repos/${repo.owner}/${repo.name}/contents`;
+    if (found.kind === "dir") {
+      return {
+        status: 200,
+        body: found.entries.map((e) => ({ type: e.type, name: e.name, path: e.path, sha: e.sha, size: e.size, url: `${api}/${e.path}?ref=${ref}` })),
+      };
+    }
+    if ((req.headers.accept ?? "").includes("application/vnd.github.raw")) return { status: 200, raw: found.content };
+    const b64 = found.content.toString("base64").replace(/(.{60})/g, "$1\n");
+    return {
+      status: 200,
+      body: {
+        type: "file",
+        encoding: "base64",
+        size: found.content.length,
+        name: path.split("/").pop(),
+        path,
+        content: `${b64}\n`,
+        sha: found.sha,
+        url: `${api}/${path}?ref=${ref}`,
+      },
+    };
+  }
+
+  async #gitRef(repo: FakeRepository, ref: string): Promise<Reply> {
+    const full = `refs/${ref.replace(/^refs\//, "")}`;
+    const found = /^refs\/(heads|tags|pull)\//.test(full) ? await resolveRef(this.#dir(repo), full) : null;
+    if (!found) throw notFound();
+    return {
+      status: 200,
+      body: { ref: full, url: `${this.url}/repos/${repo.owner}/${repo.name}/git/${full}`, object: { sha: found.sha, type: found.type, url: "" } },
+    };
+  }
+
+  async #compare(repo: FakeRepository, base: string, head: string): Promise<Reply> {
+    const dir = this.#dir(repo);
+    const b = await this.#commit(repo, base);
+    const h = await this.#commit(repo, head);
+    const files = (await changedFiles(dir, b, h)) ?? [];
+    const mb = await mergeBase(dir, b, h);
+    const ahead = await commitsBetween(dir, b, h);
+    const behind = await commitsBetween(dir, h, b);
+    const status = ahead.length === 0 && behind.length === 0 ? "identical" : behind.length === 0 ? "ahead" : ahead.length === 0 ? "behind" : "diverged";
+    return {
+      status: 200,
+      body: {
+        status,
+        ahead_by: ahead.length,
+        behind_by: behind.length,
+        total_commits: ahead.length,
+        merge_base_commit: { sha: mb },
+        commits: ahead.map((sha) => ({ sha })),
+        files: files.slice(0, 300),
+      },
+    };
+  }
+
+  async #pullFiles(req: Request, repo: FakeRepository, number: number): Promise<Reply> {
+    const pr = this.pullRequests.get(`${repo.owner}/${repo.name}#${number}`.toLowerCase());
+    const base = pr?.base ?? repo.defaultBranch;
+    const head = pr?.head ?? `refs/pull/${number}/head`;
+    const files = ((await changedFiles(this.#dir(repo), await this.#commit(repo, base), await this.#commit(repo, head))) ?? []).slice(0, 3000);
+    const perPage = Math.min(100, Math.max(1, Number(req.url.searchParams.get("per_page") ?? 30) || 30));
+    const page = Math.max(1, Number(req.url.searchParams.get("page") ?? 1) || 1);
+    const last = Math.max(1, Math.ceil(files.length / perPage));
+    const link = (n: number, rel: string) => {
+      const u = new URL(req.url.pathname, this.url);
+      u.searchParams.set("per_page", String(perPage));
+      u.searchParams.set("page", String(n));
+      return `<${u.toString()}>; rel="${rel}"`;
+    };
+    const links: string[] = [];
+    if (page < last) links.push(link(page + 1, "next"), link(last, "last"));
+    if (page > 1) links.push(link(1, "first"), link(page - 1, "prev"));
+    return { status: 200, body: files.slice((page - 1) * perPage, page * perPage), headers: links.length ? { link: links.join(", ") } : {} };
+  }
+
+  // ---- writes ---------------------------------------------------------------------------------------------------
+
+  #countWrite(at: number): void {
+    const limits = this.options.secondaryLimits;
+    if (limits && (this.writes.inWindow(at, 60_000) >= limits.perMinute || this.writes.inWindow(at, 3_600_000) >= limits.perHour)) {
+      this.writes.record(at);
+      throw new HttpError(
+        403,
+        { message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.", documentation_url: DOCS, status: "403" },
+        { "retry-after": "60" },
+      );
+    }
+    this.writes.record(at);
+  }
+
+  #createCheckRun(repo: FakeRepository, body: unknown): Reply {
+    const errors = validateCheckRun(body, true);
+    if (errors.length > 0) throw invalid(errors);
+    const b = body as Record<string, unknown>;
+    const run: FakeCheckRun = {
+      id: this.#nextCheckRunId++,
+      owner: repo.owner,
+      repo: repo.name,
+      name: String(b.name),
+      head_sha: String(b.head_sha),
+      status: "queued",
+      conclusion: null,
+      started_at: null,
+      completed_at: null,
+      details_url: null,
+      external_id: null,
+      output: { title: null, summary: null, text: null },
+      annotations: [],
+      actions: [],
+      updates: [],
+    };
+    this.checkRuns.set(run.id, run);
+    this.#apply(run, b);
+    return { status: 201, body: this.#checkRunJson(run) };
+  }
+
+  #updateCheckRun(run: FakeCheckRun, body: unknown): Reply {
+    const errors = validateCheckRun(body, false);
+    if (errors.length > 0) throw invalid(errors);
+    this.#apply(run, body as Record<string, unknown>);
+    return { status: 200, body: this.#checkRunJson(run) };
+  }
+
+  #apply(run: FakeCheckRun, b: Record<string, unknown>): void {
+    run.updates.push(structuredClone(b));
+    if (typeof b.name === "string") run.name = b.name;
+    if (typeof b.details_url === "string") run.details_url = b.details_url;
+    if (typeof b.external_id === "string") run.external_id = b.external_id;
+    if (typeof b.started_at === "string") run.started_at = b.started_at;
+    if (typeof b.status === "string") run.status = b.status as FakeCheckRun["status"];
+    if (typeof b.conclusion === "string") {
+      run.conclusion = b.conclusion;
+      run.status = "completed";
+      run.completed_at = typeof b.completed_at === "string" ? b.completed_at : new Date().toISOString();
+    } else if (run.status !== "completed") {
+      run.conclusion = null;
+    }
+    if (run.status === "in_progress" && !run.started_at) run.started_at = new Date().toISOString();
+    const out = b.output as { title?: string; summary?: string; text?: string; annotations?: FakeAnnotation[] } | undefined;
+    if (out) {
+      run.output = { title: out.title ?? run.output.title, summary: out.summary ?? run.output.summary, text: out.text ?? run.output.text };
+      run.annotations.push(...(out.annotations ?? []));
+    }
+    if (Array.isArray(b.actions)) run.actions = b.actions as FakeCheckRun["actions"];
+  }
+
+  #checkRunJson(run: FakeCheckRun): Record<string, unknown> {
+    return {
+      id: run.id,
+      name: run.name,
+      head_sha: run.head_sha,
+      status: run.status,
+      conclusion: run.conclusion,
+      started_at: run.started_at,
+      completed_at: run.completed_at,
+      details_url: run.details_url,
+      external_id: run.external_id,
+      html_url: `https://github.com/${run.owner}/${run.repo}/runs/${run.id}`,
+      url: `${this.url}/repos/${run.owner}/${run.repo}/check-runs/${run.id}`,
+      output: { ...run.output, annotations_count: run.annotations.length },
+      app: { id: this.options.appId, slug: "buildkit-bot" },
+      pull_requests: [],
+    };
+  }
+
+  #createStatus(repo: FakeRepository, sha: string, body: unknown): Reply {
+    const errors = validateStatus(body);
+    const b = body as Record<string, unknown>;
+    if (errors.length === 0 && this.statusHistory(repo.owner, repo.name, sha, String(b.context)).length >= LIMITS.statusesPerContext) {
+      errors.push({ resource: "Status", field: "context", code: "custom", message: "This SHA and context has reached the maximum number of statuses." });
+    }
+    if (errors.length > 0) throw invalid(errors);
+    const status: FakeStatus = {
+      id: this.#nextStatusId++,
+      owner: repo.owner,
+      repo: repo.name,
+      sha,
+      state: b.state as FakeStatus["state"],
+      description: typeof b.description === "string" ? b.description : null,
+      target_url: typeof b.target_url === "string" ? b.target_url : null,
+      context: String(b.context),
+      created_at: new Date().toISOString(),
+    };
+    this.statuses.push(status);
+    return { status: 201, body: { ...status, url: `${this.url}/repos/${repo.owner}/${repo.name}/statuses/${sha}` } };
+  }
+}
+
+/** Starts the fake GitHub REST API on 127.0.0.1 (a free port). Close it with `close()`. */
+export async function startFakeGitHub<R extends GitRepoLike = GitRepoLike>(options: FakeGitHubOptions<R>): Promise<FakeGitHub<R>> {
+  const fake = new FakeGitHub<R>(options);
+  await fake.listen();
+  return fake;
+}
