@@ -37,11 +37,26 @@ bkb_ensure_debian_packages() {
   return "$status"
 }
 
-# Runs `npm ci` when node_modules is missing or incomplete (serialised: parallel installs corrupt it).
+# `npm ci`, or when it refuses the lock file, `npm install --no-save` (same versions, lock left untouched): npm
+# ≥ 11.6.2 rejects locks without every platform's optional packages (npm/cli#8805), and this machine's registry
+# does not serve some of them, so even a freshly generated lock can fail `npm ci` here.
+bkb_npm_install() {
+  (
+    cd "$BKB_REPO"
+    lock=()
+    command -v flock >/dev/null && lock=(flock /tmp/npm.lock)
+    if ! "${lock[@]}" npm ci --no-audit --no-fund; then
+      echo "stack: npm ci failed; falling back to npm install --no-save" >&2
+      "${lock[@]}" npm install --no-save --no-audit --no-fund
+    fi
+  ) >&2
+}
+
+# Installs node_modules when it is missing or incomplete.
 bkb_ensure_node_modules() {
   [ -x "$BKB_REPO/node_modules/.bin/tsx" ] && return 0
-  echo "stack: installing node_modules (npm ci)" >&2
-  (cd "$BKB_REPO" && if command -v flock >/dev/null; then flock /tmp/npm.lock npm ci --no-audit --no-fund; else npm ci --no-audit --no-fund; fi) >&2
+  echo "stack: installing node_modules" >&2
+  bkb_npm_install
 }
 
 # Runs the stack CLI (test/support/stack/cli.ts) from the repo, with --root made absolute first.

@@ -19,6 +19,15 @@ esac
 
 bkb_ensure_debian_packages
 bkb_ensure_node_modules
+
+# The e2e suite opens the build log page in Debian's headless Chromium (driven by playwright-core).
+if { [ "$suite" = e2e ] || [ "$suite" = all ]; } && [ ! -x /usr/bin/chromium ]; then
+  chromium_sudo=()
+  [ "$(id -u)" -ne 0 ] && chromium_sudo=(sudo)
+  echo "test.sh: installing Debian's chromium for the e2e suite" >&2
+  "${chromium_sudo[@]}" apt-get update -qq
+  "${chromium_sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
 npm run --silent proto:gen
 
 unit_files() { find test -type f -name '*.test.ts' ! -name '*.int.test.ts' ! -name '*.e2e.test.ts' ! -path 'test/e2e/*'; }
@@ -69,7 +78,7 @@ fi
 # recap of failing tests, so the run always ends with the runner's summary.
 summary_file="$(mktemp /tmp/bkb-test-summary.XXXXXX)"
 set +e
-node --import tsx --test --test-concurrency=2 --test-timeout="${BKB_TEST_TIMEOUT_MS:-900000}" \
+node --import tsx --test --test-concurrency=2 --test-timeout="${BKB_TEST_TIMEOUT_MS:-600000}" \
   --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=tap --test-reporter-destination="$summary_file" \
   "${files[@]}"

@@ -1,4 +1,5 @@
 import { AppConfigError } from "../config/app-config.js";
+import { productionParts } from "./production-parts.js";
 import { startBuildkitBot } from "./start-app.js";
 import type { AppParts } from "./start-app.js";
 
@@ -9,7 +10,7 @@ import type { AppParts } from "./start-app.js";
  * Wiring point for the parts written elsewhere: the planner (`runPlannerJob` from src/planner/planner-job.ts),
  * the build processor and the GitHub supersede reporter go into `parts` here.
  */
-const parts: AppParts = {};
+const parts: AppParts = productionParts();
 
 try {
   const app = await startBuildkitBot(parts);

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { Probot, run } from "probot";
-import type { Logger } from "probot";
+import type { Logger, Options as ProbotOptions } from "probot";
 import { loadAppConfig } from "../config/app-config.js";
 import type { AppConfig } from "../config/app-config.js";
 import { BuildQueue } from "../queue/build-queue.js";
@@ -54,6 +54,20 @@ function hasCredentials(env: NodeJS.ProcessEnv): boolean {
 }
 
 /**
+ * Probot's logging variables (LOG_FORMAT, LOG_LEVEL_IN_STRING, LOG_MESSAGE_KEY, SENTRY_DSN), read the way its
+ * `run()` reads them, so the workers' logger matches the web server's.
+ */
+function probotLogOptions(env: NodeJS.ProcessEnv): Pick<ProbotOptions, "logFormat" | "logLevelInString" | "logMessageKey" | "sentryDsn"> {
+  const format = env.LOG_FORMAT ? (env.LOG_FORMAT === "pretty" ? "pretty" : "json") : env.NODE_ENV === "production" ? "json" : "pretty";
+  return {
+    logFormat: format,
+    logLevelInString: env.LOG_LEVEL_IN_STRING === "true",
+    ...(env.LOG_MESSAGE_KEY ? { logMessageKey: env.LOG_MESSAGE_KEY } : {}),
+    ...(env.SENTRY_DSN ? { sentryDsn: env.SENTRY_DSN } : {}),
+  };
+}
+
+/**
  * Starts buildkit-bot according to BUILDKIT_BOT_ROLE: `web` (webhooks → event queue), `worker` (planner and
  * build workers), or `all`. Without App credentials outside production, Probot's `run()` serves its setup
  * page (register the App from app.yml) and nothing else starts.
@@ -88,6 +102,7 @@ export async function startBuildkitBot(
       Octokit: JobOctokit,
       log: options.log,
       logLevel: (env.LOG_LEVEL as "info" | undefined) ?? "info",
+      ...probotLogOptions(env),
     });
     // Probot builds its logger during initialisation; `probot.log` is null before that.
     await probot.ready();
@@ -157,7 +172,8 @@ export async function startBuildkitBot(
           log,
         });
         stops.push(() => connection.quit());
-        stops.push(() => worker.close());
+        // Running builds get the grace period; what is still running then is resumed from the queue (stall check).
+        stops.push(() => worker.close(config.shutdownGraceMs));
       } else {
         log.warn("no build processor or supersede reporter wired: the build worker is not started");
       }

@@ -41,6 +41,8 @@ export interface AppConfig {
   github: GitHubHostConfig;
   /** BullMQ key prefix; distinct prefixes let several deployments share one Redis. */
   queuePrefix: string;
+  /** How long SIGTERM/SIGINT lets running builds finish before they are left to the stall checker. Default 120 s. */
+  shutdownGraceMs: number;
   /** A copy safe to log: secrets replaced by `***`. */
   describe(): Record<string, unknown>;
   toJSON(): Record<string, unknown>;
@@ -57,6 +59,7 @@ export const AppConfigVariable = {
   PublicUrl: "BUILDKIT_BOT_PUBLIC_URL",
   Role: "BUILDKIT_BOT_ROLE",
   QueuePrefix: "BUILDKIT_BOT_QUEUE_PREFIX",
+  ShutdownGrace: "BUILDKIT_BOT_SHUTDOWN_GRACE_SECONDS",
   /** Overrides the clone base URL (a mirror, or a local git server in tests). */
   GitBaseUrl: "BUILDKIT_BOT_GIT_URL",
   AppId: "APP_ID",
@@ -145,6 +148,13 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new AppConfigError(V.QueuePrefix, "may contain only letters, digits, '_', '.' and '-'");
   }
 
+  const graceText = value(V.ShutdownGrace);
+  const graceSeconds = graceText === undefined ? 120 : Number(graceText);
+  if (!Number.isInteger(graceSeconds) || graceSeconds < 0 || graceSeconds > 86_400) {
+    throw new AppConfigError(V.ShutdownGrace, `must be a whole number of seconds from 0 to 86400, got "${graceText}"`);
+  }
+  const shutdownGraceMs = graceSeconds * 1000;
+
   const describe = (): Record<string, unknown> => ({
     role,
     redisUrl: maskUrl(redisUrl),
@@ -160,6 +170,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     publicBaseUrl,
     github,
     queuePrefix,
+    shutdownGraceMs,
   });
 
   const config: AppConfig = {
@@ -173,6 +184,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     publicBaseUrl,
     github,
     queuePrefix,
+    shutdownGraceMs,
     describe,
     toJSON: describe,
   };

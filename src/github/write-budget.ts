@@ -11,6 +11,11 @@ import type { Redis } from "ioredis";
  * - `acquire("intermediate", key)` waits too, but each call for the same key supersedes the ones before it:
  *   an older waiter resolves `{ granted: false }` and its caller drops that update, so a backlog collapses to
  *   the latest state per key. A final for the key supersedes its waiting intermediates as well.
+ *
+ * A grant is counted when it is given, but GitHub counts the request when it arrives, and requests do not all take
+ * equally long on the way: an early write that arrives late can bring a later one into its window. So each grant
+ * holds its slot for the window plus `transitMarginMs`; as long as no request is slower than that by more than the
+ * margin, GitHub never sees more than `max` writes in any window.
  */
 export type WriteKind = "final" | "intermediate";
 
@@ -32,14 +37,18 @@ export interface WriteBudgetOptions {
   windows?: BudgetWindow[];
   /** Longest sleep between two tries while waiting. Default 250 ms. */
   pollMs?: number;
+  /** How much longer than its window each grant counts, for the request's way to GitHub. Default 2 s. */
+  transitMarginMs?: number;
 }
 
 export const DEFAULT_WRITES_PER_MINUTE = 60;
 export const DEFAULT_WRITES_PER_HOUR = 400;
+export const DEFAULT_TRANSIT_MARGIN_MS = 2_000;
 
 // KEYS: finals queue (ticket → enqueue time), finals heartbeats (ticket → last poll), generation key,
 //       then one zset per window (KEYS[i], i ≥ 4).
-// ARGV: kind, ticket, generation, staleMs, then windowMs/max of KEYS[i] at ARGV[2i-3]/ARGV[2i-2].
+// ARGV: kind, ticket, generation, staleMs, then span/max of KEYS[i] at ARGV[2i-3]/ARGV[2i-2], the span being how long a
+//       grant counts (the window plus the transit margin).
 // Returns {1, 0, now} granted, {0, waitMs, now} wait, {-1, 0, now} superseded.
 const ACQUIRE = `
 local t = redis.call('TIME')
@@ -64,12 +73,12 @@ else
 end
 local wait = 0
 for i = 4, #KEYS do
-  local windowMs = tonumber(ARGV[2 * i - 3])
+  local span = tonumber(ARGV[2 * i - 3])
   local max = tonumber(ARGV[2 * i - 2])
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - windowMs)
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - span)
   if redis.call('ZCARD', KEYS[i]) >= max then
     local oldest = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
-    local w = tonumber(oldest[2]) + windowMs - now + 1
+    local w = tonumber(oldest[2]) + span - now + 1
     if w > wait then wait = w end
   end
 end
@@ -112,6 +121,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 export class WriteBudget {
   readonly prefix: string;
   readonly windows: readonly BudgetWindow[];
+  readonly transitMarginMs: number;
   readonly #pollMs: number;
   /** A waiting final refreshes its mark every poll; marks older than this belong to a dead process. */
   readonly #staleMs: number;
@@ -128,6 +138,8 @@ export class WriteBudget {
     if (this.windows.length === 0 || this.windows.some((w) => !(w.max >= 1) || !(w.windowMs >= 1))) {
       throw new RangeError("write budget windows need windowMs ≥ 1 and max ≥ 1");
     }
+    this.transitMarginMs = options.transitMarginMs ?? DEFAULT_TRANSIT_MARGIN_MS;
+    if (!(this.transitMarginMs >= 0)) throw new RangeError("transitMarginMs must be ≥ 0");
     this.#pollMs = options.pollMs ?? 250;
     this.#staleMs = Math.max(5_000, this.#pollMs * 20);
   }
@@ -138,7 +150,7 @@ export class WriteBudget {
     const gen = String(await this.redis.eval(BUMP, 1, genKey, GEN_TTL_MS));
     const ticket = `${kind}:${randomBytes(9).toString("base64url")}`;
     const keys = [`${this.prefix}:finals`, `${this.prefix}:finals-hb`, genKey, ...this.windows.map((w) => `${this.prefix}:w:${w.windowMs}`)];
-    const args = [kind, ticket, gen, this.#staleMs, ...this.windows.flatMap((w) => [w.windowMs, w.max])];
+    const args = [kind, ticket, gen, this.#staleMs, ...this.windows.flatMap((w) => [w.windowMs + this.transitMarginMs, w.max])];
     try {
       for (;;) {
         const [state, waitMs, now] = (await this.redis.eval(ACQUIRE, keys.length, ...keys, ...args)) as [number, number, number];

@@ -8,7 +8,7 @@ export type PageItem =
   | { k: "step"; step: string; name: string; status: StepStatus; exitCode?: number }
   | { k: "line"; step: string; html: string }
   | { k: "gap"; bytes: number }
-  | { k: "end"; outcome: string; message?: string };
+  | { k: "end"; outcome: Extract<LogRecord, { t: "end" }>["outcome"]; message?: string };
 
 /** Lines that name no step go to this section. */
 export const GENERAL_STEP = "_";
@@ -33,6 +33,11 @@ function toItem(r: LogRecord): PageItem {
 
 const STATUS_LABEL: Record<StepStatus, string> = { running: "running", done: "done", cached: "cached", error: "failed" };
 
+type Outcome = Extract<PageItem, { k: "end" }>["outcome"];
+/** The general section has no step of its own: it runs while the build runs, then shows how the build ended. */
+type SectionStatus = StepStatus | Outcome | "finished";
+const SECTION_LABEL: Record<Exclude<SectionStatus, StepStatus>, string> = { success: "success", failure: "failure", cancelled: "cancelled", neutral: "neutral", finished: "" };
+
 function formatBytes(n: number): string {
   return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} bytes`;
 }
@@ -40,7 +45,7 @@ function formatBytes(n: number): string {
 interface Section {
   step: string;
   name: string;
-  status: StepStatus;
+  status: SectionStatus;
   exitCode?: number;
   lines: string[];
 }
@@ -51,7 +56,7 @@ header{padding:12px 16px;border-bottom:1px solid #30363d}h1{font-size:16px;margi
 main{padding:8px 16px}details{border:1px solid #30363d;border-radius:6px;margin:6px 0}
 summary{cursor:pointer;padding:6px 10px;font-family:ui-monospace,monospace}
 pre{margin:0;padding:8px 10px;overflow-x:auto;font:12px/1.4 ui-monospace,monospace;white-space:pre-wrap;word-break:break-all;border-top:1px solid #30363d}
-.status{display:inline-block;min-width:5em;color:#8b949e}.status-error{color:#f85149}.status-done{color:#3fb950}.status-cached{color:#58a6ff}.status-running{color:#d29922}
+.status{display:inline-block;min-width:5em;color:#8b949e}.status-error,.status-failure{color:#f85149}.status-done,.status-success{color:#3fb950}.status-cached{color:#58a6ff}.status-running{color:#d29922}
 .gap{margin:8px 0;padding:6px 10px;border:1px dashed #d29922;color:#d29922}
 .ansi-bold{font-weight:bold}.ansi-dim{opacity:.7}.ansi-italic{font-style:italic}.ansi-underline{text-decoration:underline}
 .ansi-fg-black{color:#484f58}.ansi-fg-red{color:#ff7b72}.ansi-fg-green{color:#3fb950}.ansi-fg-yellow{color:#d29922}.ansi-fg-blue{color:#58a6ff}.ansi-fg-magenta{color:#bc8cff}.ansi-fg-cyan{color:#39c5cf}.ansi-fg-white{color:#b1bac4}
@@ -66,7 +71,13 @@ const SCRIPT = `
   const state = document.getElementById("state");
   const steps = new Map();
   for (const d of log.querySelectorAll("details[data-step]")) steps.set(d.dataset.step, d);
-  const labels = ${JSON.stringify(STATUS_LABEL)};
+  const labels = ${JSON.stringify({ ...STATUS_LABEL, ...SECTION_LABEL })};
+  const general = ${JSON.stringify(GENERAL_STEP)};
+  function setStatus(d, status, exitCode) {
+    const st = d.querySelector(".status");
+    st.className = "status status-" + status;
+    st.textContent = labels[status] + (exitCode !== undefined ? " (exit " + exitCode + ")" : "");
+  }
   function section(id, name) {
     let d = steps.get(id);
     if (!d) {
@@ -82,6 +93,7 @@ const SCRIPT = `
       d.append(s, document.createElement("pre"));
       log.append(d);
       steps.set(id, d);
+      if (id === general) setStatus(d, "running");
     }
     return d;
   }
@@ -89,9 +101,7 @@ const SCRIPT = `
     if (it.k === "step") {
       const d = section(it.step, it.name);
       d.querySelector(".name").textContent = it.name;
-      const st = d.querySelector(".status");
-      st.className = "status status-" + it.status;
-      st.textContent = labels[it.status] + (it.exitCode !== undefined ? " (exit " + it.exitCode + ")" : "");
+      setStatus(d, it.status, it.exitCode);
       if (it.status === "running" || it.status === "error") d.open = true;
       else if (it.status === "done" || it.status === "cached") d.open = false;
     } else if (it.k === "line") {
@@ -104,6 +114,11 @@ const SCRIPT = `
       log.append(g);
     } else if (it.k === "end") {
       state.textContent = "Finished: " + it.outcome + (it.message ? " — " + it.message : "");
+      const d = steps.get(general);
+      if (d) {
+        setStatus(d, it.outcome);
+        d.open = it.outcome === "failure" && !log.querySelector("details[data-step] .status-error");
+      }
     }
   }
   const cursor = document.body.dataset.cursor;
@@ -113,6 +128,10 @@ const SCRIPT = `
   es.addEventListener("end", () => es.close());
 })();
 `;
+
+function sectionLabel(status: SectionStatus): string {
+  return status in STATUS_LABEL ? STATUS_LABEL[status as StepStatus] : SECTION_LABEL[status as Exclude<SectionStatus, StepStatus>];
+}
 
 /** The whole page for what is stored so far; the script then follows the build live. */
 export function renderLogPage(snapshot: LogSnapshot, nonce: string): string {
@@ -140,12 +159,15 @@ export function renderLogPage(snapshot: LogSnapshot, nonce: string): string {
     else if (it.k === "gap") blocks.push({ gap: it.bytes });
     else end = it;
   }
+  const generalSection = byStep.get(GENERAL_STEP);
+  if (generalSection && (end || snapshot.done)) generalSection.status = end?.outcome ?? "finished";
   const failed = sections.some((s) => s.status === "error");
   const lastRunning = [...sections].reverse().find((s) => s.status === "running");
   const html = blocks.map((b) => {
     if ("gap" in b) return `<div class="gap">… ${escapeHtml(formatBytes(b.gap))} of log were dropped here to keep the log within its size limit …</div>`;
-    const open = b.status === "error" || (!failed && !snapshot.done && b === lastRunning);
-    const label = STATUS_LABEL[b.status] + (b.exitCode !== undefined ? ` (exit ${b.exitCode})` : "");
+    // The general section holds the failure's reason when no step failed.
+    const open = b.status === "error" || (b.status === "failure" && !failed) || (!failed && !snapshot.done && b === lastRunning);
+    const label = sectionLabel(b.status) + (b.exitCode !== undefined ? ` (exit ${b.exitCode})` : "");
     return (
       `<details data-step="${escapeHtml(b.step)}"${open ? " open" : ""}>` +
       `<summary><span class="status status-${b.status}">${escapeHtml(label)}</span> <span class="name">${escapeHtml(b.name)}</span></summary>` +

@@ -70,6 +70,9 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
     const secrets: string[] = deps.registry.credentials ? [deps.registry.credentials.password] : [];
     const pageToken = await deps.logs.open(job.buildId);
     const detailsUrl = deps.publicBaseUrl ? logPageUrl(deps.publicBaseUrl, pageToken) : undefined;
+    // Registered before anything can fail on GitHub's side: if no attempt ever gets through, the reconciler
+    // concludes the check run once the job has failed for good.
+    await deps.inFlight.begin(job, detailsUrl);
     const installation = await deps.github.auth(job.repository.installationId);
     const request = installation.request as unknown as OctokitRequest;
     const reporter = reporterForBuild(
@@ -79,7 +82,6 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
       detailsUrl,
       deps.progressIntervalMs,
     );
-    await deps.inFlight.begin(job, detailsUrl);
 
     let writer = new LogWriter(deps.logs, job.buildId, { secrets: [...secrets] });
     let client: BuildKitClient | undefined;
@@ -177,9 +179,9 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
       scrubError(err, secrets);
       const message = errorText(err);
       if (signal.aborted || err instanceof BuildCancelledError) {
-        // The queue's supersede/cancel path reports the check run; here only the log and the bookkeeping end.
+        // The queue reports a superseded build (and drops it from the in-flight registry); a build cancelled for
+        // another reason fails its job, and the reconciler concludes its check run with that reason.
         await finishLog("cancelled", signal.aborted ? `cancelled: ${errorText(signal.reason)}` : message);
-        await deps.inFlight.end(job.buildId).catch(() => undefined);
         throw err;
       }
       if (isTransientError(err) && !(await isLastAttempt(deps, job))) {

@@ -40,7 +40,7 @@ export function buildRequestForJob(job: BuildJob, opts: JobRequestOptions): JobR
   const image = job.image;
   const fork = job.fork;
   const notes: string[] = [];
-  const subdir = posix.normalize(image.context || ".");
+  const subdir = posix.normalize(image.context || ".").replace(/\/+$/, "") || ".";
   const request: BuildRequest = {
     context: { type: "git", remote: job.repository.cloneUrl, ref: job.gitRef, ...(subdir === "." ? {} : { subdir }) },
     dockerfile: dockerfileInContext(image.context, image.dockerfile),
@@ -51,7 +51,11 @@ export function buildRequestForJob(job: BuildJob, opts: JobRequestOptions): JobR
   if (Object.keys(image.buildArgs).length > 0) request.buildArgs = { ...image.buildArgs };
   if (job.noCache) request.noCache = true;
 
-  const imports: CacheEntry[] = job.noCache ? [] : image.cache.imports.map((ref) => ({ type: "registry", attrs: { ref } }));
+  // A standalone buildkitd reaches a plain-HTTP registry only when told (BuildKit v0.12+ `registry.insecure`;
+  // older versions ignore the attribute and need it in buildkitd.toml). The Engine treats 127.0.0.0/8 as insecure.
+  const insecureCache = (ref: string): Record<string, string> =>
+    opts.capabilities.daemon === "buildkitd" && isLoopbackRegistry(ref.split("/")[0] ?? "") ? { "registry.insecure": "true" } : {};
+  const imports: CacheEntry[] = job.noCache ? [] : image.cache.imports.map((ref) => ({ type: "registry", attrs: { ref, ...insecureCache(ref) } }));
   if (imports.length > 0) request.cacheImports = imports;
 
   const pushTags = image.push && !fork ? [...image.tags] : [];
@@ -66,7 +70,7 @@ export function buildRequestForJob(job: BuildJob, opts: JobRequestOptions): JobR
       if (!names.includes(cacheRef)) names.push(cacheRef);
       notes.push(`cache: this Docker Engine can only export an inline cache; the image is also pushed as ${cacheRef} to carry it`);
     } else {
-      request.cacheExports = [{ type: "registry", attrs: { ref: cacheRef, mode: "max" } }];
+      request.cacheExports = [{ type: "registry", attrs: { ref: cacheRef, mode: "max", ...insecureCache(cacheRef) } }];
     }
   }
   if (names.length > 0) {

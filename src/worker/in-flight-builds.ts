@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import type { BuildJob } from "../queue/job-types.js";
+import { isTransientError } from "../queue/queue-errors.js";
 
 /** What is needed to conclude a build's check run without its job: no secret, nothing the job does not hold. */
 export interface InFlightBuild {
@@ -22,7 +23,8 @@ export interface InFlightBuild {
  * `maxStalledCount`, fails it ("job stalled more than allowable limit") without running any of our code. The
  * reconciler (`reconcileAbandonedBuilds`) looks for entries whose job has ended that way (failed, or gone) and
  * concludes their check runs, so none stays `in_progress` forever. The processor adds the entry when it starts
- * and removes it once it has reported an outcome.
+ * and removes it once it has reported an outcome; it also covers the other ways a job can end unreported: every
+ * attempt failing before GitHub could be reached, or a cancel that was not a supersede.
  */
 export class InFlightBuilds {
   readonly key: string;
@@ -75,6 +77,8 @@ export interface ReconcileOptions {
   jobState: JobStateLookup;
   /** Concludes the check run of an abandoned build as failed with `message`. */
   conclude(entry: InFlightBuild, message: string): Promise<void>;
+  /** Called when one entry could not be concluded; transient failures keep it for the next pass, others drop it. */
+  onError?(entry: InFlightBuild, err: unknown): void;
 }
 
 const STILL_GOING = new Set(["active", "waiting", "delayed", "prioritized", "waiting-children", "paused"]);
@@ -91,7 +95,12 @@ export async function reconcileAbandonedBuilds(opts: ReconcileOptions): Promise<
       continue;
     }
     const why = job?.failedReason ? ` (${job.failedReason})` : job ? "" : " (its job is gone)";
-    await opts.conclude(entry, `The build stopped without a result: the worker running it went away${why}. Use "Rebuild" to try again.`);
+    try {
+      await opts.conclude(entry, `The build ended without reporting a result${why}: its worker stopped, or could not reach GitHub. Use "Rebuild" to try again.`);
+    } catch (err) {
+      opts.onError?.(entry, err);
+      if (isTransientError(err)) continue;
+    }
     await opts.inFlight.end(entry.buildId);
     concluded.push(entry.buildId);
   }

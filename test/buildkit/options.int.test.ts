@@ -11,6 +11,7 @@ import { BuildKitClient } from "../../src/buildkit/client.js";
 import { EngineApi } from "../../src/buildkit/engine/engine-api.js";
 import { StepFailedError, UnsupportedByDaemonError } from "../../src/buildkit/errors.js";
 import type { ProgressEvent } from "../../src/buildkit/progress/events.js";
+import type { EngineInstance } from "../support/stack/engine.js";
 import { startEngine } from "../support/stack/engine.js";
 import { testStack } from "../support/stack/env.js";
 
@@ -161,8 +162,9 @@ describe("every build option against the real Engine", { timeout: 900_000 }, () 
     assert.ok(!(await readFile(dest)).includes(secret), "the secret is nowhere in the exported tar");
     assert.ok(!JSON.stringify(events).includes(secret), "the secret is nowhere in the progress");
 
-    // Without the secret the same RUN fails: the mount really is what made it pass.
-    const err = await client.solve(BuildConfig.local(context).build()).then(
+    // Without the secret the same RUN fails: the mount really is what made it pass. (Secrets are not part of the
+    // cache key, so the cache has to be off or the earlier result would be reused.)
+    const err = await client.solve(BuildConfig.local(context).noCache().build()).then(
       () => assert.fail("the build without the secret succeeded"),
       (e: unknown) => e,
     );
@@ -252,7 +254,7 @@ describe("every build option against the real Engine", { timeout: 900_000 }, () 
     );
   });
 
-  test("an inline cache pushed with the image makes a fresh Engine's build CACHED", { timeout: 600_000 }, async (t) => {
+  test("an inline cache pushed with the image makes a fresh Engine's build CACHED", { timeout: 600_000 }, async () => {
     const mark = unique();
     const dockerfile = `FROM ${stack.baseImage}\nRUN echo first-${mark} > /first\nRUN echo second-${mark} > /second\n`;
     const context = await writeTree(join(work, "inline-ctx"), { Dockerfile: dockerfile });
@@ -262,16 +264,20 @@ describe("every build option against the real Engine", { timeout: 900_000 }, () 
 
     // A fresh Engine has no build cache at all: whatever is CACHED there came from the imported image.
     const dir = await mkdtemp("/tmp/bkb-eng-");
-    t.after(() => rm(dir, { recursive: true, force: true }));
-    const fresh = await startEngine({ dir });
-    t.after(() => fresh.stop());
-    const freshClient = await BuildKitClient.connect(fresh.address);
-    t.after(() => freshClient.close());
-
-    const imported = collect();
-    await freshClient.solve(BuildConfig.local(context).cacheFrom(image).build(), { onProgress: imported.onProgress });
-    const cached = cachedSteps(imported.events);
-    assert.ok(cached.some((n) => n.includes(`first-${mark}`)) && cached.some((n) => n.includes(`second-${mark}`)), cached.join("\n"));
+    let fresh: EngineInstance | undefined;
+    let freshClient: BuildKitClient | undefined;
+    try {
+      fresh = await startEngine({ dir });
+      freshClient = await BuildKitClient.connect(fresh.address);
+      const imported = collect();
+      await freshClient.solve(BuildConfig.local(context).cacheFrom(image).build(), { onProgress: imported.onProgress });
+      const cached = cachedSteps(imported.events);
+      assert.ok(cached.some((n) => n.includes(`first-${mark}`)) && cached.some((n) => n.includes(`second-${mark}`)), cached.join("\n"));
+    } finally {
+      await freshClient?.close();
+      await fresh?.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

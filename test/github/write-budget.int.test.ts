@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { WriteBudget, type Permit } from "../../src/github/write-budget.js";
+import { DEFAULT_TRANSIT_MARGIN_MS, WriteBudget, type Permit } from "../../src/github/write-budget.js";
 import { testStack } from "../support/stack/env.js";
 import { redisForTest } from "./redis-test-keys.js";
 
@@ -28,9 +28,10 @@ test("two instances and a child process together never exceed the window", { tim
   const { redis, prefix, connect, cleanup } = await redisForTest("budget");
   try {
     const windows = [{ windowMs: 1000, max: 4 }];
-    const a = new WriteBudget(redis, { prefix, windows, pollMs: 50 });
-    const b = new WriteBudget(connect(), { prefix, windows, pollMs: 50 });
-    const child = run(process.execPath, ["--import", "tsx", fileURLToPath(new URL("./write-budget-child.ts", import.meta.url)), testStack().redisUrl, prefix, "8", "1000", "4"]);
+    const transitMarginMs = 200;
+    const a = new WriteBudget(redis, { prefix, windows, transitMarginMs, pollMs: 50 });
+    const b = new WriteBudget(connect(), { prefix, windows, transitMarginMs, pollMs: 50 });
+    const child = run(process.execPath, ["--import", "tsx", fileURLToPath(new URL("./write-budget-child.ts", import.meta.url)), testStack().redisUrl, prefix, "8", "1000", "4", String(transitMarginMs)]);
     const here = await Promise.all([
       ...Array.from({ length: 8 }, (_, i) => a.acquire("final", `a-${i}`)),
       ...Array.from({ length: 8 }, (_, i) => b.acquire(i % 2 ? "final" : "intermediate", `b-${i}`)),
@@ -39,7 +40,35 @@ test("two instances and a child process together never exceed the window", { tim
     const all = [...here.map(granted), ...fromChild];
     assert.equal(all.length, 24);
     assert.ok(fromChild.every((t) => t > 0), "every final in the child was granted");
-    assert.equal(maxInAnyWindow(all, 1000), 4);
+    assert.equal(maxInAnyWindow(all, 1000 + transitMarginMs), 4);
+  } finally {
+    await cleanup();
+  }
+});
+
+test("grants leave room for transit: writes that reach GitHub up to transitMarginMs late still fit every window", { timeout: 60_000 }, async () => {
+  const { redis, prefix, cleanup } = await redisForTest("budget");
+  try {
+    const windows = [{ windowMs: 600, max: 3 }];
+    const budget = new WriteBudget(redis, { prefix, windows, transitMarginMs: 400, pollMs: 20 });
+    const times = (await Promise.all(Array.from({ length: 9 }, (_, i) => budget.acquire("final", `f${i}`)))).map(granted);
+    // The worst case for GitHub's clock: an early write delayed by the whole margin, a later one not at all.
+    assert.equal(maxInAnyWindow(times, 600 + 400), 3, `grants at ${times.map((t) => t - (times[0] as number))}`);
+    assert.equal((await budget.usage())[0]?.max, 3);
+  } finally {
+    await cleanup();
+  }
+});
+
+test("by default every grant holds its slot for the window plus a couple of seconds", async () => {
+  const { redis, prefix, cleanup } = await redisForTest("budget");
+  try {
+    const budget = new WriteBudget(redis, { prefix, windows: [{ windowMs: 1000, max: 1 }], pollMs: 20 });
+    assert.equal(budget.transitMarginMs, DEFAULT_TRANSIT_MARGIN_MS);
+    assert.ok(DEFAULT_TRANSIT_MARGIN_MS >= 1000 && DEFAULT_TRANSIT_MARGIN_MS <= 5000);
+    const first = granted(await budget.acquire("final", "a"));
+    const second = granted(await budget.acquire("final", "b"));
+    assert.ok(second - first >= 1000 + DEFAULT_TRANSIT_MARGIN_MS, `second grant ${second - first} ms after the first`);
   } finally {
     await cleanup();
   }
@@ -63,8 +92,8 @@ test("over budget, intermediate updates for one key coalesce to the latest", { t
   const { redis, prefix, connect, cleanup } = await redisForTest("budget");
   try {
     const windows = [{ windowMs: 800, max: 1 }];
-    const a = new WriteBudget(redis, { prefix, windows, pollMs: 20 });
-    const b = new WriteBudget(connect(), { prefix, windows, pollMs: 20 });
+    const a = new WriteBudget(redis, { prefix, windows, transitMarginMs: 50, pollMs: 20 });
+    const b = new WriteBudget(connect(), { prefix, windows, transitMarginMs: 50, pollMs: 20 });
     granted(await a.acquire("final", "fill"));
     const waiting: Array<Promise<Permit>> = [];
     for (let i = 0; i < 4; i++) {
@@ -87,7 +116,7 @@ test("over budget, intermediate updates for one key coalesce to the latest", { t
 test("finals are never dropped, go before waiting intermediates, and supersede those of their key", { timeout: 60_000 }, async () => {
   const { redis, prefix, cleanup } = await redisForTest("budget");
   try {
-    const budget = new WriteBudget(redis, { prefix, windows: [{ windowMs: 500, max: 1 }], pollMs: 20 });
+    const budget = new WriteBudget(redis, { prefix, windows: [{ windowMs: 500, max: 1 }], transitMarginMs: 50, pollMs: 20 });
     granted(await budget.acquire("final", "fill"));
     const otherIntermediate = budget.acquire("intermediate", "checkrun:other");
     const sameKeyIntermediate = budget.acquire("intermediate", "checkrun:7");
@@ -105,7 +134,7 @@ test("finals are never dropped, go before waiting intermediates, and supersede t
 test("an aborted final stops waiting and no longer holds intermediates back", { timeout: 30_000 }, async () => {
   const { redis, prefix, cleanup } = await redisForTest("budget");
   try {
-    const budget = new WriteBudget(redis, { prefix, windows: [{ windowMs: 300, max: 1 }], pollMs: 20 });
+    const budget = new WriteBudget(redis, { prefix, windows: [{ windowMs: 300, max: 1 }], transitMarginMs: 50, pollMs: 20 });
     granted(await budget.acquire("final", "fill"));
     const ac = new AbortController();
     const final = budget.acquire("final", "x", { signal: ac.signal });
@@ -137,8 +166,8 @@ test("finals are granted in the order they arrived, across instances", { timeout
   const { redis, prefix, connect, cleanup } = await redisForTest("budget");
   try {
     const windows = [{ windowMs: 200, max: 1 }];
-    const a = new WriteBudget(redis, { prefix, windows, pollMs: 10 });
-    const b = new WriteBudget(connect(), { prefix, windows, pollMs: 10 });
+    const a = new WriteBudget(redis, { prefix, windows, transitMarginMs: 20, pollMs: 10 });
+    const b = new WriteBudget(connect(), { prefix, windows, transitMarginMs: 20, pollMs: 10 });
     granted(await a.acquire("final", "fill"));
     const order: Array<Promise<Permit>> = [];
     for (let i = 0; i < 5; i++) {

@@ -48,8 +48,6 @@ export interface AppProcess {
   readonly exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   /** Everything written to stdout and stderr so far, across restarts. */
   output(): Promise<string>;
-  /** Waits for a stdout/stderr line matching `pattern` (written after `fromOffset` characters of `output()`). */
-  waitForOutput(pattern: RegExp, opts?: { timeoutMs?: number; fromOffset?: number }): Promise<string>;
   /** SIGTERM, then waits for the exit (SIGKILL after `timeoutMs`, default 30 s). Resolves the exit code. */
   stop(timeoutMs?: number): Promise<number | null>;
   /** SIGKILL now (a crash), and waits for the exit. */
@@ -80,15 +78,15 @@ export async function startAppProcess(opts: AppProcessOptions): Promise<AppProce
   let exit: AppProcess["exit"];
   let exited: Promise<void> = Promise.resolve();
 
-  const output = async (): Promise<string> => {
-    const [out, err] = await Promise.all([readFile(stdoutFile, "utf8").catch(() => ""), readFile(stderrFile, "utf8").catch(() => "")]);
-    return `${out}${err}`;
-  };
+  const files = async (): Promise<[string, string]> =>
+    Promise.all([readFile(stdoutFile, "utf8").catch(() => ""), readFile(stderrFile, "utf8").catch(() => "")]);
+  const output = async (): Promise<string> => (await files()).join("");
 
   const launch = async (): Promise<void> => {
     const out = openSync(stdoutFile, "a");
     const err = openSync(stderrFile, "a");
-    const fromOffset = (await output()).length;
+    const [outBefore, errBefore] = await files();
+    const from = { out: outBefore.length, err: errBefore.length };
     try {
       const c = spawn(process.execPath, ["--import", "tsx", "src/app/main.ts"], { cwd: REPO_ROOT, env, stdio: ["ignore", out, err] });
       exit = undefined;
@@ -107,25 +105,37 @@ export async function startAppProcess(opts: AppProcessOptions): Promise<AppProce
       closeSync(out);
       closeSync(err);
     }
-    await waitReady(fromOffset);
+    try {
+      await waitReady(from);
+    } catch (e) {
+      // Nobody holds a handle on an app that never became ready: stop it here.
+      await signal("SIGKILL", 10_000);
+      throw e;
+    }
   };
 
-  const isReady = async (fromOffset: number): Promise<boolean> => {
+  /** What this run has written so far (stdout, then stderr). */
+  const newOutput = async (from: { out: number; err: number }): Promise<string> => {
+    const [out, err] = await files();
+    return `${out.slice(from.out)}${err.slice(from.err)}`;
+  };
+
+  const isReady = async (from: { out: number; err: number }): Promise<boolean> => {
     if (readiness === "http") {
       const res = await fetch(`${url}/`, { signal: AbortSignal.timeout(2_000) });
       await res.arrayBuffer();
       return true;
     }
-    if (readiness instanceof RegExp) return readiness.test((await output()).slice(fromOffset));
+    if (readiness instanceof RegExp) return readiness.test(await newOutput(from));
     return readiness();
   };
 
-  const waitReady = async (fromOffset: number): Promise<void> => {
+  const waitReady = async (from: { out: number; err: number }): Promise<void> => {
     const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
     for (;;) {
-      if (exit) throw new AppProcessError(`the app exited (${exit.code ?? exit.signal}) before it was ready:\n${tail(await output())}`);
-      if (await isReady(fromOffset).catch(() => false)) return;
-      if (Date.now() > deadline) throw new AppProcessError(`the app was not ready within ${opts.readyTimeoutMs ?? 60_000} ms:\n${tail(await output())}`);
+      if (exit) throw new AppProcessError(`the app exited (${exit.code ?? exit.signal}) before it was ready:\n${tail(await newOutput(from))}`);
+      if (await isReady(from).catch(() => false)) return;
+      if (Date.now() > deadline) throw new AppProcessError(`the app was not ready within ${opts.readyTimeoutMs ?? 60_000} ms:\n${tail(await newOutput(from))}`);
       await sleep(200);
     }
   };
@@ -134,7 +144,8 @@ export async function startAppProcess(opts: AppProcessOptions): Promise<AppProce
     const c = child;
     if (!c || exit) return;
     c.kill(sig);
-    const timedOut = await Promise.race([exited.then(() => false), sleep(timeoutMs).then(() => true)]);
+    // An unref'd timer: once the app has exited, nothing keeps the test process waiting for it.
+    const timedOut = await Promise.race([exited.then(() => false), sleep(timeoutMs, undefined, { ref: false }).then(() => true)]);
     if (timedOut) {
       c.kill("SIGKILL");
       await exited;
@@ -156,16 +167,6 @@ export async function startAppProcess(opts: AppProcessOptions): Promise<AppProce
       return exit;
     },
     output,
-    async waitForOutput(pattern, o = {}) {
-      const deadline = Date.now() + (o.timeoutMs ?? 60_000);
-      for (;;) {
-        const text = (await output()).slice(o.fromOffset ?? 0);
-        const line = text.split("\n").find((l) => pattern.test(l));
-        if (line !== undefined) return line;
-        if (Date.now() > deadline) throw new AppProcessError(`no output line matched ${pattern} in ${o.timeoutMs ?? 60_000} ms:\n${tail(text)}`);
-        await sleep(200);
-      }
-    },
     async stop(timeoutMs = 30_000) {
       await signal("SIGTERM", timeoutMs);
       return exit?.code ?? null;

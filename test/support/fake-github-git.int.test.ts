@@ -83,10 +83,19 @@ test("clones work only with a token the fake minted, and stop when it expires", 
   assert.equal((await clone(api.remote, token)).ok, false);
 });
 
-test("a token minted for repository A does not clone repository B", { todo: "test/support/git-server.ts has no per-token repository scope yet (tokenRepos hook requested)" }, async () => {
+test("a token minted for repository A does not clone repository B", async () => {
   const token = await mintToken({ repositories: ["api"] });
   assert.equal((await clone(api.remote, token)).ok, true);
+  const before = git.requests.length;
   assert.equal((await clone(web.remote, token)).ok, false);
+  // Refused for its scope (the token itself is valid), the way GitHub hides a repository the token cannot see.
+  // (git asks without credentials first and gets the 401 challenge.)
+  const refused = git.requests.slice(before).filter((r) => r.path.startsWith("/acme/web.git/") && r.user !== undefined);
+  assert.ok(refused.length > 0 && refused.every((r) => r.status === 404), JSON.stringify(refused));
+  const byId = await mintToken({ repository_ids: [api.id] });
+  assert.equal((await clone(web.remote, byId)).ok, false);
+  // The same repository clones with a token for every repository of the installation.
+  assert.equal((await clone(web.remote, await mintToken())).ok, true);
 });
 
 test("contents: base64 file, raw file, directory listing, 404 when absent", async () => {

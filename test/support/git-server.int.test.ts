@@ -133,6 +133,23 @@ describe("startGitServer", { timeout: 120_000 }, () => {
     }
   });
 
+  it("serves a public repository without credentials, but still checks credentials that are sent", async () => {
+    const open = await server.createRepo("octo-org", "open-source");
+    const sha = await open.commit({ "README.md": "public\n" });
+    server.publicRepos.add("octo-org/open-source");
+    try {
+      const { stdout } = await git(["ls-remote", open.remote]);
+      assert.equal(parseLsRemote(stdout).get("refs/heads/main"), sha);
+      assert.equal(server.requests.at(-1)?.user, undefined);
+      await assert.rejects(git(["ls-remote", open.remote], { header: authHeader(GIT_USER, "ghs_wrong") }));
+      // Other repositories still need a token.
+      await assert.rejects(git(["ls-remote", repo.remote]));
+    } finally {
+      server.publicRepos.delete("octo-org/open-source");
+    }
+    await assert.rejects(git(["ls-remote", open.remote]));
+  });
+
   it("refuses pushes", async () => {
     const dir = join(work, "push-clone");
     await git(["clone", "--quiet", repo.remote, dir], { header: authHeader(GIT_USER, TOKEN) });

@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -61,8 +62,21 @@ export interface GitRepo {
 export const GIT_USER = "x-access-token";
 const REALM = "buildkit-bot test git";
 
+// Safety net for a test that forgets close(): the repositories of still-open servers are removed at exit.
+const openRoots = new Set<string>();
+let exitHookInstalled = false;
+function removeAtExit(root: string): void {
+  openRoots.add(root);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once("exit", () => {
+    for (const dir of openRoots) rmSync(dir, { recursive: true, force: true });
+  });
+}
+
 export async function startGitServer(opts: { tokens?: Iterable<string> } = {}): Promise<GitServer> {
   const root = await mkdtemp(join(tmpdir(), "bkb-git-"));
+  removeAtExit(root);
   const projectRoot = join(root, "repos");
   await mkdir(projectRoot);
   const env = gitEnv(root);
@@ -141,6 +155,7 @@ export async function startGitServer(opts: { tokens?: Iterable<string> } = {}): 
         server.closeAllConnections();
       });
       await rm(root, { recursive: true, force: true });
+      openRoots.delete(root);
     },
   };
 }

@@ -133,7 +133,9 @@ export class ProgressTracker {
   /** The step that made the build fail (the first failure that is not a consequence of cancellation). */
   failedStep(): FailedStep | undefined {
     const failed = this.failures.map((id) => this.records.get(id)).filter((r): r is StepRecord => r !== undefined);
-    const cause = failed.find((r) => !/context canceled/.test(r.state.error ?? "")) ?? failed[0];
+    // A cache import cut short by a cancellation is failed too (see cacheImportMiss): never the cause when a step failed.
+    const cause =
+      failed.find((r) => !/context canceled/.test(r.state.error ?? "") && !CACHE_IMPORT_NAME.test(r.rawName)) ?? failed[0];
     if (!cause) return undefined;
     return {
       digest: cause.state.id,
@@ -194,6 +196,21 @@ export class ProgressTracker {
     const record = this.record(vertex.digest);
     const state = record.state;
     const completed = toDate(vertex.completed);
+    const missedCache = vertex.error ? cacheImportMiss(record.rawName, vertex.error) : undefined;
+    if (missedCache) {
+      // BuildKit fails the import vertex (no cache yet on a branch's first build, or an unreachable ref) and
+      // builds on without it: a warning, not a failed step.
+      if (state.status !== "pending" && state.status !== "running") return;
+      this.flushPartials(record);
+      state.status = "completed";
+      state.completedAt = completed ?? now;
+      const ref = this.redactor.redact(missedCache.ref);
+      const reason = this.redactor.redact(missedCache.reason);
+      this.emit({ type: "warning", id: state.id, at: state.completedAt, message: `cache import from ${ref} failed: ${reason} — building without it` });
+      const durationMs = duration(state.startedAt ?? state.completedAt, state.completedAt);
+      this.emit({ type: "step-completed", id: state.id, name: state.name, at: state.completedAt, durationMs });
+      return;
+    }
     if (vertex.error) {
       if (state.status === "failed") return;
       this.flushPartials(record);
@@ -406,6 +423,20 @@ function utf8Boundary(bytes: Buffer): number {
   const lead = bytes[i] ?? 0;
   const needed = lead >= 0xf0 ? 3 : lead >= 0xe0 ? 2 : lead >= 0xc0 ? 1 : 0;
   return needed > continuation ? i : bytes.length;
+}
+
+const CACHE_IMPORT_NAME = /^importing cache manifest from (.+)$/;
+
+/**
+ * The ref and reason when `error` is a cache import that failed on its own (BuildKit carries on without the
+ * cache); undefined for other vertexes and for an import cut short by the build's cancellation.
+ */
+function cacheImportMiss(name: string, error: string): { ref: string; reason: string } | undefined {
+  const ref = CACHE_IMPORT_NAME.exec(name)?.[1];
+  if (ref === undefined || /context canceled/.test(error)) return undefined;
+  // The daemon's error usually repeats the ref: "<ref>: not found".
+  const reason = error.startsWith(`${ref}: `) ? error.slice(ref.length + 2) : error;
+  return { ref, reason };
 }
 
 function warningLocation(warning: VertexWarning__Output): SourceLocation | undefined {

@@ -19,6 +19,8 @@ export async function engineBuildStatus(options: {
   noCache?: boolean;
   buildArgs?: Record<string, string>;
   tag?: string;
+  /** Registry refs to import build cache from (the Engine's `cachefrom`). */
+  cacheFrom?: string[];
 }): Promise<EngineBuildStatus> {
   const server = http.createServer((_req, res) => res.end(options.dockerfile));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -28,6 +30,7 @@ export async function engineBuildStatus(options: {
     if (options.noCache) query.set("nocache", "1");
     if (options.buildArgs) query.set("buildargs", JSON.stringify(options.buildArgs));
     if (options.tag) query.set("t", options.tag);
+    if (options.cacheFrom?.length) query.set("cachefrom", JSON.stringify(options.cacheFrom));
     return await new Promise<EngineBuildStatus>((resolve, reject) => {
       const result: EngineBuildStatus = { messages: [] };
       const req = http.request(

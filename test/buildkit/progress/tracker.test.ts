@@ -136,6 +136,66 @@ describe("ProgressTracker on a real Engine 20.10.24 status stream", () => {
   });
 });
 
+describe("ProgressTracker on a first build with a cache import that finds no cache (Engine 20.10.24)", () => {
+  const REF = "127.0.0.1:5055/acme/api:buildcache-main";
+
+  it("ends the cache import vertex as completed with a warning, not as a failed step", () => {
+    const { messages, error } = loadStatusFixture("engine-20.10-cache-import-missing");
+    assert.equal(error, undefined, "the recorded build succeeded");
+    const { tracker, events } = record();
+    for (const m of messages) tracker.ingest(m);
+    tracker.finish();
+
+    assert.deepEqual(ofType(events, "step-failed"), []);
+    const importId = stepId(events, "importing cache manifest from ");
+    const about = events.filter((e) => "id" in e && e.id === importId).map((e) => e.type);
+    assert.deepEqual(about, ["step-started", "warning", "step-completed"]);
+    const [warning] = ofType(events, "warning");
+    assert.equal(warning?.id, importId);
+    assert.equal(warning?.message, `cache import from ${REF} failed: not found — building without it`);
+    const step = tracker.steps().find((s) => s.id === importId);
+    assert.equal(step?.status, "completed");
+    assert.equal(step?.error, undefined);
+    const { total, completed, running, failed } = tracker.counters;
+    assert.deepEqual({ total, completed, running, failed }, { total: 6, completed: 6, running: 0, failed: 0 });
+    assert.equal(tracker.failedStep(), undefined);
+  });
+
+  it("keeps reporting the step that really failed when the cache import also found nothing", () => {
+    const { tracker, events } = record();
+    tracker.ingest(
+      response({
+        vertexes: [
+          vertex({ digest: "sha256:i", name: `importing cache manifest from ${REF}`, started: ts(0), completed: ts(3), error: `${REF}: not found` }),
+          vertex({ digest: "sha256:r", name: "[2/2] RUN false", started: ts(4), completed: ts(9), error: "executor failed running [/bin/sh -c false]: exit code: 1" }),
+        ],
+      }),
+    );
+    assert.deepEqual(ofType(events, "step-failed").map((e) => e.id), ["sha256:r"]);
+    assert.equal(tracker.failedStep()?.name, "[2/2] RUN false");
+    assert.equal(tracker.counters.failed, 1);
+    // Seen again (the daemon repeats vertexes): still one terminal event and one warning.
+    tracker.ingest(response({ vertexes: [vertex({ digest: "sha256:i", name: `importing cache manifest from ${REF}`, started: ts(0), completed: ts(3), error: `${REF}: not found` })] }));
+    assert.equal(ofType(events, "warning").length, 1);
+    assert.equal(ofType(events, "step-completed").filter((e) => e.id === "sha256:i").length, 1);
+  });
+
+  it("still treats a cache import cut short by cancellation as cancelled, never as the cause", () => {
+    const { tracker, events } = record();
+    tracker.ingest(
+      response({
+        vertexes: [
+          vertex({ digest: "sha256:i", name: `importing cache manifest from ${REF}`, started: ts(0), completed: ts(3), error: "context canceled" }),
+        ],
+      }),
+    );
+    assert.deepEqual(ofType(events, "warning"), []);
+    assert.deepEqual(ofType(events, "step-failed").map((e) => e.id), ["sha256:i"]);
+    tracker.ingest(response({ vertexes: [vertex({ digest: "sha256:r", name: "[2/2] RUN sleep 9", started: ts(1), completed: ts(5), error: "exit code: 137" })] }));
+    assert.equal(tracker.failedStep()?.name, "[2/2] RUN sleep 9");
+  });
+});
+
 describe("ProgressTracker merging", () => {
   it("tolerates missing and zero timestamps", () => {
     const { tracker, events } = record();

@@ -10,11 +10,12 @@ import { startAppProcess } from "../../support/app-process.js";
 import type { AppProcess } from "../../support/app-process.js";
 import { createAppCredentials } from "../../support/fake-github/app-credentials.js";
 import { startFakeGitHub } from "../../support/fake-github/index.js";
-import type { FakeCheckRun, FakeGitHub } from "../../support/fake-github/index.js";
+import type { FakeCheckRun, FakeGitHub, FakeStatus } from "../../support/fake-github/index.js";
 import { startGitServer } from "../../support/git-server.js";
 import type { GitRepo, GitServer } from "../../support/git-server.js";
 import { testStack } from "../../support/stack/env.js";
 import type { TestStack } from "../../support/stack/env.js";
+import { engineRequest } from "../../support/stack/engine-api.js";
 import { freePort } from "../../support/stack/free-port.js";
 import { startRedis } from "../../support/stack/redis.js";
 import type { RedisInstance } from "../../support/stack/redis.js";
@@ -91,7 +92,9 @@ export interface E2E {
   checkRuns(repo: E2ERepo, filter?: { sha?: string; name?: string }): FakeCheckRun[];
   /** Waits for the named check run of `sha` to complete. */
   completedCheckRun(repo: E2ERepo, sha: string, name: string, timeoutMs?: number): Promise<FakeCheckRun>;
-  /** Waits for the named worker processes to be registered with BullMQ again (after a restart). */
+  /** Waits for the commit status `buildkit-bot/<image>` to leave `pending` (it follows the check run's final update). */
+  finalStatus(repo: E2ERepo, sha: string, image: string, timeoutMs?: number): Promise<FakeStatus>;
+  /** Whether the planner and build workers are registered with BullMQ (e.g. again after a restart). */
   workersReady(): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -102,7 +105,6 @@ const INSTALLATION_ID = 4100;
 export async function startE2E(opts: E2EOptions): Promise<E2E> {
   const stack = testStack();
   const label = opts.name.toLowerCase().replace(/[^a-z0-9]+/g, "-");
-  const unique = randomBytes(3).toString("hex");
   const dir = await mkdtemp(join(tmpdir(), `bkb-e2e-${label}-`));
   const cleanups: Array<() => Promise<unknown>> = [];
   const cleanup = async (): Promise<void> => {
@@ -117,6 +119,11 @@ export async function startE2E(opts: E2EOptions): Promise<E2E> {
     cleanups.push(() => redisClient.quit());
     const git = await startGitServer();
     cleanups.push(() => git.close());
+    const unique = randomBytes(3).toString("hex");
+    const registry = opts.registry ?? { addr: stack.registry };
+    const registryPrefix = `${registry.addr}/e2e-${label}-${unique}`;
+    // Runs after the apps have stopped: the images the builds left in the shared Engine go.
+    cleanups.push(() => untagImages(stack.dockerSocket, registryPrefix));
 
     const creds = createAppCredentials(5000 + Math.floor(Math.random() * 1000));
     const webhookSecret = `whsec-${randomBytes(12).toString("hex")}`;
@@ -125,8 +132,6 @@ export async function startE2E(opts: E2EOptions): Promise<E2E> {
     const owner = `e2e-${label}`;
     github.addInstallation(INSTALLATION_ID, owner);
 
-    const registry = opts.registry ?? { addr: stack.registry };
-    const registryPrefix = `${registry.addr}/e2e-${label}-${unique}`;
     const queuePrefix = `e2e-${label}`;
     const port = await freePort();
     const publicUrl = `http://127.0.0.1:${port}`;
@@ -275,6 +280,16 @@ export async function startE2E(opts: E2EOptions): Promise<E2E> {
           { timeoutMs, describe: () => describeRuns(github, repo) },
         );
       },
+      async finalStatus(repo, sha, image, timeoutMs = 60_000) {
+        return eventually(
+          async () => {
+            const status = github.latestStatus(repo.owner, repo.name, sha, `buildkit-bot/${image}`);
+            return status && status.state !== "pending" ? status : undefined;
+          },
+          `the final status of ${image} on ${repo.fullName}@${sha.slice(0, 7)}`,
+          { timeoutMs, describe: () => JSON.stringify(github.statusHistory(repo.owner, repo.name, sha)) },
+        );
+      },
       workersReady,
       close: cleanup,
     };
@@ -292,4 +307,14 @@ export function describeRuns(github: FakeGitHub<GitRepo>, repo: { owner: string;
   return runs
     .map((r) => `#${r.id} ${r.name} @${r.head_sha.slice(0, 7)} ${r.status}/${r.conclusion ?? "-"}: ${r.output.title ?? ""}`)
     .join("\n");
+}
+
+/** Removes every tag under `prefix` from the Engine's image store (the image goes with its last tag). */
+async function untagImages(socket: string, prefix: string): Promise<void> {
+  const { status, body } = await engineRequest(socket, "/v1.41/images/json");
+  if (status !== 200) return;
+  const images = JSON.parse(body) as Array<{ RepoTags?: string[] | null }>;
+  for (const tag of images.flatMap((i) => i.RepoTags ?? []).filter((t) => t.startsWith(`${prefix}/`))) {
+    await engineRequest(socket, `/v1.41/images/${encodeURIComponent(tag)}`, { method: "DELETE", timeoutMs: 30_000 });
+  }
 }

@@ -12,14 +12,6 @@ const MANIFEST_TYPES = [
   "application/vnd.oci.image.index.v1+json",
 ].join(", ");
 
-/** `127.0.0.1:5000/acme/app:main` → registry, repository path and tag. */
-export function splitReference(ref: string): { registry: string; repository: string; tag: string } {
-  const slash = ref.indexOf("/");
-  const colon = ref.lastIndexOf(":");
-  if (slash < 0 || colon < slash) throw new Error(`not a tagged reference: ${ref}`);
-  return { registry: ref.slice(0, slash), repository: ref.slice(slash + 1, colon), tag: ref.slice(colon + 1) };
-}
-
 function headers(auth: RegistryAuth | undefined, extra: Record<string, string> = {}): Record<string, string> {
   return auth ? { ...extra, authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}` } : extra;
 }

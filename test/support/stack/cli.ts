@@ -20,7 +20,8 @@ async function main(argv: string[]): Promise<number> {
   const root = resolve(values.root ?? join(repoRoot, ".stack"));
   if (command === "start") {
     const running = await startStack({ root });
-    console.log(running.envFile);
+    // Written before process.exit(), which would not wait for a piped stdout to drain.
+    await new Promise<void>((done) => process.stdout.write(`${running.envFile}\n`, () => done()));
   } else {
     await stopStack(root);
   }

@@ -1,0 +1,191 @@
+import { spawn } from "node:child_process";
+import { createHmac, randomBytes, randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
+import autocannon from "autocannon";
+import type { Result } from "autocannon";
+import { startAppProcess } from "../test/support/app-process.js";
+import { createAppCredentials } from "../test/support/fake-github/app-credentials.js";
+import { freePort } from "../test/support/stack/free-port.js";
+import { startRedis } from "../test/support/stack/redis.js";
+import { pushPayload } from "../test/e2e/support/payloads.js";
+import type { Benchmark, BenchContext, BenchResult } from "./support/benchmark.js";
+import { percentile } from "./support/stats.js";
+import { ms } from "./support/table.js";
+
+/**
+ * Item 1: signed push deliveries at fixed rates against the app's web role (webhooks → event queue in a real
+ * Redis), no workers running, so every delivery only lands in the queue. Every request gets its own delivery id
+ * and head sha (nothing is deduplicated) and its own HMAC-SHA256 signature, computed in autocannon's
+ * per-request setup.
+ */
+
+const RATES = [10, 50, 200];
+const GOAL_P99_MS = 20;
+const SHA_PLACEHOLDER = "f".repeat(40);
+const REPO = resolve(fileURLToPath(new URL("..", import.meta.url)));
+
+/** The bare server (support/bare-server.ts) as a child process, stopped by PID. */
+async function startBareServer(): Promise<{ url: string; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, ["--import", "tsx", join(REPO, "bench/support/bare-server.ts")], { cwd: REPO, stdio: ["ignore", "pipe", "inherit"] });
+  const exited = new Promise<void>((done) => child.once("exit", () => done()));
+  const port = await new Promise<string>((ok, fail) => {
+    child.stdout.once("data", (c: Buffer) => ok(c.toString("utf8").trim()));
+    child.once("exit", (code) => fail(new Error(`bare server exited ${code}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async stop() {
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+interface RateResult {
+  rate: number;
+  sent: number;
+  ok: number;
+  errors: number;
+  latencies: number[];
+  result: Result;
+}
+
+async function runRate(url: string, secret: string, bodyTemplate: string, rate: number, seconds: number): Promise<RateResult> {
+  const latencies: number[] = [];
+  let ok = 0;
+  const instance = autocannon({
+    url,
+    connections: Math.max(2, Math.ceil(rate / 20)),
+    duration: seconds,
+    overallRate: rate,
+    timeout: 10,
+    requests: [
+      {
+        method: "POST",
+        path: "/api/github/webhooks",
+        setupRequest: (req) => {
+          const body = bodyTemplate.replaceAll(SHA_PLACEHOLDER, randomBytes(20).toString("hex"));
+          return {
+            ...req,
+            body,
+            headers: {
+              "content-type": "application/json",
+              "user-agent": "GitHub-Hookshot/bench",
+              "x-github-event": "push",
+              "x-github-delivery": randomUUID(),
+              "x-hub-signature-256": `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`,
+            },
+          };
+        },
+      },
+    ],
+  });
+  instance.on("response", (_client, status, _bytes, responseTime) => {
+    latencies.push(responseTime);
+    if (status >= 200 && status < 300) ok++;
+  });
+  const result = await new Promise<Result>((resolve) => instance.on("done", resolve));
+  return { rate, sent: result.requests.sent, ok, errors: result.errors + result.non2xx, latencies, result };
+}
+
+export const ingest: Benchmark = {
+  name: "ingest",
+  title: "1. Webhook ingest (web role, real Redis, workers paused)",
+  async run(ctx: BenchContext): Promise<BenchResult> {
+    const seconds = ctx.quick ? 5 : 20;
+    const dir = await mkdtemp(join(tmpdir(), "bkb-bench-ingest-"));
+    const redis = await startRedis({ dir: join(dir, "redis") });
+    try {
+      const creds = createAppCredentials(7001);
+      const secret = `whsec-${randomBytes(12).toString("hex")}`;
+      const port = await freePort();
+      const app = await startAppProcess({
+        name: "web",
+        dir: join(dir, "logs"),
+        env: {
+          APP_ID: String(creds.appId),
+          PRIVATE_KEY: creds.privateKeyPem,
+          WEBHOOK_SECRET: secret,
+          HOST: "127.0.0.1",
+          PORT: String(port),
+          LOG_LEVEL: "info",
+          LOG_FORMAT: "json",
+          BUILDKIT_BOT_ROLE: "web",
+          BUILDKIT_BOT_REDIS_URL: redis.url,
+          BUILDKIT_BOT_REGISTRY: `${ctx.stack.registry}/bench-ingest`,
+          BUILDKIT_HOST: ctx.stack.buildkitAddr,
+          BUILDKIT_BOT_QUEUE_PREFIX: "bench-ingest",
+        },
+      });
+      try {
+        const repo = { installationId: 4100, repoId: 900_001, owner: "bench", name: "ingest", private: true, defaultBranch: "main" };
+        const template = JSON.stringify(
+          pushPayload(repo, { ref: "refs/heads/main", before: "e".repeat(40), after: SHA_PLACEHOLDER, files: ["Dockerfile"] }),
+        );
+        const url = `http://127.0.0.1:${port}`;
+        ctx.log(`ingest: warm-up, 3 s at 10/s (discarded); payload ${template.length} bytes`);
+        await runRate(url, secret, template, 10, 3);
+        const results: RateResult[] = [];
+        const floors: RateResult[] = [];
+        const bare = await startBareServer();
+        try {
+          await runRate(bare.url, secret, template, 10, 3);
+          // App and floor alternate per rate, so load from others on this shared machine hits both alike.
+          for (const rate of RATES) {
+            ctx.log(`ingest: ${rate}/s for ${seconds} s, the app then the bare server`);
+            results.push(await runRate(url, secret, template, rate, seconds));
+            await sleep(2_000);
+            floors.push(await runRate(bare.url, secret, template, rate, seconds));
+            await sleep(2_000);
+          }
+        } finally {
+          await bare.stop();
+        }
+        const at200 = results.find((r) => r.rate === 200);
+        const p99At200 = at200 ? percentile(at200.latencies, 99) : Number.NaN;
+        return {
+          tables: [
+            {
+              title: `Signed push deliveries, ${seconds} s per rate, to the 2xx`,
+              columns: ["server", "rate", "responses", "2xx", "errors (non-2xx + socket)", "p50", "p95", "p99", "max", "autocannon p99 (CO-corrected)"],
+              rows: [...results.map((r) => ["app (web role)", r] as const), ...floors.map((r) => ["floor: bare Node server", r] as const)].map(([who, r]) => [
+                who,
+                `${r.rate}/s`,
+                String(r.latencies.length),
+                String(r.ok),
+                String(r.errors),
+                ms(percentile(r.latencies, 50), 1),
+                ms(percentile(r.latencies, 95), 1),
+                ms(percentile(r.latencies, 99), 1),
+                ms(Math.max(...r.latencies), 1),
+                ms(r.result.latency.p99, 1),
+              ]),
+            },
+          ],
+          goals: [
+            {
+              goal: `ingest p99 < ${GOAL_P99_MS} ms at 200/s, no errors`,
+              measured: `p99 ${p99At200.toFixed(1)} ms, ${at200?.errors ?? "?"} errors`,
+              met: p99At200 < GOAL_P99_MS && at200?.errors === 0,
+            },
+          ],
+          notes: [
+            `The app runs as \`node --import tsx src/app/main.ts\` with BUILDKIT_BOT_ROLE=web (no planner, no build worker), LOG_LEVEL=info, against a private redis-server; autocannon runs in the bench process on the same 2 CPUs.`,
+            `Each request: a real push payload (${template.length} bytes, from @octokit/webhooks-examples) with a random head sha, a fresh X-GitHub-Delivery id and its own X-Hub-Signature-256. Latency = autocannon's per-response time (request written → response complete); percentiles are nearest-rank over every response.`,
+            "A 3 s warm-up at 10/s ran first against each server and is discarded.",
+            "Floor = the same load generator against a bare Node HTTP server (child process, reads the body, answers 202: no signature check, no Redis), run right after the app at each rate: what this machine and autocannon give before the app does anything. The app's p99 is to be read against it.",
+          ],
+        };
+      } finally {
+        await app.stop();
+      }
+    } finally {
+      await redis.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+};

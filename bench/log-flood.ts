@@ -1,0 +1,160 @@
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Benchmark, BenchContext, BenchResult } from "./support/benchmark.js";
+import { eventually } from "../test/e2e/support/wait.js";
+import { compileApp, startCompiledApp } from "./support/compiled-app.js";
+import { RssSampler } from "./support/rss-sampler.js";
+import { mb } from "./support/table.js";
+import { startBenchWorld } from "./support/world.js";
+
+/**
+ * Item 5: a RUN step printing 200 MB, on the bench stack's Engine (started with BUILDKIT_STEP_LOG_MAX_SIZE/SPEED
+ * raised, so the whole 200 MB reaches the client). (i) our client alone in a child process: bytes received, decode
+ * throughput, peak RSS; (ii) the pipeline with the worker in its own process: the worker's peak RSS and the final
+ * check run's `output.text`.
+ */
+
+const FLOOD_BYTES = 200_000_000;
+const GOAL_RSS_MB = 150;
+const TEXT_LIMIT = 65_535;
+const REPO = resolve(fileURLToPath(new URL("..", import.meta.url)));
+const LINE = "0123456789abcdef".repeat(4);
+
+function floodDockerfile(base: string, stamp: string, fail: boolean): string {
+  const end = fail ? ` && echo FLOOD-END-${stamp} && exit 3` : ` && echo FLOOD-END-${stamp}`;
+  return `FROM ${base}\nRUN echo ${stamp} && yes ${LINE} | head -c ${FLOOD_BYTES}${end}\n`;
+}
+
+interface DirectRun {
+  bytes: number;
+  /** CPU time (user + system) of the client process during the solve. */
+  cpuMs: number;
+  solveMs: number;
+  logMs: number;
+  rssMb: number;
+  clipped: string;
+  tail: string;
+  sawEnd: boolean;
+}
+
+async function directRun(ctx: BenchContext): Promise<DirectRun> {
+  const dir = join(ctx.root, "bench", `flood-${randomBytes(4).toString("hex")}`);
+  const stamp = randomBytes(6).toString("hex");
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, "Dockerfile"), floodDockerfile(ctx.stack.baseImage, stamp, false));
+  try {
+    const child = spawn(process.execPath, ["--import", "tsx", join(REPO, "bench/support/log-flood-client.ts"), ctx.stack.buildkitAddr, dir], {
+      cwd: REPO,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const sampler = new RssSampler(child.pid ?? -1);
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (c: Buffer) => (out += c.toString("utf8")));
+    child.stderr.on("data", (c: Buffer) => (err = (err + c.toString("utf8")).slice(-4000)));
+    const code = await new Promise<number | null>((done) => child.once("exit", done));
+    const rssMb = sampler.stop();
+    if (code !== 0) throw new Error(`log-flood client exited ${code}: ${err}`);
+    const parsed = JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as Omit<DirectRun, "rssMb" | "sawEnd">;
+    return { ...parsed, rssMb, sawEnd: parsed.tail.includes(`FLOOD-END-${stamp}`) };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function pipelineRun(ctx: BenchContext) {
+  ctx.log("log-flood: compiling the app (tsconfig.build.json) to run the worker as production does");
+  const main = await compileApp(join(ctx.root, "bench", "compiled-app"));
+  const world = await startBenchWorld({ name: "bench-flood", roles: "split" });
+  let worker: Awaited<ReturnType<typeof startCompiledApp>> | undefined;
+  try {
+    const { e2e } = world;
+    // The harness's worker runs through tsx; swap it for the compiled one with the same environment.
+    await e2e.worker.stop();
+    worker = await startCompiledApp(main, e2e.worker.env, join(e2e.dir, "logs"), "compiled-worker");
+    await eventually(() => e2e.workersReady(), "the compiled worker to register with BullMQ", { timeoutMs: 60_000 });
+    const stamp = randomBytes(6).toString("hex");
+    const repo = await e2e.createRepo("flood", { "README.md": "flood\n", ".github/buildkit-bot.yml": "images:\n  - name: flood\n    cache: false\n" });
+    const sampler = new RssSampler(worker.pid);
+    const idleMb = (Math.max(sampler.peakRssKb, sampler.peakHwmKb) * 1024) / 1e6;
+    const pushed = await world.push(repo, { Dockerfile: floodDockerfile(ctx.stack.baseImage, stamp, true) });
+    const run = await e2e.completedCheckRun(repo, pushed.sha, "buildkit-bot / flood", 900_000);
+    const rssMb = sampler.stop();
+    const text = run.output.text ?? "";
+    return {
+      conclusion: run.conclusion,
+      title: run.output.title ?? "",
+      rssMb,
+      idleMb,
+      textBytes: Buffer.byteLength(text),
+      showsTail: text.includes(`FLOOD-END-${stamp}`),
+      seconds: (Date.now() - pushed.sentAt) / 1000,
+    };
+  } finally {
+    await worker?.stop();
+    await world.close();
+  }
+}
+
+export const logFlood: Benchmark = {
+  name: "log-flood",
+  title: "5. Log flood (a RUN step printing 200 MB)",
+  async run(ctx: BenchContext): Promise<BenchResult> {
+    ctx.log("log-flood: our client alone (child process)");
+    const direct = await directRun(ctx);
+    ctx.log("log-flood: the pipeline, worker in its own process");
+    const pipeline = await pipelineRun(ctx);
+    const throughput = direct.bytes / 1e6 / (direct.logMs / 1000);
+    return {
+      tables: [
+        {
+          title: "Our client alone (child process: connect, solve with a progress handler counting log bytes)",
+          columns: ["log bytes received", "step's last line received", "clipping notice", "solve wall time", "first → last log event", "throughput (bytes ÷ first→last log)", "client CPU during the solve", "bytes per client CPU second", "peak RSS"],
+          rows: [[`${direct.bytes} (${mb(direct.bytes)})`, direct.sawEnd ? "yes" : "no", direct.clipped || "none", `${(direct.solveMs / 1000).toFixed(1)} s`, `${(direct.logMs / 1000).toFixed(1)} s`, `${throughput.toFixed(1)} MB/s`, `${(direct.cpuMs / 1000).toFixed(1)} s`, `${(direct.bytes / 1e6 / (direct.cpuMs / 1000)).toFixed(1)} MB/s`, `${direct.rssMb.toFixed(0)} MB`]],
+        },
+        {
+          title: "Full pipeline: the compiled worker (node dist/app/main.js, BUILDKIT_BOT_ROLE=worker) building the same step, which then fails",
+          columns: ["conclusion", "check-run title", "worker peak RSS", "worker RSS before the build", "check-run output.text", "shows the tail", "webhook → completed"],
+          rows: [
+            [
+              String(pipeline.conclusion),
+              pipeline.title,
+              `${pipeline.rssMb.toFixed(0)} MB`,
+              `${pipeline.idleMb.toFixed(0)} MB`,
+              `${pipeline.textBytes} bytes`,
+              pipeline.showsTail ? "yes (last line present)" : "NO",
+              `${pipeline.seconds.toFixed(1)} s`,
+            ],
+          ],
+        },
+      ],
+      goals: [
+        {
+          goal: `worker peak RSS < ${GOAL_RSS_MB} MB during a 200 MB log`,
+          measured: `${pipeline.rssMb.toFixed(0)} MB (our client alone: ${direct.rssMb.toFixed(0)} MB)`,
+          met: pipeline.rssMb < GOAL_RSS_MB,
+        },
+        {
+          goal: `final check-run text ≤ ${TEXT_LIMIT} bytes and shows the tail`,
+          measured: `${pipeline.textBytes} bytes, tail ${pipeline.showsTail ? "shown" : "missing"}`,
+          met: pipeline.textBytes <= TEXT_LIMIT && pipeline.showsTail && pipeline.textBytes > 0,
+        },
+        {
+          goal: "the whole 200 MB arrives",
+          measured: `${direct.bytes} bytes of log received by the client`,
+          met: direct.bytes >= FLOOD_BYTES,
+        },
+      ],
+      notes: [
+        `The step: \`yes <64 characters> | head -c ${FLOOD_BYTES}\`, then a marker line (and, in the pipeline, \`exit 3\`, because only a failed build's check run carries the log tail in output.text). The Engine runs with BUILDKIT_STEP_LOG_MAX_SIZE and BUILDKIT_STEP_LOG_MAX_SPEED raised (2147483647), so nothing is clipped daemon-side.`,
+        "Our client ends the Status stream 1.5 s after the Solve call returns (STATUS_GRACE_MS in src/buildkit/solve/status-stream.ts, a guard against Engine 20.10 never ending a late stream, WIRE.md §1.4). When the daemon is still delivering log by then, the rest is lost: the \"step's last line received\" column says whether the marker printed after the 200 MB arrived.",
+        "Throughput = log bytes received through the status stream ÷ time from the first to the last log event, in our client (gRPC decode, redaction, event dispatch); when the client's CPU time is well below that wall time, the daemon's delivery, not our decoding, sets the pace. \"Bytes per client CPU second\" is the decode cost: log bytes ÷ the client process's CPU time (user + system) over the whole solve, so it is a lower bound on what the client can decode. MB = 10^6 bytes.",
+        "Peak RSS = the larger of VmRSS sampled every 100 ms and the kernel's VmHWM from /proc/<pid>/status of the process doing the build. The worker is the app compiled with tsconfig.build.json and started as `node dist/app/main.js` with BUILDKIT_BOT_ROLE=worker (as in production); \"RSS before the build\" is its high-water mark when the push is sent (start-up included). Our client alone runs through tsx, whose compiler is part of its resident set.",
+        "The pipeline's repository config sets `cache: false` (no registry cache import/export), so the step's own failure is what the check run reports.",
+      ],
+    };
+  },
+};

@@ -1,0 +1,63 @@
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { execFile } from "node:child_process";
+import { closeSync, openSync } from "node:fs";
+import { copyFile, mkdir, rm, symlink } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+
+/**
+ * The app compiled with tsconfig.build.json, as production runs it (`node dist/app/main.js`), into a scratch
+ * package root: `dist/` next to links to the repository's proto/, schema/ and node_modules/, so the compiled code
+ * finds them at the same relative paths as in the published package. Returns the path of main.js.
+ */
+export async function compileApp(scratch: string): Promise<string> {
+  await rm(scratch, { recursive: true, force: true });
+  await mkdir(scratch, { recursive: true });
+  for (const name of ["proto", "schema", "node_modules"]) await symlink(join(REPO, name), join(scratch, name));
+  await copyFile(join(REPO, "package.json"), join(scratch, "package.json"));
+  await run(process.execPath, [join(REPO, "node_modules/typescript/bin/tsc"), "-p", join(REPO, "tsconfig.build.json"), "--outDir", join(scratch, "dist"), "--sourceMap", "false", "--declaration", "false"], {
+    cwd: REPO,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  return join(scratch, "dist/app/main.js");
+}
+
+export interface CompiledApp {
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** Starts the compiled app with exactly `env`; output goes to `<logDir>/<name>.log`. Stopped by PID (SIGTERM, then SIGKILL). */
+export async function startCompiledApp(main: string, env: NodeJS.ProcessEnv, logDir: string, name: string): Promise<CompiledApp> {
+  await mkdir(logDir, { recursive: true });
+  const fd = openSync(join(logDir, `${name}.log`), "a");
+  let child: ChildProcess;
+  try {
+    child = spawn(process.execPath, [main], { cwd: REPO, env, stdio: ["ignore", fd, fd] });
+  } finally {
+    closeSync(fd);
+  }
+  let exited = false;
+  const exit = new Promise<void>((done) => child.once("exit", () => ((exited = true), done())));
+  await new Promise<void>((ok, fail) => {
+    child.once("spawn", ok);
+    child.once("error", fail);
+  });
+  return {
+    pid: child.pid ?? -1,
+    async stop() {
+      if (exited) return;
+      child.kill("SIGTERM");
+      if (await Promise.race([exit.then(() => false), sleep(30_000).then(() => true)])) {
+        child.kill("SIGKILL");
+        await exit;
+      }
+    },
+  };
+}

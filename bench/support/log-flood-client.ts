@@ -1,0 +1,39 @@
+import { BuildKitClient } from "../../src/buildkit/client.js";
+
+/**
+ * Child process of the log-flood benchmark: one solve of a local context through our client, counting the log
+ * bytes the status stream delivers. Prints one JSON line; the parent samples this process's memory.
+ * argv: <buildkit address> <context dir>
+ */
+const [address, dir] = process.argv.slice(2);
+if (!address || !dir) throw new Error("usage: log-flood-client.ts <buildkit address> <context dir>");
+
+let bytes = 0;
+let firstLogAt = 0;
+let lastLogAt = 0;
+let tail = "";
+let clipped = "";
+const client = await BuildKitClient.connect(address);
+const started = performance.now();
+const cpuBefore = process.cpuUsage();
+try {
+  await client.solve(
+    { context: { type: "local", dir } },
+    {
+      onProgress: (event) => {
+        if (event.type !== "log") return;
+        const now = performance.now();
+        if (firstLogAt === 0) firstLogAt = now;
+        lastLogAt = now;
+        bytes += Buffer.byteLength(event.data);
+        tail = (tail + event.data).slice(-300);
+        const notice = /\[output clipped[^\]]*\]/.exec(event.data);
+        if (notice) clipped = notice[0];
+      },
+    },
+  );
+} finally {
+  await client.close();
+}
+const cpu = process.cpuUsage(cpuBefore);
+process.stdout.write(`${JSON.stringify({ bytes, cpuMs: (cpu.user + cpu.system) / 1000, solveMs: performance.now() - started, logMs: lastLogAt - firstLogAt, clipped, tail })}\n`);

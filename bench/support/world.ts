@@ -1,0 +1,68 @@
+import { Queue } from "bullmq";
+import type { Job } from "bullmq";
+import type { BuildJob, EventJob } from "../../src/queue/job-types.js";
+import { QueueName } from "../../src/queue/queue-names.js";
+import { startE2E } from "../../test/e2e/support/e2e-harness.js";
+import type { E2E, E2EOptions, E2ERepo } from "../../test/e2e/support/e2e-harness.js";
+import { pushPayload } from "../../test/e2e/support/payloads.js";
+import { TimingProxy } from "./timing-proxy.js";
+import type { TimedCall } from "./timing-proxy.js";
+
+/**
+ * The e2e world (real app as child processes, private Redis, git server, fake GitHub) with a timing proxy between
+ * the app and the fake GitHub, so every GitHub round trip of a build has a start and an end.
+ */
+export interface BenchWorld {
+  e2e: E2E;
+  proxy: TimingProxy;
+  /** Commits `files` on main, then delivers the signed push; `sentAt` is taken just before the delivery. */
+  push(repo: E2ERepo, files: Record<string, string>): Promise<{ sha: string; sentAt: number; ackedAt: number }>;
+  /** The proxy's calls for one commit: repository calls naming the sha, plus the token mints in `[from, to]`. */
+  callsBetween(from: number, to: number): TimedCall[];
+  /** BullMQ's own timestamps for the event job of a delivery and the build job of a sha. */
+  jobs(sha: string): Promise<{ event?: Job<EventJob>; build?: Job<BuildJob> }>;
+  close(): Promise<void>;
+}
+
+export async function startBenchWorld(opts: E2EOptions): Promise<BenchWorld> {
+  const proxy = new TimingProxy();
+  await proxy.listen();
+  let e2e: E2E;
+  try {
+    e2e = await startE2E({ ...opts, env: { ...opts.env, GHE_HOST: proxy.host } });
+  } catch (err) {
+    await proxy.close();
+    throw err;
+  }
+  proxy.target = e2e.github.url;
+  const events = new Queue<EventJob>(QueueName.Events, { connection: e2e.redisClient, prefix: e2e.queuePrefix });
+  const builds = new Queue<BuildJob>(QueueName.Builds, { connection: e2e.redisClient, prefix: e2e.queuePrefix });
+
+  return {
+    e2e,
+    proxy,
+    async push(repo, files) {
+      const before = repo.heads.get("main") ?? "0".repeat(40);
+      const sha = await e2e.commit(repo, files);
+      const payload = pushPayload(repo, { ref: "refs/heads/main", before, after: sha, files: Object.keys(files) });
+      const sentAt = Date.now();
+      await e2e.deliver("push", payload);
+      return { sha, sentAt, ackedAt: Date.now() };
+    },
+    callsBetween(from, to) {
+      return proxy.calls.filter((c) => c.start >= from && c.start <= to);
+    },
+    async jobs(sha) {
+      const [eventJobs, buildJobs] = await Promise.all([events.getJobs(["completed", "failed", "active"]), builds.getJobs(["completed", "failed", "active"])]);
+      const event = eventJobs.find((j) => j?.data.sha === sha);
+      const build = buildJobs.find((j) => j?.data.sha === sha);
+      return { ...(event ? { event } : {}), ...(build ? { build } : {}) };
+    },
+    async close() {
+      await events.close().catch(() => undefined);
+      await builds.close().catch(() => undefined);
+      await e2e.close();
+      await proxy.close();
+    },
+  };
+}

@@ -1,0 +1,152 @@
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { Queue, Worker } from "bullmq";
+import { Probot } from "probot";
+import { JobOctokit } from "../../src/app/job-octokit.js";
+import type { OctokitRequest } from "../../src/github/reporter.js";
+import { WriteBudget } from "../../src/github/write-budget.js";
+import type { BuildJob } from "../../src/queue/job-types.js";
+import { QueueName } from "../../src/queue/queue-names.js";
+import { createWorkerConnection } from "../../src/queue/redis-connections.js";
+import { LogStore } from "../../src/web/log-store.js";
+import { concludeAbandonedBuild } from "../../src/worker/conclude-abandoned.js";
+import { InFlightBuilds, reconcileAbandonedBuilds } from "../../src/worker/in-flight-builds.js";
+import type { JobStateLookup } from "../../src/worker/in-flight-builds.js";
+import { redisForTest } from "../github/redis-test-keys.js";
+import { createAppCredentials } from "../support/fake-github/app-credentials.js";
+import { startFakeGitHub } from "../support/fake-github/index.js";
+import type { FakeGitHub } from "../support/fake-github/index.js";
+import { testStack } from "../support/stack/env.js";
+import { buildJob, unique } from "./worker-test-kit.js";
+
+const stack = testStack();
+const creds = createAppCredentials(4302);
+const CHILD = fileURLToPath(new URL("./fixtures/hold-job-worker.ts", import.meta.url));
+let fake: FakeGitHub;
+let request: OctokitRequest;
+let redisCtx: Awaited<ReturnType<typeof redisForTest>>;
+let queue: Queue<BuildJob>;
+
+before(async () => {
+  fake = await startFakeGitHub({ appId: creds.appId, publicKeyPem: creds.publicKeyPem });
+  fake.addRepository({ installationId: 9, owner: "octo", name: "svc", id: 901 });
+  const probot = new Probot({ appId: creds.appId, privateKey: creds.privateKeyPem, baseUrl: fake.url, Octokit: JobOctokit, logLevel: "warn" });
+  request = (await probot.auth(9)).request as unknown as OctokitRequest;
+  redisCtx = await redisForTest("abandoned");
+  queue = new Queue<BuildJob>(QueueName.Builds, { connection: redisCtx.connect(), prefix: redisCtx.prefix });
+});
+
+after(async () => {
+  await queue?.obliterate({ force: true }).catch(() => undefined);
+  await queue?.close();
+  await fake?.close();
+  await redisCtx?.cleanup();
+});
+
+const jobState: JobStateLookup = async (buildId) => {
+  const job = await queue.getJob(buildId);
+  if (!job) return undefined;
+  return { state: await job.getState(), ...(job.failedReason ? { failedReason: job.failedReason } : {}) };
+};
+
+test("a build whose worker was SIGKILLed and that BullMQ then fails as stalled gets its check run concluded", { timeout: 120_000 }, async () => {
+  const sha = "c0ffee".padEnd(40, "0");
+  const { data } = await request("POST /repos/{owner}/{repo}/check-runs", { owner: "octo", repo: "svc", name: "buildkit-bot / app", head_sha: sha, status: "in_progress" });
+  const checkRunId = (data as { id: number }).id;
+  const job = buildJob({ buildId: `bld-stall-${unique()}`, installationId: 9, repoId: 901, owner: "octo", repo: "svc", private: true, cloneUrl: "http://127.0.0.1:1/octo/svc.git", sha, checkRunId });
+  const inFlight = new InFlightBuilds(redisCtx.redis, redisCtx.prefix);
+  const logs = new LogStore(redisCtx.redis, { prefix: `${redisCtx.prefix}:logs` });
+  const budget = new WriteBudget(redisCtx.redis, { prefix: `${redisCtx.prefix}:budget`, pollMs: 20 });
+  await logs.open(job.buildId);
+  await queue.add("app", job, { jobId: job.buildId, attempts: 1 });
+
+  // A worker process takes the job (and would have registered it in flight), then dies without a word.
+  const child = spawn(process.execPath, ["--import", "tsx", CHILD], {
+    env: { ...process.env, CHILD_REDIS_URL: stack.redisUrl, CHILD_PREFIX: redisCtx.prefix },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on("data", (chunk: Buffer) => chunk.toString().includes(`active ${job.buildId}`) && resolve());
+      child.once("exit", (code) => reject(new Error(`the worker exited early (${code})`)));
+    });
+    await inFlight.begin(job, undefined);
+    assert.deepEqual(await reconcileAbandonedBuilds({ inFlight, jobState, conclude: async () => assert.fail("an active build is not abandoned") }), []);
+  } finally {
+    child.kill("SIGKILL");
+  }
+
+  // Another worker's stall checker finds the lock expired; with no stall allowed, BullMQ fails the job itself.
+  const connection = createWorkerConnection(stack.redisUrl);
+  const checker = new Worker(QueueName.Builds, async () => assert.fail("the stalled job must not run again"), {
+    connection,
+    prefix: redisCtx.prefix,
+    lockDuration: 1_000,
+    stalledInterval: 500,
+    maxStalledCount: 0,
+  });
+  checker.on("error", () => {});
+  try {
+    const deadline = Date.now() + 60_000;
+    while ((await jobState(job.buildId))?.state !== "failed") {
+      assert.ok(Date.now() < deadline, "BullMQ failed the stalled job in time");
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    await checker.close();
+    await connection.quit();
+  }
+  assert.match((await jobState(job.buildId))?.failedReason ?? "", /stalled more than allowable limit/);
+
+  const concluded = await reconcileAbandonedBuilds({
+    inFlight,
+    jobState,
+    conclude: (entry, message) => concludeAbandonedBuild(request, budget, logs, entry, message),
+  });
+
+  assert.deepEqual(concluded, [job.buildId]);
+  const run = fake.checkRun(checkRunId);
+  assert.equal(run?.status, "completed");
+  assert.equal(run?.conclusion, "failure");
+  assert.match(run?.output.summary ?? "", /ended without reporting a result \(job stalled more than allowable limit\): its worker stopped/);
+  assert.equal(fake.latestStatus("octo", "svc", sha, "buildkit-bot/app")?.state, "failure");
+  assert.deepEqual(await inFlight.list(), [], "no longer in flight");
+  assert.equal((await logs.read(job.buildId))?.done, true, "its log is closed");
+  // A second pass has nothing left to do.
+  assert.deepEqual(await reconcileAbandonedBuilds({ inFlight, jobState, conclude: async () => assert.fail("nothing to conclude") }), []);
+});
+
+test("a completed job left in flight is only forgotten; a job that is gone is concluded", { timeout: 60_000 }, async () => {
+  const inFlight = new InFlightBuilds(redisCtx.redis, `${redisCtx.prefix}:two`);
+  const sha = "beef".padEnd(40, "1");
+  const { data } = await request("POST /repos/{owner}/{repo}/check-runs", { owner: "octo", repo: "svc", name: "buildkit-bot / app", head_sha: sha, status: "completed", conclusion: "success" });
+  const done = buildJob({ buildId: `bld-done-${unique()}`, installationId: 9, repoId: 901, owner: "octo", repo: "svc", private: true, cloneUrl: "http://127.0.0.1:1/o/s.git", sha, checkRunId: (data as { id: number }).id });
+  const gone = buildJob({ ...done, buildId: `bld-gone-${unique()}`, installationId: 9, repoId: 901, owner: "octo", repo: "svc", private: true, cloneUrl: "http://127.0.0.1:1/o/s.git", sha, checkRunId: (data as { id: number }).id });
+  await queue.add("app", done, { jobId: done.buildId });
+  const connection = createWorkerConnection(stack.redisUrl);
+  const w = new Worker(QueueName.Builds, async () => ({ pushedTags: [], durationMs: 0, summary: "ok" }), { connection, prefix: redisCtx.prefix });
+  w.on("error", () => {});
+  try {
+    const deadline = Date.now() + 30_000;
+    while ((await jobState(done.buildId))?.state !== "completed") {
+      assert.ok(Date.now() < deadline, "the job completed");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await w.close();
+    await connection.quit();
+  }
+  await inFlight.begin(done, undefined);
+  await inFlight.begin(gone, undefined);
+  const writesBefore = fake.writes.total;
+  const logs = new LogStore(redisCtx.redis, { prefix: `${redisCtx.prefix}:logs` });
+  const budget = new WriteBudget(redisCtx.redis, { prefix: `${redisCtx.prefix}:budget`, pollMs: 20 });
+
+  const concluded = await reconcileAbandonedBuilds({ inFlight, jobState, conclude: (entry, message) => concludeAbandonedBuild(request, budget, logs, entry, message) });
+
+  assert.deepEqual(concluded, [gone.buildId]);
+  assert.equal(fake.writes.total, writesBefore, "an already completed check run is not written again");
+  assert.deepEqual(await inFlight.list(), []);
+});

@@ -1,0 +1,356 @@
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { dirname } from "node:path";
+import { Probot } from "probot";
+import { JobOctokit } from "../../src/app/job-octokit.js";
+import { StepFailedError } from "../../src/buildkit/errors.js";
+import type { RegistryConfig } from "../../src/config/app-config.js";
+import type { OctokitRequest } from "../../src/github/reporter.js";
+import { WriteBudget } from "../../src/github/write-budget.js";
+import { REBUILD_ACTIONS } from "../../src/handlers/rebuild-actions.js";
+import type { BuildJob } from "../../src/queue/job-types.js";
+import { isTransientError } from "../../src/queue/queue-errors.js";
+import { LogStore } from "../../src/web/log-store.js";
+import { createBuildProcessor } from "../../src/worker/build-processor.js";
+import type { BuildProcessorDeps } from "../../src/worker/build-processor.js";
+import { InFlightBuilds } from "../../src/worker/in-flight-builds.js";
+import { redisForTest } from "../github/redis-test-keys.js";
+import { createAppCredentials } from "../support/fake-github/app-credentials.js";
+import { startFakeGitHub } from "../support/fake-github/index.js";
+import type { FakeGitHub } from "../support/fake-github/index.js";
+import { startGitServer } from "../support/git-server.js";
+import type { GitRepo, GitServer } from "../support/git-server.js";
+import { freePort } from "../support/stack/free-port.js";
+import { testStack } from "../support/stack/env.js";
+import { startPublicGitServer } from "./public-git-server.js";
+import type { PublicGitServer } from "./public-git-server.js";
+import { buildJob, captureLog, dumpRedis, registryDigest, registryTags, unique } from "./worker-test-kit.js";
+
+const stack = testStack();
+const INSTALLATION = 77;
+const OWNER = "octo";
+const PUBLIC_URL = "http://bot.example.test";
+const REGISTRY_PASSWORD = `registry-pw-${unique()}`;
+const creds = createAppCredentials(4301);
+const captured = captureLog();
+
+let git: GitServer;
+let publicGit: PublicGitServer;
+let fake: FakeGitHub<GitRepo>;
+let probot: Probot;
+let request: OctokitRequest;
+let redisCtx: Awaited<ReturnType<typeof redisForTest>>;
+let deps: BuildProcessorDeps;
+const registry: RegistryConfig = {
+  prefix: `${stack.registry}/worker-test`,
+  host: stack.registry,
+  credentials: { username: "bot", password: REGISTRY_PASSWORD },
+};
+
+before(async () => {
+  git = await startGitServer();
+  fake = await startFakeGitHub<GitRepo>({ appId: creds.appId, publicKeyPem: creds.publicKeyPem, gitServer: git });
+  fake.addInstallation(INSTALLATION, OWNER);
+  probot = new Probot({ appId: creds.appId, privateKey: creds.privateKeyPem, baseUrl: fake.url, Octokit: JobOctokit, log: captured.logger });
+  request = (await probot.auth(INSTALLATION)).request as unknown as OctokitRequest;
+  redisCtx = await redisForTest("worker");
+  deps = {
+    github: probot,
+    budget: new WriteBudget(redisCtx.redis, { prefix: `${redisCtx.prefix}:budget`, pollMs: 20 }),
+    logs: new LogStore(redisCtx.redis, { prefix: `${redisCtx.prefix}:logs` }),
+    inFlight: new InFlightBuilds(redisCtx.redis, redisCtx.prefix),
+    buildkitHost: stack.buildkitAddr,
+    registry,
+    publicBaseUrl: PUBLIC_URL,
+    attemptsOf: async () => ({ attemptsMade: 0, attempts: 1 }),
+    log: captured.logger,
+    progressIntervalMs: 1_000,
+  };
+});
+
+after(async () => {
+  await publicGit?.close();
+  await fake?.close();
+  await git?.close();
+  await redisCtx?.cleanup();
+});
+
+async function newRepo(name: string, opts: { private?: boolean } = {}): Promise<GitRepo & { id: number }> {
+  return fake.createRepo(INSTALLATION, OWNER, name, { private: opts.private ?? true });
+}
+
+async function queuedCheckRun(repo: string, sha: string, image = "app"): Promise<number> {
+  const { data } = await request("POST /repos/{owner}/{repo}/check-runs", { owner: OWNER, repo, name: `buildkit-bot / ${image}`, head_sha: sha, status: "queued" });
+  return (data as { id: number }).id;
+}
+
+/** Minted tokens limited to repositories (the worker's), as opposed to Probot's installation tokens. */
+function scopedTokens(): Array<{ token: string; requested: unknown }> {
+  return [...fake.tokens.values()].filter((t) => (t.requested as { repository_ids?: unknown } | undefined)?.repository_ids !== undefined);
+}
+
+async function logText(buildId: string): Promise<string> {
+  const snapshot = await deps.logs.read(buildId);
+  return JSON.stringify(snapshot?.entries ?? []);
+}
+
+async function assertNoSecretsAnywhere(secrets: string[]): Promise<void> {
+  const redisText = await dumpRedis(redisCtx.redis, redisCtx.prefix);
+  const calls = JSON.stringify(fake.calls);
+  const logs = captured.text();
+  for (const secret of secrets) {
+    assert.ok(!logs.includes(secret), "no secret in the app's log output");
+    assert.ok(!redisText.includes(secret), "no secret in Redis (log store, in-flight registry, budget)");
+    assert.ok(!calls.includes(secret), "no secret in any request body sent to GitHub");
+  }
+}
+
+describe("the build processor against the Engine, the registry, the git server and the fake GitHub", { timeout: 900_000 }, () => {
+  test("a successful build: pushed with the planned tags, check run and status success with the registry's digest", { timeout: 300_000 }, async () => {
+    const name = `ok-${unique()}`;
+    const repo = await newRepo(name);
+    const sha = await repo.commit({ Dockerfile: `FROM ${stack.baseImage}\nRUN echo built-${name} > /built.txt\nCOPY hello.txt /hello.txt\n`, "hello.txt": "hello\n" });
+    const checkRunId = await queuedCheckRun(name, sha);
+    const tags = [`${registry.prefix}/${name}:main`, `${registry.prefix}/${name}:sha-${sha.slice(0, 7)}`];
+    const job = buildJob({ installationId: INSTALLATION, repoId: repo.id, owner: OWNER, repo: name, private: true, cloneUrl: repo.remote, sha, checkRunId, image: { tags, push: true } });
+
+    const outcome = await createBuildProcessor(deps)(job, new AbortController().signal);
+
+    const digest = await registryDigest(stack.registry, `worker-test/${name}`, "main");
+    assert.match(digest ?? "", /^sha256:[0-9a-f]{64}$/, "the image is in the registry");
+    assert.equal(await registryDigest(stack.registry, `worker-test/${name}`, `sha-${sha.slice(0, 7)}`), digest, "both planned tags point at it");
+    assert.equal(outcome.digest, digest);
+    assert.deepEqual(outcome.pushedTags, tags);
+
+    const run = fake.checkRun(checkRunId);
+    assert.ok(run);
+    assert.equal(run.status, "completed");
+    assert.equal(run.conclusion, "success");
+    assert.ok(run.output.summary?.includes(digest ?? "?"), "the summary names the registry's digest");
+    for (const tag of tags) assert.ok(run.output.summary?.includes(tag), `the summary lists ${tag}`);
+    assert.match(run.details_url ?? "", /^http:\/\/bot\.example\.test\/logs\/[A-Za-z0-9_-]{32}$/);
+    assert.deepEqual(run.actions, REBUILD_ACTIONS);
+    assert.ok(run.updates.some((u) => (u as { status?: string }).status === "in_progress"), "the run went in_progress first");
+    const status = fake.latestStatus(OWNER, name, sha, "buildkit-bot/app");
+    assert.equal(status?.state, "success");
+    assert.equal(status?.target_url, run.details_url);
+
+    const minted = scopedTokens();
+    assert.equal(minted.length, 1, "one repository token for the build");
+    assert.deepEqual(minted[0]?.requested, { repository_ids: [repo.id], permissions: { contents: "read" } });
+    assert.ok(git.requests.some((r) => r.path.startsWith(`/${OWNER}/${name}.git/`) && r.user === "x-access-token" && r.status === 200), "the daemon cloned with the token");
+    assert.ok(fake.calls.some((c) => c.method === "GET" && c.path === `/repos/${OWNER}/${name}/contents/Dockerfile` && c.query.ref === sha), "one Contents read at the sha");
+
+    const log = await logText(job.buildId);
+    assert.ok(log.includes("COPY hello.txt"), "the log page has the steps");
+    assert.ok(!(await deps.inFlight.list()).some((e) => e.buildId === job.buildId), "no longer in flight");
+    await assertNoSecretsAnywhere([minted[0]?.token ?? "?", REGISTRY_PASSWORD]);
+    assert.ok(!log.includes(minted[0]?.token ?? "?"));
+  });
+
+  test("cache export on Engine 20.10: an inline cache, carried by the image pushed under the cache tag", { timeout: 300_000 }, async () => {
+    const name = `cache-${unique()}`;
+    const repo = await newRepo(name);
+    const sha = await repo.commit({ Dockerfile: `FROM ${stack.baseImage}\nRUN echo ${name} > /c.txt\n` });
+    const checkRunId = await queuedCheckRun(name, sha);
+    const cacheRef = `${registry.prefix}/${name}:buildcache-main`;
+    const job = buildJob({
+      installationId: INSTALLATION,
+      repoId: repo.id,
+      owner: OWNER,
+      repo: name,
+      private: true,
+      cloneUrl: repo.remote,
+      sha,
+      checkRunId,
+      image: { tags: [`${registry.prefix}/${name}:main`], push: true, cache: { imports: [cacheRef], export: cacheRef } },
+    });
+
+    const outcome = await createBuildProcessor(deps)(job, new AbortController().signal);
+
+    assert.deepEqual(outcome.pushedTags, [`${registry.prefix}/${name}:main`], "the cache tag is not reported as an image tag");
+    assert.deepEqual(outcome.cacheExported, [cacheRef]);
+    assert.deepEqual((await registryTags(stack.registry, `worker-test/${name}`)).sort(), ["buildcache-main", "main"]);
+    const manifest = (await (
+      await fetch(`http://${stack.registry}/v2/worker-test/${name}/manifests/buildcache-main`, { headers: { accept: "application/vnd.docker.distribution.manifest.v2+json" } })
+    ).json()) as { config: { digest: string } };
+    const config = await (await fetch(`http://${stack.registry}/v2/worker-test/${name}/blobs/${manifest.config.digest}`)).text();
+    assert.ok(config.includes("moby.buildkit.cache.v0"), "the image config carries the inline cache metadata");
+    assert.ok((await logText(job.buildId)).includes("inline cache"), "the log says how the cache was exported");
+  });
+
+  test("a failing RUN: failure with the step, exit code, log tail and an annotation on its line; nothing pushed", { timeout: 300_000 }, async () => {
+    const name = `fail-${unique()}`;
+    const repo = await newRepo(name);
+    const dockerfile = `FROM ${stack.baseImage}\nRUN echo preparing\nRUN echo "about to fail ${name}" && \\\n    exit 3\n`;
+    const sha = await repo.commit({ "services/api/Dockerfile": dockerfile, "services/api/x.txt": "x\n" });
+    const checkRunId = await queuedCheckRun(name, sha);
+    const job = buildJob({
+      installationId: INSTALLATION,
+      repoId: repo.id,
+      owner: OWNER,
+      repo: name,
+      private: true,
+      cloneUrl: repo.remote,
+      sha,
+      checkRunId,
+      image: { context: "services/api", dockerfile: "services/api/Dockerfile", tags: [`${registry.prefix}/${name}:main`], push: true },
+    });
+
+    await assert.rejects(createBuildProcessor(deps)(job, new AbortController().signal), (err: unknown) => {
+      assert.ok(err instanceof StepFailedError, String(err));
+      assert.equal(isTransientError(err), false);
+      return true;
+    });
+
+    const run = fake.checkRun(checkRunId);
+    assert.ok(run);
+    assert.equal(run.conclusion, "failure");
+    assert.match(run.output.summary ?? "", /exit code 3/);
+    assert.ok(run.output.text?.includes(`about to fail ${name}`), "the log tail is in output.text");
+    const annotation = run.annotations[0];
+    assert.ok(annotation, "an annotation");
+    assert.equal(annotation.path, "services/api/Dockerfile");
+    assert.equal(annotation.start_line, 3);
+    assert.equal(annotation.end_line, 4);
+    assert.equal(annotation.annotation_level, "failure");
+    assert.equal(fake.latestStatus(OWNER, name, sha, "buildkit-bot/app")?.state, "failure");
+    assert.deepEqual(await registryTags(stack.registry, `worker-test/${name}`), [], "nothing pushed");
+    const log = await deps.logs.read(job.buildId);
+    assert.equal(log?.done, true, "the log is finished");
+  });
+
+  test("a fork PR of a public repository: built from refs/pull/N/head anonymously, not pushed", { timeout: 300_000 }, async () => {
+    const name = `pub-${unique()}`;
+    const repo = await newRepo(name, { private: false });
+    publicGit ??= await startPublicGitServer(dirname(dirname(repo.dir)));
+    await repo.commit({ Dockerfile: "FROM scratch\nCOPY base.txt /base.txt\n", "base.txt": "base\n" });
+    const sha = await repo.commit({ "fork.txt": "from the fork\n", Dockerfile: "FROM scratch\nCOPY fork.txt /fork.txt\n" }, { branch: "fork-head" });
+    await repo.setRef("refs/pull/7/head", sha);
+    const checkRunId = await queuedCheckRun(name, sha);
+    const mintedBefore = scopedTokens().length;
+    const job = buildJob({
+      installationId: INSTALLATION,
+      repoId: repo.id,
+      owner: OWNER,
+      repo: name,
+      private: false,
+      cloneUrl: `${publicGit.url}/${OWNER}/${name}.git`,
+      sha,
+      gitRef: "refs/pull/7/head",
+      checkRunId,
+      fork: true,
+      pullRequest: { number: 7, headRef: "feature", headSha: sha, baseRef: "main", baseSha: sha, headRepoFullName: "someone/fork", fork: true },
+      // The planner never asks a fork to push or export cache; the worker refuses anyway.
+      image: { tags: [`${registry.prefix}/${name}:pr-7`], push: true, cache: { imports: [], export: `${registry.prefix}/${name}:buildcache` } },
+    });
+
+    const outcome = await createBuildProcessor(deps)(job, new AbortController().signal);
+
+    assert.deepEqual(outcome.pushedTags, []);
+    const run = fake.checkRun(checkRunId);
+    assert.equal(run?.conclusion, "success");
+    assert.match(run?.output.summary ?? "", /^Built `app`/);
+    assert.deepEqual(await registryTags(stack.registry, `worker-test/${name}`), [], "nothing pushed, no cache exported");
+    const cloned = publicGit.requests.filter((r) => r.path.startsWith(`/${OWNER}/${name}.git/`));
+    assert.ok(cloned.some((r) => r.status === 200), "the daemon cloned from the public host");
+    assert.ok(cloned.every((r) => !r.authenticated), "without any credentials");
+    assert.ok(!git.requests.some((r) => r.path.startsWith(`/${OWNER}/${name}.git/`)), "the authenticated host saw nothing of this build");
+    assert.equal(scopedTokens().length, mintedBefore, "no repository token was minted for the fork");
+    assert.ok(fake.calls.some((c) => decodeURIComponent(c.path) === `/repos/${OWNER}/${name}/git/ref/pull/7/head`), "the PR ref was checked");
+  });
+
+  test("a fork PR whose ref moved on: cancelled with the new sha, not built", { timeout: 120_000 }, async () => {
+    const name = `moved-${unique()}`;
+    const repo = await newRepo(name, { private: false });
+    publicGit ??= await startPublicGitServer(dirname(dirname(repo.dir)));
+    const old = await repo.commit({ Dockerfile: "FROM scratch\nCOPY a.txt /a.txt\n", "a.txt": "a\n" }, { branch: "fork-head" });
+    const newer = await repo.commit({ "a.txt": "b\n" }, { branch: "fork-head" });
+    await repo.setRef("refs/pull/8/head", newer);
+    const checkRunId = await queuedCheckRun(name, old);
+    const job = buildJob({
+      installationId: INSTALLATION,
+      repoId: repo.id,
+      owner: OWNER,
+      repo: name,
+      private: false,
+      cloneUrl: `${publicGit.url}/${OWNER}/${name}.git`,
+      sha: old,
+      gitRef: "refs/pull/8/head",
+      checkRunId,
+      fork: true,
+    });
+
+    const outcome = await createBuildProcessor(deps)(job, new AbortController().signal);
+
+    assert.deepEqual(outcome.pushedTags, []);
+    const run = fake.checkRun(checkRunId);
+    assert.equal(run?.conclusion, "cancelled");
+    assert.ok(run?.output.title?.includes(`the pull request moved on to ${newer.slice(0, 7)}`), run?.output.title ?? "");
+    assert.equal(fake.latestStatus(OWNER, name, old, "buildkit-bot/app")?.state, "error");
+    assert.ok(!publicGit.requests.some((r) => r.path.startsWith(`/${OWNER}/${name}.git/`)), "nothing was cloned");
+  });
+
+  test("a fork PR of a private repository: neutral, explained, not built (and without a public URL, no links)", { timeout: 60_000 }, async () => {
+    const name = `priv-${unique()}`;
+    const repo = await newRepo(name, { private: true });
+    const sha = await repo.commit({ Dockerfile: "FROM scratch\n" }, { branch: "fork-head" });
+    await repo.setRef("refs/pull/3/head", sha);
+    const checkRunId = await queuedCheckRun(name, sha);
+    const mintedBefore = scopedTokens().length;
+    const job = buildJob({ installationId: INSTALLATION, repoId: repo.id, owner: OWNER, repo: name, private: true, cloneUrl: repo.remote, sha, gitRef: "refs/pull/3/head", checkRunId, fork: true });
+
+    const { publicBaseUrl: _url, ...withoutPublicUrl } = deps;
+    await createBuildProcessor(withoutPublicUrl)(job, new AbortController().signal);
+
+    const run = fake.checkRun(checkRunId);
+    assert.equal(run?.conclusion, "neutral");
+    assert.equal(run?.details_url, null, "no public URL configured: no details_url");
+    assert.equal(fake.latestStatus(OWNER, name, sha, "buildkit-bot/app")?.target_url, null, "and no status target_url");
+    assert.match(run?.output.summary ?? "", /forks of a private repository are not built/);
+    assert.ok(!git.requests.some((r) => r.path.startsWith(`/${OWNER}/${name}.git/`)), "nothing was cloned");
+    assert.equal(scopedTokens().length, mintedBefore, "no token minted");
+  });
+
+  test("daemon unreachable: a transient error; the check run is concluded only on the last attempt", { timeout: 120_000 }, async () => {
+    const name = `down-${unique()}`;
+    const repo = await newRepo(name);
+    const sha = await repo.commit({ Dockerfile: "FROM scratch\n" });
+    const checkRunId = await queuedCheckRun(name, sha);
+    const job = buildJob({ installationId: INSTALLATION, repoId: repo.id, owner: OWNER, repo: name, private: true, cloneUrl: repo.remote, sha, checkRunId });
+    const down = { ...deps, buildkitHost: `tcp://127.0.0.1:${await freePort()}`, connectTimeoutMs: 3_000 };
+
+    await assert.rejects(createBuildProcessor({ ...down, attemptsOf: async () => ({ attemptsMade: 0, attempts: 3 }) })(job, new AbortController().signal), (err: unknown) => {
+      assert.ok(isTransientError(err), `transient: ${String(err)}`);
+      return true;
+    });
+    let run = fake.checkRun(checkRunId);
+    assert.notEqual(run?.status, "completed", "not concluded after the first attempt");
+    assert.equal(run?.status, "queued");
+    assert.match(run?.output.summary ?? "", /will be tried again/);
+    assert.ok((await deps.inFlight.list()).some((e) => e.buildId === job.buildId), "still in flight between attempts");
+
+    await assert.rejects(createBuildProcessor({ ...down, attemptsOf: async () => ({ attemptsMade: 2, attempts: 3 }) })(job, new AbortController().signal), (err: unknown) => isTransientError(err));
+    run = fake.checkRun(checkRunId);
+    assert.equal(run?.conclusion, "failure", "the last attempt concludes it");
+    assert.match(run?.output.summary ?? "", /cannot connect to BuildKit/);
+    assert.equal(fake.latestStatus(OWNER, name, sha, "buildkit-bot/app")?.state, "failure");
+    assert.ok(!(await deps.inFlight.list()).some((e) => e.buildId === job.buildId));
+  });
+
+  test("the same job resumed after a stall reuses its check run and its log page", { timeout: 300_000 }, async () => {
+    const name = `resume-${unique()}`;
+    const repo = await newRepo(name);
+    const sha = await repo.commit({ Dockerfile: "FROM scratch\nCOPY r.txt /r.txt\n", "r.txt": "r\n" });
+    const checkRunId = await queuedCheckRun(name, sha);
+    const job: BuildJob = buildJob({ installationId: INSTALLATION, repoId: repo.id, owner: OWNER, repo: name, private: true, cloneUrl: repo.remote, sha, checkRunId });
+    const token = await deps.logs.open(job.buildId);
+    await deps.inFlight.begin(job, undefined);
+
+    await createBuildProcessor(deps)(job, new AbortController().signal);
+
+    assert.equal(fake.findCheckRuns({ repo: name }).length, 1, "no second check run");
+    assert.equal(fake.checkRun(checkRunId)?.conclusion, "success");
+    assert.equal(fake.checkRun(checkRunId)?.details_url, `${PUBLIC_URL}/logs/${token}`, "the same log page");
+  });
+});

@@ -1,0 +1,36 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { ConnectionError, DockerfileParseError, StepFailedError } from "../../src/buildkit/errors.js";
+import { failureOf, scrubError } from "../../src/worker/failure-report.js";
+
+test("a failed step: its name, exit code, log tail and location, secrets redacted once more", () => {
+  const err = new StepFailedError("process did not complete: exit code 3", "[2/3] RUN make", 3, ["building", "token ghs_secret leaked", "boom"], {
+    file: "services/api/Dockerfile",
+    startLine: 3,
+    endLine: 4,
+  });
+  const failure = failureOf(err, { secrets: ["ghs_secret"], durationMs: 1200, progress: { stepsDone: 2, stepsTotal: 3, cachedSteps: 1 } });
+  assert.equal(failure.step, "[2/3] RUN make");
+  assert.equal(failure.exitCode, 3);
+  assert.deepEqual(failure.log, ["building", "token *** leaked", "boom"]);
+  assert.deepEqual(failure.location, { file: "services/api/Dockerfile", startLine: 3, endLine: 4 });
+  assert.equal(failure.stepsDone, 2);
+  assert.equal(failure.stepsTotal, 3);
+  assert.equal(failure.durationMs, 1200);
+});
+
+test("a Dockerfile error points at its line; other errors carry their message", () => {
+  const parse = failureOf(new DockerfileParseError("unknown instruction: RUNN", { file: "Dockerfile", startLine: 2, endLine: 2 }), { secrets: [], durationMs: 5 });
+  assert.deepEqual(parse.location, { file: "Dockerfile", startLine: 2, endLine: 2 });
+  assert.equal(parse.message, "unknown instruction: RUNN");
+  const other = failureOf(new ConnectionError("tcp://x:1", "cannot connect to BuildKit at tcp://x:1: refused"), { secrets: [], durationMs: 5 });
+  assert.equal(other.message, "cannot connect to BuildKit at tcp://x:1: refused");
+  assert.equal(other.location, undefined);
+  assert.equal(other.step, undefined);
+});
+
+test("scrubError removes secrets from an error's message in place", () => {
+  const err = new Error("clone of https://x-access-token:ghs_abc@host failed");
+  scrubError(err, ["ghs_abc"]);
+  assert.equal(err.message, "clone of https://x-access-token:***@host failed");
+});

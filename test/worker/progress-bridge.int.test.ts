@@ -1,0 +1,78 @@
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import type { ProgressEvent } from "../../src/buildkit/progress/events.js";
+import type { BuildProgress } from "../../src/github/check-run-output.js";
+import type { LogRecord } from "../../src/web/log-records.js";
+import { LogStore } from "../../src/web/log-store.js";
+import { LogWriter } from "../../src/web/log-writer.js";
+import { ProgressBridge } from "../../src/worker/progress-bridge.js";
+import { redisForTest } from "../github/redis-test-keys.js";
+
+let redisCtx: Awaited<ReturnType<typeof redisForTest>>;
+let store: LogStore;
+before(async () => {
+  redisCtx = await redisForTest("progress-bridge");
+  store = new LogStore(redisCtx.redis, { prefix: `${redisCtx.prefix}:logs` });
+});
+after(async () => redisCtx.cleanup());
+
+const at = new Date();
+const base = { name: "[2/3] RUN make", at };
+
+test("steps, whole log lines and warnings reach the log store (redacted); counters go to the check run without waiting", async () => {
+  await store.open("b1");
+  const writer = new LogWriter(store, "b1", { secrets: ["s3cr3t"], flushMs: 10 });
+  const sent: BuildProgress[] = [];
+  let release!: () => void;
+  const slow = new Promise<void>((r) => (release = r));
+  const bridge = new ProgressBridge(writer, async (p) => {
+    sent.push(p);
+    await slow;
+  });
+  const events: ProgressEvent[] = [
+    { type: "step-started", id: "v1", ...base, index: 2, total: 3, internal: false },
+    { type: "log", id: "v1", ...base, stream: "stdout", data: "compiling a" },
+    { type: "log", id: "v1", ...base, stream: "stdout", data: "nd b\r\nusing s3cr3t\n" },
+    { type: "counters", total: 4, completed: 2, cached: 1, running: 1, failed: 0, at },
+    { type: "log", id: "v1", ...base, stream: "stderr", data: "no newline at the end" },
+    { type: "warning", id: "v1", message: "FromAsCasing", detail: "use AS", at },
+    { type: "step-completed", id: "v1", ...base, durationMs: 5 },
+  ];
+  for (const e of events) bridge.onEvent(e);
+  bridge.close();
+  assert.deepEqual(sent, [{ stepsDone: 2, stepsTotal: 4, cachedSteps: 1, currentStep: "[2/3] RUN make" }], "progress sent, not awaited");
+  assert.deepEqual(bridge.progress, { stepsDone: 2, stepsTotal: 4, cachedSteps: 1, currentStep: "[2/3] RUN make" });
+  await writer.finish("success");
+  release();
+
+  const snapshot = await store.read("b1");
+  const records = (snapshot?.entries ?? []).flatMap((e) => ("records" in e ? e.records : []));
+  const expected: LogRecord[] = [
+    { t: "step", step: "v1", name: "[2/3] RUN make", status: "running" },
+    { t: "line", step: "v1", text: "compiling and b" },
+    { t: "line", step: "v1", text: "using ***" },
+    { t: "line", step: "v1", text: "WARNING: FromAsCasing\nuse AS" },
+    { t: "line", step: "v1", text: "no newline at the end" },
+    { t: "step", step: "v1", name: "[2/3] RUN make", status: "done" },
+    { t: "end", outcome: "success" },
+  ];
+  assert.deepEqual(records, expected);
+});
+
+test("a failed step is marked as such with its error; a sink failure is handed to the error callback", async () => {
+  await store.open("b2");
+  const writer = new LogWriter(store, "b2", { flushMs: 10 });
+  const errors: unknown[] = [];
+  const bridge = new ProgressBridge(writer, async () => Promise.reject(new Error("GitHub 502")), (e) => errors.push(e));
+  bridge.onEvent({ type: "step-started", id: "v9", ...base, internal: false });
+  bridge.onEvent({ type: "counters", total: 1, completed: 0, cached: 0, running: 1, failed: 0, at });
+  bridge.onEvent({ type: "step-failed", id: "v9", ...base, error: "exit code: 2" });
+  await writer.finish("failure");
+  await new Promise((r) => setImmediate(r));
+  assert.equal((errors[0] as Error | undefined)?.message, "GitHub 502");
+  const records = ((await store.read("b2"))?.entries ?? []).flatMap((e) => ("records" in e ? e.records : []));
+  assert.deepEqual(records.slice(1, 3), [
+    { t: "step", step: "v9", name: "[2/3] RUN make", status: "error" },
+    { t: "line", step: "v9", text: "exit code: 2" },
+  ]);
+});

@@ -1,0 +1,116 @@
+import { randomBytes } from "node:crypto";
+import { Writable } from "node:stream";
+import type { Redis } from "ioredis";
+import { pino } from "pino";
+import type { Logger } from "probot";
+import type { BuildJob } from "../../src/queue/job-types.js";
+
+/** Shared pieces of the worker tests (not a test file itself). */
+
+export const unique = (): string => randomBytes(5).toString("hex");
+
+/** A pino logger whose output lands in memory, as text. */
+export function captureLog(): { logger: Logger; text(): string } {
+  let raw = "";
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      raw += chunk.toString();
+      done();
+    },
+  });
+  return { logger: pino({ level: "debug" }, stream) as unknown as Logger, text: () => raw };
+}
+
+/** Every value stored under `prefix` (strings, hashes, streams, sets, lists), as one text. */
+export async function dumpRedis(redis: Redis, prefix: string): Promise<string> {
+  const out: string[] = [];
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 500);
+    cursor = next;
+    for (const key of keys) {
+      const type = await redis.type(key);
+      out.push(key);
+      if (type === "string") out.push(String(await redis.get(key)));
+      else if (type === "hash") out.push(JSON.stringify(await redis.hgetall(key)));
+      else if (type === "stream") out.push(JSON.stringify(await redis.xrange(key, "-", "+")));
+      else if (type === "zset") out.push(JSON.stringify(await redis.zrange(key, 0, -1, "WITHSCORES")));
+      else if (type === "list") out.push(JSON.stringify(await redis.lrange(key, 0, -1)));
+      else if (type === "set") out.push(JSON.stringify(await redis.smembers(key)));
+    }
+  } while (cursor !== "0");
+  return out.join("\n");
+}
+
+/** The manifest digest the registry serves for `name:tag`, or undefined when it has none. */
+export async function registryDigest(registry: string, repository: string, tag: string): Promise<string | undefined> {
+  const res = await fetch(`http://${registry}/v2/${repository}/manifests/${tag}`, {
+    method: "HEAD",
+    headers: {
+      accept: [
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.oci.image.index.v1+json",
+      ].join(", "),
+    },
+  });
+  return res.ok ? (res.headers.get("docker-content-digest") ?? undefined) : undefined;
+}
+
+/** Tags the registry has for a repository (empty when the repository does not exist). */
+export async function registryTags(registry: string, repository: string): Promise<string[]> {
+  const res = await fetch(`http://${registry}/v2/${repository}/tags/list`);
+  if (!res.ok) return [];
+  return ((await res.json()) as { tags?: string[] | null }).tags ?? [];
+}
+
+export function buildJob(fields: {
+  buildId?: string;
+  installationId: number;
+  repoId: number;
+  owner: string;
+  repo: string;
+  private: boolean;
+  cloneUrl: string;
+  sha: string;
+  gitRef?: string;
+  checkRunId: number;
+  image?: Partial<BuildJob["image"]>;
+  fork?: boolean;
+  pullRequest?: BuildJob["pullRequest"];
+}): BuildJob {
+  return {
+    buildId: fields.buildId ?? `bld-test-${unique()}`,
+    attempt: 1,
+    reason: fields.fork ? "pull_request" : "push",
+    repository: {
+      installationId: fields.installationId,
+      repoId: fields.repoId,
+      owner: fields.owner,
+      repo: fields.repo,
+      private: fields.private,
+      defaultBranch: "main",
+      cloneUrl: fields.cloneUrl,
+    },
+    sha: fields.sha,
+    gitRef: fields.gitRef ?? fields.sha,
+    image: {
+      name: "app",
+      context: "",
+      dockerfile: "Dockerfile",
+      platforms: [],
+      buildArgs: {},
+      tags: [],
+      push: false,
+      cache: { imports: [] },
+      ...fields.image,
+    },
+    checkRunId: fields.checkRunId,
+    supersedeKey: "",
+    noCache: false,
+    fork: fields.fork ?? false,
+    ...(fields.pullRequest ? { pullRequest: fields.pullRequest } : {}),
+    queuedAt: new Date().toISOString(),
+  };
+}
