@@ -34,6 +34,8 @@ interface Case {
   context: "local" | "git";
   cold: boolean;
   ours: number[];
+  /** Of each of our runs: connect (ListWorkers) + capabilities (Engine /version, /info), before the solve. */
+  connect: number[];
   docker: number[];
 }
 
@@ -61,22 +63,25 @@ export const goClient: Benchmark = {
         local: { ours: { type: "local", dir }, docker: dir },
         git: { ours: { type: "git", remote: repo.remote, ref: "main" }, docker: `${repo.remote}#main` },
       };
-      const ours = async (c: Case["context"]): Promise<number> => {
+      const ours = async (c: Case["context"]): Promise<{ ms: number; connectMs: number }> => {
         const started = performance.now();
         const client = await BuildKitClient.connect(ctx.stack.buildkitAddr);
+        let connectMs = 0;
         try {
+          await client.capabilities();
+          connectMs = performance.now() - started;
           await client.solve({ context: contexts[c].ours, output: { type: "image", names: [tag("ours")], push: false } });
         } finally {
           await client.close();
         }
-        return performance.now() - started;
+        return { ms: performance.now() - started, connectMs };
       };
       const docker = (c: Case["context"]) => dockerBuild(ctx.stack.dockerSocket, ["-t", tag("docker"), contexts[c].docker]);
 
       const cases: Case[] = [];
       for (const context of ["local", "git"] as const) {
         for (const cold of [true, false]) {
-          const c: Case = { context, cold, ours: [], docker: [] };
+          const c: Case = { context, cold, ours: [], connect: [], docker: [] };
           ctx.log(`go-client: ${context} context, ${cold ? "cold" : "warm"}: 1 warm-up pair (discarded) + ${pairs} pairs`);
           for (let i = 0; i <= pairs; i++) {
             if (cold) await makeEngineCold(ctx.stack.dockerSocket);
@@ -84,7 +89,8 @@ export const goClient: Benchmark = {
             if (cold) await makeEngineCold(ctx.stack.dockerSocket);
             const d = await docker(context);
             if (i === 0) continue;
-            c.ours.push(o);
+            c.ours.push(o.ms);
+            c.connect.push(o.connectMs);
             c.docker.push(d);
           }
           cases.push(c);
@@ -95,10 +101,10 @@ export const goClient: Benchmark = {
         tables: [
           {
             title: `Same Dockerfile, same Engine, ${pairs} ours/docker pairs per row (medians, range in brackets)`,
-            columns: ["case", "our client (in-process)", "docker build (20.10 CLI)", "ratio ours/docker"],
+            columns: ["case", "our client (in-process)", "of which connect + capabilities", "docker build (20.10 CLI)", "ratio ours/docker"],
             rows: cases.map((c) => {
               const r = pairedRatios(c.docker, c.ours);
-              return [label(c), describeSpread(spread(c.ours)), describeSpread(spread(c.docker)), `${ratio(r.median)} (${ratio(r.min)}–${ratio(r.max)})`];
+              return [label(c), describeSpread(spread(c.ours)), describeSpread(spread(c.connect)), describeSpread(spread(c.docker)), `${ratio(r.median)} (${ratio(r.min)}–${ratio(r.max)})`];
             }),
           },
         ],

@@ -22,7 +22,8 @@ export async function machineInfo(socket: string, buildkitAddr: string): Promise
   try {
     const health = await client.health();
     engine = health.version?.engine ?? "?";
-    buildkit = health.version?.buildkit ?? (await client.capabilities()).buildkitVersion ?? "?";
+    const inferred = (await client.capabilities()).buildkitVersion;
+    buildkit = health.version?.buildkit ?? (inferred ? `${inferred}, inferred from the Engine version: the Engine does not report it` : "?");
   } finally {
     await client.close();
   }

@@ -1,34 +1,39 @@
 import { AppConfigError } from "../config/app-config.js";
 import { productionParts } from "./production-parts.js";
 import { startBuildkitBot } from "./start-app.js";
-import type { AppParts } from "./start-app.js";
+import type { AppParts, RunningApp } from "./start-app.js";
 
 /**
  * Process entry: `node dist/app/main.js` (or `tsx src/app/main.ts`). SIGTERM/SIGINT stop taking work,
  * let running jobs finish (bounded), then exit.
- *
- * Wiring point for the parts written elsewhere: the planner (`runPlannerJob` from src/planner/planner-job.ts),
- * the build processor and the GitHub supersede reporter go into `parts` here.
  */
 const parts: AppParts = productionParts();
 
+// Installed before start-up: the web server answers before the workers are up, so a signal can arrive while
+// the app is still starting; it is then honoured as soon as start-up ends.
+let app: RunningApp | undefined;
+let stopRequested: NodeJS.Signals | undefined;
+const stop = (signal: NodeJS.Signals, running: RunningApp): void => {
+  console.error(`${signal}: stopping buildkit-bot`);
+  running.stop().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error("error while stopping", err);
+      process.exit(1);
+    },
+  );
+};
+const onSignal = (signal: NodeJS.Signals): void => {
+  if (stopRequested) return;
+  stopRequested = signal;
+  if (app) stop(signal, app);
+};
+process.once("SIGTERM", onSignal);
+process.once("SIGINT", onSignal);
+
 try {
-  const app = await startBuildkitBot(parts);
-  let stopping = false;
-  const shutdown = (signal: NodeJS.Signals): void => {
-    if (stopping) return;
-    stopping = true;
-    console.info(`${signal}: stopping buildkit-bot`);
-    app.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        console.error("error while stopping", err);
-        process.exit(1);
-      },
-    );
-  };
-  process.once("SIGTERM", shutdown);
-  process.once("SIGINT", shutdown);
+  app = await startBuildkitBot(parts);
+  if (stopRequested) stop(stopRequested, app);
 } catch (err) {
   if (err instanceof AppConfigError) {
     console.error(`buildkit-bot: configuration error: ${err.message}`);

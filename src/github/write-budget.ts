@@ -14,8 +14,8 @@ import type { Redis } from "ioredis";
  *
  * A grant is counted when it is given, but GitHub counts the request when it arrives, and requests do not all take
  * equally long on the way: an early write that arrives late can bring a later one into its window. So each grant
- * holds its slot for the window plus `transitMarginMs`; as long as no request is slower than that by more than the
- * margin, GitHub never sees more than `max` writes in any window.
+ * holds its slot for the window plus `transitMarginMs`: as long as two requests' travel times differ by no more than
+ * the margin, GitHub never sees more than `max` writes in any window.
  */
 export type WriteKind = "final" | "intermediate";
 

@@ -3,12 +3,14 @@ import { escapeHtml } from "./html-escape.js";
 import type { LogRecord, StepStatus } from "./log-records.js";
 import type { LogEntry, LogSnapshot } from "./log-store.js";
 
+type Outcome = Extract<LogRecord, { t: "end" }>["outcome"];
+
 /** One update for the page, as sent over SSE; `html` is already escaped. */
 export type PageItem =
   | { k: "step"; step: string; name: string; status: StepStatus; exitCode?: number }
   | { k: "line"; step: string; html: string }
   | { k: "gap"; bytes: number }
-  | { k: "end"; outcome: Extract<LogRecord, { t: "end" }>["outcome"]; message?: string };
+  | { k: "end"; outcome: Outcome; message?: string };
 
 /** Lines that name no step go to this section. */
 export const GENERAL_STEP = "_";
@@ -33,7 +35,6 @@ function toItem(r: LogRecord): PageItem {
 
 const STATUS_LABEL: Record<StepStatus, string> = { running: "running", done: "done", cached: "cached", error: "failed" };
 
-type Outcome = Extract<PageItem, { k: "end" }>["outcome"];
 /** The general section has no step of its own: it runs while the build runs, then shows how the build ended. */
 type SectionStatus = StepStatus | Outcome | "finished";
 const SECTION_LABEL: Record<Exclude<SectionStatus, StepStatus>, string> = { success: "success", failure: "failure", cancelled: "cancelled", neutral: "neutral", finished: "" };
@@ -125,7 +126,11 @@ const SCRIPT = `
   if (document.body.dataset.done === "1") return;
   const es = new EventSource(location.pathname.replace(/\\/$/, "") + "/events" + (cursor ? "?after=" + encodeURIComponent(cursor) : ""));
   es.addEventListener("records", (e) => { for (const it of JSON.parse(e.data)) apply(it); });
-  es.addEventListener("end", () => es.close());
+  es.addEventListener("end", () => {
+    es.close();
+    const d = steps.get(general);
+    if (d && d.querySelector(".status-running")) setStatus(d, "finished");
+  });
 })();
 `;
 

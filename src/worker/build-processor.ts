@@ -92,8 +92,8 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
     };
     const notBuilt = async (conclude: (r: GitHubReporter) => Promise<void>, outcome: EndOutcome, message: string): Promise<BuildOutcome> => {
       writer.line(message);
-      await conclude(reporter);
       await finishLog(outcome, message);
+      await conclude(reporter);
       await deps.inFlight.end(job.buildId);
       log.info({ ...where, outcome }, message);
       return { pushedTags: [], durationMs: Date.now() - started, summary: message };
@@ -153,6 +153,9 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
 
       const durationMs = Date.now() - started;
       const pushed = pushTags.length > 0;
+      const summary = pushed ? `pushed ${pushTags.join(", ")}${result.digest ? ` (${result.digest})` : ""}` : "built, not pushed";
+      // The log ends before the check run concludes, so its page never says "running" under a finished check.
+      await finishLog("success", summary);
       await reporter.checkRunSucceeded({
         tags: pushTags,
         pushed,
@@ -163,8 +166,6 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
         cachedSteps: result.steps.cached,
         ...(job.image.platforms.length > 0 ? { platforms: job.image.platforms } : {}),
       });
-      const summary = pushed ? `pushed ${pushTags.join(", ")}${result.digest ? ` (${result.digest})` : ""}` : "built, not pushed";
-      await finishLog("success", summary);
       await deps.inFlight.end(job.buildId);
       log.info({ ...where, durationMs, digest: result.digest, pushed }, "build succeeded");
       return {
@@ -194,6 +195,7 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
       }
       const failure = failureOf(err, { secrets, durationMs: Date.now() - started, ...(bridge ? { progress: bridge.progress } : {}) });
       writer.line(`build failed: ${failure.message}`);
+      await finishLog("failure", failure.message);
       try {
         await reporter.checkRunFailed(failure);
       } catch (reportErr) {
@@ -202,7 +204,6 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
         // The report is what matters now: a transient GitHub failure retries the job (and with it the report).
         if (isTransientError(reportErr)) err = reportErr;
       }
-      await finishLog("failure", failure.message);
       await deps.inFlight.end(job.buildId).catch(() => undefined);
       log.warn({ ...where, err: message }, "build failed");
       throw err;

@@ -41,7 +41,7 @@ export class ProgressBridge {
         break;
       case "step-failed":
         this.#flushPartial(event.id);
-        this.writer.step(event.id, event.name, "error");
+        this.writer.step(event.id, event.name, "error", exitCodeOf(event.error));
         this.writer.line(event.error, event.id);
         break;
       case "log":
@@ -78,4 +78,10 @@ export class ProgressBridge {
     this.#partial.delete(step);
     if (rest !== undefined && rest !== "") this.writer.line(rest, step);
   }
+}
+
+/** The process exit code in a failed step's error ("… did not complete successfully: exit code: 3"), if any. */
+function exitCodeOf(error: string): number | undefined {
+  const match = /exit code: (\d+)/.exec(error);
+  return match ? Number(match[1]) : undefined;
 }

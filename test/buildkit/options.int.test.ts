@@ -200,7 +200,11 @@ describe("every build option against the real Engine", { timeout: 900_000 }, () 
     assert.deepEqual(cachedSteps(fresh.events).filter((n) => n.includes("RUN")), []);
     const completedRuns = fresh.events.filter((e) => e.type === "step-completed" && e.name.includes("RUN"));
     assert.equal(completedRuns.length, 2);
-    assert.equal(uncached.steps.cached, 0);
+    // BuildKit 0.8 may still report the context transfer or the base image's metadata as cached under no-cache;
+    // what must never be cached is a Dockerfile instruction.
+    const cachedInstructions = cachedSteps(fresh.events).filter((n) => /^\[[^\]]*\d+\/\d+\] (?!FROM)/.test(n));
+    assert.deepEqual(cachedInstructions, []);
+    assert.ok(uncached.steps.cached < cachedRun.steps.cached, `${uncached.steps.cached} cached steps with noCache()`);
   });
 
   test("pull(): without it the Engine's local copy of the base is used, with it the registry's newest", { timeout: 300_000 }, async () => {

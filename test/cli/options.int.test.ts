@@ -97,7 +97,9 @@ describe("buildkit-bot build options and exit codes, as a process against the re
       assert.ok(!Number.isNaN(Date.parse(event.at)), event.at);
     }
     for (const type of ["step-started", "step-completed", "counters"]) assert.ok(events.some((e) => e.type === type), `a ${type} event`);
-    assert.ok(events.some((e) => e.type === "step-started" && e.name?.includes("linux/arm64")), "per-platform steps");
+    // FROM scratch + COPY is the same LLB for both platforms: BuildKit merges the two vertexes, and which platform's
+    // label the merged step carries is a race. The names are per-platform either way.
+    assert.ok(events.some((e) => e.type === "step-started" && /\[linux\/(amd64|arm64) /.test(e.name ?? "")), "per-platform steps");
     assert.deepEqual((await readdir(join(work, "multi-out"))).sort(), ["linux_amd64", "linux_arm64"]);
     assert.equal(await readFile(join(work, "multi-out", "linux_arm64", "hello.txt"), "utf8"), "hello");
   });

@@ -59,7 +59,7 @@ test("steps, whole log lines and warnings reach the log store (redacted); counte
   assert.deepEqual(records, expected);
 });
 
-test("a failed step is marked as such with its error; a sink failure is handed to the error callback", async () => {
+test("a failed step is marked as such with its error and exit code; a sink failure is handed to the error callback", async () => {
   await store.open("b2");
   const writer = new LogWriter(store, "b2", { flushMs: 10 });
   const errors: unknown[] = [];
@@ -72,7 +72,7 @@ test("a failed step is marked as such with its error; a sink failure is handed t
   assert.equal((errors[0] as Error | undefined)?.message, "GitHub 502");
   const records = ((await store.read("b2"))?.entries ?? []).flatMap((e) => ("records" in e ? e.records : []));
   assert.deepEqual(records.slice(1, 3), [
-    { t: "step", step: "v9", name: "[2/3] RUN make", status: "error" },
+    { t: "step", step: "v9", name: "[2/3] RUN make", status: "error", exitCode: 2 },
     { t: "line", step: "v9", text: "exit code: 2" },
   ]);
 });
