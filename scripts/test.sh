@@ -20,11 +20,11 @@ esac
 bkb_ensure_debian_packages
 bkb_ensure_node_modules
 
-# The e2e suite opens the build log page in Debian's headless Chromium (driven by playwright-core).
-if { [ "$suite" = e2e ] || [ "$suite" = all ]; } && [ ! -x /usr/bin/chromium ]; then
+# The log page is tested in Debian's headless Chromium (driven by playwright-core), in the integration and e2e suites.
+if [ "$suite" != unit ] && [ ! -x /usr/bin/chromium ]; then
   chromium_sudo=()
   [ "$(id -u)" -ne 0 ] && chromium_sudo=(sudo)
-  echo "test.sh: installing Debian's chromium for the e2e suite" >&2
+  echo "test.sh: installing Debian's chromium for the browser tests" >&2
   "${chromium_sudo[@]}" apt-get update -qq
   "${chromium_sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
