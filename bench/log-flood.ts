@@ -41,6 +41,8 @@ interface DirectRun {
   rssMb: number;
   clipped: string;
   tail: string;
+  /** Progress events the client emitted, by type. */
+  events: Record<string, number>;
   sawEnd: boolean;
 }
 
@@ -121,6 +123,7 @@ export const logFlood: Benchmark = {
       `${(d.solveMs / 1000).toFixed(1)} s`,
       `${(d.logMs / 1000).toFixed(1)} s`,
       `${(d.bytes / 1e6 / (d.logMs / 1000)).toFixed(1)} MB/s`,
+      String(d.events.log ?? 0),
       `${(d.cpuMs / 1000).toFixed(1)} s`,
       `${(d.bytes / 1e6 / (d.cpuMs / 1000)).toFixed(1)} MB/s`,
       `${d.rssMb.toFixed(0)} MB`,
@@ -129,7 +132,7 @@ export const logFlood: Benchmark = {
       tables: [
         {
           title: "Our client alone (child process: connect, solve with a progress handler counting log bytes)",
-          columns: ["step", "log bytes received", "step's last line received", "clipping notice", "solve wall time", "first → last log event", "throughput (bytes ÷ first→last log)", "client CPU during the solve", "bytes per client CPU second", "peak RSS"],
+          columns: ["step", "log bytes received", "step's last line received", "clipping notice", "solve wall time", "first → last log event", "throughput (bytes ÷ first→last log)", "log events", "client CPU during the solve", "bytes per client CPU second", "peak RSS"],
           rows: [row("prints 200 MB, ends", direct), row(`prints 200 MB, stays alive ${HOLD_SECONDS} s`, held)],
         },
         {

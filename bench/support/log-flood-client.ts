@@ -12,6 +12,7 @@ let bytes = 0;
 let firstLogAt = 0;
 let lastLogAt = 0;
 let tail = "";
+const events: Record<string, number> = {};
 let clipped = "";
 const client = await BuildKitClient.connect(address);
 const started = performance.now();
@@ -21,6 +22,7 @@ try {
     { context: { type: "local", dir } },
     {
       onProgress: (event) => {
+        events[event.type] = (events[event.type] ?? 0) + 1;
         if (event.type !== "log") return;
         const now = performance.now();
         if (firstLogAt === 0) firstLogAt = now;
@@ -36,4 +38,4 @@ try {
   await client.close();
 }
 const cpu = process.cpuUsage(cpuBefore);
-process.stdout.write(`${JSON.stringify({ bytes, cpuMs: (cpu.user + cpu.system) / 1000, solveMs: performance.now() - started, logMs: lastLogAt - firstLogAt, clipped, tail })}\n`);
+process.stdout.write(`${JSON.stringify({ bytes, cpuMs: (cpu.user + cpu.system) / 1000, solveMs: performance.now() - started, logMs: lastLogAt - firstLogAt, clipped, tail, events })}\n`);

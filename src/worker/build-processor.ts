@@ -86,6 +86,7 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
     let writer = new LogWriter(deps.logs, job.buildId, { secrets: [...secrets] });
     let client: BuildKitClient | undefined;
     let bridge: ProgressBridge | undefined;
+    let startReport: Promise<void> | undefined;
     const finishLog = async (outcome: EndOutcome, message: string): Promise<void> => {
       bridge?.close();
       await writer.finish(outcome, message).catch((err: unknown) => log.warn({ ...where, err: errorText(err) }, "could not finish the build log"));
@@ -132,7 +133,11 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
       for (const note of notes) writer.line(note);
       writer.line(pushTags.length > 0 ? `pushing: ${pushTags.join(", ")}` : "not pushing");
 
-      await reporter.checkRunStarted();
+      // "In progress" goes to GitHub alongside the solve: a round trip is no reason to hold the build back. It is
+      // awaited before any conclusion, so GitHub always sees the two in order.
+      const reportingStart = reporter.checkRunStarted();
+      startReport = reportingStart;
+      reportingStart.catch(() => undefined);
       const current = new ProgressBridge(writer, (p) => reporter.checkRunProgress(p), (err) => log.warn({ ...where, err: errorText(err) }, "progress update failed"));
       bridge = current;
       const result = await client.solve(buildRequest, {
@@ -141,6 +146,7 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
         ...(dockerfileText !== undefined ? { dockerfileText } : {}),
       });
       current.close();
+      await reportingStart;
 
       if (job.fork) {
         const pins = gitPinsOf(result.exporterResponse);
@@ -176,6 +182,7 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
         summary,
       };
     } catch (caught) {
+      await startReport?.catch(() => undefined);
       let err: unknown = caught instanceof RepoReadError ? new TransientError(caught.message, { cause: caught }) : caught;
       scrubError(err, secrets);
       const message = errorText(err);

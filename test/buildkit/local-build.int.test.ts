@@ -41,6 +41,25 @@ describe("local contexts and client-side exports against the real Engine", () =>
     await rm(work, { recursive: true, force: true });
   });
 
+  test("a rebuild of the same directory sends what changed: edited, deleted and added files are never stale", { timeout: 120_000 }, async () => {
+    const context = join(work, "rebuild-ctx");
+    await writeTree(context, { Dockerfile: "FROM scratch\nCOPY . /\n", "same-size.txt": "version-1", "gone.txt": "old", "kept.txt": "kept" });
+    const first = join(work, "rebuild-out-1");
+    await client.solve({ context: { type: "local", dir: context }, output: { type: "local", dest: first } });
+    assert.equal(await readFile(join(first, "same-size.txt"), "utf8"), "version-1");
+
+    // Same size, new content: only the mtime tells the daemon's transfer cache that it changed.
+    await writeFile(join(context, "same-size.txt"), "version-2");
+    await rm(join(context, "gone.txt"));
+    await writeFile(join(context, "new.txt"), "new");
+    const second = join(work, "rebuild-out-2");
+    await client.solve({ context: { type: "local", dir: context }, output: { type: "local", dest: second } });
+    assert.equal(await readFile(join(second, "same-size.txt"), "utf8"), "version-2");
+    assert.equal(await readFile(join(second, "new.txt"), "utf8"), "new");
+    assert.equal(await readFile(join(second, "kept.txt"), "utf8"), "kept");
+    assert.deepEqual((await listFiles(second)).filter((f) => f.endsWith(".txt")), ["kept.txt", "new.txt", "same-size.txt"]);
+  });
+
   test(".dockerignore'd files never reach the build; a type=local export brings the rest back", { timeout: 120_000 }, async () => {
     const context = join(work, "ignore-ctx");
     await writeTree(context, {

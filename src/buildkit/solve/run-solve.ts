@@ -1,5 +1,5 @@
-import { randomBytes } from "node:crypto";
-import { posix } from "node:path";
+import { createHash, randomBytes } from "node:crypto";
+import { posix, resolve } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import type { BuildRequest, BuildResult } from "../build-request.js";
 import type { EngineApi } from "../engine/engine-api.js";
@@ -77,7 +77,10 @@ export async function runSolve(deps: SolveDependencies, request: BuildRequest, o
   if (plan.fileOutput) services.push(fileSendService(plan.fileOutput));
   services.push(...(options.sessionServices ?? []));
 
-  const session = openSession(deps.control, services, { id: plan.solve.Session });
+  const session = openSession(deps.control, services, {
+    id: plan.solve.Session,
+    ...(plan.localDirs ? { sharedKey: transferCacheKey(plan.localDirs) } : {}),
+  });
   let response: SolveResponse__Output;
   const solveStarted = Date.now();
   let solveMs: number;
@@ -159,4 +162,13 @@ function dockerfilePath(request: BuildRequest): string {
   const dockerfile = request.dockerfile ?? "Dockerfile";
   const subdir = request.context.type === "git" ? request.context.subdir?.replace(/^\/+|\/+$/g, "") : undefined;
   return subdir ? posix.join(subdir, dockerfile) : dockerfile;
+}
+
+/**
+ * The session's shared key for local directories: stable per directory pair, so the daemon's transfer cache
+ * (keyed by dir name + shared key, WIRE.md §4.3.6) lets a rebuild send only the files whose size, mtime or mode
+ * changed. Safe because FileSync sends real nanosecond mtimes.
+ */
+function transferCacheKey(dirs: { context: string; dockerfile: string }): string {
+  return createHash("sha256").update(`${resolve(dirs.context)}\0${resolve(dirs.dockerfile)}`).digest("hex").slice(0, 32);
 }
