@@ -86,6 +86,12 @@ export class ProgressTracker {
   private readonly records = new Map<string, StepRecord>();
   private readonly failures: string[] = [];
   private lastCounters: ProgressCounters = { total: 0, completed: 0, cached: 0, running: 0, failed: 0 };
+  /**
+   * A vertex message arrived or a step started since the counters were last computed. Only those can change
+   * them, so log chunks and sub-statuses (and the empty messages Engine 20.10 streams, ~10^5 a second, while a
+   * step floods its log) cost O(their size), not O(steps).
+   */
+  private countersStale = false;
   private finished = false;
   /** The first exception a handler threw; handlers must not be able to break the build. */
   handlerError: unknown;
@@ -102,20 +108,28 @@ export class ProgressTracker {
 
   ingest(response: StatusResponse__Output): void {
     if (this.finished) return;
+    const vertexes = response.vertexes ?? [];
+    const statuses = response.statuses ?? [];
+    const logs = response.logs ?? [];
+    const warnings = response.warnings ?? [];
+    if (vertexes.length + statuses.length + logs.length + warnings.length === 0) return;
     const now = new Date();
     // A step with logs or sub-statuses in this message ends after them; the others end right away, so a
     // handler sees start-end pairs instead of a burst of starts followed by a burst of ends.
     const busy = new Set<string>();
-    for (const { vertex } of response.logs ?? []) busy.add(vertex);
-    for (const { vertex } of response.statuses ?? []) busy.add(vertex);
-    for (const vertex of response.vertexes ?? []) {
+    if (vertexes.length > 0) {
+      this.countersStale = true;
+      for (const { vertex } of logs) busy.add(vertex);
+      for (const { vertex } of statuses) busy.add(vertex);
+    }
+    for (const vertex of vertexes) {
       this.updateVertex(vertex, now);
       if (!busy.has(vertex.digest)) this.settleVertex(vertex, now);
     }
-    for (const status of response.statuses ?? []) this.updateStatus(status, now);
-    for (const log of response.logs ?? []) this.appendLog(log, now);
-    for (const warning of response.warnings ?? []) this.emitWarning(warning, now);
-    for (const vertex of response.vertexes ?? []) {
+    for (const status of statuses) this.updateStatus(status, now);
+    for (const log of logs) this.appendLog(log, now);
+    for (const warning of warnings) this.emitWarning(warning, now);
+    for (const vertex of vertexes) {
       if (busy.has(vertex.digest)) this.settleVertex(vertex, now);
     }
     this.emitCountersIfChanged(now);
@@ -246,6 +260,7 @@ export class ProgressTracker {
   private announce(record: StepRecord, at: Date): void {
     if (record.announced) return;
     record.announced = true;
+    this.countersStale = true;
     const state = record.state;
     if (state.status === "pending") state.status = "running";
     state.startedAt ??= at;
@@ -357,6 +372,8 @@ export class ProgressTracker {
   }
 
   private emitCountersIfChanged(at: Date): void {
+    if (!this.countersStale) return;
+    this.countersStale = false;
     // One entry per counted unit: a vertex, or a progress group merging several.
     const units = new Map<string, StepStatus[]>();
     for (const { seen, state, group } of this.records.values()) {

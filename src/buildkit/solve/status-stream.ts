@@ -2,12 +2,21 @@ import type * as grpc from "@grpc/grpc-js";
 import type { ControlClient } from "../generated/moby/buildkit/v1/Control.js";
 import type { StatusResponse__Output } from "../generated/moby/buildkit/v1/StatusResponse.js";
 
-/** How long the Status stream may stay open after Solve returned; Engine 20.10 can leave it open (WIRE.md §1.4). */
+/**
+ * How long the Status stream may stay silent after Solve returned before it is cancelled; Engine 20.10 can leave
+ * it open when Status attached after the job ended (WIRE.md §1.4).
+ */
 export const STATUS_GRACE_MS = 1500;
 
+/** However long messages keep coming, the stream is cancelled this long after Solve returned. */
+export const STATUS_DRAIN_CAP_MS = 60_000;
+
 export interface StatusStream {
-  /** Resolves when the stream ended by itself or was cancelled, `graceMs` after being called at the latest. */
-  settle(graceMs?: number): Promise<void>;
+  /**
+   * Resolves when the stream ended by itself or was cancelled: after `graceMs` without a message carrying
+   * anything (a client that is behind keeps reading what the daemon already sent), `capMs` at the latest.
+   */
+  settle(graceMs?: number, capMs?: number): Promise<void>;
   cancel(): void;
 }
 
@@ -18,6 +27,8 @@ export interface StatusStream {
 export function followStatus(control: ControlClient, ref: string, onMessage: (response: StatusResponse__Output) => void): StatusStream {
   const call: grpc.ClientReadableStream<StatusResponse__Output> = control.Status({ Ref: ref });
   let done = false;
+  /** The silence timer while settling; pushed back by every message with content. */
+  let silence: NodeJS.Timeout | undefined;
   const ended = new Promise<void>((resolve) => {
     const finish = (): void => {
       done = true;
@@ -28,6 +39,7 @@ export function followStatus(control: ControlClient, ref: string, onMessage: (re
     call.on("close", finish);
   });
   call.on("data", (response: StatusResponse__Output) => {
+    if (silence && hasContent(response)) silence.refresh();
     try {
       onMessage(response);
     } catch {
@@ -35,14 +47,17 @@ export function followStatus(control: ControlClient, ref: string, onMessage: (re
     }
   });
   return {
-    async settle(graceMs = STATUS_GRACE_MS) {
+    async settle(graceMs = STATUS_GRACE_MS, capMs = STATUS_DRAIN_CAP_MS) {
       if (done) return;
-      let timer: NodeJS.Timeout | undefined;
+      let cap: NodeJS.Timeout | undefined;
       const timeout = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, graceMs);
+        silence = setTimeout(resolve, graceMs);
+        cap = setTimeout(resolve, Math.max(graceMs, capMs));
       });
       await Promise.race([ended, timeout]);
-      clearTimeout(timer);
+      clearTimeout(silence);
+      clearTimeout(cap);
+      silence = undefined;
       if (!done) call.cancel();
       await ended;
     },
@@ -50,4 +65,11 @@ export function followStatus(control: ControlClient, ref: string, onMessage: (re
       if (!done) call.cancel();
     },
   };
+}
+
+/** Engine 20.10 also streams empty messages while a step floods its log; they are no sign of progress. */
+function hasContent(response: StatusResponse__Output): boolean {
+  return (
+    (response.vertexes?.length ?? 0) + (response.statuses?.length ?? 0) + (response.logs?.length ?? 0) + (response.warnings?.length ?? 0) > 0
+  );
 }

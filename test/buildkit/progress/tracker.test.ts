@@ -423,6 +423,34 @@ describe("ProgressTracker merging", () => {
   });
 });
 
+describe("ProgressTracker work per message", () => {
+  it("looks at the other steps only for vertex messages, not for log chunks or empty messages", () => {
+    const { tracker, events } = record();
+    const ids = ["sha256:a", "sha256:b", "sha256:c"];
+    tracker.ingest(response({ vertexes: ids.map((digest, i) => vertex({ digest, name: `[${i + 1}/3] RUN yes`, started: ts(0) })) }));
+    // Count every walk over the steps (the counters were recomputed from all of them on every message).
+    const records = (tracker as unknown as { records: Map<string, unknown> }).records;
+    let walks = 0;
+    const values = records.values.bind(records);
+    records.values = () => {
+      walks++;
+      return values();
+    };
+    const chunk = Buffer.from("0123456789abcdef\n".repeat(2048));
+    for (let i = 0; i < 3000; i++) {
+      tracker.ingest(response({ logs: [log(ids[i % 3] ?? "", chunk)] }));
+      tracker.ingest(response({})); // Engine 20.10 streams these by the hundred thousand
+    }
+    assert.equal(walks, 0);
+    assert.equal(ofType(events, "log").length, 3000);
+
+    // A state change still updates the counters.
+    tracker.ingest(response({ vertexes: [vertex({ digest: "sha256:a", name: "[1/3] RUN yes", started: ts(0), completed: ts(5) })] }));
+    assert.equal(walks, 1);
+    assert.deepEqual({ ...tracker.counters }, { total: 3, completed: 1, cached: 0, running: 2, failed: 0 });
+  });
+});
+
 describe("ProgressTracker memory", () => {
   it("retains only a small, fixed amount however much a step logs (50 MB flood)", () => {
     v8.setFlagsFromString("--expose-gc");
