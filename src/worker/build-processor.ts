@@ -200,7 +200,7 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
         log.warn({ ...where, err: message }, "build attempt failed; the queue will retry it");
         throw err;
       }
-      const failure = failureOf(err, { secrets, durationMs: Date.now() - started, ...(bridge ? { progress: bridge.progress } : {}) });
+      const failure = failureOf(err, { secrets, durationMs: Date.now() - started, ...(bridge ? { progress: bridge.progress, recentLog: bridge.recentLines() } : {}) });
       writer.line(`build failed: ${failure.message}`);
       await finishLog("failure", failure.message);
       try {

@@ -8,19 +8,24 @@ import { redact } from "../web/redact.js";
  * contexts); for a Dockerfile error the line it points at; otherwise the message. `secrets` are redacted once
  * more on top of what the client already did.
  */
-export function failureOf(err: unknown, ctx: { secrets: readonly string[]; durationMs: number; progress?: BuildProgress }): BuildFailure {
+export function failureOf(
+  err: unknown,
+  ctx: { secrets: readonly string[]; durationMs: number; progress?: BuildProgress; recentLog?: readonly string[] },
+): BuildFailure {
   const clean = (text: string): string => redact(text, ctx.secrets);
   const base = {
     durationMs: ctx.durationMs,
     ...(ctx.progress && ctx.progress.stepsTotal > 0 ? { stepsDone: ctx.progress.stepsDone, stepsTotal: ctx.progress.stepsTotal } : {}),
   };
+  // A failure the client could not tie to a step (or a step whose own tail it never saw) still shows the end of the log.
+  const recent = (ctx.recentLog ?? []).map(clean);
   if (err instanceof StepFailedError) {
     return {
       ...base,
       message: clean(err.message),
       step: clean(err.step),
       ...(err.exitCode !== undefined ? { exitCode: err.exitCode } : {}),
-      log: err.logTail.map(clean),
+      log: err.logTail.length > 0 ? err.logTail.map(clean) : recent,
       ...(err.location ? { location: { file: err.location.file, startLine: err.location.startLine, endLine: err.location.endLine } } : {}),
     };
   }
@@ -32,7 +37,7 @@ export function failureOf(err: unknown, ctx: { secrets: readonly string[]; durat
       ...(err.location ? { location: { file: err.location.file, startLine: err.location.startLine, endLine: err.location.endLine } } : {}),
     };
   }
-  return { ...base, message: clean(err instanceof Error ? err.message : String(err)), log: [] };
+  return { ...base, message: clean(err instanceof Error ? err.message : String(err)), log: recent };
 }
 
 /** Replaces any secret in an error's message in place, so whatever logs or stores the error cannot leak it. */

@@ -1,4 +1,5 @@
 import type { ProgressEvent } from "../buildkit/progress/events.js";
+import { LogTail } from "../buildkit/progress/log-tail.js";
 import type { BuildProgress } from "../github/check-run-output.js";
 import type { LogWriter } from "../web/log-writer.js";
 
@@ -14,6 +15,8 @@ export class ProgressBridge {
   #progress: BuildProgress = { stepsDone: 0, stepsTotal: 0, cachedSteps: 0 };
   #current: string | undefined;
   #partial = new Map<string, string>();
+  /** The build's last log lines, whatever step wrote them: the report's tail when a failure names no step. */
+  #recent = new LogTail();
 
   constructor(
     private readonly writer: LogWriter,
@@ -45,6 +48,7 @@ export class ProgressBridge {
         this.writer.line(event.error, event.id);
         break;
       case "log":
+        this.#recent.append(event.data);
         this.#log(event.id, event.data);
         break;
       case "warning":
@@ -58,6 +62,11 @@ export class ProgressBridge {
         break;
     }
   };
+
+  /** The build's most recent log lines (bounded), for failures the client could not tie to a step. */
+  recentLines(): string[] {
+    return this.#recent.lines();
+  }
 
   /** Writes what is left of unfinished lines (the build ended mid-line). */
   close(): void {

@@ -29,6 +29,16 @@ test("a Dockerfile error points at its line; other errors carry their message", 
   assert.equal(other.step, undefined);
 });
 
+test("a failure the client could not tie to a step's log still carries the end of the build's log, redacted", () => {
+  const recentLog = ["step output", "token ghs_secret here", "last line"];
+  const untied = failureOf(new Error("failed to solve: rpc error"), { secrets: ["ghs_secret"], durationMs: 5, recentLog });
+  assert.deepEqual(untied.log, ["step output", "token *** here", "last line"]);
+  const stepWithoutTail = failureOf(new StepFailedError("exit code: 3", "[1/1] RUN x", 3, []), { secrets: [], durationMs: 5, recentLog: ["tail"] });
+  assert.deepEqual(stepWithoutTail.log, ["tail"]);
+  const stepWithTail = failureOf(new StepFailedError("exit code: 3", "[1/1] RUN x", 3, ["own"]), { secrets: [], durationMs: 5, recentLog: ["other"] });
+  assert.deepEqual(stepWithTail.log, ["own"]);
+});
+
 test("scrubError removes secrets from an error's message in place", () => {
   const err = new Error("clone of https://x-access-token:ghs_abc@host failed");
   scrubError(err, ["ghs_abc"]);

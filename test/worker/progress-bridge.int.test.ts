@@ -76,3 +76,18 @@ test("a failed step is marked as such with its error and exit code; a sink failu
     { t: "line", step: "v9", text: "exit code: 2" },
   ]);
 });
+
+test("the bridge keeps the build's most recent log lines, bounded, whatever step wrote them", async () => {
+  await store.open("b3");
+  const writer = new LogWriter(store, "b3", { flushMs: 10 });
+  const bridge = new ProgressBridge(writer, undefined);
+  bridge.onEvent({ type: "step-started", id: "v1", ...base, internal: false });
+  const line = `${"x".repeat(99)}\n`;
+  for (let i = 0; i < 2000; i++) bridge.onEvent({ type: "log", id: "v1", name: base.name, stream: "stdout", data: line, at });
+  bridge.onEvent({ type: "log", id: "v2", name: "[3/3] RUN other", stream: "stderr", data: "the very last line\n", at });
+  const recent = bridge.recentLines();
+  assert.equal(recent.at(-1), "the very last line");
+  assert.ok(Buffer.byteLength(recent.join("\n")) <= 64 * 1024, "bounded to 64 KiB");
+  assert.ok(recent.length > 100, "many lines kept");
+  await writer.finish("failure");
+});
