@@ -1,6 +1,5 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { dirname } from "node:path";
 import { Probot } from "probot";
 import { JobOctokit } from "../../src/app/job-octokit.js";
 import { StepFailedError } from "../../src/buildkit/errors.js";
@@ -22,8 +21,6 @@ import { startGitServer } from "../support/git-server.js";
 import type { GitRepo, GitServer } from "../support/git-server.js";
 import { freePort } from "../support/stack/free-port.js";
 import { testStack } from "../support/stack/env.js";
-import { startPublicGitServer } from "./public-git-server.js";
-import type { PublicGitServer } from "./public-git-server.js";
 import { buildJob, captureLog, dumpRedis, registryDigest, registryTags, unique } from "./worker-test-kit.js";
 
 const stack = testStack();
@@ -35,7 +32,6 @@ const creds = createAppCredentials(4301);
 const captured = captureLog();
 
 let git: GitServer;
-let publicGit: PublicGitServer;
 let fake: FakeGitHub<GitRepo>;
 let probot: Probot;
 let request: OctokitRequest;
@@ -69,7 +65,6 @@ before(async () => {
 });
 
 after(async () => {
-  await publicGit?.close();
   await fake?.close();
   await git?.close();
   await redisCtx?.cleanup();
@@ -223,7 +218,6 @@ describe("the build processor against the Engine, the registry, the git server a
   test("a fork PR of a public repository: built from refs/pull/N/head anonymously, not pushed", { timeout: 300_000 }, async () => {
     const name = `pub-${unique()}`;
     const repo = await newRepo(name, { private: false });
-    publicGit ??= await startPublicGitServer(dirname(dirname(repo.dir)));
     await repo.commit({ Dockerfile: "FROM scratch\nCOPY base.txt /base.txt\n", "base.txt": "base\n" });
     const sha = await repo.commit({ "fork.txt": "from the fork\n", Dockerfile: "FROM scratch\nCOPY fork.txt /fork.txt\n" }, { branch: "fork-head" });
     await repo.setRef("refs/pull/7/head", sha);
@@ -235,7 +229,7 @@ describe("the build processor against the Engine, the registry, the git server a
       owner: OWNER,
       repo: name,
       private: false,
-      cloneUrl: `${publicGit.url}/${OWNER}/${name}.git`,
+      cloneUrl: repo.remote,
       sha,
       gitRef: "refs/pull/7/head",
       checkRunId,
@@ -252,10 +246,10 @@ describe("the build processor against the Engine, the registry, the git server a
     assert.equal(run?.conclusion, "success");
     assert.match(run?.output.summary ?? "", /^Built `app`/);
     assert.deepEqual(await registryTags(stack.registry, `worker-test/${name}`), [], "nothing pushed, no cache exported");
-    const cloned = publicGit.requests.filter((r) => r.path.startsWith(`/${OWNER}/${name}.git/`));
-    assert.ok(cloned.some((r) => r.status === 200), "the daemon cloned from the public host");
-    assert.ok(cloned.every((r) => !r.authenticated), "without any credentials");
-    assert.ok(!git.requests.some((r) => r.path.startsWith(`/${OWNER}/${name}.git/`)), "the authenticated host saw nothing of this build");
+    // The repository is public on the git server (createRepo with private: false), as on GitHub.
+    const cloned = git.requests.filter((r) => r.path.startsWith(`/${OWNER}/${name}.git/`));
+    assert.ok(cloned.some((r) => r.status === 200), "the daemon cloned the public repository");
+    assert.ok(cloned.every((r) => r.user === undefined), "without any credentials");
     assert.equal(scopedTokens().length, mintedBefore, "no repository token was minted for the fork");
     assert.ok(fake.calls.some((c) => decodeURIComponent(c.path) === `/repos/${OWNER}/${name}/git/ref/pull/7/head`), "the PR ref was checked");
   });
@@ -263,7 +257,6 @@ describe("the build processor against the Engine, the registry, the git server a
   test("a fork PR whose ref moved on: cancelled with the new sha, not built", { timeout: 120_000 }, async () => {
     const name = `moved-${unique()}`;
     const repo = await newRepo(name, { private: false });
-    publicGit ??= await startPublicGitServer(dirname(dirname(repo.dir)));
     const old = await repo.commit({ Dockerfile: "FROM scratch\nCOPY a.txt /a.txt\n", "a.txt": "a\n" }, { branch: "fork-head" });
     const newer = await repo.commit({ "a.txt": "b\n" }, { branch: "fork-head" });
     await repo.setRef("refs/pull/8/head", newer);
@@ -274,7 +267,7 @@ describe("the build processor against the Engine, the registry, the git server a
       owner: OWNER,
       repo: name,
       private: false,
-      cloneUrl: `${publicGit.url}/${OWNER}/${name}.git`,
+      cloneUrl: repo.remote,
       sha: old,
       gitRef: "refs/pull/8/head",
       checkRunId,
@@ -288,7 +281,7 @@ describe("the build processor against the Engine, the registry, the git server a
     assert.equal(run?.conclusion, "cancelled");
     assert.ok(run?.output.title?.includes(`the pull request moved on to ${newer.slice(0, 7)}`), run?.output.title ?? "");
     assert.equal(fake.latestStatus(OWNER, name, old, "buildkit-bot/app")?.state, "error");
-    assert.ok(!publicGit.requests.some((r) => r.path.startsWith(`/${OWNER}/${name}.git/`)), "nothing was cloned");
+    assert.ok(!git.requests.some((r) => r.path.startsWith(`/${OWNER}/${name}.git/`)), "nothing was cloned");
   });
 
   test("a fork PR of a private repository: neutral, explained, not built (and without a public URL, no links)", { timeout: 60_000 }, async () => {
