@@ -1,11 +1,12 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, rm, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Benchmark, BenchContext, BenchResult } from "./support/benchmark.js";
 import { eventually } from "../test/e2e/support/wait.js";
 import { compileApp, startCompiledApp } from "./support/compiled-app.js";
+import { DOCKER_CLI, dockerEnv } from "./support/docker-cli.js";
 import { RssSampler } from "./support/rss-sampler.js";
 import { mb } from "./support/table.js";
 import { startBenchWorld } from "./support/world.js";
@@ -25,6 +26,8 @@ const LINE = "0123456789abcdef".repeat(4);
 
 /** Seconds the step stays alive after printing, in the second direct run: time for the daemon to deliver the rest. */
 const HOLD_SECONDS = 60;
+/** How long Docker's own CLI gets to receive the same log before it is stopped. */
+const GO_CLIENT_CAP_SECONDS = 120;
 
 function floodDockerfile(base: string, stamp: string, fail: boolean, holdSeconds = 0): string {
   const hold = holdSeconds > 0 ? ` && sleep ${holdSeconds}` : "";
@@ -71,6 +74,82 @@ async function directRun(ctx: BenchContext, holdSeconds = 0): Promise<DirectRun>
   }
 }
 
+interface GoClientRun {
+  bytes: number;
+  sawEnd: boolean;
+  exited: boolean;
+  seconds: number;
+  /** The Engine's CPU time while the CLI ran, and after the CLI was stopped until it went idle. */
+  engineCpuS: number;
+  engineSettleS: number;
+}
+
+/**
+ * The same step through Docker's own Go client (`/usr/bin/docker build --progress=plain`, 20.10): how much of the
+ * log the daemon delivers to the reference client, to tell the daemon's limits from ours. Log bytes are counted
+ * from the CLI's plain output lines (`#<n> <seconds> <text>`: the text plus its newline).
+ */
+async function goClientRun(ctx: BenchContext): Promise<GoClientRun> {
+  const dir = join(ctx.root, "bench", `flood-go-${randomBytes(4).toString("hex")}`);
+  const stamp = randomBytes(6).toString("hex");
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, "Dockerfile"), floodDockerfile(ctx.stack.baseImage, stamp, false));
+  const enginePid = Number((await readFile(join(dirname(ctx.stack.dockerSocket), "docker.pid"), "utf8")).trim());
+  const cpuBefore = await processCpuSeconds(enginePid);
+  const started = performance.now();
+  try {
+    const child = spawn(DOCKER_CLI, ["build", "--no-cache", "--progress=plain", dir], {
+      env: dockerEnv(ctx.stack.dockerSocket, { DOCKER_BUILDKIT: "1" }),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let bytes = 0;
+    let sawEnd = false;
+    let partial = "";
+    const count = (chunk: Buffer): void => {
+      const lines = (partial + chunk.toString("latin1")).split("\n");
+      partial = lines.pop() ?? "";
+      for (const line of lines) {
+        const m = /^#\d+ \d+\.\d+ (.*)$/.exec(line);
+        if (!m) continue;
+        bytes += (m[1] ?? "").length + 1;
+        if (m[1]?.includes(`FLOOD-END-${stamp}`)) sawEnd = true;
+      }
+    };
+    child.stdout.on("data", count);
+    child.stderr.on("data", count);
+    const exited = await new Promise<boolean>((done) => {
+      const timer = setTimeout(() => {
+        child.kill("SIGKILL");
+        done(false);
+      }, GO_CLIENT_CAP_SECONDS * 1000);
+      child.once("exit", () => {
+        clearTimeout(timer);
+        done(true);
+      });
+    });
+    const seconds = (performance.now() - started) / 1000;
+    const cpuAtStop = await processCpuSeconds(enginePid);
+    // The Engine goes on working on the abandoned stream for a while: let it finish before anything else is measured.
+    const settleStarted = performance.now();
+    for (let last = cpuAtStop; ; ) {
+      await new Promise((r) => setTimeout(r, 2000));
+      const now = await processCpuSeconds(enginePid);
+      if (now - last < 0.2 || performance.now() - settleStarted > 600_000) break;
+      last = now;
+    }
+    return { bytes, sawEnd, exited, seconds, engineCpuS: cpuAtStop - cpuBefore, engineSettleS: (performance.now() - settleStarted) / 1000 };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** User + system CPU seconds of a process, from /proc/<pid>/stat (clock ticks of 1/100 s on Linux). */
+async function processCpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 async function pipelineRun(ctx: BenchContext) {
   ctx.log("log-flood: compiling the app (tsconfig.build.json) to run the worker as production does");
   const main = await compileApp(join(ctx.root, "bench", "compiled-app"));
@@ -113,6 +192,8 @@ export const logFlood: Benchmark = {
     const direct = await directRun(ctx);
     ctx.log(`log-flood: our client alone, the step kept alive ${HOLD_SECONDS} s after printing`);
     const held = await directRun(ctx, HOLD_SECONDS);
+    ctx.log(`log-flood: Docker's Go client (CLI 20.10), at most ${GO_CLIENT_CAP_SECONDS} s`);
+    const go = await goClientRun(ctx);
     ctx.log("log-flood: the pipeline, worker in its own process");
     const pipeline = await pipelineRun(ctx);
     const row = (label: string, d: DirectRun) => [
@@ -134,6 +215,20 @@ export const logFlood: Benchmark = {
           title: "Our client alone (child process: connect, solve with a progress handler counting log bytes)",
           columns: ["step", "log bytes received", "step's last line received", "clipping notice", "solve wall time", "first → last log event", "throughput (bytes ÷ first→last log)", "log events", "client CPU during the solve", "bytes per client CPU second", "peak RSS"],
           rows: [row("prints 200 MB, ends", direct), row(`prints 200 MB, stays alive ${HOLD_SECONDS} s`, held)],
+        },
+        {
+          title: `The same step through Docker's Go client (${DOCKER_CLI} build --progress=plain, 20.10), stopped after ${GO_CLIENT_CAP_SECONDS} s`,
+          columns: ["log bytes received", "step's last line received", "CLI finished by itself", "wall time", "Engine CPU while the CLI ran", "Engine busy after the CLI stopped"],
+          rows: [
+            [
+              `${go.bytes} (${mb(go.bytes)})`,
+              go.sawEnd ? "yes" : "no",
+              go.exited ? "yes" : "no (stopped)",
+              `${go.seconds.toFixed(1)} s`,
+              `${go.engineCpuS.toFixed(1)} s`,
+              `${go.engineSettleS.toFixed(0)} s`,
+            ],
+          ],
         },
         {
           title: "Full pipeline: the compiled worker (node dist/app/main.js, BUILDKIT_BOT_ROLE=worker) building the same step, which then fails",
@@ -164,7 +259,7 @@ export const logFlood: Benchmark = {
         },
         {
           goal: "the whole 200 MB arrives",
-          measured: `${direct.bytes} bytes of log received by the client (${held.bytes} with the step kept alive ${HOLD_SECONDS} s)`,
+          measured: `${direct.bytes} bytes of log received by our client (${held.bytes} with the step kept alive ${HOLD_SECONDS} s); Docker's Go client received ${go.bytes} bytes in ${go.seconds.toFixed(0)} s${go.exited ? "" : " and had not finished"}`,
           met: direct.bytes >= FLOOD_BYTES,
         },
       ],

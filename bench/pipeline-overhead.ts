@@ -143,7 +143,7 @@ function report(results: PhaseResult[], pairs: number, repo: E2ERepo): BenchResu
   const label = (r: Phase) => `${r.cold ? "cold" : "warm"}, GitHub +${r.delayMs} ms`;
   const main: Table = {
     title: `(a) direct client vs (b) full pipeline, ${pairs} a/b pairs per row (medians, range in brackets)`,
-    columns: ["case", "(a) direct: connect+solve+push", "(b) pipeline: webhook → check run completed", "ratio b/a", "extra b−a", "GitHub round trips in (b)"],
+    columns: ["case", "(a) direct: connect+solve+push", "(b) pipeline: webhook → check run completed", "ratio b/a", "extra b−a", "serial GitHub round trips in (b)"],
     rows: results.map((r) => [
       label(r),
       describeSpread(spread(r.a)),
@@ -153,8 +153,7 @@ function report(results: PhaseResult[], pairs: number, repo: E2ERepo): BenchResu
         return `${ratio(s.median)} (${ratio(s.min)}–${ratio(s.max)})`;
       })(),
       describeSpread(pairedDifferences(r.a, r.b)),
-      String(spread(r.timelines.map((t) => t.roundTrips)).median),
-      String(spread(r.timelines.map((t) => t.heldWrites.length)).median),
+      `${spread(r.timelines.map((t) => t.roundTrips)).median} (${spread(r.timelines.map((t) => t.requests)).median} requests)`,
     ]),
   };
   const med = (xs: number[]) => spread(xs).median;
@@ -199,10 +198,10 @@ function report(results: PhaseResult[], pairs: number, repo: E2ERepo): BenchResu
       "(a) = `BuildKitClient.connect` + `solve()` of `buildRequestForJob(job)` (git context at the commit with a read token, push of the planned tags) + `close()`, timed in the bench process. (b) = the signed push delivery leaving the bench process → the response of the check run's completing PATCH reaching the app, timed at a pass-through proxy in front of the fake GitHub (one loopback hop per call).",
       "Cold = before each run the Engine's build cache is pruned and all its images removed (`docker builder prune -af`, `docker image prune -af` on the private Engine), so the base image is pulled again and every step runs. Warm = nothing pruned: the steps are cached, the git fetch of the new commit, export and the (no-op) push remain.",
       "Runs alternate b, a, b, a …; the first pair of each row is a warm-up and is discarded. Ratios and differences are computed per pair, then the median is taken.",
-      `Unavoidable round trips = ${UNAVOIDABLE_ROUND_TRIPS} (the issue's limit: one token mint, the check run created, the check run completed). The pipeline's actual serial calls per build${sample ? ` (last run): ${describeCalls(sample.calls)}` : ""}.`,
+      `Unavoidable round trips = ${UNAVOIDABLE_ROUND_TRIPS} (the issue's limit: one token mint, the check run created, the check run completed). The pipeline's GitHub calls per build, in the order they started${sample ? ` (last run): ${describeCalls(sample.calls)}` : ""}.`,
       "\"reporting writes\" includes the completing PATCH (and its GitHub delay); the final commit status is sent after it and is not inside (b). \"other app work\" = (b) minus every measured part (planning, Redis, connecting to BuildKit, JWT signing, the log store); the webhook 2xx overlaps the start of the event job's processing, so parts may add up to slightly more than the total.",
       "The split of (b)'s solve and push is not observable from outside the worker; (a)'s split (our client's `timings`) is shown next to it. (b)'s \"solve+push\" also holds the wait for the completing PATCH's write slot.",
-      "\"(b) writes at 1 s spacing\" counts the build's writes that left 1.00–1.10 s after the app's previous write: @octokit/plugin-throttling (kept enabled by JobOctokit) runs one mutating request at a time per process with `minTime: 1000` ms. With ~4 writes on a build's critical path (check run created, in_progress, status \"Building\", completed) that spacing alone is a floor of ~3 s per build, whatever GitHub's latency.",
+      "Serial round trips = the calls of (b) merged where they were in flight at the same time (the app sends independent calls together: the config and Dockerfile reads and the branch head; the git token mint, the daemon connection and the Dockerfile read for annotations; the in_progress update and the pending status, alongside the solve). Each part of the breakdown is the wall time during which a call of its kind was in flight, so parts overlap; \"other app work\" is the time covered by no part."
     ],
   };
 }

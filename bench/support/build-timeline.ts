@@ -4,8 +4,10 @@ import type { TimedCall } from "./timing-proxy.js";
 /**
  * Where the time of one pipeline build went, from the signed webhook leaving the sender to the check run's
  * completing update returning from GitHub. GitHub calls are timed at the proxy (request start → response end);
- * queue waits come from BullMQ's own job timestamps. The parts run one after another, so they add up; `other`
- * is what is left (the app's own work: planning, Redis, connecting to BuildKit, JWT signing…).
+ * queue waits come from BullMQ's own job timestamps. The app sends independent calls together, so each GitHub
+ * part is the wall time during which at least one call of its kind was in flight (parts may overlap each other
+ * and the solve); `other` is the wall time covered by none of them (the app's own work: planning, Redis,
+ * connecting to BuildKit, JWT signing…).
  */
 export interface BuildTimeline {
   sentAt: number;
@@ -13,7 +15,7 @@ export interface BuildTimeline {
   totalMs: number;
   /** The webhook's round trip to its 2xx. */
   ackMs: number;
-  /** Delivery → first solve byte: the end of the last GitHub write before `solve()` ("Building" status). */
+  /** Delivery → solve start: the worker's in_progress update leaving, which the worker starts in the same tick as `solve()`. */
   startLatencyMs: number;
   queueWaitMs: number;
   tokenMintMs: number;
@@ -21,16 +23,13 @@ export interface BuildTimeline {
   /** Check-run and status writes before the completion is known (the completing PATCH included). */
   reportingMs: number;
   otherGitHubMs: number;
-  /** From the "Building" status returning to the completing PATCH leaving: solve, push and the log's end. */
+  /** From the solve's start to the completing PATCH leaving: solve, push and the log's end. */
   solvePushMs: number;
   otherMs: number;
-  /** GitHub requests made between the delivery and the completion, all serial. */
+  /** GitHub round trips one after another: calls in flight at the same time count once. */
   roundTrips: number;
-  /**
-   * Writes of this build that started 1.00–1.10 s after the app's previous write: the signature of
-   * @octokit/plugin-throttling's write group (one mutating request at a time, at least 1 s apart per process).
-   */
-  heldWrites: TimedCall[];
+  /** Every GitHub request between the delivery and the completion. */
+  requests: number;
   calls: TimedCall[];
 }
 
@@ -38,6 +37,25 @@ const isMint = (c: TimedCall) => c.method === "POST" && /^\/app\/installations\/
 const isContents = (c: TimedCall) => c.method === "GET" && /^\/repos\/[^/]+\/[^/]+\/contents\//.test(c.path);
 const isCheckRunWrite = (c: TimedCall) => (c.method === "POST" || c.method === "PATCH") && /^\/repos\/[^/]+\/[^/]+\/check-runs(\/\d+)?$/.test(c.path);
 const isStatus = (c: TimedCall, sha: string) => c.method === "POST" && c.path.endsWith(`/statuses/${sha}`);
+
+type Span = { start: number; end: number };
+
+/** Merged, sorted spans: the wall time covered by any of them. */
+function union(spans: readonly Span[]): Span[] {
+  const sorted = [...spans].filter((x) => x.end > x.start).sort((x, y) => x.start - y.start);
+  const merged: Span[] = [];
+  for (const x of sorted) {
+    const last = merged.at(-1);
+    if (last && x.start <= last.end) last.end = Math.max(last.end, x.end);
+    else merged.push({ start: x.start, end: x.end });
+  }
+  return merged;
+}
+
+/** GitHub round trips one after another among `calls`: calls in flight at the same time count once. */
+export const serialRoundTrips = (calls: readonly Span[]): number => union(calls).length;
+
+const covered = (spans: readonly Span[]): number => union(spans).reduce((t, x) => t + (x.end - x.start), 0);
 
 export class TimelineError extends Error {
   override readonly name = "TimelineError";
@@ -49,10 +67,9 @@ export async function buildTimeline(world: BenchWorld, run: { sha: string; sentA
   if (!completed) throw new TimelineError(`no completing check-run update seen for ${run.sha}`);
   const started = after.find((c) => c.method === "PATCH" && isCheckRunWrite(c) && c.body?.status === "in_progress");
   if (!started) throw new TimelineError(`no in_progress check-run update seen for ${run.sha}`);
-  const building = after.find((c) => isStatus(c, run.sha) && c.start >= started.end);
-  const solveStartAt = building && building.end <= completed.start ? building.end : started.end;
+  const solveStartAt = started.start;
   const calls = after.filter((c) => c.end <= completed.end);
-  const sum = (pick: (c: TimedCall) => boolean) => calls.filter(pick).reduce((t, c) => t + (c.end - c.start), 0);
+  const part = (pick: (c: TimedCall) => boolean) => covered(calls.filter(pick));
 
   const { event, build } = await world.jobs(run.sha);
   const wait = (j: { timestamp: number; processedOn?: number | undefined } | undefined) =>
@@ -61,18 +78,8 @@ export async function buildTimeline(world: BenchWorld, run: { sha: string; sentA
 
   const totalMs = completed.end - run.sentAt;
   const ackMs = run.ackedAt - run.sentAt;
-  const tokenMintMs = sum(isMint);
-  const configFetchMs = sum(isContents);
-  const reportingMs = sum((c) => isCheckRunWrite(c) || isStatus(c, run.sha));
-  const otherGitHubMs = sum((c) => !isMint(c) && !isContents(c) && !isCheckRunWrite(c) && !isStatus(c, run.sha));
-  const solvePushMs = completed.start - solveStartAt;
-  const allWrites = world.proxy.calls.filter((c) => (c.method === "POST" || c.method === "PATCH") && c.path.startsWith("/repos/")).sort((x, y) => x.start - y.start);
-  const heldWrites: TimedCall[] = [];
-  for (let i = 1; i < allWrites.length; i++) {
-    const w = allWrites[i] as TimedCall;
-    const gap = w.start - (allWrites[i - 1] as TimedCall).start;
-    if (w.start >= run.sentAt && w.end <= completed.end && gap >= 1000 && gap <= 1100) heldWrites.push(w);
-  }
+  const solve = { start: solveStartAt, end: completed.start };
+  const known = covered([{ start: run.sentAt, end: run.ackedAt }, ...calls, solve]);
   return {
     sentAt: run.sentAt,
     solveStartAt,
@@ -80,14 +87,14 @@ export async function buildTimeline(world: BenchWorld, run: { sha: string; sentA
     ackMs,
     startLatencyMs: solveStartAt - run.sentAt,
     queueWaitMs,
-    tokenMintMs,
-    configFetchMs,
-    reportingMs,
-    otherGitHubMs,
-    solvePushMs,
-    otherMs: totalMs - ackMs - queueWaitMs - tokenMintMs - configFetchMs - reportingMs - otherGitHubMs - solvePushMs,
-    roundTrips: calls.length,
-    heldWrites,
+    tokenMintMs: part(isMint),
+    configFetchMs: part(isContents),
+    reportingMs: part((c) => isCheckRunWrite(c) || isStatus(c, run.sha)),
+    otherGitHubMs: part((c) => !isMint(c) && !isContents(c) && !isCheckRunWrite(c) && !isStatus(c, run.sha)),
+    solvePushMs: solve.end - solve.start,
+    otherMs: Math.max(0, totalMs - known - queueWaitMs),
+    roundTrips: serialRoundTrips(calls),
+    requests: calls.length,
     calls,
   };
 }

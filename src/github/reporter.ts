@@ -75,7 +75,8 @@ export class GitHubReporter {
   #finished = false;
   #lastProgressAt = Number.NEGATIVE_INFINITY;
   #lastProgressSummary: string | undefined;
-  #sending: Promise<unknown> = Promise.resolve();
+  /** One queue per resource: the check run's writes keep their order, and so do the status's. */
+  readonly #sending = { run: Promise.resolve() as Promise<unknown>, status: Promise.resolve() as Promise<unknown> };
 
   constructor(options: GitHubReporterOptions) {
     this.#request = options.request;
@@ -100,7 +101,7 @@ export class GitHubReporter {
     if (this.#checkRunId === undefined) {
       // The run must exist before anything else can be reported, so its creation is never coalesced.
       await this.#budget.acquire("final", this.#runKey());
-      const { data } = await this.#send(() =>
+      const { data } = await this.#send("run", () =>
         this.#request("POST /repos/{owner}/{repo}/check-runs", {
           owner: this.#target.owner,
           repo: this.#target.repo,
@@ -124,13 +125,17 @@ export class GitHubReporter {
     const output = renderProgress(this.#target.image, progress);
     this.#lastProgressAt = this.#now();
     this.#lastProgressSummary = output.summary;
-    await this.#patch("intermediate", {
-      status: "in_progress",
-      started_at: new Date(this.#now()).toISOString(),
-      details_url: this.#target.detailsUrl,
-      output,
-    });
-    await this.#status("intermediate", "pending", "Building");
+    // Two resources, so no order between them to keep: both go out at once.
+    const results = await Promise.allSettled([
+      this.#patch("intermediate", {
+        status: "in_progress",
+        started_at: new Date(this.#now()).toISOString(),
+        details_url: this.#target.detailsUrl,
+        output,
+      }),
+      this.#status("intermediate", "pending", "Building"),
+    ]);
+    for (const result of results) if (result.status === "rejected") throw result.reason;
   }
 
   /**
@@ -205,10 +210,10 @@ export class GitHubReporter {
     return `checkrun:${t.owner}/${t.repo}:${id ?? `${t.sha}:${t.image}`}`;
   }
 
-  /** Sends one request after the ones before it: the run's writes reach GitHub in the order they were made. */
-  #send<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.#sending.then(fn, fn);
-    this.#sending = next.catch(() => undefined);
+  /** Sends one request after the ones before it on the same resource, so GitHub sees them in the order made. */
+  #send<T>(resource: "run" | "status", fn: () => Promise<T>): Promise<T> {
+    const next = this.#sending[resource].then(fn, fn);
+    this.#sending[resource] = next.catch(() => undefined);
     return next;
   }
 
@@ -218,7 +223,7 @@ export class GitHubReporter {
     if (kind === "intermediate" && this.#finished) return false;
     const permit = await this.#budget.acquire(kind, this.#runKey());
     if (!permit.granted) return false;
-    return this.#send(async () => {
+    return this.#send("run", async () => {
       if (kind === "intermediate" && this.#finished) return false;
       await this.#request("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", {
         owner: this.#target.owner,
@@ -254,7 +259,7 @@ export class GitHubReporter {
     const context = statusContext(t.image);
     const permit = await this.#budget.acquire(kind, `status:${t.owner}/${t.repo}:${t.sha}:${context}`);
     if (!permit.granted) return;
-    await this.#send(async () => {
+    await this.#send("status", async () => {
       if (kind === "intermediate" && this.#finished) return;
       await this.#request("POST /repos/{owner}/{repo}/statuses/{sha}", {
         owner: t.owner,

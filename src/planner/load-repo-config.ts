@@ -21,6 +21,10 @@ export async function loadRepoConfig(
   octokit: GitHubClient,
   at: { owner: string; repo: string; ref: string },
 ): Promise<LoadedRepoConfig> {
+  // Both reads go out together: the root Dockerfile only matters without a config file, but waiting for the
+  // config's 404 first would put a second GitHub round trip in front of every build of such a repository.
+  const dockerfileRead = readRepoFile(octokit, { ...at, path: "Dockerfile" });
+  dockerfileRead.catch(() => undefined);
   const text = await readRepoFile(octokit, { ...at, path: REPO_CONFIG_PATH });
   if (text !== undefined) {
     try {
@@ -30,6 +34,6 @@ export async function loadRepoConfig(
       throw err;
     }
   }
-  const dockerfile = await readRepoFile(octokit, { ...at, path: "Dockerfile" });
+  const dockerfile = await dockerfileRead;
   return dockerfile === undefined ? { kind: "none" } : { kind: "config", config: rootDockerfileConfig(at.repo) };
 }

@@ -80,6 +80,15 @@ async function plan(job: EventJob, deps: PlannerDeps): Promise<void> {
     return;
   }
 
+  // Whether a moving tag (`main`, `latest`) may follow this commit: only when the branch still points at it. Asked
+  // alongside the config read, so it costs no round trip of its own.
+  const rebuild = job.rerun !== undefined || job.event === "check_suite";
+  const defaultBranchPush = job.event === "push" && target.kind === "branch" && target.branch === repo.defaultBranch;
+  const branchHead =
+    (rebuild || defaultBranchPush) && target.kind === "branch"
+      ? readBranchHead(deps.octokit, { owner: repo.owner, repo: repo.repo, branch: target.branch })
+      : undefined;
+  branchHead?.catch(() => undefined);
   const loaded = await loadRepoConfig(deps.octokit, { owner: repo.owner, repo: repo.repo, ref: configRef(target, job.sha) });
   if (loaded.kind === "none") {
     log.info(where, "no .github/buildkit-bot.yml and no root Dockerfile: nothing to build");
@@ -107,12 +116,7 @@ async function plan(job: EventJob, deps: PlannerDeps): Promise<void> {
   const changedFiles = await changedFilesFor(job, config, deps.octokit);
   // Moving tags (`main`, `latest`) must not go back to an older commit: a rebuild (one check run, or the whole
   // suite) may be of an old commit, and a push to the default branch may be planned after a newer one.
-  const rebuild = job.rerun !== undefined || job.event === "check_suite";
-  const defaultBranchPush = job.event === "push" && target.kind === "branch" && target.branch === repo.defaultBranch;
-  let refIsCurrent = true;
-  if ((rebuild || defaultBranchPush) && target.kind === "branch") {
-    refIsCurrent = (await readBranchHead(deps.octokit, { owner: repo.owner, repo: repo.repo, branch: target.branch })) === job.sha;
-  }
+  const refIsCurrent = branchHead ? (await branchHead) === job.sha : true;
   const noCache = job.rerun?.noCache ?? false;
   const planInput = {
     sha: job.sha,

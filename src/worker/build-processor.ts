@@ -50,9 +50,9 @@ type EndOutcome = Extract<LogRecord, { t: "end" }>["outcome"];
 
 /**
  * The build worker's processor. One build job → at most one solve:
- * the fork rules first (private fork: neutral, not built; the PR ref must still point at the sha), then the
- * daemon, the Dockerfile text (one Contents API read), a token for that one repository with `contents: read`
- * (never for forks), the solve with progress to the log page and the check run, and the outcome on the check run
+ * the fork rules first (private fork: neutral, not built; the PR ref must still point at the sha), then, at the
+ * same time, the daemon, a token for that one repository with `contents: read` (never for forks) and the
+ * Dockerfile text (one Contents API read, awaited only if the build fails), the solve with progress to the log page and the check run, and the outcome on the check run
  * and the commit status. Errors go to the queue as they are: transient ones are retried (the check run goes back
  * to queued with a note, and only the last attempt concludes it as failed); every other one is reported as the
  * build's failure and then thrown, which fails the job without retry. A resumed job (after a stall) reuses its
@@ -111,25 +111,26 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
         if (moved !== undefined) return await notBuilt((r) => r.checkRunCancelled(moved), "cancelled", `Not built: ${moved}.`);
       }
 
-      client = await BuildKitClient.connect(deps.buildkitHost, deps.connectTimeoutMs !== undefined ? { connectTimeoutMs: deps.connectTimeoutMs } : {});
-      const capabilities = await client.capabilities();
-      const dockerfileText = await readRepoFile(installation as unknown as GitHubClient, {
+      // The daemon connection, the git token and the Dockerfile text are independent: one round trip, not three.
+      // The Dockerfile text only helps a failure point at its line, so the solve does not wait for it.
+      const dockerfileText = readRepoFile(installation as unknown as GitHubClient, {
         owner: job.repository.owner,
         repo: job.repository.repo,
         path: job.image.dockerfile,
         ref: job.sha,
-      });
-      let gitToken: string | undefined;
-      if (!job.fork) {
-        const app = await deps.github.auth();
-        gitToken = await mintRepositoryToken(app.request as unknown as OctokitRequest, job.repository.installationId, job.repository.repoId);
+      }).catch(() => undefined);
+      const minting = job.fork ? Promise.resolve(undefined) : mintBuildToken(deps, job);
+      minting.catch(() => undefined);
+      client = await BuildKitClient.connect(deps.buildkitHost, deps.connectTimeoutMs !== undefined ? { connectTimeoutMs: deps.connectTimeoutMs } : {});
+      const capabilities = await client.capabilities();
+      const gitToken = await minting;
+      if (gitToken !== undefined) {
         secrets.push(gitToken);
         await writer.flush().catch(() => undefined);
         writer = new LogWriter(deps.logs, job.buildId, { secrets: [...secrets] });
       }
       const { request: buildRequest, pushTags, notes } = buildRequestForJob(job, { ...(gitToken ? { gitToken } : {}), registry: deps.registry, capabilities });
       writer.line(`daemon: ${client.address} (${capabilities.daemon}${capabilities.buildkitVersion ? `, BuildKit ${capabilities.buildkitVersion}` : ""})`);
-      if (dockerfileText === undefined) writer.line(`${job.image.dockerfile} was not found at ${short(job.sha)} through the API; the daemon will look for it itself`);
       for (const note of notes) writer.line(note);
       writer.line(pushTags.length > 0 ? `pushing: ${pushTags.join(", ")}` : "not pushing");
 
@@ -143,7 +144,7 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
       const result = await client.solve(buildRequest, {
         signal,
         onProgress: current.onEvent,
-        ...(dockerfileText !== undefined ? { dockerfileText } : {}),
+        dockerfileText,
       });
       current.close();
       await reportingStart;
@@ -218,6 +219,12 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
       await client?.close().catch(() => undefined);
     }
   };
+}
+
+/** A token for the build's git fetch: this one repository, `contents: read`. */
+async function mintBuildToken(deps: BuildProcessorDeps, job: BuildJob): Promise<string> {
+  const app = await deps.github.auth();
+  return mintRepositoryToken(app.request as unknown as OctokitRequest, job.repository.installationId, job.repository.repoId);
 }
 
 /** Why a fork's build must not run (the PR ref no longer points at the sha), or undefined when it may. */

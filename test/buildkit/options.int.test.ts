@@ -289,19 +289,21 @@ describe("every build option against the real Engine", { timeout: 900_000 }, () 
 const host = process.env.BUILDKIT_HOST;
 const skip = host ? false : "needs a standalone buildkitd: set BUILDKIT_HOST (e.g. unix:///run/buildkit/buildkitd.sock) to run";
 
-describe("options only a standalone buildkitd carries out", { skip, timeout: 600_000 }, () => {
+describe("options only a standalone buildkitd carries out", { timeout: 600_000 }, () => {
   let client: BuildKitClient;
   let work: string;
   before(async () => {
+    if (!host) return;
     client = await BuildKitClient.connect(host);
     work = await mkdtemp(join(tmpdir(), "bkb-options-bkd-"));
   });
   after(async () => {
+    if (!host) return;
     await client?.close();
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  test("two platforms pushed give one manifest list; a registry cache exports with mode=max", { timeout: 300_000 }, async () => {
+  test("two platforms pushed give one manifest list; a registry cache exports with mode=max", { skip, timeout: 300_000 }, async () => {
     const context = await writeTree(join(work, "multi"), { Dockerfile: "FROM scratch\nCOPY hello.txt /\n", "hello.txt": unique() });
     const repository = `bkb-test/bkd-multi-${unique()}`;
     const result = await client.solve(

@@ -20,7 +20,7 @@ import { buildJob, registryDigest, registryTags, unique } from "./worker-test-ki
 const host = process.env.BUILDKIT_HOST;
 const skip = host ? false : "needs a standalone buildkitd: set BUILDKIT_HOST (e.g. unix:///run/buildkit/buildkitd.sock) to run";
 
-describe("the build processor on a standalone buildkitd", { skip, timeout: 600_000 }, () => {
+describe("the build processor on a standalone buildkitd", { timeout: 600_000 }, () => {
   const stack = testStack();
   const creds = createAppCredentials(4305);
   let git: GitServer;
@@ -30,6 +30,7 @@ describe("the build processor on a standalone buildkitd", { skip, timeout: 600_0
   let redisCtx: Awaited<ReturnType<typeof redisForTest>>;
 
   before(async () => {
+    if (!host) return;
     git = await startGitServer();
     fake = await startFakeGitHub<GitRepo>({ appId: creds.appId, publicKeyPem: creds.publicKeyPem, gitServer: git });
     fake.addInstallation(31, "octo");
@@ -38,12 +39,13 @@ describe("the build processor on a standalone buildkitd", { skip, timeout: 600_0
     redisCtx = await redisForTest("worker-buildkitd");
   });
   after(async () => {
+    if (!host) return;
     await fake?.close();
     await git?.close();
     await redisCtx?.cleanup();
   });
 
-  test("pushes the planned tags and exports the registry cache to its tag", { timeout: 300_000 }, async () => {
+  test("pushes the planned tags and exports the registry cache to its tag", { skip, timeout: 300_000 }, async () => {
     const name = `bkd-${unique()}`;
     const repo = await fake.createRepo(31, "octo", name);
     const sha = await repo.commit({ Dockerfile: "FROM scratch\nCOPY a.txt /a.txt\n", "a.txt": `${name}\n` });

@@ -27,8 +27,11 @@ import { followStatus } from "./status-stream.js";
 export interface SolveOptions {
   signal?: AbortSignal;
   onProgress?: ProgressHandler;
-  /** The Dockerfile's text, when the caller has it: lets failures point at the right lines. */
-  dockerfileText?: string;
+  /**
+   * The Dockerfile's text, when the caller has it: lets failures point at the right lines. A promise is awaited
+   * only when the build fails, so a caller can fetch the text while the build runs.
+   */
+  dockerfileText?: string | Promise<string | undefined>;
   /** Extra services served in the build's session, next to Health, Secrets, Auth (and FileSync/FileSend). */
   sessionServices?: SessionService[];
 }
@@ -98,7 +101,7 @@ export async function runSolve(deps: SolveDependencies, request: BuildRequest, o
     } catch (err) {
       await status.settle();
       tracker.finish();
-      throw solveFailure(err, deps, request, options, tracker, redactor);
+      throw solveFailure(err, deps, request, await dockerfileTextOf(options), options, tracker, redactor);
     } finally {
       solveMs = Date.now() - solveStarted;
     }
@@ -136,10 +139,19 @@ export async function runSolve(deps: SolveDependencies, request: BuildRequest, o
   return result;
 }
 
+async function dockerfileTextOf(options: SolveOptions): Promise<string | undefined> {
+  try {
+    return await options.dockerfileText;
+  } catch {
+    return undefined;
+  }
+}
+
 function solveFailure(
   err: unknown,
   deps: SolveDependencies,
   request: BuildRequest,
+  dockerfileText: string | undefined,
   options: SolveOptions,
   tracker: ProgressTracker,
   redactor: Redactor,
@@ -149,7 +161,7 @@ function solveFailure(
   if (code === grpc.status.UNAVAILABLE) return deps.connectionError(err);
   return classifySolveError(err, {
     tracker,
-    dockerfile: { path: dockerfilePath(request), text: options.dockerfileText },
+    dockerfile: { path: dockerfilePath(request), text: dockerfileText },
     gitRemote: request.context.type === "git" ? request.context.remote : undefined,
     redactor,
     signal: options.signal,

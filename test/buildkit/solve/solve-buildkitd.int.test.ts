@@ -10,21 +10,23 @@ import { testStack } from "../../support/stack/env.js";
 const host = process.env.BUILDKIT_HOST;
 const skip = host ? false : "needs a standalone buildkitd: set BUILDKIT_HOST (e.g. unix:///run/buildkit/buildkitd.sock) to run";
 
-describe("standalone buildkitd", { skip, timeout: 600_000 }, () => {
+describe("standalone buildkitd", { timeout: 600_000 }, () => {
   const TOKEN = `ghs_${randomBytes(18).toString("hex")}`;
   let git: GitServer;
   let client: BuildKitClient;
 
   before(async () => {
+    if (!host) return;
     git = await startGitServer({ tokens: [TOKEN] });
     client = await BuildKitClient.connect(host);
   });
   after(async () => {
+    if (!host) return;
     await client?.close();
     await git?.close();
   });
 
-  test("health uses Control.Info and reports the BuildKit version", async () => {
+  test("health uses Control.Info and reports the BuildKit version", { skip }, async () => {
     const health = await client.health();
     assert.equal(health.daemon, "buildkitd");
     assert.equal(health.infoSupported, true);
@@ -32,7 +34,7 @@ describe("standalone buildkitd", { skip, timeout: 600_000 }, () => {
     assert.ok(health.workers.length > 0 && health.workers.every((w) => w.platforms.length > 0));
   });
 
-  test("the image exporter pushes, and the result digest is the registry's", { timeout: 300_000 }, async () => {
+  test("the image exporter pushes, and the result digest is the registry's", { skip, timeout: 300_000 }, async () => {
     const stack = testStack();
     const repo = await git.createRepo("octo", `bkd-${randomBytes(4).toString("hex")}`);
     const sha = await repo.commit({ Dockerfile: `FROM ${stack.baseImage}\nRUN echo ${randomBytes(4).toString("hex")} > /x\n` });
