@@ -12,6 +12,7 @@ import { startBenchWorld } from "./support/world.js";
 
 const GOAL_P50_MS = 100;
 const WARMUPS = 3;
+const PUSH_SPACING_MS = 6_000;
 
 export const buildStart: Benchmark = {
   name: "build-start",
@@ -24,7 +25,12 @@ export const buildStart: Benchmark = {
       e2e.github.delayMs = 0;
       const repo = await e2e.createRepo("start", { "a.txt": "0\n" });
       const timelines: BuildTimeline[] = [];
+      let lastPushAt = 0;
       for (let i = 0; i < WARMUPS + runs; i++) {
+        // Back-to-back builds would soon wait for the app's GitHub write budget (60/min, ~5 writes a build), which
+        // item 4 measures; spaced out, each build starts as one does on an idle app.
+        await new Promise((r) => setTimeout(r, Math.max(0, lastPushAt + PUSH_SPACING_MS - Date.now())));
+        lastPushAt = Date.now();
         const pushed = await world.push(repo, { Dockerfile: "FROM scratch\nCOPY a.txt /a.txt\n", "a.txt": `${i}\n` });
         const run = await e2e.completedCheckRun(repo, pushed.sha, "buildkit-bot / start", 120_000);
         if (run.conclusion !== "success") throw new Error(`build ${i} ended ${run.conclusion}: ${run.output.title}\n${run.output.summary}`);
@@ -59,7 +65,7 @@ export const buildStart: Benchmark = {
         ],
         goals: [{ goal: `p50 < ${GOAL_P50_MS} ms to solve start`, measured: `p50 ${p50} ms, p99 ${percentile(starts, 99)} ms`, met: p50 < GOAL_P50_MS }],
         notes: [
-          "One app process (role all: web, planner, build worker) against the bench stack's Engine; each run pushes a new commit of a `FROM scratch` + `COPY` Dockerfile and waits for its check run and final status before the next push, so the worker is idle when each webhook arrives.",
+          `One app process (role all: web, planner, build worker) against the bench stack's Engine; each run pushes a new commit of a \`FROM scratch\` + \`COPY\` Dockerfile and waits for its check run and final status before the next push, so the worker is idle when each webhook arrives. Pushes are at least ${PUSH_SPACING_MS / 1000} s apart: a build makes 5 writes and the app's write budget allows 60 a minute (item 4), so back-to-back pushes would measure waits for the budget, not the start of a build.`,
           "Start = the signed delivery's POST begins in the bench process. Solve starts = the worker's in_progress check-run update reaching a pass-through proxy in front of the fake GitHub: the worker starts that update and the Solve RPC in the same tick, and the update first takes a write-budget permit from Redis, so the Solve RPC is already on its way by then. The \"of which\" rows are sums over the same runs (medians of parts do not add up to the median of the whole).",
           `The GitHub calls that ended before the solve started (${before.length} in the last run, ${serialRoundTrips(before)} serial round trips): ${describeCalls(before)}.`,
           "Queue waits come from BullMQ's job timestamps (added → processedOn) of the event job and the build job.",

@@ -38,13 +38,18 @@ export async function startBenchWorld(opts: E2EOptions): Promise<BenchWorld> {
   const events = new Queue<EventJob>(QueueName.Events, { connection: e2e.redisClient, prefix: e2e.queuePrefix });
   const builds = new Queue<BuildJob>(QueueName.Builds, { connection: e2e.redisClient, prefix: e2e.queuePrefix });
 
+  const contents = new Map<E2ERepo, Record<string, string>>();
   return {
     e2e,
     proxy,
     async push(repo, files) {
       const before = repo.heads.get("main") ?? "0".repeat(40);
       const sha = await e2e.commit(repo, files);
-      const payload = pushPayload(repo, { ref: "refs/heads/main", before, after: sha, files: Object.keys(files) });
+      // As GitHub lists them: only the files whose content this commit changed.
+      const known = contents.get(repo) ?? {};
+      const changed = Object.keys(files).filter((path) => known[path] !== files[path]);
+      contents.set(repo, { ...known, ...files });
+      const payload = pushPayload(repo, { ref: "refs/heads/main", before, after: sha, files: changed });
       const sentAt = Date.now();
       await e2e.deliver("push", payload);
       return { sha, sentAt, ackedAt: Date.now() };

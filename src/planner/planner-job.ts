@@ -13,7 +13,9 @@ import { BuildClaims } from "./build-claims.js";
 import { decodeExternalId, encodeExternalId, EXTERNAL_ID_MAX_LENGTH, externalIdHash, hashedExternalId } from "./external-id.js";
 import type { ExternalIdData } from "./external-id.js";
 import { ExternalIdStore } from "./external-id-store.js";
-import { loadRepoConfig } from "./load-repo-config.js";
+import { ConfigSourceMemo, keepsConfigSource } from "./config-source-memo.js";
+import type { ConfigSource } from "./config-source-memo.js";
+import { interpretConfigSource, readConfigSource } from "./load-repo-config.js";
 import { planImages } from "./plan.js";
 import type { ImageDecision } from "./plan.js";
 import { PlanProgress } from "./plan-progress.js";
@@ -89,7 +91,7 @@ async function plan(job: EventJob, deps: PlannerDeps): Promise<void> {
       ? readBranchHead(deps.octokit, { owner: repo.owner, repo: repo.repo, branch: target.branch })
       : undefined;
   branchHead?.catch(() => undefined);
-  const loaded = await loadRepoConfig(deps.octokit, { owner: repo.owner, repo: repo.repo, ref: configRef(target, job.sha) });
+  const loaded = interpretConfigSource(await configSourceOf(job, target, deps.octokit, new ConfigSourceMemo(deps.redis, prefix)), repo.repo);
   if (loaded.kind === "none") {
     log.info(where, "no .github/buildkit-bot.yml and no root Dockerfile: nothing to build");
     return;
@@ -273,6 +275,26 @@ function refOf(target: PlanTarget): string | undefined {
   if (target.kind === "branch") return `refs/heads/${target.branch}`;
   if (target.kind === "tag") return `refs/tags/${target.tag}`;
   return undefined;
+}
+
+/**
+ * What decides the config at the commit the event is planned from. A push whose complete file list leaves the
+ * config file and the root Dockerfile alone takes what was found at its parent, when that is remembered; every
+ * commit read at its own sha is remembered for the pushes after it.
+ */
+async function configSourceOf(job: EventJob, target: PlanTarget, octokit: GitHubClient, memo: ConfigSourceMemo): Promise<ConfigSource> {
+  const repo = job.repository;
+  const ref = configRef(target, job.sha);
+  if (job.event === "push" && !job.rerun && job.before && job.changedFiles && keepsConfigSource(job.changedFiles)) {
+    const parent = await memo.get(repo.repoId, job.before);
+    if (parent) {
+      await memo.put(repo.repoId, job.sha, parent);
+      return parent;
+    }
+  }
+  const source = await readConfigSource(octokit, { owner: repo.owner, repo: repo.repo, ref });
+  if (ref === job.sha) await memo.put(repo.repoId, job.sha, source);
+  return source;
 }
 
 /**

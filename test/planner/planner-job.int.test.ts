@@ -238,6 +238,41 @@ test("path filters with the payload's file list: a queued run for api, a neutral
   assert.equal(h.checkRuns.find((r) => r.name === "buildkit-bot / api")?.status, "queued");
 });
 
+test("a push that leaves the config file and the root Dockerfile alone takes its parent's config without reading it", async () => {
+  const h = harness();
+  const [P1, P2, P3, P4] = ["a1", "a2", "a3", "a4"].map((x) => x.repeat(20));
+  const push = (sha: string, before: string, changedFiles?: string[]) =>
+    runPlannerJob(pushJob("refs/heads/feature", { sha, before, ...(changedFiles ? { changedFiles } : {}) }), h.deps);
+
+  expectConfig(P1!, "images:\n  - name: app\n");
+  expectDockerfile(P1!, true);
+  expectCheckRuns(h, 1);
+  await push(P1!, BEFORE, ["src/main.go"]);
+  gh.assertAllUsed();
+
+  // Nothing is expected from GitHub but the check run: a config read would find no interceptor and fail the job.
+  expectCheckRuns(h, 1);
+  await push(P2!, P1!, ["src/main.go", "README.md"]);
+  gh.assertAllUsed();
+
+  expectConfig(P3!, "images:\n  - name: api\n");
+  expectDockerfile(P3!, true);
+  expectCheckRuns(h, 1);
+  await push(P3!, P2!, [".github/buildkit-bot.yml"]);
+  gh.assertAllUsed();
+
+  // A force-push has no trustworthy file list: read again.
+  expectConfig(P4!, "images:\n  - name: api\n  - name: worker\n");
+  expectDockerfile(P4!, true);
+  expectCheckRuns(h, 2);
+  await push(P4!, P3!);
+
+  assert.deepEqual(
+    h.builds.map((b) => `${b.sha.slice(0, 2)} ${b.image.name}`),
+    ["a1 app", "a2 app", "a3 api", "a4 api", "a4 worker"],
+  );
+});
+
 test("path filters without a file list use the compare API", async () => {
   const h = harness();
   expectConfig(SHA, MULTI);

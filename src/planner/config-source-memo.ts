@@ -1,0 +1,51 @@
+import type { Redis } from "ioredis";
+import { REPO_CONFIG_PATH } from "../config/config-error.js";
+
+/** What decides a commit's config: the config file's text, else whether a root Dockerfile exists. */
+export type ConfigSource = { kind: "file"; text: string } | { kind: "root-dockerfile" } | { kind: "none" };
+
+/** The files a ConfigSource is read from: a push that touches neither keeps the config of its parent. */
+export const CONFIG_SOURCE_PATHS: readonly string[] = [REPO_CONFIG_PATH, "Dockerfile"];
+
+const TTL_SECONDS = 7 * 24 * 3600;
+/** Config files are small; a larger text is simply read again next time rather than kept. */
+const MAX_TEXT_BYTES = 64 * 1024;
+
+/**
+ * The config source of recent commits, per repository, so that a push whose listed changes leave both files alone
+ * can take its parent's source instead of asking GitHub again: one round trip less in front of most builds.
+ */
+export class ConfigSourceMemo {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix = "bkb",
+  ) {}
+
+  async get(repoId: number, sha: string): Promise<ConfigSource | undefined> {
+    // Only a shortcut: when Redis cannot answer, the config is read from GitHub as it would be without it.
+    const raw = await this.redis.get(this.key(repoId, sha)).catch(() => null);
+    if (raw === null) return undefined;
+    try {
+      const parsed = JSON.parse(raw) as ConfigSource;
+      if (parsed.kind === "file" && typeof parsed.text === "string") return parsed;
+      if (parsed.kind === "root-dockerfile" || parsed.kind === "none") return { kind: parsed.kind };
+    } catch {
+      // A damaged entry is read again from GitHub.
+    }
+    return undefined;
+  }
+
+  async put(repoId: number, sha: string, source: ConfigSource): Promise<void> {
+    if (source.kind === "file" && Buffer.byteLength(source.text) > MAX_TEXT_BYTES) return;
+    await this.redis.set(this.key(repoId, sha), JSON.stringify(source), "EX", TTL_SECONDS).catch(() => undefined);
+  }
+
+  private key(repoId: number, sha: string): string {
+    return `${this.prefix}:cfgsrc:${repoId}:${sha}`;
+  }
+}
+
+/** Whether a push's complete list of changed files leaves the config source as it was at `before`. */
+export function keepsConfigSource(changedFiles: readonly string[]): boolean {
+  return !changedFiles.some((file) => CONFIG_SOURCE_PATHS.includes(file));
+}
