@@ -39,16 +39,19 @@ export async function startBenchWorld(opts: E2EOptions): Promise<BenchWorld> {
   const builds = new Queue<BuildJob>(QueueName.Builds, { connection: e2e.redisClient, prefix: e2e.queuePrefix });
 
   const contents = new Map<E2ERepo, Record<string, string>>();
+  const pushed = new Map<E2ERepo, string>();
   return {
     e2e,
     proxy,
     async push(repo, files) {
-      const before = repo.heads.get("main") ?? "0".repeat(40);
+      // As GitHub sends it: `before` is the branch head of the previous push (commits made in between without a
+      // delivery, like the direct runs', count as part of this push), and only files whose content changed are listed.
+      const before = pushed.get(repo) ?? repo.heads.get("main") ?? "0".repeat(40);
       const sha = await e2e.commit(repo, files);
-      // As GitHub lists them: only the files whose content this commit changed.
       const known = contents.get(repo) ?? {};
       const changed = Object.keys(files).filter((path) => known[path] !== files[path]);
       contents.set(repo, { ...known, ...files });
+      pushed.set(repo, sha);
       const payload = pushPayload(repo, { ref: "refs/heads/main", before, after: sha, files: changed });
       const sentAt = Date.now();
       await e2e.deliver("push", payload);
