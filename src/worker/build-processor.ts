@@ -52,8 +52,8 @@ type EndOutcome = Extract<LogRecord, { t: "end" }>["outcome"];
  * The build worker's processor. One build job → at most one solve:
  * the fork rules first (private fork: neutral, not built; the PR ref must still point at the sha), then, at the
  * same time, the daemon, a token for that one repository with `contents: read` (never for forks) and the
- * Dockerfile text (one Contents API read, awaited only if the build fails), the solve with progress to the log page and the check run, and the outcome on the check run
- * and the commit status. Errors go to the queue as they are: transient ones are retried (the check run goes back
+ * Dockerfile text (one Contents API read, awaited only if the build fails), the solve with progress to the log
+ * page and the check run, and the outcome on the check run and the commit status. Errors go to the queue as they are: transient ones are retried (the check run goes back
  * to queued with a note, and only the last attempt concludes it as failed); every other one is reported as the
  * build's failure and then thrown, which fails the job without retry. A resumed job (after a stall) reuses its
  * check run and its log.

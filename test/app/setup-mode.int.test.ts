@@ -3,6 +3,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
+import { watchAppProcess } from "../support/setup-page.js";
 import { freePort } from "../support/stack/free-port.js";
 
 const MAIN = fileURLToPath(new URL("../../src/app/main.ts", import.meta.url));
@@ -20,20 +21,9 @@ describe("setup mode", () => {
       LOG_LEVEL: "warn",
     };
     const child = spawn(process.execPath, ["--import", "tsx", MAIN], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    child.stdout.on("data", (c: Buffer) => (output += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (output += c.toString()));
+    const app = watchAppProcess(child, "the app");
     try {
-      let page: Response | undefined;
-      const deadline = Date.now() + 60_000;
-      while (!page) {
-        assert.equal(child.exitCode, null, `the app exited early:\n${output}`);
-        page = await fetch(`http://127.0.0.1:${port}/probot`).catch(() => undefined);
-        if (!page) {
-          assert.ok(Date.now() < deadline, `setup page never came up:\n${output}`);
-          await new Promise((r) => setTimeout(r, 200));
-        }
-      }
+      const page = await app.setupPage(port, 60_000, 200);
       assert.equal(page.status, 200);
       const html = await page.text();
       assert.match(html, /Register GitHub App|setup/i);

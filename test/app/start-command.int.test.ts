@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
+import { watchAppProcess } from "../support/setup-page.js";
 import { freePort } from "../support/stack/free-port.js";
 import { isRunning, processesMentioning } from "../support/stack/processes.js";
 
@@ -26,20 +27,9 @@ describe("npm start (scripts/start.sh)", () => {
       BUILDKIT_BOT_STACK_ROOT: stackRoot,
     };
     const child = spawn("bash", ["scripts/start.sh"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    child.stdout.on("data", (c: Buffer) => (output += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (output += c.toString()));
+    const app = watchAppProcess(child, "npm start");
     try {
-      let page: Response | undefined;
-      const deadline = Date.now() + 150_000;
-      while (!page) {
-        assert.equal(child.exitCode, null, `npm start exited early:\n${output}`);
-        page = await fetch(`http://127.0.0.1:${port}/probot`).catch(() => undefined);
-        if (!page) {
-          assert.ok(Date.now() < deadline, `the app never came up:\n${output}`);
-          await new Promise((r) => setTimeout(r, 250));
-        }
-      }
+      const page = await app.setupPage(port, 150_000, 250);
       assert.equal(page.status, 200);
       assert.match(await page.text(), /buildkit-bot/);
 
@@ -53,7 +43,7 @@ describe("npm start (scripts/start.sh)", () => {
       const exited = once(child, "exit");
       child.kill("SIGTERM");
       const [code] = (await exited) as [number | null];
-      assert.equal(code, 0, output);
+      assert.equal(code, 0, app.output());
       for (const pid of pids) assert.ok(!isRunning(pid), `pid ${pid} is gone after npm start exits`);
       assert.deepEqual(processesMentioning(stackRoot), [], "no process of the local stack is left");
     } finally {

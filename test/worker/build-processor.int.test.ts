@@ -79,6 +79,15 @@ async function queuedCheckRun(repo: string, sha: string, image = "app"): Promise
   return (data as { id: number }).id;
 }
 
+/** A build job of `repo` (named `name`) under the test installation: private unless `fields` says otherwise. */
+function jobOf(
+  repo: GitRepo & { id: number },
+  name: string,
+  fields: Omit<Parameters<typeof buildJob>[0], "installationId" | "repoId" | "owner" | "repo" | "private" | "cloneUrl"> & { private?: boolean },
+): BuildJob {
+  return buildJob({ installationId: INSTALLATION, repoId: repo.id, owner: OWNER, repo: name, private: true, cloneUrl: repo.remote, ...fields });
+}
+
 /** Minted tokens limited to repositories (the worker's), as opposed to Probot's installation tokens. */
 function scopedTokens(): Array<{ token: string; requested: unknown }> {
   return [...fake.tokens.values()].filter((t) => (t.requested as { repository_ids?: unknown } | undefined)?.repository_ids !== undefined);
@@ -107,7 +116,7 @@ describe("the build processor against the Engine, the registry, the git server a
     const sha = await repo.commit({ Dockerfile: `FROM ${stack.baseImage}\nRUN echo built-${name} > /built.txt\nCOPY hello.txt /hello.txt\n`, "hello.txt": "hello\n" });
     const checkRunId = await queuedCheckRun(name, sha);
     const tags = [`${registry.prefix}/${name}:main`, `${registry.prefix}/${name}:sha-${sha.slice(0, 7)}`];
-    const job = buildJob({ installationId: INSTALLATION, repoId: repo.id, owner: OWNER, repo: name, private: true, cloneUrl: repo.remote, sha, checkRunId, image: { tags, push: true } });
+    const job = jobOf(repo, name, { sha, checkRunId, image: { tags, push: true } });
 
     const outcome = await createBuildProcessor(deps)(job, new AbortController().signal);
 
@@ -149,13 +158,7 @@ describe("the build processor against the Engine, the registry, the git server a
     const sha = await repo.commit({ Dockerfile: `FROM ${stack.baseImage}\nRUN echo ${name} > /c.txt\n` });
     const checkRunId = await queuedCheckRun(name, sha);
     const cacheRef = `${registry.prefix}/${name}:buildcache-main`;
-    const job = buildJob({
-      installationId: INSTALLATION,
-      repoId: repo.id,
-      owner: OWNER,
-      repo: name,
-      private: true,
-      cloneUrl: repo.remote,
+    const job = jobOf(repo, name, {
       sha,
       checkRunId,
       image: { tags: [`${registry.prefix}/${name}:main`], push: true, cache: { imports: [cacheRef], export: cacheRef } },
@@ -180,13 +183,7 @@ describe("the build processor against the Engine, the registry, the git server a
     const dockerfile = `FROM ${stack.baseImage}\nRUN echo preparing\nRUN echo "about to fail ${name}" && \\\n    exit 3\n`;
     const sha = await repo.commit({ "services/api/Dockerfile": dockerfile, "services/api/x.txt": "x\n" });
     const checkRunId = await queuedCheckRun(name, sha);
-    const job = buildJob({
-      installationId: INSTALLATION,
-      repoId: repo.id,
-      owner: OWNER,
-      repo: name,
-      private: true,
-      cloneUrl: repo.remote,
+    const job = jobOf(repo, name, {
       sha,
       checkRunId,
       image: { context: "services/api", dockerfile: "services/api/Dockerfile", tags: [`${registry.prefix}/${name}:main`], push: true },
@@ -223,13 +220,8 @@ describe("the build processor against the Engine, the registry, the git server a
     await repo.setRef("refs/pull/7/head", sha);
     const checkRunId = await queuedCheckRun(name, sha);
     const mintedBefore = scopedTokens().length;
-    const job = buildJob({
-      installationId: INSTALLATION,
-      repoId: repo.id,
-      owner: OWNER,
-      repo: name,
+    const job = jobOf(repo, name, {
       private: false,
-      cloneUrl: repo.remote,
       sha,
       gitRef: "refs/pull/7/head",
       checkRunId,
@@ -261,13 +253,8 @@ describe("the build processor against the Engine, the registry, the git server a
     const newer = await repo.commit({ "a.txt": "b\n" }, { branch: "fork-head" });
     await repo.setRef("refs/pull/8/head", newer);
     const checkRunId = await queuedCheckRun(name, old);
-    const job = buildJob({
-      installationId: INSTALLATION,
-      repoId: repo.id,
-      owner: OWNER,
-      repo: name,
+    const job = jobOf(repo, name, {
       private: false,
-      cloneUrl: repo.remote,
       sha: old,
       gitRef: "refs/pull/8/head",
       checkRunId,
@@ -291,7 +278,7 @@ describe("the build processor against the Engine, the registry, the git server a
     await repo.setRef("refs/pull/3/head", sha);
     const checkRunId = await queuedCheckRun(name, sha);
     const mintedBefore = scopedTokens().length;
-    const job = buildJob({ installationId: INSTALLATION, repoId: repo.id, owner: OWNER, repo: name, private: true, cloneUrl: repo.remote, sha, gitRef: "refs/pull/3/head", checkRunId, fork: true });
+    const job = jobOf(repo, name, { sha, gitRef: "refs/pull/3/head", checkRunId, fork: true });
 
     const { publicBaseUrl: _url, ...withoutPublicUrl } = deps;
     await createBuildProcessor(withoutPublicUrl)(job, new AbortController().signal);
@@ -310,7 +297,7 @@ describe("the build processor against the Engine, the registry, the git server a
     const repo = await newRepo(name);
     const sha = await repo.commit({ Dockerfile: "FROM scratch\n" });
     const checkRunId = await queuedCheckRun(name, sha);
-    const job = buildJob({ installationId: INSTALLATION, repoId: repo.id, owner: OWNER, repo: name, private: true, cloneUrl: repo.remote, sha, checkRunId });
+    const job = jobOf(repo, name, { sha, checkRunId });
     const down = { ...deps, buildkitHost: `tcp://127.0.0.1:${await freePort()}`, connectTimeoutMs: 3_000 };
 
     await assert.rejects(createBuildProcessor({ ...down, attemptsOf: async () => ({ attemptsMade: 0, attempts: 3 }) })(job, new AbortController().signal), (err: unknown) => {
@@ -336,7 +323,7 @@ describe("the build processor against the Engine, the registry, the git server a
     const repo = await newRepo(name);
     const sha = await repo.commit({ Dockerfile: "FROM scratch\nCOPY r.txt /r.txt\n", "r.txt": "r\n" });
     const checkRunId = await queuedCheckRun(name, sha);
-    const job: BuildJob = buildJob({ installationId: INSTALLATION, repoId: repo.id, owner: OWNER, repo: name, private: true, cloneUrl: repo.remote, sha, checkRunId });
+    const job: BuildJob = jobOf(repo, name, { sha, checkRunId });
     const token = await deps.logs.open(job.buildId);
     await deps.inFlight.begin(job, undefined);
 
