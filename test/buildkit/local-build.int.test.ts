@@ -3,20 +3,15 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { BuildKitClient } from "../../src/buildkit/client.js";
 import { testStack } from "../support/stack/env.js";
+import { writeTree } from "../support/write-tree.js";
 
 const stack = testStack();
 const run = promisify(execFile);
 
-async function writeTree(root: string, files: Record<string, string>): Promise<void> {
-  for (const [path, content] of Object.entries(files)) {
-    await mkdir(dirname(join(root, path)), { recursive: true });
-    await writeFile(join(root, path), content);
-  }
-}
 
 async function listFiles(root: string, prefix = ""): Promise<string[]> {
   const out: string[] = [];

@@ -4,7 +4,7 @@ import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { chmod, lstat, mkdir, mkdtemp, open, readFile, readdir, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { BuildConfig } from "../../src/buildkit/build-config.js";
 import { BuildKitClient } from "../../src/buildkit/client.js";
@@ -14,19 +14,13 @@ import type { ProgressEvent } from "../../src/buildkit/progress/events.js";
 import type { EngineInstance } from "../support/stack/engine.js";
 import { startEngine } from "../support/stack/engine.js";
 import { testStack } from "../support/stack/env.js";
+import { writeTree } from "../support/write-tree.js";
 
 const stack = testStack();
 const run = promisify(execFile);
 const unique = (): string => randomBytes(5).toString("hex");
 const engine = new EngineApi(stack.dockerSocket);
 
-async function writeTree(root: string, files: Record<string, string>): Promise<string> {
-  for (const [path, content] of Object.entries(files)) {
-    await mkdir(dirname(join(root, path)), { recursive: true });
-    await writeFile(join(root, path), content);
-  }
-  return root;
-}
 
 async function listFiles(root: string, prefix = ""): Promise<string[]> {
   const out: string[] = [];

@@ -3,15 +3,15 @@ import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
-import type { AddressInfo } from "node:net";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { EngineApi } from "../../src/buildkit/engine/engine-api.js";
 import { ExitCode } from "../../src/cli/exit-codes.js";
 import { startRegistry } from "../support/stack/registry.js";
 import { testStack } from "../support/stack/env.js";
+import { writeTree } from "../support/write-tree.js";
+import { freePort } from "../support/stack/free-port.js";
 
 const stack = testStack();
 const run = promisify(execFile);
@@ -44,21 +44,7 @@ function cli(args: string[], options: { env: NodeJS.ProcessEnv; cwd: string; inp
   });
 }
 
-async function writeTree(root: string, files: Record<string, string>): Promise<string> {
-  for (const [path, content] of Object.entries(files)) {
-    await mkdir(dirname(join(root, path)), { recursive: true });
-    await writeFile(join(root, path), content);
-  }
-  return root;
-}
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const EVENT_TYPES = new Set(["step-started", "step-cached", "step-completed", "step-failed", "log", "progress", "counters", "warning"]);
 
@@ -124,7 +110,7 @@ describe("buildkit-bot build options and exit codes, as a process against the re
 
   test("exit 3: nothing listens at --addr (also with --json)", { timeout: 60_000 }, async () => {
     await writeTree(join(work, "unreachable"), { Dockerfile: "FROM scratch\n" });
-    const addr = `tcp://127.0.0.1:${await closedPort()}`;
+    const addr = `tcp://127.0.0.1:${await freePort()}`;
     const result = await build(["unreachable", "--addr", addr, "--json"]);
     assert.equal(result.code, ExitCode.DaemonUnreachable, result.stderr);
     const summary = JSON.parse(result.stdout) as { ok: boolean; error: { code: string; message: string } };

@@ -4,8 +4,6 @@ import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import type { AddressInfo } from "node:net";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import * as grpc from "@grpc/grpc-js";
@@ -19,6 +17,7 @@ import { protos } from "../../../src/buildkit/proto.js";
 import type { GitServer } from "../../support/git-server.js";
 import { startGitServer } from "../../support/git-server.js";
 import { testStack } from "../../support/stack/env.js";
+import { freePort } from "../../support/stack/free-port.js";
 
 const stack = testStack();
 const run = promisify(execFile);
@@ -72,14 +71,6 @@ async function processes(marker: string): Promise<string[]> {
   return stdout.split("\n").filter((line) => line.trim() !== "");
 }
 
-/** A port on 127.0.0.1 where nothing listens. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -246,7 +237,7 @@ describe("solve against the Docker Engine from a git context", { timeout: 600_00
 
   test("an unreachable registry fails the push with a clear error", { timeout: 180_000 }, async () => {
     const { remote, sha } = await repoWith({ Dockerfile: `FROM scratch\nCOPY Dockerfile /df-${unique()}\n` });
-    const registry = `127.0.0.1:${await closedPort()}`;
+    const registry = `127.0.0.1:${await freePort()}`;
     const err = await client
       .solve(gitRequest(remote, sha, { output: { type: "image", names: [`${registry}/bkb-test/unreachable:latest`], push: true, insecure: true } }))
       .then(
