@@ -58,6 +58,7 @@ export const buildStart: Benchmark = {
               ["  of which: queue waits (event + build job)", ...col((t) => t.queueWaitMs)],
               ["  of which: GitHub token mints", ...col((t) => t.tokenMintMs)],
               ["  of which: GitHub contents reads", ...col((t) => t.configFetchMs)],
+              ["  of which: other GitHub reads (branch head)", ...col((t) => t.otherGitHubMs)],
               ["  of which: GitHub writes (check run created)", ...col((t) => t.calls.filter((c) => c.end <= t.solveStartAt && c.method !== "GET" && !c.path.startsWith("/app/")).reduce((x, c) => x + c.end - c.start, 0))],
               ["serial GitHub round trips before the solve (calls in flight together count once)", ...col((t) => serialRoundTrips(t.calls.filter((c) => c.end <= t.solveStartAt))).map((v) => v.replaceAll(" ms", ""))],
             ],
@@ -69,7 +70,7 @@ export const buildStart: Benchmark = {
           "Start = the signed delivery's POST begins in the bench process. Solve starts = the worker's in_progress check-run update reaching a pass-through proxy in front of the fake GitHub: the worker starts that update and the Solve RPC in the same tick, and the update first takes a write-budget permit from Redis, so the Solve RPC is already on its way by then. The \"of which\" rows are sums over the same runs (medians of parts do not add up to the median of the whole).",
           `The GitHub calls that ended before the solve started (${before.length} in the last run, ${serialRoundTrips(before)} serial round trips): ${describeCalls(before)}.`,
           "Queue waits come from BullMQ's job timestamps (added → processedOn) of the event job and the build job.",
-          "The worker connects to the daemon, mints the git token and asks for the Dockerfile text (used only to annotate a failure) at the same time, and starts the solve as soon as the daemon and the token are there; the in_progress update and the pending status go to GitHub alongside the solve, not before it. Each \"of which\" GitHub row is the wall time during which a call of that kind was in flight before the solve started.",
+          "The worker connects to the daemon, mints the git token, reads the branch head (whether the plan's `main` and `latest` may move to this commit) and asks for the Dockerfile text (used only to annotate a failure) at the same time, and starts the solve as soon as the daemon, the token and the branch head are there; the in_progress update and the pending status go to GitHub alongside the solve, not before it. Each \"of which\" GitHub row is the wall time during which a call of that kind was in flight before the solve started.",
         ],
       };
     } finally {

@@ -26,7 +26,10 @@ export interface BuildTimeline {
   /** From the solve's start to the completing PATCH leaving: solve, push and the log's end. */
   solvePushMs: number;
   otherMs: number;
-  /** GitHub round trips one after another: calls in flight at the same time count once. */
+  /**
+   * GitHub round trips the build waited for, one after another: calls in flight at the same time count once, and
+   * calls wholly under the solve (the in_progress update and pending status sent alongside it) do not count.
+   */
   roundTrips: number;
   /** Every GitHub request between the delivery and the completion. */
   requests: number;
@@ -54,6 +57,10 @@ function union(spans: readonly Span[]): Span[] {
 
 /** GitHub round trips one after another among `calls`: calls in flight at the same time count once. */
 export const serialRoundTrips = (calls: readonly Span[]): number => union(calls).length;
+
+/** Like `serialRoundTrips`, leaving out the groups of calls that lie wholly inside `hiddenUnder` (the solve). */
+export const waitedRoundTrips = (calls: readonly Span[], hiddenUnder: Span): number =>
+  union(calls).filter((g) => g.start < hiddenUnder.start || g.end > hiddenUnder.end).length;
 
 const covered = (spans: readonly Span[]): number => union(spans).reduce((t, x) => t + (x.end - x.start), 0);
 
@@ -93,7 +100,7 @@ export async function buildTimeline(world: BenchWorld, run: { sha: string; sentA
     otherGitHubMs: part((c) => !isMint(c) && !isContents(c) && !isCheckRunWrite(c) && !isStatus(c, run.sha)),
     solvePushMs: solve.end - solve.start,
     otherMs: Math.max(0, totalMs - known - queueWaitMs),
-    roundTrips: serialRoundTrips(calls),
+    roundTrips: waitedRoundTrips(calls, solve),
     requests: calls.length,
     calls,
   };

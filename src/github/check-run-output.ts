@@ -25,6 +25,8 @@ export interface BuildResult {
   stepsTotal: number;
   cachedSteps: number;
   platforms?: string[];
+  /** Planned tags not moved, with why (the branch they follow had moved past the commit when the build started). */
+  leftOut?: { tags: string[]; reason: string };
 }
 
 export interface FailureLocation {
@@ -101,6 +103,9 @@ export function renderSucceeded(image: string, r: BuildResult): CheckRunOutput {
   if (r.tags.length > 0) {
     lines.push("", r.pushed ? "**Pushed**" : "**Tagged (not pushed)**", "", ...r.tags.map((t) => `- ${code(t)}`));
     if (r.digest) lines.push("", `Pull by digest: ${code(`${(r.tags[0] ?? "").replace(/:[^:/]+$/, "")}@${r.digest}`)}`);
+  }
+  if (r.leftOut && r.leftOut.tags.length > 0) {
+    lines.push("", `Not moved, because ${r.leftOut.reason}: ${r.leftOut.tags.map(code).join(", ")}`);
   }
   return { title: `Built in ${formatDuration(r.durationMs)}`, summary: fit(lines.join("\n")) };
 }

@@ -27,6 +27,11 @@ export function renderPlanSummary(opts: {
   ];
   if (!opts.configFromFile) lines.push("- Config: none in `.github/buildkit-bot.yml`; the root Dockerfile is built with defaults");
   for (const d of opts.droppedTags) lines.push(`- Left out \`${d.tag ?? d.template}\`: ${d.reason}`);
+  if (plan.ifBranchMoved) {
+    const kept = new Set(plan.ifBranchMoved.tags);
+    const moving = plan.tags.filter((t) => !kept.has(t)).map(code);
+    lines.push(`- ${moving.join(", ")} only if \`${plan.ifBranchMoved.branch}\` still points at this commit when the build starts`);
+  }
   if (opts.matchedFiles) {
     const shown = opts.matchedFiles.slice(0, MAX_LISTED_FILES).map((f) => `\`${f}\``);
     const more = opts.matchedFiles.length - shown.length;

@@ -24,12 +24,12 @@ export interface PlanInput {
   /** Plan only this image (the rebuild of one check run). */
   onlyImage?: string;
   /**
-   * `latest` may be added: a push of the default branch being planned now. False for merged plans made from a
-   * pull_request event and for rebuilds of a commit the branch has moved past.
+   * `latest` may be added: a push of the default branch or a rebuild. False for merged plans made from a
+   * pull_request event and for the plan of a commit the branch has moved past.
    */
   latestAllowed: boolean;
   /**
-   * False for a rebuild of a commit its branch has moved past: branch-named tags would move backwards, so only
+   * False for the plan of a commit its branch has moved past: branch-named tags would move backwards, so only
    * commit-specific tags (templates using {{sha}} or {{short_sha}}) are kept. Default true.
    */
   refIsCurrent?: boolean;

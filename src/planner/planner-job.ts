@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 import { REPO_CONFIG_PATH } from "../config/config-error.js";
 import type { RepoConfig } from "../config/repo-config.js";
-import { listPullRequestFiles, listPushChangedFiles, readBranchHead, RepoReadError } from "../github/repo-reader.js";
+import { listPullRequestFiles, listPushChangedFiles, RepoReadError } from "../github/repo-reader.js";
 import type { GitHubClient } from "../github/repo-reader.js";
 import type { BuildJobInput } from "../queue/build-queue.js";
 import { supersedeKey } from "../queue/job-ids.js";
@@ -82,15 +82,7 @@ async function plan(job: EventJob, deps: PlannerDeps): Promise<void> {
     return;
   }
 
-  // Whether a moving tag (`main`, `latest`) may follow this commit: only when the branch still points at it. Asked
-  // alongside the config read, so it costs no round trip of its own.
   const rebuild = job.rerun !== undefined || job.event === "check_suite";
-  const defaultBranchPush = job.event === "push" && target.kind === "branch" && target.branch === repo.defaultBranch;
-  const branchHead =
-    (rebuild || defaultBranchPush) && target.kind === "branch"
-      ? readBranchHead(deps.octokit, { owner: repo.owner, repo: repo.repo, branch: target.branch })
-      : undefined;
-  branchHead?.catch(() => undefined);
   const loaded = interpretConfigSource(await configSourceOf(job, target, deps.octokit, new ConfigSourceMemo(deps.redis, prefix)), repo.repo);
   if (loaded.kind === "none") {
     log.info(where, "no .github/buildkit-bot.yml and no root Dockerfile: nothing to build");
@@ -114,11 +106,13 @@ async function plan(job: EventJob, deps: PlannerDeps): Promise<void> {
   const prTarget = target;
   if (prEvent) target = mergedTargetOfPullRequest(job) ?? target;
   const claiming = !job.rerun && ((job.event === "push" && target.kind === "branch") || prEvent);
+  // Tags that follow a branch (`main`, `latest`, `pr-N`) must not go back to an older commit: a rebuild may be of
+  // an old commit, and an event may be planned after a newer one. Whether the branch still points at the commit is
+  // asked by the worker when the build starts (see ImagePlan.ifBranchMoved): nearer to the push, and alongside the
+  // worker's other start-up calls instead of a round trip of its own here.
+  const headCheckedBranch = target.kind === "branch" ? target.branch : undefined;
 
   const changedFiles = await changedFilesFor(job, config, deps.octokit);
-  // Moving tags (`main`, `latest`) must not go back to an older commit: a rebuild (one check run, or the whole
-  // suite) may be of an old commit, and a push to the default branch may be planned after a newer one.
-  const refIsCurrent = branchHead ? (await branchHead) === job.sha : true;
   const noCache = job.rerun?.noCache ?? false;
   const planInput = {
     sha: job.sha,
@@ -128,11 +122,13 @@ async function plan(job: EventJob, deps: PlannerDeps): Promise<void> {
     registryPrefix: deps.config.registry.prefix,
     ...(changedFiles ? { changedFiles } : {}),
     ...(onlyImage ? { onlyImage } : {}),
-    latestAllowed: (job.event === "push" || rebuild) && refIsCurrent,
-    refIsCurrent,
+    latestAllowed: job.event === "push" || rebuild,
     noCache,
   };
   const decisions = planImages({ ...planInput, target });
+  if (headCheckedBranch !== undefined) {
+    withBranchCheck(decisions, planImages({ ...planInput, target, latestAllowed: false, refIsCurrent: false }), headCheckedBranch);
+  }
 
   const claims = new BuildClaims(deps.redis, prefix);
   const progress = new PlanProgress(deps.redis, prefix);
@@ -152,6 +148,20 @@ async function plan(job: EventJob, deps: PlannerDeps): Promise<void> {
       }
     }
     await carryOut(job, deps, chosen.decision, chosen.target, { config, noCache, progress, externalIds, log, where });
+  }
+}
+
+/**
+ * Gives each build whose tags depend on the branch still pointing at the commit the tags it pushes otherwise
+ * (`ifMoved`: the same plan made for a commit the branch has moved past).
+ */
+function withBranchCheck(decisions: ImageDecision[], ifMoved: ImageDecision[], branch: string): void {
+  for (const decision of decisions) {
+    if (decision.kind !== "build") continue;
+    const other = ifMoved.find((d) => d.name === decision.name);
+    const tags = other?.kind === "build" ? other.plan.tags : [];
+    if (tags.length === decision.plan.tags.length && tags.every((t, i) => t === decision.plan.tags[i])) continue;
+    decision.plan.ifBranchMoved = { branch, tags };
   }
 }
 

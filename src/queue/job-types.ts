@@ -69,6 +69,12 @@ export interface ImagePlan {
   tags: string[];
   push: boolean;
   cache: CachePlan;
+  /**
+   * Set when `tags` includes tags that follow a branch (`main`, `latest`): they may move only if `branch` still
+   * points at the commit when the build starts (the worker asks GitHub, alongside its other start-up calls).
+   * Otherwise `tags` here are pushed instead: the commit's own tags.
+   */
+  ifBranchMoved?: { branch: string; tags: string[] };
 }
 
 export interface BuildJob {

@@ -2,7 +2,7 @@ import type { Probot } from "probot";
 import { BuildKitClient } from "../buildkit/client.js";
 import { BuildCancelledError } from "../buildkit/errors.js";
 import type { RegistryConfig } from "../config/app-config.js";
-import { readRepoFile, RepoReadError } from "../github/repo-reader.js";
+import { readBranchHead, readRepoFile, RepoReadError } from "../github/repo-reader.js";
 import type { GitHubClient } from "../github/repo-reader.js";
 import type { GitHubReporter, OctokitRequest } from "../github/reporter.js";
 import type { WriteBudget } from "../github/write-budget.js";
@@ -121,6 +121,11 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
       }).catch(() => undefined);
       const minting = job.fork ? Promise.resolve(undefined) : mintBuildToken(deps, job);
       minting.catch(() => undefined);
+      const branchCheck = job.image.ifBranchMoved;
+      const branchHead = branchCheck
+        ? readBranchHead(installation as unknown as GitHubClient, { owner: job.repository.owner, repo: job.repository.repo, branch: branchCheck.branch })
+        : undefined;
+      branchHead?.catch(() => undefined);
       client = await BuildKitClient.connect(deps.buildkitHost, deps.connectTimeoutMs !== undefined ? { connectTimeoutMs: deps.connectTimeoutMs } : {});
       const capabilities = await client.capabilities();
       const gitToken = await minting;
@@ -129,7 +134,10 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
         await writer.flush().catch(() => undefined);
         writer = new LogWriter(deps.logs, job.buildId, { secrets: [...secrets] });
       }
-      const { request: buildRequest, pushTags, notes } = buildRequestForJob(job, { ...(gitToken ? { gitToken } : {}), registry: deps.registry, capabilities });
+      const moved = branchCheck ? branchMovedOn(job, await branchHead) : undefined;
+      if (moved) writer.line(moved.note);
+      const buildJob = moved ? { ...job, image: moved.image } : job;
+      const { request: buildRequest, pushTags, notes } = buildRequestForJob(buildJob, { ...(gitToken ? { gitToken } : {}), registry: deps.registry, capabilities });
       writer.line(`daemon: ${client.address} (${capabilities.daemon}${capabilities.buildkitVersion ? `, BuildKit ${capabilities.buildkitVersion}` : ""})`);
       for (const note of notes) writer.line(note);
       writer.line(pushTags.length > 0 ? `pushing: ${pushTags.join(", ")}` : "not pushing");
@@ -172,6 +180,7 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
         stepsTotal: result.steps.total,
         cachedSteps: result.steps.cached,
         ...(job.image.platforms.length > 0 ? { platforms: job.image.platforms } : {}),
+        ...(moved ? { leftOut: moved.leftOut } : {}),
       });
       await deps.inFlight.end(job.buildId);
       log.info({ ...where, durationMs, digest: result.digest, pushed }, "build succeeded");
@@ -218,6 +227,24 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
     } finally {
       await client?.close().catch(() => undefined);
     }
+  };
+}
+
+/**
+ * The plan to build when the branch whose tags the plan moves no longer points at the commit (`head` undefined:
+ * the branch is gone): the commit's own tags only, and what to say about the others. Undefined when it still does.
+ */
+function branchMovedOn(job: BuildJob, head: string | undefined): { image: BuildJob["image"]; note: string; leftOut: { tags: string[]; reason: string } } | undefined {
+  const check = job.image.ifBranchMoved;
+  if (!check || head === job.sha) return undefined;
+  const kept = new Set(check.tags);
+  const reason = head === undefined ? `branch ${check.branch} no longer exists` : `branch ${check.branch} has moved on to ${short(head)}`;
+  const leftOut = job.image.tags.filter((t) => !kept.has(t));
+  const { ifBranchMoved: _, ...image } = job.image;
+  return {
+    image: { ...image, tags: [...check.tags] },
+    note: `${reason}: not moving ${leftOut.join(", ")}`,
+    leftOut: { tags: leftOut, reason },
   };
 }
 

@@ -129,10 +129,6 @@ function expectDockerfile(ref: string, exists: boolean): void {
   else scope.reply(404, { message: "Not Found" });
 }
 
-function expectHead(branch: string, sha: string): void {
-  nock(API).get(`/repos/acme/shop/git/ref/${encodeURIComponent(`heads/${branch}`)}`).reply(200, { object: { sha } });
-}
-
 const MULTI = `images:
   - name: api
     context: api
@@ -146,7 +142,6 @@ test("push to the default branch without a config builds the root Dockerfile", a
   const h = harness();
   expectConfig(SHA, undefined);
   expectDockerfile(SHA, true);
-  expectHead("main", SHA);
   expectCheckRuns(h, 1);
   await runPlannerJob(pushJob("refs/heads/main"), h.deps);
 
@@ -178,19 +173,36 @@ test("push to the default branch without a config builds the root Dockerfile", a
     tags: [`${PREFIX}/shop:main`, `${PREFIX}/shop:sha-1111111`, `${PREFIX}/shop:latest`],
     push: true,
     cache: { imports: [`${PREFIX}/shop:buildcache-main`], export: `${PREFIX}/shop:buildcache-main` },
+    ifBranchMoved: { branch: "main", tags: [`${PREFIX}/shop:sha-1111111`] },
   });
+  assert.match(
+    (run.output as { summary: string }).summary,
+    /`127\.0\.0\.1:5000\/acme\/shop:main`, `127\.0\.0\.1:5000\/acme\/shop:latest` only if `main` still points at this commit when the build starts/,
+  );
 });
 
-test("a default-branch push planned after a newer one moves neither latest nor the branch tag", async () => {
+test("a push to another branch: its branch tag too moves only if the branch is still at the commit", async () => {
   const h = harness();
+  expectConfig(SHA, "images:\n  - name: api\n    push:\n      branches: [main, release]\n");
+  expectCheckRuns(h, 1);
+  await runPlannerJob(pushJob("refs/heads/release"), h.deps);
+  assert.deepEqual(h.builds[0]!.image.tags, [`${PREFIX}/shop:release`, `${PREFIX}/shop:sha-1111111`]);
+  assert.deepEqual(h.builds[0]!.image.ifBranchMoved, { branch: "release", tags: [`${PREFIX}/shop:sha-1111111`] });
+});
+
+test("a same-repository pull request's plan follows its branch too; a tag push has no branch check", async () => {
+  const h = harness();
+  expectConfig(SHA, "images:\n  - name: api\n    push:\n      pull_requests: true\n");
+  expectCheckRuns(h, 1);
+  await runPlannerJob(prJob(prRef({ number: 12 })), h.deps);
+  assert.deepEqual(h.builds[0]!.image.tags, [`${PREFIX}/shop:pr-12`]);
+  assert.deepEqual(h.builds[0]!.image.ifBranchMoved, { branch: "feature/cart", tags: [] });
+
   expectConfig(SHA, undefined);
   expectDockerfile(SHA, true);
-  expectHead("main", BEFORE);
   expectCheckRuns(h, 1);
-  await runPlannerJob(pushJob("refs/heads/main"), h.deps);
-  assert.deepEqual(h.builds[0]!.image.tags, [`${PREFIX}/shop:sha-1111111`]);
-  assert.equal(h.builds[0]!.image.push, true);
-  assert.match((h.checkRuns[0]!.output as { summary: string }).summary, /Left out `\{\{branch\}\}`: the branch has moved past this commit/);
+  await runPlannerJob(pushJob("refs/tags/v1.0.0", { before: "0".repeat(40) }), h.deps);
+  assert.equal(h.builds[1]!.image.ifBranchMoved, undefined);
 });
 
 test("no config and no Dockerfile: nothing is built and no check run is made", async () => {
@@ -227,7 +239,6 @@ test("a GitHub failure reading the config is transient and creates nothing", asy
 test("path filters with the payload's file list: a queued run for api, a neutral one for web", async () => {
   const h = harness();
   expectConfig(SHA, MULTI);
-  expectHead("main", SHA);
   expectCheckRuns(h, 2);
   await runPlannerJob(pushJob("refs/heads/main", { changedFiles: ["api/main.go", "README.md"] }), h.deps);
   assert.deepEqual(h.builds.map((b) => b.image.name), ["api"]);
@@ -277,7 +288,6 @@ test("path filters without a file list use the compare API", async () => {
   const h = harness();
   expectConfig(SHA, MULTI);
   nock(API).get(`/repos/acme/shop/compare/${BEFORE}...${SHA}`).reply(200, { status: "ahead", files: [{ filename: "web/index.html" }] });
-  expectHead("main", SHA);
   expectCheckRuns(h, 2);
   await runPlannerJob(pushJob("refs/heads/main"), h.deps);
   assert.deepEqual(h.builds.map((b) => b.image.name), ["web"]);
@@ -309,11 +319,9 @@ test("retrying a planning job neither duplicates check runs nor builds", async (
   const h = harness();
   const job = pushJob("refs/heads/main");
   expectConfig(SHA, "images:\n  - name: api\n");
-  expectHead("main", SHA);
   expectCheckRuns(h, 1);
   await runPlannerJob(job, h.deps);
   expectConfig(SHA, "images:\n  - name: api\n");
-  expectHead("main", SHA);
   await runPlannerJob(job, h.deps);
   assert.equal(h.checkRuns.length, 1);
   assert.equal(h.builds.length, 1);
@@ -415,12 +423,11 @@ test("push first with PR pushes on: the PR adds a build for its pr-N tag only", 
   assert.equal(h.builds[1]!.supersedeKey, "20/pull/44");
 });
 
-test("rebuild from external_id, without cache; the branch moved on so only commit tags are re-pushed", async () => {
+test("rebuild from external_id, without cache; the branch tags move only if the branch is still at the commit", async () => {
   const h = harness();
   const externalId = "v=1&i=shop&k=b&r=main";
   expectConfig(SHA, undefined);
   expectDockerfile(SHA, true);
-  nock(API).get("/repos/acme/shop/git/ref/heads%2Fmain").reply(200, { object: { sha: BEFORE } });
   expectCheckRuns(h, 1);
   await runPlannerJob(
     {
@@ -437,7 +444,8 @@ test("rebuild from external_id, without cache; the branch moved on so only commi
   const b = h.builds[0]!;
   assert.equal(b.noCache, true);
   assert.equal(b.reason, "rebuild-no-cache");
-  assert.deepEqual(b.image.tags, [`${PREFIX}/shop:sha-1111111`]);
+  assert.deepEqual(b.image.tags, [`${PREFIX}/shop:main`, `${PREFIX}/shop:sha-1111111`, `${PREFIX}/shop:latest`]);
+  assert.deepEqual(b.image.ifBranchMoved, { branch: "main", tags: [`${PREFIX}/shop:sha-1111111`] });
   assert.deepEqual(b.image.cache, { imports: [], export: `${PREFIX}/shop:buildcache-main` });
   assert.equal(h.checkRuns[0]!.external_id, externalId);
 });
@@ -478,7 +486,6 @@ test("a very long branch name gets a hashed external_id that a rebuild can still
   assert.match(externalId, /^v=1&h=[0-9a-f]{32}$/);
 
   expectConfig(SHA, "images:\n  - name: api\n");
-  nock(API).get(`/repos/acme/shop/git/ref/${encodeURIComponent(`heads/${branch}`)}`).reply(200, { object: { sha: SHA } });
   expectCheckRuns(h, 1);
   await runPlannerJob(
     {

@@ -152,6 +152,43 @@ describe("the build processor against the Engine, the registry, the git server a
     assert.ok(!log.includes(minted[0]?.token ?? "?"));
   });
 
+  test("the branch tags move only while the branch still points at the commit: checked when the build starts", { timeout: 300_000 }, async () => {
+    const name = `moved-${unique()}`;
+    const repo = await newRepo(name);
+    const files = { Dockerfile: "FROM scratch\nARG REBUILD=0\nLABEL rebuild=$REBUILD\nCOPY hello.txt /hello.txt\n", "hello.txt": `${name}\n` };
+    const older = await repo.commit(files);
+    const commitTag = `${registry.prefix}/${name}:sha-${older.slice(0, 7)}`;
+    const branchTags = [`${registry.prefix}/${name}:main`, `${registry.prefix}/${name}:latest`];
+    const image = { tags: [branchTags[0]!, commitTag, branchTags[1]!], push: true, ifBranchMoved: { branch: "main", tags: [commitTag] } };
+
+    // Still current: every planned tag is pushed.
+    const current = jobOf(repo, name, { sha: older, checkRunId: await queuedCheckRun(name, older), image });
+    const first = await createBuildProcessor(deps)(current, new AbortController().signal);
+    assert.deepEqual(first.pushedTags, image.tags);
+    assert.ok(
+      fake.calls.some((c) => c.method === "GET" && decodeURIComponent(c.path) === `/repos/${OWNER}/${name}/git/ref/heads/main`),
+      "the branch head was asked",
+    );
+    const firstDigest = await registryDigest(stack.registry, `worker-test/${name}`, "latest");
+    assert.equal(firstDigest, first.digest);
+
+    // The branch moves on before a rebuild of the older commit starts: only its own tag is pushed.
+    const newer = await repo.commit({ "hello.txt": `${name} again\n` });
+    const checkRunId = await queuedCheckRun(name, older);
+    const stale = jobOf(repo, name, { sha: older, checkRunId, image: { ...image, buildArgs: { REBUILD: "1" } } });
+    const second = await createBuildProcessor(deps)(stale, new AbortController().signal);
+    assert.deepEqual(second.pushedTags, [commitTag]);
+    assert.notEqual(second.digest, firstDigest, "the rebuild made another image");
+    assert.equal(await registryDigest(stack.registry, `worker-test/${name}`, `sha-${older.slice(0, 7)}`), second.digest);
+    assert.equal(await registryDigest(stack.registry, `worker-test/${name}`, "latest"), firstDigest, "latest did not move back");
+    assert.equal(await registryDigest(stack.registry, `worker-test/${name}`, "main"), firstDigest, "main did not move back");
+    const run = fake.checkRun(checkRunId);
+    assert.equal(run?.conclusion, "success");
+    assert.match(run?.output.summary ?? "", new RegExp(`Not moved, because branch main has moved on to ${newer.slice(0, 7)}: .*:main.*:latest`));
+    assert.ok(!(run?.output.summary ?? "").includes(`- \`${branchTags[0]}\``), "main is not listed as pushed");
+    assert.match(await logText(stale.buildId), new RegExp(`branch main has moved on to ${newer.slice(0, 7)}: not moving`));
+  });
+
   test("cache export on Engine 20.10: an inline cache, carried by the image pushed under the cache tag", { timeout: 300_000 }, async () => {
     const name = `cache-${unique()}`;
     const repo = await newRepo(name);
