@@ -29,7 +29,7 @@ const IMAGE = "overhead";
  * The first RUN step's work, sized so a cold build takes about 10 s here (the short end of real image builds): the
  * pipeline's extra is a fixed number of milliseconds, so its ratio to the build shrinks as the build grows.
  */
-const COLD_WORK_BYTES = 1_200_000_000;
+const COLD_WORK_BYTES = 2_000_000_000;
 
 interface Phase {
   delayMs: number;

@@ -5,6 +5,7 @@ import { ENGINE_WORKER_ID, daemonInfo, listWorkers, workerInfo } from "./client-
 import type { ConnectOptions } from "./connect-options.js";
 import { DEFAULT_CONNECT_TIMEOUT_MS } from "./connect-options.js";
 import { EngineApi } from "./engine/engine-api.js";
+import type { EngineVersion } from "./engine/engine-api.js";
 import { ConnectionError, InvalidRequestError } from "./errors.js";
 import type { ControlClient } from "./generated/moby/buildkit/v1/Control.js";
 import type { WorkerRecord__Output } from "./generated/moby/buildkit/v1/types/WorkerRecord.js";
@@ -27,6 +28,8 @@ export class BuildKitClient {
     readonly control: ControlClient,
     private readonly workers: WorkerRecord__Output[],
     private readonly timeoutMs: number,
+    /** The Engine's version and image store, asked while connecting (docker-engine:// addresses). */
+    private readonly engineFacts: Promise<[EngineVersion, boolean]> | undefined,
   ) {}
 
   /**
@@ -48,9 +51,13 @@ export class BuildKitClient {
       ...transport.channelOptions,
       ...(options.interceptors ? { interceptors: options.interceptors } : {}),
     });
+    // What `capabilities()` needs from an Engine is asked alongside the first call instead of after it.
+    const engine = transport.address.scheme === "docker-engine" ? new EngineApi(transport.address.socketPath) : undefined;
+    const engineFacts = engine ? Promise.all([engine.version(), engine.usesContainerdSnapshotter()]) : undefined;
+    engineFacts?.catch(() => undefined);
     try {
       const workers = await listWorkers(control, Date.now() + timeoutMs);
-      return new BuildKitClient(transport, control, workers, timeoutMs);
+      return new BuildKitClient(transport, control, workers, timeoutMs, engineFacts);
     } catch (err) {
       control.close();
       await transport.close();
@@ -134,7 +141,7 @@ export class BuildKitClient {
     let buildkitVersion = this.workers.find((r) => r.BuildkitVersion?.version)?.BuildkitVersion?.version;
     let containerdImageStore = false;
     if (engine) {
-      const [version, containerd] = await Promise.all([engine.version(), engine.usesContainerdSnapshotter()]);
+      const [version, containerd] = await (this.engineFacts ?? Promise.all([engine.version(), engine.usesContainerdSnapshotter()]));
       buildkitVersion ??= engineBuildkitVersion(version.Version);
       containerdImageStore = containerd;
     } else if (!buildkitVersion) {

@@ -10,6 +10,13 @@ import { registryAuthHeader } from "./registry-auth-header.js";
 
 export type { PushProgressLine } from "./push-progress.js";
 
+/** What `GET /version` answers (the fields we read). */
+export interface EngineVersion {
+  Version: string;
+  ApiVersion: string;
+  [k: string]: unknown;
+}
+
 export interface PushImageOptions {
   /** Credential for the repository's registry; anonymous when absent. */
   auth?: RegistryCredential;
@@ -29,7 +36,7 @@ export class EngineApi {
     if (res.status !== 200) throw engineError("ping", res.status, res.body);
   }
 
-  async version(): Promise<{ Version: string; ApiVersion: string; [k: string]: unknown }> {
+  async version(): Promise<EngineVersion> {
     const res = await engineCall(this.socketPath, { method: "GET", path: "/version" });
     if (res.status !== 200) throw engineError("version", res.status, res.body);
     return parseJson("version", res.body);

@@ -1,5 +1,7 @@
-import { lstat, readdir, readlink, realpath, stat as statPath } from "node:fs/promises";
+import { realpath, stat as statPath } from "node:fs/promises";
+import { lstatSync, readdirSync, readlinkSync } from "node:fs";
 import type { BigIntStats } from "node:fs";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import { join } from "node:path";
 import { InvalidRequestError } from "../errors.js";
 import type { Stat } from "../generated/fsutil/types/Stat.js";
@@ -30,8 +32,12 @@ export interface WalkEntry {
   stat: Stat;
 }
 
-/** Entries lstat'ed at once; bounds both memory and the work done between two event-loop turns. */
-const STAT_BATCH = 64;
+/**
+ * Entries lstat'ed between two event-loop turns. The walk uses synchronous calls: a few microseconds each against
+ * the page cache, where the promise API costs a thread-pool hop and an event-loop turn per call (with a build's
+ * gRPC traffic in the loop, that made listing 200 files take 20 ms). Yielding every batch bounds the blocking.
+ */
+const STAT_BATCH = 256;
 const PATTERN_CHARS = /[*[\]?^\\]/;
 
 interface DirFrame {
@@ -73,20 +79,26 @@ export async function* walkContext(root: string, options: WalkOptions = {}): Asy
     patterns.some((p) => p.exception === exception && `${p.text}/`.startsWith(`${dir}/`));
 
   const ancestors: DirFrame[] = [];
+  let statsSinceTurn = 0;
 
   async function* walkDir(absDir: string, relDir: string): AsyncGenerator<WalkEntry> {
     let names: string[];
     try {
-      names = await readdir(absDir);
+      names = readdirSync(absDir);
     } catch (error) {
       if (isMissing(error)) return;
       throw error;
     }
     const sorted = names.map((name) => ({ name, key: Buffer.from(name) })).sort((a, b) => Buffer.compare(a.key, b.key));
     for (let start = 0; start < sorted.length; start += STAT_BATCH) {
+      if (statsSinceTurn >= STAT_BATCH) {
+        await nextTurn();
+        statsSinceTurn = 0;
+      }
       options.signal?.throwIfAborted();
       const batch = sorted.slice(start, start + STAT_BATCH);
-      const stats = await Promise.all(batch.map(({ name }) => lstatIfPresent(join(absDir, name))));
+      statsSinceTurn += batch.length;
+      const stats = batch.map(({ name }) => lstatIfPresent(join(absDir, name)));
       for (let i = 0; i < batch.length; i++) {
         const stats_ = stats[i];
         const name = (batch[i] as { name: string }).name;
@@ -123,7 +135,7 @@ export async function* walkContext(root: string, options: WalkOptions = {}): Asy
         let linkname: string | undefined;
         if (kind === "symlink") {
           try {
-            linkname = await readlink(absolutePath);
+            linkname = readlinkSync(absolutePath);
           } catch (error) {
             if (isMissing(error)) continue;
             throw error;
@@ -157,9 +169,9 @@ function withoutTrailingGlob(pattern: Pattern): string {
   return text;
 }
 
-async function lstatIfPresent(path: string): Promise<BigIntStats | undefined> {
+function lstatIfPresent(path: string): BigIntStats | undefined {
   try {
-    return await lstat(path, { bigint: true });
+    return lstatSync(path, { bigint: true, throwIfNoEntry: false });
   } catch (error) {
     if (isMissing(error)) return undefined;
     throw error;

@@ -15,6 +15,8 @@ import { cleanPath } from "./pattern-matcher.js";
 export const FILE_CHUNK_BYTES = 32 * 1024;
 /** Files streamed at the same time for one DiffCopy call (fsutil's sender uses 4 workers). */
 const CONCURRENT_FILES = 4;
+/** STAT packets queued before the listing waits for the call to drain: at most a few hundred KB of stats. */
+const LISTING_BACKLOG = 1024;
 
 export interface FileSyncOptions {
   /**
@@ -156,7 +158,7 @@ function sendDirectory(
   void (async () => {
     for await (const entry of walkContext(root, { ...walk, signal: abort.signal })) {
       files.push(entry.kind === "file" ? { absolutePath: entry.absolutePath, path: entry.path } : undefined);
-      await writer.write({ type: "PACKET_STAT", stat: entry.stat });
+      await writer.writeSmall({ type: "PACKET_STAT", stat: entry.stat }, LISTING_BACKLOG);
     }
     // End of listing: a STAT packet without any `stat` (an empty object would be an entry with path "").
     await writer.write({ type: "PACKET_STAT" });

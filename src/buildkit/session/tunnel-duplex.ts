@@ -10,17 +10,25 @@ const MAX_CHUNK = 1024 * 1024;
  * is one raw HTTP/2 connection on which the daemon is the client (WIRE.md §3.1).
  */
 export function tunnelDuplex(call: grpc.ClientDuplexStream<BytesMessage, BytesMessage__Output>): Duplex {
+  const send = (chunk: Buffer, callback: (error?: Error | null) => void): void => {
+    let ok = true;
+    for (let offset = 0; offset < chunk.length; offset += MAX_CHUNK) {
+      ok = call.write({ data: chunk.subarray(offset, offset + MAX_CHUNK) });
+    }
+    if (ok) callback();
+    else call.once("drain", () => callback());
+  };
   const duplex = new Duplex({
     read() {
       call.resume();
     },
     write(chunk: Buffer, _encoding, callback) {
-      let ok = true;
-      for (let offset = 0; offset < chunk.length; offset += MAX_CHUNK) {
-        ok = call.write({ data: chunk.subarray(offset, offset + MAX_CHUNK) });
-      }
-      if (ok) callback();
-      else call.once("drain", () => callback());
+      send(chunk, callback);
+    },
+    // The HTTP/2 session inside writes each flush as several buffers (frame headers, payloads) at once: one message
+    // for all of them instead of one each halves the messages a directory listing costs.
+    writev(chunks, callback) {
+      send(chunks.length === 1 ? (chunks[0]!.chunk as Buffer) : Buffer.concat(chunks.map((c) => c.chunk as Buffer)), callback);
     },
     final(callback) {
       call.end();
