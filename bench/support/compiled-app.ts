@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { execFile } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
-import { copyFile, mkdir, rm, symlink } from "node:fs/promises";
+import { copyFile, mkdir, readFile, rm, symlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
@@ -33,13 +33,27 @@ export interface CompiledApp {
   stop(): Promise<void>;
 }
 
-/** Starts the compiled app with exactly `env`; output goes to `<logDir>/<name>.log`. Stopped by PID (SIGTERM, then SIGKILL). */
+/** The node flags of the production image's `CMD ["node", …flags, "dist/app/main.js"]`, read from the Dockerfile. */
+export async function productionNodeFlags(): Promise<string[]> {
+  const cmd = (await readFile(join(REPO, "Dockerfile"), "utf8")).split("\n").filter((l) => l.startsWith("CMD ")).at(-1);
+  const argv = cmd ? (JSON.parse(cmd.slice(4)) as unknown) : undefined;
+  if (!Array.isArray(argv) || argv[0] !== "node" || argv.at(-1) !== "dist/app/main.js") {
+    throw new Error(`the Dockerfile's CMD is not ["node", …flags, "dist/app/main.js"]: ${cmd ?? "none"}`);
+  }
+  return argv.slice(1, -1).map(String);
+}
+
+/**
+ * Starts the compiled app with exactly `env` and the production image's node flags; output goes to
+ * `<logDir>/<name>.log`. Stopped by PID (SIGTERM, then SIGKILL).
+ */
 export async function startCompiledApp(main: string, env: NodeJS.ProcessEnv, logDir: string, name: string): Promise<CompiledApp> {
   await mkdir(logDir, { recursive: true });
+  const flags = await productionNodeFlags();
   const fd = openSync(join(logDir, `${name}.log`), "a");
   let child: ChildProcess;
   try {
-    child = spawn(process.execPath, [main], { cwd: REPO, env, stdio: ["ignore", fd, fd] });
+    child = spawn(process.execPath, [...flags, main], { cwd: REPO, env, stdio: ["ignore", fd, fd] });
   } finally {
     closeSync(fd);
   }
