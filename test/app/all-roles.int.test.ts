@@ -11,6 +11,7 @@ import { buildInput, dropPrefix, eventually, freshPrefix, RecordingReporter } fr
 import { testStack } from "../support/stack/env.js";
 import { adaptPayload, examplePayload, sendWebhook } from "../support/webhooks.js";
 import { captureLog, WEBHOOK_SECRET, webEnv } from "./app-test-kit.js";
+import { jobInState } from "../support/settled-job.js";
 
 describe("BUILDKIT_BOT_ROLE=all wiring", () => {
   let app: RunningApp;
@@ -66,8 +67,7 @@ describe("BUILDKIT_BOT_ROLE=all wiring", () => {
     assert.equal(build.sha, payload.after);
     assert.equal(build.attempt, 1);
     const job = await eventually(async () => {
-      const j = await builds.getJob(build.buildId);
-      return (await j?.getState()) === "completed" ? j : undefined;
+      return jobInState(builds, build.buildId, ["completed"]);
     }, "the build job to complete");
     assert.equal(job.returnvalue.summary, "built");
   });

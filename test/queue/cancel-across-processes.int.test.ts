@@ -9,6 +9,7 @@ import { BuildQueue } from "../../src/queue/build-queue.js";
 import { createProducerConnection, whenReady } from "../../src/queue/redis-connections.js";
 import { supersededMessage } from "../../src/queue/supersede-reporter.js";
 import { buildInput, dropPrefix, eventually, freshPrefix, RecordingReporter, redisUrl } from "./queue-test-kit.js";
+import { jobInState } from "../support/settled-job.js";
 
 const CHILD = fileURLToPath(new URL("./fixtures/child-build-worker.ts", import.meta.url));
 
@@ -60,8 +61,7 @@ describe("cancel message across processes", () => {
     assert.ok(lines.includes(`aborted ${running.buildId} ${supersededMessage(newer.sha)}`), lines.join("\n"));
 
     const job = await eventually(async () => {
-      const j = await queue.queue.getJob(running.buildId);
-      return (await j?.getState()) === "failed" ? j : undefined;
+      return jobInState(queue.queue, running.buildId, ["failed"]);
     }, "the job to fail");
     assert.equal(job.failedReason, supersededMessage(newer.sha));
     assert.equal(job.attemptsMade, 1);

@@ -12,6 +12,7 @@ import type { EventJob } from "../../src/queue/job-types.js";
 import { TransientError } from "../../src/queue/queue-errors.js";
 import { createProducerConnection, createWorkerConnection, whenReady } from "../../src/queue/redis-connections.js";
 import { buildInput, dropPrefix, eventually, freshPrefix, RecordingReporter, redisUrl } from "./queue-test-kit.js";
+import { jobInState } from "../support/settled-job.js";
 
 const FAST = { attempts: 4, baseDelayMs: 100, maxDelayMs: 400 };
 
@@ -55,9 +56,7 @@ describe("build retries", () => {
 
   const settled = (id: string) =>
     eventually(async () => {
-      const j = await queue.queue.getJob(id);
-      const state = await j?.getState();
-      return state === "completed" || state === "failed" ? j : undefined;
+      return jobInState(queue.queue, id, ["completed", "failed"]);
     }, `job ${id} to settle`);
 
   it("retries a transient failure with backoff until it succeeds", async () => {
@@ -119,9 +118,8 @@ describe("event worker", () => {
       const bad = await events.store(event("bad"));
       const state = (id: string) =>
         eventually(async () => {
-          const j = await events.queue.getJob(id);
-          const s = await j?.getState();
-          return s === "completed" || s === "failed" ? { s, attemptsMade: j!.attemptsMade } : undefined;
+          const j = await jobInState(events.queue, id, ["completed", "failed"]);
+          return j ? { s: await j.getState(), attemptsMade: j.attemptsMade } : undefined;
         }, id);
       assert.deepEqual(await state(flaky.jobId), { s: "completed", attemptsMade: 2 });
       assert.deepEqual(await state(bad.jobId), { s: "failed", attemptsMade: 1 });

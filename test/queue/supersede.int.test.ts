@@ -10,6 +10,7 @@ import { createProducerConnection, createWorkerConnection, whenReady } from "../
 import { SupersedeRegistry } from "../../src/queue/supersede-registry.js";
 import { supersededMessage } from "../../src/queue/supersede-reporter.js";
 import { buildInput, dropPrefix, eventually, freshPrefix, RecordingReporter, redisUrl } from "./queue-test-kit.js";
+import { jobInState } from "../support/settled-job.js";
 
 const FAST = { attempts: 3, baseDelayMs: 50, maxDelayMs: 200 };
 const outcome = (job: BuildJob): BuildOutcome => ({ pushedTags: job.image.tags, durationMs: 1, summary: "built" });
@@ -126,8 +127,7 @@ describe("supersede of a running build (same process)", () => {
     await eventually(async () => (signal.aborted ? true : undefined), "the running build's signal to fire");
 
     const job = await eventually(async () => {
-      const j = await queue.queue.getJob(running.buildId);
-      return (await j?.getState()) === "failed" ? j : undefined;
+      return jobInState(queue.queue, running.buildId, ["failed"]);
     }, "the superseded job to fail");
     assert.equal(job.failedReason, supersededMessage(newer.sha));
     assert.equal(job.attemptsMade, 1);
@@ -173,8 +173,7 @@ describe("supersede racing a worker's pickup", () => {
         },
       });
       const job = await eventually(async () => {
-        const j = await queue.queue.getJob(queued.buildId);
-        return (await j?.getState()) === "failed" ? j : undefined;
+        return jobInState(queue.queue, queued.buildId, ["failed"]);
       }, "the superseded job to fail at start");
       assert.equal(job.failedReason, supersededMessage(newerSha));
       assert.equal(job.attemptsMade, 1);
@@ -218,8 +217,7 @@ describe("a processor that ignores its AbortSignal", () => {
       await eventually(async () => (started.includes(stubborn.buildId) ? true : undefined), "the stubborn build to start");
       const newer = await queue.enqueueBuild(buildInput({ image: "quick", supersedeKey: stubborn.supersedeKey }));
       const job = await eventually(async () => {
-        const j = await queue.queue.getJob(stubborn.buildId);
-        return (await j?.getState()) === "failed" ? j : undefined;
+        return jobInState(queue.queue, stubborn.buildId, ["failed"]);
       }, "the stubborn job to be failed");
       assert.equal(job.failedReason, supersededMessage(newer.sha));
       assert.equal(job.attemptsMade, 1);
