@@ -19,6 +19,8 @@ COPY schema ./schema
 COPY bin ./bin
 USER node
 EXPOSE 3000
-# A young generation of 2 x 1 MB instead of up to 2 x 16 MB: a build's log stream allocates fast and briefly, and
-# the default lets the worker's resident set grow by tens of MB for garbage (BENCHMARKS.md, item 5).
-CMD ["node", "--max-semi-space-size=1", "dist/app/main.js"]
+# Memory: a build's log stream allocates fast and briefly. A young generation of 2 x 1 MB (instead of up to
+# 2 x 16 MB) and an old-generation cap of 128 MB (so V8 collects before it grows the heap far past what is live,
+# about 30 MB per process) keep the worker under 150 MB through a log flood (BENCHMARKS.md, item 5). Many builds
+# per process (BUILDKIT_BOT_CONCURRENCY well above its default 2) may need a larger cap.
+CMD ["node", "--max-semi-space-size=1", "--max-old-space-size=128", "dist/app/main.js"]

@@ -37,7 +37,7 @@ stop_stack() {
 }
 trap stop_stack EXIT
 
-node --max-semi-space-size=1 --import tsx src/app/main.ts &
+node --import tsx src/app/main.ts &
 app=$!
 trap 'kill -TERM "$app" 2>/dev/null || true' TERM INT
 set +e

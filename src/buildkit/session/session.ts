@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
+import type { Socket } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import type { ControlClient } from "../generated/moby/buildkit/v1/Control.js";
+import { nativeSocketPair } from "./native-socket-pair.js";
 import type { SessionService } from "./service.js";
 import { tunnelDuplex } from "./tunnel-duplex.js";
 
@@ -17,6 +19,12 @@ export interface SessionOptions {
   /** Transfer-cache key for local dirs (WIRE.md §4.3.6). Default: random, i.e. no reuse between builds. */
   sharedKey?: string;
   name?: string;
+  /**
+   * Carry the session's inner HTTP/2 connection over a native socket pair (see native-socket-pair.ts) instead of
+   * a JavaScript Duplex: worth its few milliseconds of setup for sessions that move many messages (FileSync).
+   * Falls back to the Duplex when no pair can be made.
+   */
+  nativeTransport?: boolean;
 }
 
 /** An open `Control.Session`: the daemon calls `services` through it while a solve naming `id` runs. */
@@ -59,7 +67,30 @@ export function openSession(control: ControlClient, services: readonly SessionSe
   const duplex = tunnelDuplex(call);
   // A session that dies under a running solve makes that solve fail with the daemon's message; nothing to add here.
   duplex.on("error", () => {});
-  injector.injectConnection(duplex);
+  let pair: { server: Socket; client: Socket } | undefined;
+  let closing = false;
+  if (options.nativeTransport) {
+    // Until the pair is connected, what the daemon sends waits in the Duplex's buffer.
+    void nativeSocketPair().then(
+      (made) => {
+        if (closing) {
+          made.server.destroy();
+          made.client.destroy();
+          return;
+        }
+        pair = made;
+        made.server.on("error", () => {});
+        injector.injectConnection(made.server);
+        made.client.pipe(duplex);
+        duplex.pipe(made.client);
+      },
+      () => {
+        if (!closing) injector.injectConnection(duplex);
+      },
+    );
+  } else {
+    injector.injectConnection(duplex);
+  }
 
   let closed: Promise<void> | undefined;
   return {
@@ -67,8 +98,11 @@ export function openSession(control: ControlClient, services: readonly SessionSe
     methods,
     close() {
       closed ??= new Promise<void>((resolve) => {
+        closing = true;
         call.end();
         injector.destroy();
+        pair?.client.destroy();
+        pair?.server.destroy();
         duplex.destroy();
         server.forceShutdown();
         setImmediate(resolve);

@@ -83,6 +83,7 @@ export async function runSolve(deps: SolveDependencies, request: BuildRequest, o
   const session = openSession(deps.control, services, {
     id: plan.solve.Session,
     ...(plan.localDirs ? { sharedKey: transferCacheKey(plan.localDirs) } : {}),
+    nativeTransport: plan.localDirs !== undefined || plan.fileOutput !== undefined,
   });
   let response: SolveResponse__Output;
   const solveStarted = Date.now();
