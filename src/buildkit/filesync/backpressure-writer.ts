@@ -17,9 +17,9 @@ export class BackpressureWriter<T> {
   }
 
   /**
-   * For many small messages (a directory listing): waits for 'drain' only once `backlog` messages are queued, not
-   * at the stream's own high-water mark (16 for a gRPC call). Each wait costs several event-loop turns through the
-   * session tunnel, which for thousands of tiny messages was most of the listing's time.
+   * For many small messages (a directory listing, small files): waits for 'drain' only once `backlog` messages are
+   * queued, not at the stream's own high-water mark (16 for a gRPC call). Each wait costs several event-loop turns
+   * through the session tunnel, which for thousands of tiny messages was most of the time spent sending them.
    */
   async writeSmall(message: T, backlog: number): Promise<void> {
     this.signal.throwIfAborted();
