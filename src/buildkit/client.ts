@@ -28,7 +28,7 @@ export class BuildKitClient {
     readonly control: ControlClient,
     private readonly workers: WorkerRecord__Output[],
     private readonly timeoutMs: number,
-    /** The Engine's version and image store, asked while connecting (docker-engine:// addresses). */
+    /** The Engine's version and image store, asked while connecting; set exactly for docker-engine:// addresses. */
     private readonly engineFacts: Promise<[EngineVersion, boolean]> | undefined,
   ) {}
 
@@ -81,8 +81,7 @@ export class BuildKitClient {
       const buildkit = info?.buildkitVersion ?? records.find((r) => r.BuildkitVersion?.version)?.BuildkitVersion;
       if (buildkit?.version) version.buildkit = buildkit.version;
       if (buildkit?.revision) version.revision = buildkit.revision;
-      const engine = this.engineApi();
-      if (engine) version.engine = (await engine.version()).Version;
+      if (this.engineFacts) version.engine = (await this.engineFacts)[0].Version;
       if (Object.keys(version).length > 0) health.version = version;
       return health;
     } catch (err) {
@@ -137,11 +136,10 @@ export class BuildKitClient {
 
   private async detectCapabilities(): Promise<DaemonCapabilities> {
     const daemon = this.daemonKind(this.workers);
-    const engine = this.engineApi();
     let buildkitVersion = this.workers.find((r) => r.BuildkitVersion?.version)?.BuildkitVersion?.version;
     let containerdImageStore = false;
-    if (engine) {
-      const [version, containerd] = await (this.engineFacts ?? Promise.all([engine.version(), engine.usesContainerdSnapshotter()]));
+    if (this.engineFacts) {
+      const [version, containerd] = await this.engineFacts;
       buildkitVersion ??= engineBuildkitVersion(version.Version);
       containerdImageStore = containerd;
     } else if (!buildkitVersion) {

@@ -33,6 +33,11 @@ export interface PlanInput {
    * commit-specific tags (templates using {{sha}} or {{short_sha}}) are kept. Default true.
    */
   refIsCurrent?: boolean;
+  /**
+   * The branch whose head decides, when the build starts, whether tags that follow it may move: each build then
+   * carries the tags it pushes otherwise (ImagePlan.ifBranchMoved).
+   */
+  branchCheck?: string;
   noCache?: boolean;
 }
 
@@ -96,6 +101,10 @@ function planImage(input: PlanInput, image: ImageConfig): ImageDecision {
       ...(input.noCache ? { noCache: true } : {}),
     }),
   };
+  if (input.branchCheck !== undefined) {
+    const ifMoved = tagsAndPush({ ...input, latestAllowed: false, refIsCurrent: false }, image).tags.map((t) => `${repository}:${t}`);
+    if (ifMoved.length !== plan.tags.length || ifMoved.some((t, i) => t !== plan.tags[i])) plan.ifBranchMoved = { branch: input.branchCheck, tags: ifMoved };
+  }
   return { kind: "build", name: image.name, plan, droppedTags: dropped, ...(matchedFiles ? { matchedFiles } : {}) };
 }
 

@@ -125,10 +125,7 @@ async function plan(job: EventJob, deps: PlannerDeps): Promise<void> {
     latestAllowed: job.event === "push" || rebuild,
     noCache,
   };
-  const decisions = planImages({ ...planInput, target });
-  if (headCheckedBranch !== undefined) {
-    withBranchCheck(decisions, planImages({ ...planInput, target, latestAllowed: false, refIsCurrent: false }), headCheckedBranch);
-  }
+  const decisions = planImages({ ...planInput, target, ...(headCheckedBranch !== undefined ? { branchCheck: headCheckedBranch } : {}) });
 
   const claims = new BuildClaims(deps.redis, prefix);
   const progress = new PlanProgress(deps.redis, prefix);
@@ -148,20 +145,6 @@ async function plan(job: EventJob, deps: PlannerDeps): Promise<void> {
       }
     }
     await carryOut(job, deps, chosen.decision, chosen.target, { config, noCache, progress, externalIds, log, where });
-  }
-}
-
-/**
- * Gives each build whose tags depend on the branch still pointing at the commit the tags it pushes otherwise
- * (`ifMoved`: the same plan made for a commit the branch has moved past).
- */
-function withBranchCheck(decisions: ImageDecision[], ifMoved: ImageDecision[], branch: string): void {
-  for (const decision of decisions) {
-    if (decision.kind !== "build") continue;
-    const other = ifMoved.find((d) => d.name === decision.name);
-    const tags = other?.kind === "build" ? other.plan.tags : [];
-    if (tags.length === decision.plan.tags.length && tags.every((t, i) => t === decision.plan.tags[i])) continue;
-    decision.plan.ifBranchMoved = { branch, tags };
   }
 }
 

@@ -82,11 +82,15 @@ function readSmallFile(file: SendableFile): Buffer | undefined {
     if (fstatSync(fd).size > SMALL_FILE_BYTES) return undefined;
     return readFileSync(fd);
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw new Error(`failed to read ${file.path}: ${reason}`, { cause: error });
+    throw readFailure(file, error);
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+function readFailure(file: SendableFile, error: unknown): Error {
+  const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+  return new Error(`failed to read ${file.path}: ${reason}`, { cause: error });
 }
 
 function sendDirectory(
@@ -146,8 +150,7 @@ function sendDirectory(
       }
     } catch (error) {
       if (abort.signal.aborted) throw error;
-      const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-      throw new Error(`failed to read ${file.path}: ${reason}`, { cause: error });
+      throw readFailure(file, error);
     } finally {
       stream.destroy();
     }
