@@ -34,7 +34,7 @@ interface Case {
   context: "local" | "git";
   cold: boolean;
   ours: number[];
-  /** Of each of our runs: connect (ListWorkers) + capabilities (Engine /version, /info), before the solve. */
+  /** Of each of our runs: connect (for an Engine: /_ping and the /grpc upgrade) + capabilities, before the solve. */
   connect: number[];
   docker: number[];
 }

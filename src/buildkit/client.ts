@@ -2,10 +2,12 @@ import * as grpc from "@grpc/grpc-js";
 import type { BuildRequest, BuildResult } from "./build-request.js";
 import type { DaemonHealth } from "./client-health.js";
 import { ENGINE_WORKER_ID, daemonInfo, listWorkers, workerInfo } from "./client-health.js";
+import { channelReady } from "./transport/channel-ready.js";
 import type { ConnectOptions } from "./connect-options.js";
 import { DEFAULT_CONNECT_TIMEOUT_MS } from "./connect-options.js";
 import { EngineApi } from "./engine/engine-api.js";
-import type { EngineVersion } from "./engine/engine-api.js";
+import { askEngineFacts, engineMajor } from "./engine/engine-facts.js";
+import type { EngineFacts } from "./engine/engine-facts.js";
 import { ConnectionError, InvalidRequestError } from "./errors.js";
 import type { ControlClient } from "./generated/moby/buildkit/v1/Control.js";
 import type { WorkerRecord__Output } from "./generated/moby/buildkit/v1/types/WorkerRecord.js";
@@ -26,15 +28,18 @@ export class BuildKitClient {
     private readonly transport: Transport,
     /** The raw Control service client, for calls this class does not wrap. */
     readonly control: ControlClient,
-    private readonly workers: WorkerRecord__Output[],
+    /** Asked while connecting; on an Engine, awaited only by what needs the records. */
+    private readonly workers: Promise<WorkerRecord__Output[]>,
     private readonly timeoutMs: number,
     /** The Engine's version and image store, asked while connecting; set exactly for docker-engine:// addresses. */
-    private readonly engineFacts: Promise<[EngineVersion, boolean]> | undefined,
+    private readonly engineFacts: EngineFacts | undefined,
   ) {}
 
   /**
-   * Connects and checks that a BuildKit daemon answers (one `ListWorkers` call), failing with a ConnectionError
-   * naming the address within `connectTimeoutMs`. The address defaults to `BUILDKIT_HOST`.
+   * Connects and checks that the daemon answers, failing with a ConnectionError naming the address within
+   * `connectTimeoutMs`: a `ListWorkers` call for buildkitd; for a Docker Engine its `/_ping` and the `/grpc`
+   * upgrade, which are much quicker than a `ListWorkers` through the Engine (5–8 ms on 20.10, even on an open
+   * connection). The address defaults to `BUILDKIT_HOST`.
    */
   static async connect(address?: string, options: ConnectOptions = {}): Promise<BuildKitClient> {
     const env = options.env ?? process.env;
@@ -51,12 +56,19 @@ export class BuildKitClient {
       ...transport.channelOptions,
       ...(options.interceptors ? { interceptors: options.interceptors } : {}),
     });
-    // What `capabilities()` needs from an Engine is asked alongside the first call instead of after it.
-    const engine = transport.address.scheme === "docker-engine" ? new EngineApi(transport.address.socketPath) : undefined;
-    const engineFacts = engine ? Promise.all([engine.version(), engine.usesContainerdSnapshotter()]) : undefined;
-    engineFacts?.catch(() => undefined);
+    const deadline = Date.now() + timeoutMs;
+    const workers = listWorkers(control, deadline);
+    workers.catch(() => undefined);
     try {
-      const workers = await listWorkers(control, Date.now() + timeoutMs);
+      if (transport.address.scheme !== "docker-engine") {
+        await workers;
+        return new BuildKitClient(transport, control, workers, timeoutMs, undefined);
+      }
+      const facts = askEngineFacts(new EngineApi(transport.address.socketPath)).catch((err: unknown) => {
+        const reason = err instanceof Error ? err.message : String(err);
+        throw new ConnectionError(transport.display, `cannot connect to BuildKit at ${transport.display}: ${reason}`, { cause: err });
+      });
+      const [engineFacts] = await Promise.all([facts, channelReady(control, deadline)]);
       return new BuildKitClient(transport, control, workers, timeoutMs, engineFacts);
     } catch (err) {
       control.close();
@@ -81,7 +93,7 @@ export class BuildKitClient {
       const buildkit = info?.buildkitVersion ?? records.find((r) => r.BuildkitVersion?.version)?.BuildkitVersion;
       if (buildkit?.version) version.buildkit = buildkit.version;
       if (buildkit?.revision) version.revision = buildkit.revision;
-      if (this.engineFacts) version.engine = (await this.engineFacts)[0].Version;
+      if (this.engineFacts) version.engine = this.engineFacts.version;
       if (Object.keys(version).length > 0) health.version = version;
       return health;
     } catch (err) {
@@ -135,18 +147,27 @@ export class BuildKitClient {
   }
 
   private async detectCapabilities(): Promise<DaemonCapabilities> {
-    const daemon = this.daemonKind(this.workers);
-    let buildkitVersion = this.workers.find((r) => r.BuildkitVersion?.version)?.BuildkitVersion?.version;
-    let containerdImageStore = false;
-    if (this.engineFacts) {
-      const [version, containerd] = await this.engineFacts;
-      buildkitVersion ??= engineBuildkitVersion(version.Version);
-      containerdImageStore = containerd;
-    } else if (!buildkitVersion) {
+    const engine = this.engineFacts;
+    if (engine) {
+      // Worker records name the BuildKit version from BuildKit 0.11 (Engine 24) on; before, the Engine release says it.
+      const major = engineMajor(engine.version);
+      const records = major === undefined || major >= 24 ? await this.workers.catch(() => []) : [];
+      const buildkitVersion = records.find((r) => r.BuildkitVersion?.version)?.BuildkitVersion?.version ?? engineBuildkitVersion(engine.version);
+      return {
+        daemon: "docker-engine",
+        buildkitVersion,
+        containerdImageStore: engine.containerdImageStore,
+        gitSubdirFragment: supportsGitSubdirFragment(buildkitVersion),
+      };
+    }
+    const records = await this.workers;
+    const daemon = this.daemonKind(records);
+    let buildkitVersion = records.find((r) => r.BuildkitVersion?.version)?.BuildkitVersion?.version;
+    if (!buildkitVersion) {
       const info = await daemonInfo(this.control, Date.now() + this.timeoutMs).catch(() => undefined);
       buildkitVersion = info?.buildkitVersion?.version || undefined;
     }
-    return { daemon, buildkitVersion, containerdImageStore, gitSubdirFragment: supportsGitSubdirFragment(buildkitVersion) };
+    return { daemon, buildkitVersion, containerdImageStore: false, gitSubdirFragment: supportsGitSubdirFragment(buildkitVersion) };
   }
 }
 

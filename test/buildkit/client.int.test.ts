@@ -184,6 +184,36 @@ describe("BuildKitClient.connect failures", () => {
     }
   });
 
+  test("an Engine that answers /_ping but refuses the /grpc upgrade: connect fails with its message, not later", { timeout: 20_000 }, async () => {
+    const { mkdtemp, rm } = await import("node:fs/promises");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const http = await import("node:http");
+    const dir = await mkdtemp(join(tmpdir(), "bkb-fake-engine-"));
+    const socket = join(dir, "docker.sock");
+    const server = http.createServer((req, res) => {
+      if ((req.url ?? "").endsWith("/_ping")) {
+        res.writeHead(200, { Server: "Docker/20.10.24 (linux)", "Api-Version": "1.41" });
+        res.end("OK");
+        return;
+      }
+      res.writeHead(500, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({ message: "no upgrade proto in request" }));
+    });
+    await new Promise<void>((resolve) => server.listen(socket, resolve));
+    try {
+      const started = Date.now();
+      const err = await connectError(`docker-engine://${socket}`, { connectTimeoutMs: 15_000 });
+      assert.ok(Date.now() - started < 10_000, "at the first failure, not at the connect timeout");
+      assert.ok(err.message.includes(`docker-engine://${socket}`), err.message);
+      assert.match(err.message, /500/);
+      assert.match(err.message, /no upgrade proto in request/);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test("no address at all asks for BUILDKIT_HOST", async () => {
     await assert.rejects(BuildKitClient.connect(undefined, { env: {} }), (err: unknown) => {
       assert.ok(err instanceof InvalidRequestError);

@@ -17,6 +17,12 @@ export interface EngineVersion {
   [k: string]: unknown;
 }
 
+/** What `GET /_ping` tells, when the Engine says it. */
+export interface EnginePing {
+  engineVersion?: string;
+  apiVersion?: string;
+}
+
 export interface PushImageOptions {
   /** Credential for the repository's registry; anonymous when absent. */
   auth?: RegistryCredential;
@@ -31,9 +37,16 @@ export interface PushImageOptions {
 export class EngineApi {
   constructor(readonly socketPath: string) {}
 
-  async ping(): Promise<void> {
+  /**
+   * `GET /_ping`: the cheapest proof that the Engine answers (it asks nothing of containerd, unlike `/version`).
+   * dockerd names its version in the `Server` header of every answer (`Docker/20.10.24+dfsg1 (linux)`).
+   */
+  async ping(): Promise<EnginePing> {
     const res = await engineCall(this.socketPath, { method: "GET", path: "/_ping" });
     if (res.status !== 200) throw engineError("ping", res.status, res.body);
+    const server = /^Docker\/(\S+)/.exec(String(res.headers.server ?? ""))?.[1];
+    const api = res.headers["api-version"];
+    return { ...(server ? { engineVersion: server } : {}), ...(typeof api === "string" ? { apiVersion: api } : {}) };
   }
 
   async version(): Promise<EngineVersion> {

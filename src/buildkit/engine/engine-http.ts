@@ -36,7 +36,7 @@ export function engineStream(socketPath: string, req: EngineRequest): Promise<In
 }
 
 /** Sends one request and buffers the whole response. */
-export async function engineCall(socketPath: string, req: EngineRequest): Promise<{ status: number; body: Buffer }> {
+export async function engineCall(socketPath: string, req: EngineRequest): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
   const res = await engineStream(socketPath, req);
   const chunks: Buffer[] = [];
   try {
@@ -45,7 +45,7 @@ export async function engineCall(socketPath: string, req: EngineRequest): Promis
     if (req.signal?.aborted) throw new BuildCancelledError("Engine request cancelled", req.signal.reason);
     throw new ConnectionError(`unix://${socketPath}`, `Docker Engine connection broke: ${(err as Error).message}`, { cause: err });
   }
-  return { status: res.statusCode ?? 0, body: Buffer.concat(chunks) };
+  return { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) };
 }
 
 /** The Engine's error JSON (`{"message": "…"}`) turned into an `EngineApiError`. */

@@ -45,9 +45,11 @@ after(async () => {
 });
 
 describe("EngineApi basics against the dev Engine", () => {
-  test("ping, version and info answer", async () => {
-    await engine.ping();
+  test("ping, version and info answer; ping names the same Engine release and API version as /version", async () => {
+    const ping = await engine.ping();
     const version = await engine.version();
+    assert.equal(ping.engineVersion, version.Version);
+    assert.equal(ping.apiVersion, version.ApiVersion);
     assert.match(version.Version, /^\d+\.\d+/);
     assert.match(version.ApiVersion, /^1\.\d+$/);
     const info = await engine.info();
