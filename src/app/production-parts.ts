@@ -6,6 +6,7 @@ import { OctokitPlannerCheckRuns } from "../github/planner-check-runs.js";
 import type { OctokitRequest } from "../github/reporter.js";
 import { WriteBudget } from "../github/write-budget.js";
 import { plannerProcessor } from "../planner/planner-processor.js";
+import { CheckRunHandoff } from "../queue/check-run-handoff.js";
 import type { BuildJob } from "../queue/job-types.js";
 import { QueueName } from "../queue/queue-names.js";
 import type { QueueLog } from "../queue/queue-log.js";
@@ -26,6 +27,7 @@ interface Common {
   budget: WriteBudget;
   logs: LogStore;
   inFlight: InFlightBuilds;
+  handoff: CheckRunHandoff;
 }
 
 export interface ProductionParts extends AppParts {
@@ -51,6 +53,7 @@ export function productionParts(): ProductionParts {
         budget: new WriteBudget(redis, { prefix: `${prefix}:budget` }),
         logs: new LogStore(redis, { prefix: `${prefix}:logs` }),
         inFlight: new InFlightBuilds(redis, prefix),
+        handoff: new CheckRunHandoff(redis, prefix),
       };
     }
     return common;
@@ -63,6 +66,7 @@ export function productionParts(): ProductionParts {
         probot: parts.probot,
         redis,
         enqueueBuild: parts.enqueueBuild,
+        withdrawBuild: parts.withdrawBuild,
         config: parts.config,
         log: parts.log,
         keyPrefix: parts.config.queuePrefix,
@@ -85,6 +89,7 @@ export function productionParts(): ProductionParts {
         budget: c.budget,
         logs: c.logs,
         inFlight: c.inFlight,
+        handoff: c.handoff,
         buildkitHost: parts.config.buildkitHost,
         registry: parts.config.registry,
         ...(parts.config.publicBaseUrl ? { publicBaseUrl: parts.config.publicBaseUrl } : {}),
@@ -103,6 +108,7 @@ export function productionParts(): ProductionParts {
         budget: c.budget,
         logs: c.logs,
         inFlight: c.inFlight,
+        handoff: c.handoff,
         ...(parts.config.publicBaseUrl ? { publicBaseUrl: parts.config.publicBaseUrl } : {}),
       });
     },
@@ -118,7 +124,7 @@ export function productionParts(): ProductionParts {
 }
 
 /** Runs `reconcileAbandonedBuilds` now and then every minute, in the background of the worker role. Returns its stop. */
-function startReconciler(parts: Omit<SharedParts, "enqueueBuild">, c: Common, queue: Queue<BuildJob>): () => void {
+function startReconciler(parts: Omit<SharedParts, "enqueueBuild" | "withdrawBuild">, c: Common, queue: Queue<BuildJob>): () => void {
   const log: QueueLog = parts.log;
   let running = false;
   const pass = async (): Promise<void> => {
@@ -134,7 +140,7 @@ function startReconciler(parts: Omit<SharedParts, "enqueueBuild">, c: Common, qu
         },
         conclude: async (entry, message) => {
           const octokit = await parts.probot.auth(entry.installationId);
-          await concludeAbandonedBuild(octokit.request as unknown as OctokitRequest, c.budget, c.logs, entry, message);
+          await concludeAbandonedBuild(octokit.request as unknown as OctokitRequest, c.budget, c.logs, c.handoff, entry, message);
         },
         onError: (entry, err) =>
           log.warn({ buildId: entry.buildId, err: err instanceof Error ? err.message : String(err) }, "could not conclude an abandoned build"),

@@ -4,7 +4,7 @@ import type { Logger, Options as ProbotOptions } from "probot";
 import { loadAppConfig } from "../config/app-config.js";
 import type { AppConfig } from "../config/app-config.js";
 import { BuildQueue } from "../queue/build-queue.js";
-import type { EnqueueBuild } from "../queue/build-queue.js";
+import type { EnqueueBuild, WithdrawBuild } from "../queue/build-queue.js";
 import { createBuildWorker } from "../queue/build-worker.js";
 import type { BuildProcessor, BuildWorker } from "../queue/build-worker.js";
 import { EventQueue } from "../queue/event-queue.js";
@@ -23,6 +23,7 @@ export interface SharedParts {
   /** Authenticated as the App, with JobOctokit (no Octokit-level retries): `await probot.auth(installationId)`. */
   probot: Probot;
   enqueueBuild: EnqueueBuild;
+  withdrawBuild: WithdrawBuild;
   log: Probot["log"];
 }
 
@@ -36,9 +37,9 @@ export interface AppParts {
   /** The build itself. */
   builder?: (shared: SharedParts) => BuildProcessor;
   /** Reports superseded builds on GitHub. */
-  supersedeReporter?: (shared: Omit<SharedParts, "enqueueBuild">) => SupersedeReporter;
+  supersedeReporter?: (shared: Omit<SharedParts, "enqueueBuild" | "withdrawBuild">) => SupersedeReporter;
   /** Extra HTTP routes (the log page). */
-  routes?: (shared: Omit<SharedParts, "enqueueBuild">) => RouteHandler[];
+  routes?: (shared: Omit<SharedParts, "enqueueBuild" | "withdrawBuild">) => RouteHandler[];
 }
 
 export interface RunningApp {
@@ -144,7 +145,7 @@ export async function startBuildkitBot(
         log,
       });
       stops.push(() => builds.close());
-      const shared: SharedParts = { ...base, enqueueBuild: builds.enqueueBuild };
+      const shared: SharedParts = { ...base, enqueueBuild: builds.enqueueBuild, withdrawBuild: builds.withdrawBuild };
 
       if (parts.planner) {
         const connection = createWorkerConnection(config.redisUrl);

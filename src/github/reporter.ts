@@ -25,8 +25,13 @@ export interface ReporterTarget {
   sha: string;
   /** Image name from the repo config; names the check run and the status context. */
   image: string;
-  /** The check run made by the planner; when absent `checkRunQueued` creates one. */
+  /** The check run made by the planner; when absent (and no `checkRunIdLater`) `checkRunQueued` creates one. */
   checkRunId?: number;
+  /**
+   * The planner's check run when it was still being created as the build started: run writes wait for it, and
+   * are skipped when it resolves to undefined (the run was withdrawn). Statuses never wait.
+   */
+  checkRunIdLater?: Promise<number | undefined>;
   /** The build's log page, used as `details_url` and `target_url`; omitted from both when absent. */
   detailsUrl?: string;
   externalId?: string;
@@ -72,6 +77,7 @@ export class GitHubReporter {
   readonly #intervalMs: number;
   readonly #now: () => number;
   #checkRunId: number | undefined;
+  readonly #checkRunIdLater: Promise<number | undefined> | undefined;
   #finished = false;
   #lastProgressAt = Number.NEGATIVE_INFINITY;
   #lastProgressSummary: string | undefined;
@@ -85,6 +91,7 @@ export class GitHubReporter {
     this.#intervalMs = options.progressIntervalMs ?? 30_000;
     this.#now = options.now ?? Date.now;
     this.#checkRunId = options.target.checkRunId;
+    this.#checkRunIdLater = this.#checkRunId === undefined ? options.target.checkRunIdLater : undefined;
   }
 
   get checkRunId(): number | undefined {
@@ -98,7 +105,8 @@ export class GitHubReporter {
   /** Creates the check run (or marks the planner's one queued) and sets the status pending. Returns the run id. */
   async checkRunQueued(): Promise<number> {
     const output = renderQueued(this.#target.image);
-    if (this.#checkRunId === undefined) {
+    let id = await this.#runId();
+    if (id === undefined) {
       // The run must exist before anything else can be reported, so its creation is never coalesced.
       await this.#budget.acquire("final", this.#runKey());
       const { data } = await this.#send("run", () =>
@@ -113,12 +121,13 @@ export class GitHubReporter {
           output,
         }),
       );
-      this.#checkRunId = (data as { id: number }).id;
+      id = (data as { id: number }).id;
+      this.#checkRunId = id;
     } else {
       await this.#patch("intermediate", { status: "queued", details_url: this.#target.detailsUrl, output });
     }
     await this.#status("intermediate", "pending", "Queued");
-    return this.#checkRunId;
+    return id;
   }
 
   async checkRunStarted(progress?: BuildProgress): Promise<void> {
@@ -217,9 +226,17 @@ export class GitHubReporter {
     return next;
   }
 
-  /** Returns false when the update was coalesced away. */
+  async #runId(): Promise<number | undefined> {
+    if (this.#checkRunId === undefined && this.#checkRunIdLater) this.#checkRunId = await this.#checkRunIdLater;
+    return this.#checkRunId;
+  }
+
+  /** Returns false when the update was coalesced away, or when the planner's check run never came to be. */
   async #patch(kind: WriteKind, body: Record<string, unknown>): Promise<boolean> {
-    if (this.#checkRunId === undefined) throw new Error("the check run does not exist yet: call checkRunQueued first");
+    if ((await this.#runId()) === undefined) {
+      if (this.#checkRunIdLater) return false;
+      throw new Error("the check run does not exist yet: call checkRunQueued first");
+    }
     if (kind === "intermediate" && this.#finished) return false;
     const permit = await this.#budget.acquire(kind, this.#runKey());
     if (!permit.granted) return false;

@@ -7,6 +7,7 @@ import type { GitHubClient } from "../github/repo-reader.js";
 import type { BuildJobInput } from "../queue/build-queue.js";
 import { supersedeKey } from "../queue/job-ids.js";
 import type { EventJob } from "../queue/job-types.js";
+import { CheckRunHandoff } from "../queue/check-run-handoff.js";
 import { TransientError } from "../queue/queue-errors.js";
 import type { QueueLog } from "../queue/queue-log.js";
 import { BuildClaims } from "./build-claims.js";
@@ -19,6 +20,7 @@ import { interpretConfigSource, readConfigSource } from "./load-repo-config.js";
 import { planImages } from "./plan.js";
 import type { ImageDecision } from "./plan.js";
 import { PlanProgress } from "./plan-progress.js";
+import { redisCall } from "./redis-transient.js";
 import { renderPlanSummary } from "./plan-summary.js";
 import { configRef, describeTarget, mergedTargetOfPullRequest, targetOfEvent } from "./plan-target.js";
 import type { PlanTarget } from "./plan-target.js";
@@ -30,7 +32,9 @@ export interface PlannerDeps {
   /** For the push/PR build claims, the retry memo and long external ids. */
   redis: Redis;
   /** Hands one build to the build queue (the queue assigns id, attempt and queue time). */
-  enqueueBuild(job: BuildJobInput): Promise<unknown>;
+  enqueueBuild(job: BuildJobInput): Promise<{ buildId: string }>;
+  /** Takes back a queued or running build whose check run could not be created (see carryOut). */
+  withdrawBuild(buildId: string, why: string): Promise<void>;
   /** The app config's registry (`AppConfig` fits). */
   config: { registry: { prefix: string } };
   clock: { now(): Date };
@@ -129,6 +133,7 @@ async function plan(job: EventJob, deps: PlannerDeps): Promise<void> {
 
   const claims = new BuildClaims(deps.redis, prefix);
   const progress = new PlanProgress(deps.redis, prefix);
+  const handoff = new CheckRunHandoff(deps.redis, prefix);
   for (const decision of decisions) {
     let chosen: { decision: ImageDecision; target: PlanTarget } | undefined = { decision, target };
     if (claiming && target.kind === "branch") {
@@ -144,7 +149,7 @@ async function plan(job: EventJob, deps: PlannerDeps): Promise<void> {
         continue;
       }
     }
-    await carryOut(job, deps, chosen.decision, chosen.target, { config, noCache, progress, externalIds, log, where });
+    await carryOut(job, deps, chosen.decision, chosen.target, { config, noCache, progress, handoff, externalIds, log, where });
   }
 }
 
@@ -190,6 +195,7 @@ async function carryOut(
     config: RepoConfig;
     noCache: boolean;
     progress: PlanProgress;
+    handoff: CheckRunHandoff;
     externalIds: ExternalIdStore;
     log: QueueLog;
     where: Record<string, unknown>;
@@ -211,9 +217,25 @@ async function carryOut(
   const planId = job.deliveryId;
   const memoKey = `${decision.name}:${target.kind}`;
   if (await ctx.progress.enqueued(planId, memoKey)) return;
-  let checkRunId = await ctx.progress.checkRunId(planId, memoKey);
-  if (checkRunId === undefined) {
-    checkRunId = await deps.reporter.createQueuedCheckRun({
+  const fork = target.kind === "pull_request" && target.fork;
+  const pr = target.kind === "pull_request" ? target.number : target.kind === "branch" ? target.pullRequest?.number : undefined;
+  const build = (checkRunId: number | undefined): BuildJobInput => ({
+    reason: job.reason,
+    repository: repo,
+    sha: job.sha,
+    // A fork's commit is fetched through the base repository's PR ref; the worker verifies the sha.
+    gitRef: fork && pr !== undefined ? `refs/pull/${pr}/head` : job.sha,
+    image: decision.plan,
+    ...(checkRunId !== undefined ? { checkRunId } : {}),
+    supersedeKey: supersedeKeyOf(repo.repoId, target),
+    noCache: ctx.noCache,
+    fork,
+    ...(job.pullRequest && job.pullRequest.number === pr ? { pullRequest: job.pullRequest } : {}),
+    ...(refOf(target) ? { ref: refOf(target) } : {}),
+    queuedAt: deps.clock.now().toISOString(),
+  });
+  const createRun = (): Promise<number> =>
+    deps.reporter.createQueuedCheckRun({
       repository: repo,
       headSha: job.sha,
       externalId,
@@ -227,30 +249,42 @@ async function carryOut(
         configFromFile: ctx.config.fromFile,
       }),
     });
+
+  let checkRunId = await ctx.progress.checkRunId(planId, memoKey);
+  if (checkRunId !== undefined) {
+    // A retried job whose run was made but whose build was not queued.
+    await deps.enqueueBuild(build(checkRunId));
+  } else {
+    // The run's create and the build's enqueue go out together, so an idle worker starts the build during the
+    // create's round trip; the worker gets the run's id through the handoff when it first reports. A build must
+    // not go on without its run: when the create fails, the build is taken back (a transient failure retries this job).
+    const [created, queued] = await Promise.allSettled([createRun(), deps.enqueueBuild(build(undefined))]);
+    if (created.status === "rejected") {
+      if (queued.status === "fulfilled") await withdraw(queued.value.buildId, deps, ctx);
+      throw created.reason;
+    }
+    checkRunId = created.value;
     await ctx.progress.recordCheckRun(planId, memoKey, checkRunId);
+    if (queued.status === "rejected") throw queued.reason;
+    const run = checkRunId;
+    await redisCall("handing the check run to its build", () => ctx.handoff.give(queued.value.buildId, run));
   }
-  const fork = target.kind === "pull_request" && target.fork;
-  const pr = target.kind === "pull_request" ? target.number : target.kind === "branch" ? target.pullRequest?.number : undefined;
-  await deps.enqueueBuild({
-    reason: job.reason,
-    repository: repo,
-    sha: job.sha,
-    // A fork's commit is fetched through the base repository's PR ref; the worker verifies the sha.
-    gitRef: fork && pr !== undefined ? `refs/pull/${pr}/head` : job.sha,
-    image: decision.plan,
-    checkRunId,
-    supersedeKey: supersedeKeyOf(repo.repoId, target),
-    noCache: ctx.noCache,
-    fork,
-    ...(job.pullRequest && job.pullRequest.number === pr ? { pullRequest: job.pullRequest } : {}),
-    ...(refOf(target) ? { ref: refOf(target) } : {}),
-    queuedAt: deps.clock.now().toISOString(),
-  });
   await ctx.progress.recordEnqueued(planId, memoKey);
   ctx.log.info(
     { ...ctx.where, image: decision.name, checkRunId, push: decision.plan.push, target: describeTarget(target) },
     "build queued",
   );
+}
+
+/** Stops everyone waiting for the build's check run, then takes the build back from the queue (or its worker). */
+async function withdraw(buildId: string, deps: PlannerDeps, ctx: { handoff: CheckRunHandoff; log: QueueLog; where: Record<string, unknown> }): Promise<void> {
+  try {
+    await ctx.handoff.withdraw(buildId);
+    await deps.withdrawBuild(buildId, "its check run could not be created");
+  } catch (err) {
+    // The build then runs without a check run: its worker waits for one, then reports through the commit status only.
+    ctx.log.warn({ ...ctx.where, buildId, err: err instanceof Error ? err.message : String(err) }, "could not withdraw a build");
+  }
 }
 
 function supersedeKeyOf(repoId: number, target: PlanTarget): string {

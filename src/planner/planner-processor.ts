@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import type { Probot } from "probot";
 import { OctokitPlannerCheckRuns } from "../github/planner-check-runs.js";
-import type { EnqueueBuild } from "../queue/build-queue.js";
+import type { EnqueueBuild, WithdrawBuild } from "../queue/build-queue.js";
 import type { EventProcessor } from "../queue/event-worker.js";
 import type { EventJob } from "../queue/job-types.js";
 import type { QueueLog } from "../queue/queue-log.js";
@@ -14,6 +14,7 @@ export interface PlannerProcessorOptions {
   probot: Pick<Probot, "auth">;
   redis: Redis;
   enqueueBuild: EnqueueBuild;
+  withdrawBuild: WithdrawBuild;
   config: PlannerDeps["config"];
   log?: QueueLog;
   keyPrefix?: string;
@@ -30,6 +31,7 @@ export function plannerProcessor(opts: PlannerProcessorOptions): EventProcessor 
       octokit,
       redis: opts.redis,
       enqueueBuild: opts.enqueueBuild,
+      withdrawBuild: opts.withdrawBuild,
       config: opts.config,
       clock: opts.clock ?? { now: () => new Date() },
       reporter: opts.reporter ? opts.reporter(octokit, job) : new OctokitPlannerCheckRuns(octokit),

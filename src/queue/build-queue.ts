@@ -20,6 +20,9 @@ export type BuildJobInput = Omit<BuildJob, "buildId" | "attempt" | "queuedAt"> &
 
 export type EnqueueBuild = (job: BuildJobInput) => Promise<BuildJob>;
 
+/** Takes a build back: removed when still queued, else its worker is told to stop (`why` is the cancel note). */
+export type WithdrawBuild = (buildId: string, why: string) => Promise<void>;
+
 export type SupersedeAction = "removed" | "cancel-sent" | "already-finished";
 
 export interface SupersedeResult {
@@ -85,6 +88,20 @@ export class BuildQueue {
     await this.queue.add(job.image.name, job, { jobId: buildId });
     for (const entry of superseded) await this.supersede(entry, job);
     return job;
+  };
+
+  readonly withdrawBuild: WithdrawBuild = async (buildId, why) => {
+    const job = await this.queue.getJob(buildId);
+    if (!job) return;
+    const state = await job.getState();
+    if (state === "completed" || state === "failed") return;
+    if (QUEUED_STATES.has(state) && (await this.queue.remove(buildId)) === 1) {
+      if (job.data.supersedeKey) await this.registry.finish(job.data.supersedeKey, buildId);
+      this.log.info({ buildId, why }, "queued build withdrawn");
+      return;
+    }
+    await publishCancel(this.opts.connection, this.opts.prefix, { jobId: buildId, reason: { kind: "requested", note: why } });
+    this.log.info({ buildId, why }, "cancel sent to the worker running a withdrawn build");
   };
 
   private async supersede(entry: SupersededEntry, by: BuildJob): Promise<SupersedeResult> {

@@ -87,7 +87,11 @@ export interface BuildJob {
   /** Ref the daemon fetches: the sha itself, or `refs/pull/N/head` for fork PRs (the sha is then verified). */
   gitRef: string;
   image: ImagePlan;
-  checkRunId: number;
+  /**
+   * The planner's check run. Absent when the build was queued while the run was still being created: its id is
+   * then handed over by build id (see CheckRunHandoff).
+   */
+  checkRunId?: number;
   /** Builds with the same key supersede each other: `<repoId>:branch:<name>` style, without `:` in job ids. */
   supersedeKey: string;
   noCache: boolean;

@@ -7,6 +7,7 @@ import type { GitHubClient } from "../github/repo-reader.js";
 import type { GitHubReporter, OctokitRequest } from "../github/reporter.js";
 import type { WriteBudget } from "../github/write-budget.js";
 import type { BuildOutcome } from "../queue/build-outcome.js";
+import type { CheckRunHandoff } from "../queue/check-run-handoff.js";
 import type { BuildProcessor } from "../queue/build-worker.js";
 import type { BuildJob } from "../queue/job-types.js";
 import { isTransientError, TransientError } from "../queue/queue-errors.js";
@@ -31,6 +32,8 @@ export interface BuildProcessorDeps {
   budget: WriteBudget;
   logs: LogStore;
   inFlight: InFlightBuilds;
+  /** Where the planner leaves the check run's id of a build queued while the run was being created. */
+  handoff: CheckRunHandoff;
   /** BUILDKIT_HOST of the app config. */
   buildkitHost: string;
   registry: RegistryConfig;
@@ -75,10 +78,17 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
     await deps.inFlight.begin(job, detailsUrl);
     const installation = await deps.github.auth(job.repository.installationId);
     const request = installation.request as unknown as OctokitRequest;
+    // The planner may still be creating the check run: the solve does not wait for it, only the run's writes do.
+    const checkRunId = deps.handoff.of(job, { signal });
+    if (typeof checkRunId !== "number") {
+      void checkRunId.then((id) => {
+        if (id === undefined && !signal.aborted) log.warn(where, "the planner's check run for this build did not come: only the commit status reports it");
+      });
+    }
     const reporter = reporterForBuild(
       request,
       deps.budget,
-      { owner: job.repository.owner, repo: job.repository.repo, sha: job.sha, image: job.image.name, checkRunId: job.checkRunId },
+      { owner: job.repository.owner, repo: job.repository.repo, sha: job.sha, image: job.image.name, checkRunId },
       detailsUrl,
       deps.progressIntervalMs,
     );

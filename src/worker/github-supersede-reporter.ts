@@ -1,6 +1,7 @@
 import type { Probot } from "probot";
 import type { OctokitRequest } from "../github/reporter.js";
 import type { WriteBudget } from "../github/write-budget.js";
+import type { CheckRunHandoff } from "../queue/check-run-handoff.js";
 import type { BuildJob } from "../queue/job-types.js";
 import { supersededMessage } from "../queue/supersede-reporter.js";
 import type { SupersededBy, SupersedeReporter } from "../queue/supersede-reporter.js";
@@ -14,8 +15,11 @@ export interface GitHubSupersedeReporterDeps {
   budget: WriteBudget;
   logs: LogStore;
   inFlight: InFlightBuilds;
+  handoff: CheckRunHandoff;
   publicBaseUrl?: string;
 }
+
+const SUPERSEDED_RUN_WAIT_MS = 60_000;
 
 /**
  * Reports a superseded build through the build's reporter: check run `cancelled` and status `error`, both saying
@@ -32,7 +36,14 @@ export class GitHubSupersedeReporter implements SupersedeReporter {
     const reporter = reporterForBuild(
       octokit.request as unknown as OctokitRequest,
       this.deps.budget,
-      { owner: build.repository.owner, repo: build.repository.repo, sha: build.sha, image: build.image.name, checkRunId: build.checkRunId },
+      {
+        owner: build.repository.owner,
+        repo: build.repository.repo,
+        sha: build.sha,
+        image: build.image.name,
+        // Bounded: this runs inside the superseding planner's enqueue, and a check run create takes a round trip.
+        checkRunId: this.deps.handoff.of(build, { timeoutMs: SUPERSEDED_RUN_WAIT_MS }),
+      },
       detailsUrl,
     );
     await reporter.checkRunCancelled(message);

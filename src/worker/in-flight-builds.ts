@@ -10,7 +10,8 @@ export interface InFlightBuild {
   repo: string;
   sha: string;
   image: string;
-  checkRunId: number;
+  /** Absent when the build started before the planner had handed over its check run (see CheckRunHandoff). */
+  checkRunId?: number;
   detailsUrl?: string;
   startedAt: string;
 }
@@ -44,7 +45,7 @@ export class InFlightBuilds {
       repo: job.repository.repo,
       sha: job.sha,
       image: job.image.name,
-      checkRunId: job.checkRunId,
+      ...(job.checkRunId !== undefined ? { checkRunId: job.checkRunId } : {}),
       ...(detailsUrl ? { detailsUrl } : {}),
       startedAt: new Date().toISOString(),
     };

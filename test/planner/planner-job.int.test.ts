@@ -8,10 +8,11 @@ import { runPlannerJob } from "../../src/planner/planner-job.js";
 import type { PlannerDeps } from "../../src/planner/planner-job.js";
 import type { BuildJobInput } from "../../src/queue/build-queue.js";
 import type { EventJob, PullRequestRef, RepositoryRef } from "../../src/queue/job-types.js";
-import { TransientError } from "../../src/queue/queue-errors.js";
+import { isTransientError, TransientError } from "../../src/queue/queue-errors.js";
 import { redisForTest } from "../github/redis-test-keys.js";
 import { freePort } from "../support/stack/free-port.js";
 import { API, contentsBody, nockGitHub, testOctokit } from "./github-nock.js";
+import { CheckRunHandoff } from "../../src/queue/check-run-handoff.js";
 
 const gh = nockGitHub();
 let redisCtx: Awaited<ReturnType<typeof redisForTest>>;
@@ -83,6 +84,7 @@ function prJob(pr: PullRequestRef): EventJob {
 interface Harness {
   deps: PlannerDeps;
   builds: BuildJobInput[];
+  withdrawn: string[];
   checkRuns: Array<Record<string, unknown>>;
 }
 
@@ -91,6 +93,7 @@ let harnesses = 0;
 /** A fresh Redis key space per test (under the cleaned-up prefix): claims of one test must not leak into the next. */
 function harness(): Harness {
   const builds: BuildJobInput[] = [];
+  const withdrawn: string[] = [];
   const checkRuns: Array<Record<string, unknown>> = [];
   // Every check run POST is recorded; each test says how many it expects (nock fails on extra or missing ones).
   const deps: PlannerDeps = {
@@ -98,13 +101,21 @@ function harness(): Harness {
     redis: redisCtx.redis,
     enqueueBuild: async (job) => {
       builds.push(job);
+      return { buildId: `bld-${builds.length}` };
+    },
+    withdrawBuild: async (buildId) => {
+      withdrawn.push(buildId);
     },
     config: { registry: { prefix: PREFIX } },
     clock: { now: () => NOW },
     reporter: new OctokitPlannerCheckRuns(testOctokit(), () => NOW),
     keyPrefix: `${redisCtx.prefix}:${++harnesses}`,
   };
-  return { deps, builds, checkRuns };
+  return { deps, builds, withdrawn, checkRuns };
+}
+
+function handoffOf(h: Harness): CheckRunHandoff {
+  return new CheckRunHandoff(redisCtx.redis, h.deps.keyPrefix ?? "bkb");
 }
 
 function expectCheckRuns(h: Harness, count: number): void {
@@ -155,7 +166,9 @@ test("push to the default branch without a config builds the root Dockerfile", a
 
   assert.equal(h.builds.length, 1);
   const b = h.builds[0]!;
-  assert.equal(b.checkRunId, checkRunIds);
+  // Queued while its run was being created: the run's id is handed over by build id.
+  assert.equal(b.checkRunId, undefined);
+  assert.deepEqual(await handoffOf(h).read("bld-1"), { kind: "created", checkRunId: checkRunIds });
   assert.equal(b.gitRef, SHA);
   assert.equal(b.sha, SHA);
   assert.equal(b.ref, "refs/heads/main");
@@ -535,4 +548,45 @@ test("Redis unavailable while claiming: a transient error, no build queued", asy
   } finally {
     down.disconnect();
   }
+});
+
+test("a failed check run create takes back the build queued alongside it; the retry queues a new one with its run", async () => {
+  const h = harness();
+  const job = pushJob("refs/heads/main");
+  expectConfig(SHA, "images:\n  - name: api\n");
+  nock(API).post("/repos/acme/shop/check-runs").reply(502, { message: "Bad Gateway" });
+  await assert.rejects(runPlannerJob(job, h.deps), (err: unknown) => isTransientError(err));
+  assert.equal(h.builds.length, 1, "the build went out with the create");
+  assert.deepEqual(h.withdrawn, ["bld-1"]);
+  assert.deepEqual(await handoffOf(h).read("bld-1"), { kind: "withdrawn" }, "whoever waits for its run stops waiting");
+
+  expectConfig(SHA, "images:\n  - name: api\n");
+  expectCheckRuns(h, 1);
+  await runPlannerJob(job, h.deps);
+  assert.equal(h.builds.length, 2);
+  assert.deepEqual(await handoffOf(h).read("bld-2"), { kind: "created", checkRunId: checkRunIds });
+  assert.deepEqual(h.withdrawn, ["bld-1"]);
+});
+
+test("a failed enqueue keeps the run: the retry queues the build with the run's id in its job, and creates no second run", async () => {
+  const h = harness();
+  const job = pushJob("refs/heads/main");
+  const enqueue = h.deps.enqueueBuild;
+  let failures = 1;
+  h.deps.enqueueBuild = async (input) => {
+    if (failures-- > 0) throw new TransientError("Redis failed while queueing");
+    return enqueue(input);
+  };
+  expectConfig(SHA, "images:\n  - name: api\n");
+  expectCheckRuns(h, 1);
+  await assert.rejects(runPlannerJob(job, h.deps), TransientError);
+  assert.equal(h.checkRuns.length, 1);
+  assert.equal(h.builds.length, 0);
+
+  expectConfig(SHA, "images:\n  - name: api\n");
+  await runPlannerJob(job, h.deps);
+  assert.equal(h.checkRuns.length, 1, "no second run");
+  assert.equal(h.builds.length, 1);
+  assert.equal(h.builds[0]!.checkRunId, checkRunIds);
+  assert.deepEqual(h.withdrawn, []);
 });

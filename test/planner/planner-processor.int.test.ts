@@ -8,6 +8,7 @@ import type { BuildJobInput } from "../../src/queue/build-queue.js";
 import type { BuildJob, EventJob } from "../../src/queue/job-types.js";
 import { redisForTest } from "../github/redis-test-keys.js";
 import { API, contentsBody, nockGitHub } from "./github-nock.js";
+import { CheckRunHandoff } from "../../src/queue/check-run-handoff.js";
 
 const gh = nockGitHub();
 let redisCtx: Awaited<ReturnType<typeof redisForTest>>;
@@ -52,6 +53,7 @@ test("the processor plans with the installation's Probot Octokit", async () => {
       builds.push(job);
       return { ...job, buildId: "bld-test", attempt: 1, queuedAt: "2026-11-23T08:00:00.000Z" } as BuildJob;
     },
+    withdrawBuild: async () => assert.fail("nothing to withdraw"),
     config: { registry: { prefix: "127.0.0.1:5000/acme" } },
     keyPrefix: redisCtx.prefix,
   });
@@ -78,6 +80,6 @@ test("the processor plans with the installation's Probot Octokit", async () => {
   assert.equal(authHeader.toLowerCase(), `token ${token}`);
   assert.equal(created.name, "buildkit-bot / cli");
   assert.equal(builds.length, 1);
-  assert.equal(builds[0]!.checkRunId, 4242);
+  assert.deepEqual(await new CheckRunHandoff(redisCtx.redis, redisCtx.prefix).read("bld-test"), { kind: "created", checkRunId: 4242 });
   assert.deepEqual(builds[0]!.image.tags, ["127.0.0.1:5000/acme/tool:dev", "127.0.0.1:5000/acme/tool:sha-abcdefa"]);
 });

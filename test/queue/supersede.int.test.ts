@@ -68,6 +68,17 @@ describe("supersede of queued builds", () => {
     assert.equal(reporter.calls.length, 0);
   });
 
+  it("withdraws a queued build: removed, not reported as superseded, and no longer superseded by the next one", async () => {
+    reporter.calls.length = 0;
+    const withdrawn = await queue.enqueueBuild(buildInput({ supersedeKey: "22/branch/wd" }));
+    await queue.withdrawBuild(withdrawn.buildId, "its check run could not be created");
+    assert.equal(await queue.queue.getJob(withdrawn.buildId), undefined);
+    const next = await queue.enqueueBuild(buildInput({ supersedeKey: "22/branch/wd" }));
+    assert.equal(await (await queue.queue.getJob(next.buildId))?.getState(), "waiting");
+    assert.equal(reporter.calls.length, 0);
+    await queue.withdrawBuild("bld-that-never-was", "nothing");
+  });
+
   it("gives a rerun of the same build a new attempt and job id", async () => {
     const first = await queue.enqueueBuild(buildInput({ supersedeKey: "", sha: "e".repeat(40) }));
     const again = await queue.enqueueBuild(buildInput({ supersedeKey: "", sha: "e".repeat(40), reason: "rebuild" }));
@@ -136,12 +147,16 @@ describe("supersede of a running build (same process)", () => {
     assert.equal(reporter.calls[0]?.build.buildId, running.buildId);
     assert.equal(reporter.calls[0]?.by.sha, newer.sha);
 
+    // A withdrawn running build stops the same way, failing with the planner's note and no supersede report.
+    await eventually(async () => started.get(newer.buildId), "the newer slow build to start");
+    await queue.withdrawBuild(newer.buildId, "its check run could not be created");
+    const withdrawn = await eventually(async () => jobInState(queue.queue, newer.buildId, ["failed"]), "the withdrawn build to fail");
+    assert.equal(withdrawn.failedReason, "cancelled: its check run could not be created");
+    assert.equal(withdrawn.attemptsMade, 1);
+    assert.equal(reporter.calls.length, 1, "a withdrawal is not a supersede");
+
     // Let the newer slow build go too, so the worker can close.
     await queue.enqueueBuild(buildInput({ image: "fast", supersedeKey: running.supersedeKey }));
-    await eventually(async () => {
-      const j = await queue.queue.getJob(newer.buildId);
-      return (await j?.getState()) === "failed" ? true : undefined;
-    }, "the second slow build to be superseded");
   });
 });
 

@@ -13,13 +13,14 @@ import { createWorkerConnection } from "../../src/queue/redis-connections.js";
 import { LogStore } from "../../src/web/log-store.js";
 import { concludeAbandonedBuild } from "../../src/worker/conclude-abandoned.js";
 import { InFlightBuilds, reconcileAbandonedBuilds } from "../../src/worker/in-flight-builds.js";
-import type { JobStateLookup } from "../../src/worker/in-flight-builds.js";
+import type { InFlightBuild, JobStateLookup } from "../../src/worker/in-flight-builds.js";
 import { redisForTest } from "../github/redis-test-keys.js";
 import { createAppCredentials } from "../support/fake-github/app-credentials.js";
 import { startFakeGitHub } from "../support/fake-github/index.js";
 import type { FakeGitHub } from "../support/fake-github/index.js";
 import { testStack } from "../support/stack/env.js";
 import { buildJob, unique } from "./worker-test-kit.js";
+import { CheckRunHandoff } from "../../src/queue/check-run-handoff.js";
 
 const stack = testStack();
 const creds = createAppCredentials(4302);
@@ -59,6 +60,7 @@ test("a build whose worker was SIGKILLed and that BullMQ then fails as stalled g
   const inFlight = new InFlightBuilds(redisCtx.redis, redisCtx.prefix);
   const logs = new LogStore(redisCtx.redis, { prefix: `${redisCtx.prefix}:logs` });
   const budget = new WriteBudget(redisCtx.redis, { prefix: `${redisCtx.prefix}:budget`, pollMs: 20 });
+  const handoff = new CheckRunHandoff(redisCtx.redis, redisCtx.prefix);
   await logs.open(job.buildId);
   await queue.add("app", job, { jobId: job.buildId, attempts: 1 });
 
@@ -103,7 +105,7 @@ test("a build whose worker was SIGKILLed and that BullMQ then fails as stalled g
   const concluded = await reconcileAbandonedBuilds({
     inFlight,
     jobState,
-    conclude: (entry, message) => concludeAbandonedBuild(request, budget, logs, entry, message),
+    conclude: (entry, message) => concludeAbandonedBuild(request, budget, logs, handoff, entry, message),
   });
 
   assert.deepEqual(concluded, [job.buildId]);
@@ -143,10 +145,48 @@ test("a completed job left in flight is only forgotten; a job that is gone is co
   const writesBefore = fake.writes.total;
   const logs = new LogStore(redisCtx.redis, { prefix: `${redisCtx.prefix}:logs` });
   const budget = new WriteBudget(redisCtx.redis, { prefix: `${redisCtx.prefix}:budget`, pollMs: 20 });
+  const handoff = new CheckRunHandoff(redisCtx.redis, redisCtx.prefix);
 
-  const concluded = await reconcileAbandonedBuilds({ inFlight, jobState, conclude: (entry, message) => concludeAbandonedBuild(request, budget, logs, entry, message) });
+  const concluded = await reconcileAbandonedBuilds({ inFlight, jobState, conclude: (entry, message) => concludeAbandonedBuild(request, budget, logs, handoff, entry, message) });
 
   assert.deepEqual(concluded, [gone.buildId]);
   assert.equal(fake.writes.total, writesBefore, "an already completed check run is not written again");
   assert.deepEqual(await inFlight.list(), []);
+});
+
+test("builds that started before their check run was handed over: concluded through the handoff, or left alone when withdrawn", { timeout: 60_000 }, async () => {
+  const inFlight = new InFlightBuilds(redisCtx.redis, `${redisCtx.prefix}:three`);
+  const handoff = new CheckRunHandoff(redisCtx.redis, redisCtx.prefix);
+  const logs = new LogStore(redisCtx.redis, { prefix: `${redisCtx.prefix}:logs` });
+  const budget = new WriteBudget(redisCtx.redis, { prefix: `${redisCtx.prefix}:budget`, pollMs: 20 });
+  const sha = "feed".padEnd(40, "2");
+  const { data } = await request("POST /repos/{owner}/{repo}/check-runs", { owner: "octo", repo: "svc", name: "buildkit-bot / app", head_sha: sha, status: "in_progress" });
+  const checkRunId = (data as { id: number }).id;
+  const fields = { installationId: 9, repoId: 902, owner: "octo", repo: "svc", private: true, cloneUrl: "http://127.0.0.1:1/o/l.git", sha };
+  const handed = buildJob({ ...fields, buildId: `bld-handed-${unique()}` });
+  const withdrawn = buildJob({ ...fields, buildId: `bld-withdrawn-${unique()}` });
+  const pending = buildJob({ ...fields, buildId: `bld-pending-${unique()}` });
+  for (const job of [handed, withdrawn, pending]) {
+    await logs.open(job.buildId);
+    await inFlight.begin(job, undefined);
+  }
+  await handoff.give(handed.buildId, checkRunId);
+  await handoff.withdraw(withdrawn.buildId);
+  const conclude = (entry: InFlightBuild, message: string): Promise<void> => concludeAbandonedBuild(request, budget, logs, handoff, entry, message);
+
+  // None of the three jobs exists in the queue: all count as gone.
+  const concluded = await reconcileAbandonedBuilds({ inFlight, jobState, conclude });
+
+  assert.deepEqual(concluded.sort(), [handed.buildId, withdrawn.buildId].sort());
+  assert.equal(fake.checkRun(checkRunId)?.conclusion, "failure", "the handed-over run is concluded");
+  const statuses = fake.calls.filter((c) => c.method === "POST" && c.path === `/repos/octo/svc/statuses/${sha}`);
+  assert.equal(statuses.length, 1, "one failure status, from the handed-over build: the withdrawn one writes nothing");
+  assert.equal((await logs.read(withdrawn.buildId))?.done, true, "the withdrawn build's log is closed");
+  assert.deepEqual((await inFlight.list()).map((e) => e.buildId), [pending.buildId], "a run still being created is waited for");
+
+  // Once the planner hands it over, the next pass concludes it.
+  const second = (await request("POST /repos/{owner}/{repo}/check-runs", { owner: "octo", repo: "svc", name: "buildkit-bot / app", head_sha: sha, status: "queued" })).data as { id: number };
+  await handoff.give(pending.buildId, second.id);
+  assert.deepEqual(await reconcileAbandonedBuilds({ inFlight, jobState, conclude }), [pending.buildId]);
+  assert.equal(fake.checkRun(second.id)?.conclusion, "failure");
 });

@@ -15,6 +15,7 @@ import { startGitServer } from "../support/git-server.js";
 import type { GitRepo, GitServer } from "../support/git-server.js";
 import { testStack } from "../support/stack/env.js";
 import { buildJob, registryDigest, registryTags, unique } from "./worker-test-kit.js";
+import { CheckRunHandoff } from "../../src/queue/check-run-handoff.js";
 
 // What only a standalone buildkitd does: a registry cache export (mode=max) next to the pushed image.
 const host = process.env.BUILDKIT_HOST;
@@ -67,6 +68,7 @@ describe("the build processor on a standalone buildkitd", { timeout: 600_000 }, 
       budget: new WriteBudget(redisCtx.redis, { prefix: `${redisCtx.prefix}:budget`, pollMs: 20 }),
       logs: new LogStore(redisCtx.redis, { prefix: `${redisCtx.prefix}:logs` }),
       inFlight: new InFlightBuilds(redisCtx.redis, redisCtx.prefix),
+      handoff: new CheckRunHandoff(redisCtx.redis, redisCtx.prefix),
       buildkitHost: host as string,
       registry: { prefix: `${stack.registry}/worker-bkd`, host: stack.registry },
       attemptsOf: async () => ({ attemptsMade: 0, attempts: 1 }),
@@ -78,6 +80,6 @@ describe("the build processor on a standalone buildkitd", { timeout: 600_000 }, 
     assert.equal(outcome.digest, digest);
     assert.deepEqual(outcome.cacheExported, [`${prefix}:buildcache-main`]);
     assert.deepEqual((await registryTags(stack.registry, `worker-bkd/${name}`)).sort(), ["buildcache-main", "main"]);
-    assert.equal(fake.checkRun(job.checkRunId)?.conclusion, "success");
+    assert.equal(fake.checkRun(job.checkRunId as number)?.conclusion, "success");
   });
 });

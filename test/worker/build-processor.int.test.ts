@@ -22,6 +22,7 @@ import type { GitRepo, GitServer } from "../support/git-server.js";
 import { freePort } from "../support/stack/free-port.js";
 import { testStack } from "../support/stack/env.js";
 import { buildJob, captureLog, dumpRedis, registryDigest, registryTags, unique } from "./worker-test-kit.js";
+import { CheckRunHandoff } from "../../src/queue/check-run-handoff.js";
 
 const stack = testStack();
 const INSTALLATION = 77;
@@ -55,6 +56,7 @@ before(async () => {
     budget: new WriteBudget(redisCtx.redis, { prefix: `${redisCtx.prefix}:budget`, pollMs: 20 }),
     logs: new LogStore(redisCtx.redis, { prefix: `${redisCtx.prefix}:logs` }),
     inFlight: new InFlightBuilds(redisCtx.redis, redisCtx.prefix),
+    handoff: new CheckRunHandoff(redisCtx.redis, redisCtx.prefix),
     buildkitHost: stack.buildkitAddr,
     registry,
     publicBaseUrl: PUBLIC_URL,
@@ -91,6 +93,16 @@ function jobOf(
 /** Minted tokens limited to repositories (the worker's), as opposed to Probot's installation tokens. */
 function scopedTokens(): Array<{ token: string; requested: unknown }> {
   return [...fake.tokens.values()].filter((t) => (t.requested as { repository_ids?: unknown } | undefined)?.repository_ids !== undefined);
+}
+
+async function waitUntil<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 async function logText(buildId: string): Promise<string> {
@@ -187,6 +199,41 @@ describe("the build processor against the Engine, the registry, the git server a
     assert.match(run?.output.summary ?? "", new RegExp(`Not moved, because branch main has moved on to ${newer.slice(0, 7)}: .*:main.*:latest`));
     assert.ok(!(run?.output.summary ?? "").includes(`- \`${branchTags[0]}\``), "main is not listed as pushed");
     assert.match(await logText(stale.buildId), new RegExp(`branch main has moved on to ${newer.slice(0, 7)}: not moving`));
+  });
+
+  test("a build queued while its check run was being created starts at once; the run gets its reports once handed over", { timeout: 300_000 }, async () => {
+    const name = `handoff-${unique()}`;
+    const repo = await newRepo(name);
+    const sha = await repo.commit({ Dockerfile: `FROM ${stack.baseImage}\nRUN echo ${name} > /h.txt\n` });
+    const job = jobOf(repo, name, { sha });
+    assert.equal(job.checkRunId, undefined);
+
+    const building = createBuildProcessor(deps)(job, new AbortController().signal);
+    // The planner's create "takes" until the solve is under way: the run's id is handed over only then.
+    const solving = await waitUntil(async () => ((await logText(job.buildId)).includes(`RUN echo ${name}`) ? true : undefined), "the solve to start");
+    assert.ok(solving);
+    const checkRunId = await queuedCheckRun(name, sha);
+    await deps.handoff.give(job.buildId, checkRunId);
+    await building;
+
+    const run = fake.checkRun(checkRunId);
+    assert.equal(run?.conclusion, "success");
+    assert.ok(run?.updates.some((u) => (u as { status?: string }).status === "in_progress"), "in_progress reached the run too");
+    assert.equal(fake.latestStatus(OWNER, name, sha, "buildkit-bot/app")?.state, "success");
+  });
+
+  test("a build whose check run was withdrawn reports through its commit status only", { timeout: 300_000 }, async () => {
+    const name = `withdrawn-${unique()}`;
+    const repo = await newRepo(name);
+    const sha = await repo.commit({ Dockerfile: "FROM scratch\nCOPY hello.txt /\n", "hello.txt": "hi\n" });
+    const job = jobOf(repo, name, { sha });
+    await deps.handoff.withdraw(job.buildId);
+
+    await createBuildProcessor(deps)(job, new AbortController().signal);
+
+    assert.ok(!fake.calls.some((c) => c.path.startsWith(`/repos/${OWNER}/${name}/check-runs`)), "no check run write");
+    assert.equal(fake.latestStatus(OWNER, name, sha, "buildkit-bot/app")?.state, "success");
+    assert.match(captured.text(), /the planner's check run for this build did not come/);
   });
 
   test("cache export on Engine 20.10: an inline cache, carried by the image pushed under the cache tag", { timeout: 300_000 }, async () => {

@@ -12,6 +12,7 @@ import { createAppCredentials } from "../support/fake-github/app-credentials.js"
 import { startFakeGitHub } from "../support/fake-github/index.js";
 import type { FakeGitHub } from "../support/fake-github/index.js";
 import { buildJob } from "./worker-test-kit.js";
+import { CheckRunHandoff } from "../../src/queue/check-run-handoff.js";
 
 const creds = createAppCredentials(4303);
 let fake: FakeGitHub;
@@ -42,12 +43,13 @@ test("a superseded build: check run cancelled and status error, both 'superseded
     budget: new WriteBudget(redisCtx.redis, { prefix: `${redisCtx.prefix}:budget`, pollMs: 20 }),
     logs,
     inFlight,
+    handoff: new CheckRunHandoff(redisCtx.redis, redisCtx.prefix),
     publicBaseUrl: "https://bot.example.test/",
   });
 
   await reporter.superseded(job, { sha: "1234567890".padEnd(40, "0"), buildId: "bld-next" });
 
-  const run = fake.checkRun(job.checkRunId);
+  const run = fake.checkRun(job.checkRunId as number);
   assert.equal(run?.conclusion, "cancelled");
   assert.match(run?.output.title ?? "", /superseded by 1234567/);
   const token = await logs.open(job.buildId);
@@ -57,4 +59,28 @@ test("a superseded build: check run cancelled and status error, both 'superseded
   assert.match(status?.description ?? "", /superseded by 1234567/);
   assert.equal((await logs.read(job.buildId))?.done, true);
   assert.deepEqual(await inFlight.list(), []);
+});
+
+test("a build superseded while the planner was still creating its check run: the run is cancelled once handed over", async () => {
+  const request = (await probot.auth(3)).request as unknown as OctokitRequest;
+  const sha = "e".repeat(40);
+  const job = buildJob({ installationId: 3, repoId: 303, owner: "octo", repo: "web", private: true, cloneUrl: "https://example.test/octo/web.git", sha });
+  const handoff = new CheckRunHandoff(redisCtx.redis, redisCtx.prefix);
+  const reporter = new GitHubSupersedeReporter({
+    github: probot,
+    budget: new WriteBudget(redisCtx.redis, { prefix: `${redisCtx.prefix}:budget`, pollMs: 20 }),
+    logs: new LogStore(redisCtx.redis, { prefix: `${redisCtx.prefix}:logs` }),
+    inFlight: new InFlightBuilds(redisCtx.redis, redisCtx.prefix),
+    handoff,
+  });
+
+  const reporting = reporter.superseded(job, { sha: "1234567890".padEnd(40, "0"), buildId: "bld-next" });
+  await new Promise((r) => setTimeout(r, 100));
+  const { data } = await request("POST /repos/{owner}/{repo}/check-runs", { owner: "octo", repo: "web", name: "buildkit-bot / app", head_sha: sha, status: "queued" });
+  const checkRunId = (data as { id: number }).id;
+  await handoff.give(job.buildId, checkRunId);
+  await reporting;
+
+  assert.equal(fake.checkRun(checkRunId)?.conclusion, "cancelled");
+  assert.equal(fake.latestStatus("octo", "web", sha, "buildkit-bot/app")?.state, "error");
 });

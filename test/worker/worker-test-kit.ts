@@ -75,7 +75,8 @@ export function buildJob(fields: {
   cloneUrl: string;
   sha: string;
   gitRef?: string;
-  checkRunId: number;
+  /** Omitted: the build was queued before its run existed, and gets its id through the handoff. */
+  checkRunId?: number;
   image?: Partial<BuildJob["image"]>;
   fork?: boolean;
   pullRequest?: BuildJob["pullRequest"];
@@ -106,7 +107,7 @@ export function buildJob(fields: {
       cache: { imports: [] },
       ...fields.image,
     },
-    checkRunId: fields.checkRunId,
+    ...(fields.checkRunId !== undefined ? { checkRunId: fields.checkRunId } : {}),
     supersedeKey: "",
     noCache: false,
     fork: fields.fork ?? false,
