@@ -43,7 +43,8 @@ export const goClient: Benchmark = {
   name: "go-client",
   title: "6. Our client versus Docker's Go client (CLI)",
   async run(ctx: BenchContext): Promise<BenchResult> {
-    const pairs = ctx.quick ? 2 : 5;
+    // Warm builds take ~0.1 s and vary by tens of ms on both sides: more pairs steady their median.
+    const pairsOf = (cold: boolean): number => (ctx.quick ? 2 : cold ? 5 : 15);
     const files = contextFiles(ctx.stack.baseImage);
     const dir = join(ctx.root, "bench", `go-client-${randomBytes(4).toString("hex")}`);
     for (const [path, content] of Object.entries(files)) {
@@ -82,6 +83,7 @@ export const goClient: Benchmark = {
       for (const context of ["local", "git"] as const) {
         for (const cold of [true, false]) {
           const c: Case = { context, cold, ours: [], connect: [], docker: [] };
+          const pairs = pairsOf(cold);
           ctx.log(`go-client: ${context} context, ${cold ? "cold" : "warm"}: 1 warm-up pair (discarded) + ${pairs} pairs`);
           for (let i = 0; i <= pairs; i++) {
             if (cold) await makeEngineCold(ctx.stack.dockerSocket);
@@ -100,7 +102,7 @@ export const goClient: Benchmark = {
       return {
         tables: [
           {
-            title: `Same Dockerfile, same Engine, ${pairs} ours/docker pairs per row (medians, range in brackets)`,
+            title: `Same Dockerfile, same Engine, ${pairsOf(true)} ours/docker pairs per cold row and ${pairsOf(false)} per warm row (medians, range in brackets)`,
             columns: ["case", "our client (in-process)", "of which connect + capabilities", "docker build (20.10 CLI)", "ratio ours/docker"],
             rows: cases.map((c) => {
               const r = pairedRatios(c.docker, c.ours);
