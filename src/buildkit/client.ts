@@ -6,7 +6,7 @@ import { channelReady } from "./transport/channel-ready.js";
 import type { ConnectOptions } from "./connect-options.js";
 import { DEFAULT_CONNECT_TIMEOUT_MS } from "./connect-options.js";
 import { EngineApi } from "./engine/engine-api.js";
-import { askEngineFacts, engineMajor } from "./engine/engine-facts.js";
+import { askEngineFacts, engineMayBeAtLeast } from "./engine/engine-facts.js";
 import type { EngineFacts } from "./engine/engine-facts.js";
 import { ConnectionError, InvalidRequestError } from "./errors.js";
 import type { ControlClient } from "./generated/moby/buildkit/v1/Control.js";
@@ -150,8 +150,7 @@ export class BuildKitClient {
     const engine = this.engineFacts;
     if (engine) {
       // Worker records name the BuildKit version from BuildKit 0.11 (Engine 24) on; before, the Engine release says it.
-      const major = engineMajor(engine.version);
-      const records = major === undefined || major >= 24 ? await this.workers.catch(() => []) : [];
+      const records = engineMayBeAtLeast(engine.version, 24) ? await this.workers.catch(() => []) : [];
       const buildkitVersion = records.find((r) => r.BuildkitVersion?.version)?.BuildkitVersion?.version ?? engineBuildkitVersion(engine.version);
       return {
         daemon: "docker-engine",

@@ -263,11 +263,11 @@ async function carryOut(
       if (queued.status === "fulfilled") await withdraw(queued.value.buildId, deps, ctx);
       throw created.reason;
     }
-    checkRunId = created.value;
-    await ctx.progress.recordCheckRun(planId, memoKey, checkRunId);
+    const runId = created.value;
+    checkRunId = runId;
+    await ctx.progress.recordCheckRun(planId, memoKey, runId);
     if (queued.status === "rejected") throw queued.reason;
-    const run = checkRunId;
-    await redisCall("handing the check run to its build", () => ctx.handoff.give(queued.value.buildId, run));
+    await redisCall("handing the check run to its build", () => ctx.handoff.give(queued.value.buildId, runId));
   }
   await ctx.progress.recordEnqueued(planId, memoKey);
   ctx.log.info(

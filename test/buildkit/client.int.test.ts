@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { BuildKitClient } from "../../src/buildkit/client.js";
 import type { DaemonHealth } from "../../src/buildkit/client-health.js";
 import { ConnectionError, InvalidRequestError } from "../../src/buildkit/errors.js";
+import { answerJson, startFakeEngine } from "../support/fake-engine.js";
 import { startTlsForwarder, startUnixForwarder } from "../support/grpc-proxy.js";
 import { testStack } from "../support/stack/env.js";
 import type { TlsFixture } from "../support/tls.js";
@@ -162,55 +163,31 @@ describe("BuildKitClient.connect failures", () => {
   });
 
   test("a socket that answers HTTP but refuses the /grpc upgrade carries the Engine's message", { timeout: 20_000 }, async () => {
-    const { mkdtemp, rm } = await import("node:fs/promises");
-    const { tmpdir } = await import("node:os");
-    const { join } = await import("node:path");
-    const http = await import("node:http");
-    const dir = await mkdtemp(join(tmpdir(), "bkb-fake-engine-"));
-    const socket = join(dir, "docker.sock");
-    // An HTTP server standing in for an Engine whose /grpc route is gone (e.g. a future release).
-    const server = http.createServer((_req, res) => {
-      res.writeHead(404, { "Content-Type": "application/json" });
-      res.end(JSON.stringify({ message: "page not found" }));
-    });
-    await new Promise<void>((resolve) => server.listen(socket, resolve));
+    // An Engine whose /grpc route is gone (e.g. a future release).
+    const engine = await startFakeEngine((_path, res) => answerJson(res, { message: "page not found" }, {}, 404));
     try {
-      const err = await connectError(`docker-engine://${socket}`);
+      const err = await connectError(`docker-engine://${engine.socket}`);
       assert.match(err.message, /404/);
       assert.match(err.message, /page not found/);
     } finally {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await rm(dir, { recursive: true, force: true });
+      await engine.close();
     }
   });
 
   test("an Engine that answers /_ping but refuses the /grpc upgrade: connect fails with its message, not later", { timeout: 20_000 }, async () => {
-    const { mkdtemp, rm } = await import("node:fs/promises");
-    const { tmpdir } = await import("node:os");
-    const { join } = await import("node:path");
-    const http = await import("node:http");
-    const dir = await mkdtemp(join(tmpdir(), "bkb-fake-engine-"));
-    const socket = join(dir, "docker.sock");
-    const server = http.createServer((req, res) => {
-      if ((req.url ?? "").endsWith("/_ping")) {
-        res.writeHead(200, { Server: "Docker/20.10.24 (linux)", "Api-Version": "1.41" });
-        res.end("OK");
-        return;
-      }
-      res.writeHead(500, { "Content-Type": "application/json" });
-      res.end(JSON.stringify({ message: "no upgrade proto in request" }));
+    const engine = await startFakeEngine((path, res) => {
+      if (path === "/_ping") answerJson(res, "OK", { Server: "Docker/20.10.24 (linux)", "Api-Version": "1.41" });
+      else answerJson(res, { message: "no upgrade proto in request" }, {}, 500);
     });
-    await new Promise<void>((resolve) => server.listen(socket, resolve));
     try {
       const started = Date.now();
-      const err = await connectError(`docker-engine://${socket}`, { connectTimeoutMs: 15_000 });
+      const err = await connectError(`docker-engine://${engine.socket}`, { connectTimeoutMs: 15_000 });
       assert.ok(Date.now() - started < 10_000, "at the first failure, not at the connect timeout");
-      assert.ok(err.message.includes(`docker-engine://${socket}`), err.message);
+      assert.ok(err.message.includes(`docker-engine://${engine.socket}`), err.message);
       assert.match(err.message, /500/);
       assert.match(err.message, /no upgrade proto in request/);
     } finally {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await rm(dir, { recursive: true, force: true });
+      await engine.close();
     }
   });
 

@@ -1,3 +1,4 @@
+import { parseMinorVersion } from "../solve/daemon-capabilities.js";
 import type { EngineApi } from "./engine-api.js";
 
 /** What the client needs to know about a Docker Engine it builds on. */
@@ -19,12 +20,12 @@ const CONTAINERD_STORE_SINCE = 24;
 export async function askEngineFacts(engine: EngineApi): Promise<EngineFacts> {
   const ping = await engine.ping();
   const version = ping.engineVersion ?? (await engine.version()).Version;
-  const major = engineMajor(version);
-  const containerdImageStore = major !== undefined && major < CONTAINERD_STORE_SINCE ? false : await engine.usesContainerdSnapshotter();
+  const containerdImageStore = engineMayBeAtLeast(version, CONTAINERD_STORE_SINCE) ? await engine.usesContainerdSnapshotter() : false;
   return { version, containerdImageStore };
 }
 
-export function engineMajor(version: string | undefined): number | undefined {
-  const m = /^(\d+)\./.exec(version ?? "");
-  return m ? Number(m[1]) : undefined;
+/** False only when `version` names an Engine release older than `major`: an unreadable version could be anything. */
+export function engineMayBeAtLeast(version: string | undefined, major: number): boolean {
+  const parsed = parseMinorVersion(version);
+  return parsed === undefined || parsed[0] >= major;
 }
