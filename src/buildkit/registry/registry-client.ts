@@ -100,6 +100,14 @@ export class RegistryClient {
     return res.headers.get("docker-content-digest") ?? `sha256:${createHash("sha256").update(manifest.body).digest("hex")}`;
   }
 
+  /** Whether the repository has the blob (HEAD); an unreadable answer counts as "no", so callers just upload it. */
+  async hasBlob(repository: string, digest: string): Promise<boolean> {
+    const path = `/v2/${repository}/blobs/${digest}`;
+    const res = await this.send("HEAD", path, repository, ["pull"], {});
+    await discard(res);
+    return res.status === 200;
+  }
+
   /** Uploads a blob in one request (fine for configs and small layers); returns its digest. */
   async putBlob(repository: string, data: Buffer): Promise<string> {
     const digest = `sha256:${createHash("sha256").update(data).digest("hex")}`;
