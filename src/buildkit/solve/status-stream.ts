@@ -11,6 +11,14 @@ export const STATUS_GRACE_MS = 1500;
 /** However long messages keep coming, the stream is cancelled this long after Solve returned. */
 export const STATUS_DRAIN_CAP_MS = 60_000;
 
+/**
+ * After each empty message the stream pauses this long. Once a step's log outruns Engine 20.10 (a burst of a few MB
+ * with the step-log limits raised) the Engine stops delivering that log and streams empty messages back to back,
+ * some 200,000 a second, spinning a core on each side until the build ends. Pausing lets HTTP/2 flow control hold
+ * the Engine's loop back: one empty message per pause, and a paused stream loses nothing.
+ */
+export const EMPTY_MESSAGE_PAUSE_MS = 1;
+
 export interface StatusStream {
   /**
    * Resolves when the stream ended by itself or was cancelled: after `graceMs` without a message carrying
@@ -29,9 +37,11 @@ export function followStatus(control: ControlClient, ref: string, onMessage: (re
   let done = false;
   /** The silence timer while settling; pushed back by every message with content. */
   let silence: NodeJS.Timeout | undefined;
+  let pause: NodeJS.Timeout | undefined;
   const ended = new Promise<void>((resolve) => {
     const finish = (): void => {
       done = true;
+      clearTimeout(pause);
       resolve();
     };
     call.on("end", finish);
@@ -39,7 +49,15 @@ export function followStatus(control: ControlClient, ref: string, onMessage: (re
     call.on("close", finish);
   });
   call.on("data", (response: StatusResponse__Output) => {
-    if (silence && hasContent(response)) silence.refresh();
+    const content = hasContent(response);
+    if (silence && content) silence.refresh();
+    if (!content && pause === undefined && !done) {
+      call.pause();
+      pause = setTimeout(() => {
+        pause = undefined;
+        call.resume();
+      }, EMPTY_MESSAGE_PAUSE_MS);
+    }
     try {
       onMessage(response);
     } catch {

@@ -3,13 +3,22 @@ import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
 import type { ControlClient } from "../../../src/buildkit/generated/moby/buildkit/v1/Control.js";
 import type { StatusResponse__Output } from "../../../src/buildkit/generated/moby/buildkit/v1/StatusResponse.js";
-import { followStatus } from "../../../src/buildkit/solve/status-stream.js";
+import { EMPTY_MESSAGE_PAUSE_MS, followStatus } from "../../../src/buildkit/solve/status-stream.js";
 import { log, response } from "../progress/status-messages.js";
 
 /** A Control client whose Status call is an event emitter the test drives. */
 function fakeStatus() {
   const call = Object.assign(new EventEmitter(), {
     cancelled: false,
+    paused: false,
+    pauses: 0,
+    pause() {
+      call.paused = true;
+      call.pauses++;
+    },
+    resume() {
+      call.paused = false;
+    },
     cancel() {
       if (call.cancelled) return;
       call.cancelled = true;
@@ -77,5 +86,22 @@ describe("followStatus settle", () => {
       clearInterval(flood);
     }
     assert.equal(call.cancelled, true);
+  });
+});
+
+describe("followStatus back-pressure", () => {
+  it("pauses the stream briefly after an empty message, never after one with content", async () => {
+    const { call, control } = fakeStatus();
+    let received = 0;
+    followStatus(control, "ref", () => received++);
+    call.emit("data", withLog());
+    assert.equal(call.pauses, 0);
+    call.emit("data", response({}));
+    assert.equal(call.pauses, 1);
+    assert.equal(call.paused, true);
+    await sleep(EMPTY_MESSAGE_PAUSE_MS + 20);
+    assert.equal(call.paused, false, "resumed after the pause");
+    assert.equal(received, 2, "the empty message still reached the consumer");
+    call.emit("end");
   });
 });

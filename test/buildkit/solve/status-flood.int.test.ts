@@ -1,0 +1,65 @@
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import { BuildKitClient } from "../../../src/buildkit/client.js";
+import type { StatusResponse__Output } from "../../../src/buildkit/generated/moby/buildkit/v1/StatusResponse.js";
+import { EMPTY_MESSAGE_PAUSE_MS } from "../../../src/buildkit/solve/status-stream.js";
+import { testStack } from "../../support/stack/env.js";
+
+const stack = testStack();
+
+/** Status messages as grpc-js reads them off the wire, before the stream's consumer sees them. */
+const wire = { messages: 0, empty: 0 };
+const countStatus: grpc.Interceptor = (options, nextCall) =>
+  new grpc.InterceptingCall(nextCall(options), {
+    start(metadata, _listener, next) {
+      next(metadata, {
+        onReceiveMessage(message: StatusResponse__Output, nextMessage) {
+          if (options.method_definition.path === "/moby.buildkit.v1.Control/Status") {
+            wire.messages++;
+            const parts = (message.vertexes?.length ?? 0) + (message.statuses?.length ?? 0) + (message.logs?.length ?? 0);
+            if (parts + (message.warnings?.length ?? 0) === 0) wire.empty++;
+          }
+          nextMessage(message);
+        },
+      });
+    },
+  });
+
+let client: BuildKitClient;
+let dir: string;
+before(async () => {
+  client = await BuildKitClient.connect(stack.buildkitAddr, { interceptors: [countStatus] });
+  dir = await mkdtemp(join(tmpdir(), "bkb-status-flood-"));
+});
+after(async () => {
+  await client?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe("the status stream when a step's log outruns Engine 20.10", () => {
+  test("the Engine's empty messages are read at most one per pause, not as fast as it can send them", { timeout: 180_000 }, async (t) => {
+    // A burst of 16 MB at once (the stack's Engine has the step-log limits raised): Engine 20.10 stops delivering
+    // the step's log and streams empty messages until the build ends. The step then stays alive for 3 s.
+    const line = "a".repeat(64);
+    await writeFile(
+      join(dir, "Dockerfile"),
+      `FROM ${stack.baseImage}\nRUN echo flood-${randomBytes(4).toString("hex")} && yes ${line} | head -c 16000000 && sleep 3\n`,
+    );
+    const started = Date.now();
+    // The build succeeds; the Engine may lose the step's completion along with the rest of its log.
+    await client.solve({ context: { type: "local", dir } });
+    const wallMs = Date.now() - started;
+
+    assert.ok(wire.empty > 0, "the Engine did not fall into its empty-message loop; this scenario needs a burst it cannot keep up with");
+    // The Engine sends them as fast as it can (some 200,000 a second); we take one per pause (plus grpc-js's
+    // read-ahead of 16 messages).
+    t.diagnostic(`${wire.empty} of ${wire.messages} status messages empty, in ${wallMs} ms`);
+    const bound = wallMs / EMPTY_MESSAGE_PAUSE_MS + 16;
+    assert.ok(wire.empty <= bound, `${wire.empty} empty messages read in ${wallMs} ms (at most ${Math.round(bound)} expected)`);
+  });
+});
