@@ -2,7 +2,7 @@ import type * as grpc from "@grpc/grpc-js";
 import type { TlsOptions } from "../connect-options.js";
 import type { DaemonAddress } from "./address.js";
 import { formatAddress, parseAddress } from "./address.js";
-import { startEngineGrpcProxy } from "./engine-grpc-proxy.js";
+import { EngineUpgradeCredentials } from "./engine-upgrade.js";
 import { channelCredentials, resolveTls } from "./tls-credentials.js";
 
 /** BuildKit's own clients use 16 MiB both ways (WIRE.md §0); grpc-js would otherwise receive only 4 MiB. */
@@ -62,16 +62,16 @@ export async function openTransport(address: string, tls: TlsOptions | undefined
         close: async () => {},
       };
     case "docker-engine": {
-      const proxy = await startEngineGrpcProxy(parsed.socketPath);
+      const credentials = new EngineUpgradeCredentials();
       return {
         address: parsed,
         display,
-        target: proxy.target,
-        credentials: channelCredentials(undefined),
+        target: `unix://${parsed.socketPath}`,
+        credentials,
         channelOptions,
         tls: false,
-        lastError: () => proxy.lastError,
-        close: () => proxy.close(),
+        lastError: () => credentials.lastError,
+        close: async () => {},
       };
     }
   }
