@@ -47,6 +47,10 @@ export interface SolveDependencies {
   connectionError: (err: unknown) => ConnectionError;
 }
 
+/** Engine 20.10 (BuildKit 0.8) once a step prints a few MB faster than it forwards them; see followStatus. */
+export const LOG_LOST_WARNING =
+  "The daemon stopped streaming this build's log: Docker Engine 20.10 drops a step's log once the step prints faster than it forwards it (a burst of a few MB). The log shown here ends early; the build itself goes on.";
+
 /**
  * One build: session up, Solve + Status concurrently, session down, then (Engine image store) the push.
  * WIRE.md §10 has the call order.
@@ -96,7 +100,12 @@ export async function runSolve(deps: SolveDependencies, request: BuildRequest, o
       signal?.addEventListener("abort", abort, { once: true });
       call.on("status", () => signal?.removeEventListener("abort", abort));
     });
-    const status = followStatus(deps.control, ref, (message) => tracker.ingest(message));
+    const status = followStatus(
+      deps.control,
+      ref,
+      (message) => tracker.ingest(message),
+      () => tracker.warn(LOG_LOST_WARNING),
+    );
     try {
       response = await solving;
     } catch (err) {

@@ -19,6 +19,9 @@ export const STATUS_DRAIN_CAP_MS = 60_000;
  */
 export const EMPTY_MESSAGE_PAUSE_MS = 1;
 
+/** Healthy daemons send no empty messages at all; this many mean the Engine has stopped delivering the log. */
+export const EMPTY_MESSAGES_MEANING_LOG_LOST = 500;
+
 export interface StatusStream {
   /**
    * Resolves when the stream ended by itself or was cancelled: after `graceMs` without a message carrying
@@ -29,15 +32,22 @@ export interface StatusStream {
 }
 
 /**
- * Follows `Control.Status` for one build ref, handing every message to `onMessage`. Stream errors are not build
- * failures (the Solve result is authoritative), so they only end the stream.
+ * Follows `Control.Status` for one build ref, handing every message to `onMessage`, and calls `onLogLost` once when
+ * the Engine's empty messages show it has stopped delivering the log. Stream errors are not build failures (the
+ * Solve result is authoritative), so they only end the stream.
  */
-export function followStatus(control: ControlClient, ref: string, onMessage: (response: StatusResponse__Output) => void): StatusStream {
+export function followStatus(
+  control: ControlClient,
+  ref: string,
+  onMessage: (response: StatusResponse__Output) => void,
+  onLogLost: () => void = () => {},
+): StatusStream {
   const call: grpc.ClientReadableStream<StatusResponse__Output> = control.Status({ Ref: ref });
   let done = false;
   /** The silence timer while settling; pushed back by every message with content. */
   let silence: NodeJS.Timeout | undefined;
   let pause: NodeJS.Timeout | undefined;
+  let empty = 0;
   const ended = new Promise<void>((resolve) => {
     const finish = (): void => {
       done = true;
@@ -51,6 +61,13 @@ export function followStatus(control: ControlClient, ref: string, onMessage: (re
   call.on("data", (response: StatusResponse__Output) => {
     const content = hasContent(response);
     if (silence && content) silence.refresh();
+    if (!content && ++empty === EMPTY_MESSAGES_MEANING_LOG_LOST) {
+      try {
+        onLogLost();
+      } catch {
+        // as for onMessage
+      }
+    }
     if (!content && pause === undefined && !done) {
       call.pause();
       pause = setTimeout(() => {

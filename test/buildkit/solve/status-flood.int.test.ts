@@ -7,6 +7,7 @@ import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { BuildKitClient } from "../../../src/buildkit/client.js";
 import type { StatusResponse__Output } from "../../../src/buildkit/generated/moby/buildkit/v1/StatusResponse.js";
+import { LOG_LOST_WARNING } from "../../../src/buildkit/solve/run-solve.js";
 import { EMPTY_MESSAGE_PAUSE_MS } from "../../../src/buildkit/solve/status-stream.js";
 import { testStack } from "../../support/stack/env.js";
 
@@ -42,7 +43,7 @@ after(async () => {
 });
 
 describe("the status stream when a step's log outruns Engine 20.10", () => {
-  test("the Engine's empty messages are read at most one per pause, not as fast as it can send them", { timeout: 180_000 }, async (t) => {
+  test("the Engine's empty messages are read at most one per pause, not as fast as it can send them; the user is warned", { timeout: 180_000 }, async (t) => {
     // A burst of 16 MB at once (the stack's Engine has the step-log limits raised): Engine 20.10 stops delivering
     // the step's log and streams empty messages until the build ends. The step then stays alive for 3 s.
     const line = "a".repeat(64);
@@ -52,7 +53,8 @@ describe("the status stream when a step's log outruns Engine 20.10", () => {
     );
     const started = Date.now();
     // The build succeeds; the Engine may lose the step's completion along with the rest of its log.
-    await client.solve({ context: { type: "local", dir } });
+    const warnings: string[] = [];
+    await client.solve({ context: { type: "local", dir } }, { onProgress: (e) => e.type === "warning" && warnings.push(e.message) });
     const wallMs = Date.now() - started;
 
     assert.ok(wire.empty > 0, "the Engine did not fall into its empty-message loop; this scenario needs a burst it cannot keep up with");
@@ -60,6 +62,7 @@ describe("the status stream when a step's log outruns Engine 20.10", () => {
     // read-ahead of 16 messages).
     t.diagnostic(`${wire.empty} of ${wire.messages} status messages empty, in ${wallMs} ms`);
     const bound = wallMs / EMPTY_MESSAGE_PAUSE_MS + 16;
+    assert.deepEqual(warnings, [LOG_LOST_WARNING], "the user is told why the log ends early");
     assert.ok(wire.empty <= bound, `${wire.empty} empty messages read in ${wallMs} ms (at most ${Math.round(bound)} expected)`);
   });
 });

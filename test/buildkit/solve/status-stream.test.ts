@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
 import type { ControlClient } from "../../../src/buildkit/generated/moby/buildkit/v1/Control.js";
 import type { StatusResponse__Output } from "../../../src/buildkit/generated/moby/buildkit/v1/StatusResponse.js";
-import { EMPTY_MESSAGE_PAUSE_MS, followStatus } from "../../../src/buildkit/solve/status-stream.js";
+import { EMPTY_MESSAGES_MEANING_LOG_LOST, EMPTY_MESSAGE_PAUSE_MS, followStatus } from "../../../src/buildkit/solve/status-stream.js";
 import { log, response } from "../progress/status-messages.js";
 
 /** A Control client whose Status call is an event emitter the test drives. */
@@ -102,6 +102,21 @@ describe("followStatus back-pressure", () => {
     await sleep(EMPTY_MESSAGE_PAUSE_MS + 20);
     assert.equal(call.paused, false, "resumed after the pause");
     assert.equal(received, 2, "the empty message still reached the consumer");
+    call.emit("end");
+  });
+});
+
+describe("followStatus on a lost log", () => {
+  it("reports a lost log once, after enough empty messages; messages with content never count", () => {
+    const { call, control } = fakeStatus();
+    let lost = 0;
+    followStatus(control, "ref", () => {}, () => lost++);
+    for (let i = 0; i < 1000; i++) call.emit("data", withLog());
+    assert.equal(lost, 0);
+    for (let i = 0; i < EMPTY_MESSAGES_MEANING_LOG_LOST - 1; i++) call.emit("data", response({}));
+    assert.equal(lost, 0);
+    for (let i = 0; i < 2 * EMPTY_MESSAGES_MEANING_LOG_LOST; i++) call.emit("data", response({}));
+    assert.equal(lost, 1);
     call.emit("end");
   });
 });
