@@ -58,10 +58,10 @@ export const overhead: Benchmark = {
   name: "overhead",
   title: "3. Pipeline overhead versus the direct client",
   async run(ctx: BenchContext): Promise<BenchResult> {
-    // A cold build varies by a few hundred ms from run to run, as much as the overhead measured: more pairs steady
+    // A cold build varies by a few hundred ms from run to run, as much as the overhead measured: 15 pairs steady
     // the median. Not more warm pairs: ten warm builds a minute already make 50 GitHub writes, and past the write
     // budget's 60 a minute the completing update would wait for a slot (as it should against GitHub).
-    const pairs = ctx.quick ? 2 : 9;
+    const pairsOf = (cold: boolean): number => (ctx.quick ? 2 : cold ? 15 : 9);
     const world = await startBenchWorld({ name: "bench-overhead" });
     try {
       const { e2e } = world;
@@ -114,6 +114,7 @@ export const overhead: Benchmark = {
       for (const phase of phases) {
         e2e.github.delayMs = phase.delayMs;
         const r: PhaseResult = { ...phase, a: [], b: [], aResults: [], timelines: [] };
+        const pairs = pairsOf(phase.cold);
         ctx.log(`overhead: ${phase.cold ? "cold" : "warm"}, GitHub delay ${phase.delayMs} ms: 1 warm-up pair (discarded) + ${pairs} pairs`);
         for (let i = 0; i <= pairs; i++) {
           if (phase.cold) await makeEngineCold(ctx.stack.dockerSocket);

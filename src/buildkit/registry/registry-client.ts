@@ -100,10 +100,13 @@ export class RegistryClient {
     return res.headers.get("docker-content-digest") ?? `sha256:${createHash("sha256").update(manifest.body).digest("hex")}`;
   }
 
-  /** Whether the repository has the blob (HEAD); an unreadable answer counts as "no", so callers just upload it. */
+  /**
+   * Whether the repository has the blob (HEAD), asked before uploading it: with the upload's scope, so one token
+   * serves both. An unreadable answer counts as "no", so callers just upload it.
+   */
   async hasBlob(repository: string, digest: string): Promise<boolean> {
     const path = `/v2/${repository}/blobs/${digest}`;
-    const res = await this.send("HEAD", path, repository, ["pull"], {});
+    const res = await this.send("HEAD", path, repository, ["pull", "push"], {});
     await discard(res);
     return res.status === 200;
   }
