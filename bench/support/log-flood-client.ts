@@ -1,6 +1,5 @@
-import * as grpc from "@grpc/grpc-js";
 import { BuildKitClient } from "../../src/buildkit/client.js";
-import type { StatusResponse__Output } from "../../src/buildkit/generated/moby/buildkit/v1/StatusResponse.js";
+import { statusMessageCounter } from "../../test/support/status-message-counter.js";
 
 /**
  * Child process of the log-flood benchmark: one solve of a local context through our client, counting the log
@@ -17,23 +16,8 @@ let lastLogAt = 0;
 let tail = "";
 const events: Record<string, number> = {};
 let clipped = "";
-const status = { messages: 0, empty: 0 };
-const countStatus: grpc.Interceptor = (options, nextCall) =>
-  new grpc.InterceptingCall(nextCall(options), {
-    start(metadata, _listener, next) {
-      next(metadata, {
-        onReceiveMessage(message: StatusResponse__Output, nextMessage) {
-          if (options.method_definition.path === "/moby.buildkit.v1.Control/Status") {
-            status.messages++;
-            const parts = message.vertexes.length + message.statuses.length + message.logs.length + message.warnings.length;
-            if (parts === 0) status.empty++;
-          }
-          nextMessage(message);
-        },
-      });
-    },
-  });
-const client = await BuildKitClient.connect(address, { interceptors: [countStatus] });
+const { interceptor, counts: status } = statusMessageCounter();
+const client = await BuildKitClient.connect(address, { interceptors: [interceptor] });
 const started = performance.now();
 const cpuBefore = process.cpuUsage();
 try {

@@ -135,13 +135,13 @@ export class ProgressTracker {
     this.emitCountersIfChanged(now);
   }
 
-  /** Passes on what is left of partial lines. Call once when the Status stream ended. Idempotent. */
   /** A warning of the client's own about the build (not from the daemon). */
   warn(message: string): void {
     if (this.finished) return;
     this.emit({ type: "warning", at: new Date(), message });
   }
 
+  /** Passes on what is left of partial lines. Call once when the Status stream ended. Idempotent. */
   finish(): void {
     if (this.finished) return;
     const now = new Date();

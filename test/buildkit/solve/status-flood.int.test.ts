@@ -4,37 +4,20 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import * as grpc from "@grpc/grpc-js";
 import { BuildKitClient } from "../../../src/buildkit/client.js";
-import type { StatusResponse__Output } from "../../../src/buildkit/generated/moby/buildkit/v1/StatusResponse.js";
 import { LOG_LOST_WARNING } from "../../../src/buildkit/solve/run-solve.js";
 import { EMPTY_MESSAGE_PAUSE_MS } from "../../../src/buildkit/solve/status-stream.js";
 import { testStack } from "../../support/stack/env.js";
+import { statusMessageCounter } from "../../support/status-message-counter.js";
 
 const stack = testStack();
 
-/** Status messages as grpc-js reads them off the wire, before the stream's consumer sees them. */
-const wire = { messages: 0, empty: 0 };
-const countStatus: grpc.Interceptor = (options, nextCall) =>
-  new grpc.InterceptingCall(nextCall(options), {
-    start(metadata, _listener, next) {
-      next(metadata, {
-        onReceiveMessage(message: StatusResponse__Output, nextMessage) {
-          if (options.method_definition.path === "/moby.buildkit.v1.Control/Status") {
-            wire.messages++;
-            const parts = (message.vertexes?.length ?? 0) + (message.statuses?.length ?? 0) + (message.logs?.length ?? 0);
-            if (parts + (message.warnings?.length ?? 0) === 0) wire.empty++;
-          }
-          nextMessage(message);
-        },
-      });
-    },
-  });
+const { interceptor, counts: wire } = statusMessageCounter();
 
 let client: BuildKitClient;
 let dir: string;
 before(async () => {
-  client = await BuildKitClient.connect(stack.buildkitAddr, { interceptors: [countStatus] });
+  client = await BuildKitClient.connect(stack.buildkitAddr, { interceptors: [interceptor] });
   dir = await mkdtemp(join(tmpdir(), "bkb-status-flood-"));
 });
 after(async () => {
