@@ -48,15 +48,21 @@ export async function engineCall(socketPath: string, req: EngineRequest): Promis
   return { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) };
 }
 
-/** The Engine's error JSON (`{"message": "…"}`) turned into an `EngineApiError`. */
-export function engineError(what: string, status: number, body: Buffer): EngineApiError {
-  let detail = body.toString("utf8").trim();
+/** The message of the Engine's error JSON (`{"message": "…"}`), or the body's text when it is not that. */
+export function engineMessage(body: Buffer): string {
+  const text = body.toString("utf8").trim();
   try {
-    const parsed = JSON.parse(detail) as { message?: unknown };
-    if (typeof parsed.message === "string") detail = parsed.message;
+    const parsed = JSON.parse(text) as { message?: unknown };
+    if (typeof parsed.message === "string") return parsed.message;
   } catch {
     // plain text body
   }
+  return text;
+}
+
+/** The Engine's error JSON (`{"message": "…"}`) turned into an `EngineApiError`. */
+export function engineError(what: string, status: number, body: Buffer): EngineApiError {
+  const detail = engineMessage(body);
   return new EngineApiError(status, `${what}: Docker Engine answered ${status}${detail ? `: ${detail}` : ""}`);
 }
 

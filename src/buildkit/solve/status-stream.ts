@@ -61,19 +61,21 @@ export function followStatus(
   call.on("data", (response: StatusResponse__Output) => {
     const content = hasContent(response);
     if (silence && content) silence.refresh();
-    if (!content && ++empty === EMPTY_MESSAGES_MEANING_LOG_LOST) {
-      try {
-        onLogLost();
-      } catch {
-        // as for onMessage
+    if (!content) {
+      if (++empty === EMPTY_MESSAGES_MEANING_LOG_LOST) {
+        try {
+          onLogLost();
+        } catch {
+          // as for onMessage
+        }
       }
-    }
-    if (!content && pause === undefined && !done) {
-      call.pause();
-      pause = setTimeout(() => {
-        pause = undefined;
-        call.resume();
-      }, EMPTY_MESSAGE_PAUSE_MS);
+      if (pause === undefined && !done) {
+        call.pause();
+        pause = setTimeout(() => {
+          pause = undefined;
+          call.resume();
+        }, EMPTY_MESSAGE_PAUSE_MS);
+      }
     }
     try {
       onMessage(response);

@@ -1,5 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import type { Socket } from "node:net";
+import { engineMessage } from "../engine/engine-http.js";
 
 /** An Engine answers the upgrade at once; a socket that says nothing for this long is not an Engine API socket. */
 const UPGRADE_TIMEOUT_MS = 10_000;
@@ -81,13 +82,16 @@ export function upgradeToGrpc(socket: Socket, timeoutMs: number): Promise<void> 
     };
     const refused = (): Error => {
       const body = refusal ? received.subarray(refusal.bodyStart) : Buffer.alloc(0);
-      return new Error(`Docker Engine refused POST /grpc (${refusal?.status}): ${engineMessage(body)}`);
+      return new Error(`Docker Engine refused POST /grpc (${refusal?.status}): ${engineMessage(body).slice(0, 500) || "(empty answer)"}`);
     };
+    /** A refusal's body is read to its Content-Length (or the cap; without a length, to the end of the connection). */
+    const refusalRead = (): boolean =>
+      refusal !== undefined &&
+      ((refusal.length !== undefined && received.length - refusal.bodyStart >= refusal.length) || received.length > MAX_ANSWER_BYTES);
     const onData = (chunk: Buffer): void => {
       received = received.length === 0 ? chunk : Buffer.concat([received, chunk]);
       if (refusal) {
-        if (refusal.length !== undefined && received.length - refusal.bodyStart >= refusal.length) finish(refused());
-        else if (received.length > MAX_ANSWER_BYTES) finish(refused());
+        if (refusalRead()) finish(refused());
         return;
       }
       const end = received.indexOf("\r\n\r\n");
@@ -109,7 +113,7 @@ export function upgradeToGrpc(socket: Socket, timeoutMs: number): Promise<void> 
       }
       const length = /^content-length:\s*(\d+)\s*$/im.exec(head)?.[1];
       refusal = { status, bodyStart: end + 4, length: length === undefined ? undefined : Number(length) };
-      onData(Buffer.alloc(0));
+      if (refusalRead()) finish(refused());
     };
     const onError = (err: Error): void => finish(err);
     const onEnd = (): void =>
@@ -119,15 +123,4 @@ export function upgradeToGrpc(socket: Socket, timeoutMs: number): Promise<void> 
     socket.once("end", onEnd);
     socket.write(UPGRADE_REQUEST);
   });
-}
-
-function engineMessage(body: Buffer): string {
-  const text = body.toString("utf8").trim();
-  try {
-    const parsed = JSON.parse(text) as { message?: unknown };
-    if (typeof parsed.message === "string") return parsed.message;
-  } catch {
-    // not JSON: use the text as is
-  }
-  return text.slice(0, 500) || "(empty answer)";
 }
