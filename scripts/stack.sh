@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The local test stack: Redis, a Docker Engine (BuildKit), a registry with a busybox base image.
+# The local test stack: Redis, a Docker Engine (embedded BuildKit), a standalone buildkitd, a registry with a busybox
+# base image.
 #   bash scripts/stack.sh start [--root DIR]   # prints the env file to `source` (default root: .stack/)
 #   bash scripts/stack.sh stop  [--root DIR]
 #   bash scripts/stack.sh deps                 # only install missing Debian packages and node_modules
@@ -7,7 +8,7 @@
 set -euo pipefail
 
 BKB_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BKB_DEBIAN_PACKAGES=(docker.io redis-server docker-registry busybox-static git openssl iproute2 ca-certificates)
+BKB_DEBIAN_PACKAGES=(docker.io redis-server docker-registry busybox-static git openssl iproute2 ca-certificates runc containernetworking-plugins xz-utils)
 
 # Installs whichever of BKB_DEBIAN_PACKAGES is missing; `apt-get update` runs only when something is.
 bkb_ensure_debian_packages() {

@@ -2,7 +2,8 @@
 # bash scripts/test.sh all|unit|integration|e2e
 # Integration and e2e suites run against a fresh stack in a temp dir, stopped on exit; set BKB_STACK_ENV to the
 # env file of a running stack (bash scripts/stack.sh start) to reuse it instead. BKB_KEEP_STACK=1 keeps the
-# temp stack's directory (logs) after it is stopped.
+# temp stack's directory (logs) after it is stopped. BKB_TEST_BUILDKITD_ADDR=tcp://host:port runs every
+# standalone-buildkitd test against that daemon instead of the stack's own.
 set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/stack.sh"
@@ -72,6 +73,15 @@ if [ "$suite" != unit ]; then
     source "$stack_root/env"
   fi
   export BKB_TEST_REDIS_URL BKB_TEST_DOCKER_SOCKET BKB_TEST_BUILDKIT_ADDR BKB_TEST_REGISTRY BKB_TEST_BASE_IMAGE STACK_ROOT
+  [ -n "${BKB_TEST_BUILDKITD_ADDR:-}" ] && export BKB_TEST_BUILDKITD_ADDR
+  [ -n "${BKB_TEST_BUILDKITD_BIN:-}" ] && export BKB_TEST_BUILDKITD_BIN
+  # The env file also sets the app's and the CLI's own variables; tests pass those explicitly where they mean to.
+  unset BUILDKIT_HOST BUILDKIT_BOT_REDIS_URL BUILDKIT_BOT_REGISTRY
+  if [ -n "${BKB_TEST_BUILDKITD_ADDR:-}" ]; then
+    echo "test.sh: standalone buildkitd at $BKB_TEST_BUILDKITD_ADDR; Docker Engine at $BKB_TEST_BUILDKIT_ADDR"
+  else
+    echo "test.sh: no standalone buildkitd; its tests are skipped (set BKB_BUILDKITD_BIN, put buildkitd on PATH, or set BKB_TEST_BUILDKITD_ADDR)"
+  fi
 fi
 
 # spec for people; a tap copy whose "# tests/# pass/# fail" block is printed last, after the spec reporter's
