@@ -9,6 +9,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/stack.sh"
 cd "$BKB_REPO"
 
+bkb_ensure_node
 bkb_ensure_debian_packages
 bkb_ensure_node_modules
 npm run --silent proto:gen

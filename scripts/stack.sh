@@ -38,19 +38,34 @@ bkb_ensure_debian_packages() {
   return "$status"
 }
 
-# `npm ci`, or when it refuses the lock file, `npm install --no-save` (same versions, lock left untouched): npm
-# ≥ 11.6.2 rejects locks without every platform's optional packages (npm/cli#8805), and this machine's registry
-# does not serve some of them, so even a freshly generated lock can fail `npm ci` here.
+# `npm ci` from the lock file (which lists every platform's optional packages, as npm 11 requires).
 bkb_npm_install() {
   (
     cd "$BKB_REPO"
     lock=()
     command -v flock >/dev/null && lock=(flock /tmp/npm.lock)
-    if ! "${lock[@]}" npm ci --no-audit --no-fund; then
-      echo "stack: npm ci failed; falling back to npm install --no-save" >&2
-      "${lock[@]}" npm install --no-save --no-audit --no-fund
-    fi
+    "${lock[@]}" npm ci --no-audit --no-fund
   ) >&2
+}
+
+# The Node.js major the production image ships (Dockerfile: node:<major>-bookworm-slim), from .node-version.
+BKB_NODE_MAJOR="$(tr -d '[:space:]' < "$BKB_REPO/.node-version")"
+
+# Puts that Node major first on PATH for this shell and its children: the machine's own node when it is that major,
+# else the npm registry's `node` package installed once under BKB_NODE_DIR (default ~/.cache/buildkit-bot/node-<major>).
+bkb_ensure_node() {
+  local current
+  current="$(node --version 2>/dev/null || true)"
+  [ "${current%%.*}" = "v$BKB_NODE_MAJOR" ] && return 0
+  local dir="${BKB_NODE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/buildkit-bot/node-$BKB_NODE_MAJOR}"
+  if [ ! -x "$dir/node_modules/.bin/node" ] || [ "$("$dir/node_modules/.bin/node" --version | cut -d. -f1)" != "v$BKB_NODE_MAJOR" ]; then
+    echo "stack: installing Node.js $BKB_NODE_MAJOR (the npm registry's node package) into $dir" >&2
+    mkdir -p "$dir"
+    [ -f "$dir/package.json" ] || echo '{"private":true}' > "$dir/package.json"
+    npm install --prefix "$dir" --no-save --no-audit --no-fund --loglevel=error "node@$BKB_NODE_MAJOR" >&2
+  fi
+  export PATH="$dir/node_modules/.bin:$PATH"
+  hash -r
 }
 
 # Installs node_modules when it is missing or incomplete.

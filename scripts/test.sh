@@ -18,6 +18,7 @@ case "$suite" in
     ;;
 esac
 
+bkb_ensure_node
 bkb_ensure_debian_packages
 bkb_ensure_node_modules
 

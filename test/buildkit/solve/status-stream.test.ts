@@ -54,13 +54,14 @@ describe("followStatus settle", () => {
     let received = 0;
     const stream = followStatus(control, "ref", () => received++);
     let settledAt = -1;
-    const settled = stream.settle(100, 60_000).then(() => (settledAt = received));
-    for (let i = 0; i < 10; i++) {
-      await sleep(40); // 400 ms in all, well past one grace period
+    // Gaps of 30 ms against a grace of 300 ms: only a gap stretched tenfold by a loaded machine could end it early.
+    const settled = stream.settle(300, 60_000).then(() => (settledAt = received));
+    for (let i = 0; i < 20; i++) {
+      await sleep(30); // 600 ms in all, well past one grace period
       call.emit("data", withLog());
     }
     await settled;
-    assert.equal(settledAt, 10, "no message was cut off");
+    assert.equal(settledAt, 20, "no message was cut off");
     assert.equal(call.cancelled, true);
   });
 
