@@ -1,5 +1,5 @@
-# The app's own image (web + workers), used by docker-compose.yml.
-FROM node:20-bookworm-slim AS build
+# The app's own image (web + workers), used by docker-compose.yml. Node 26: the Active LTS (supported to April 2029).
+FROM node:26-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
@@ -8,7 +8,7 @@ COPY proto ./proto
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:26-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
@@ -17,6 +17,7 @@ COPY package.json app.yml ./
 COPY proto ./proto
 COPY schema ./schema
 COPY bin ./bin
+# The image's non-root user, uid/gid 1000: deploy/buildkitd.toml gives BuildKit's socket to that uid.
 USER node
 EXPOSE 3000
 # Memory: a build's log stream allocates fast and briefly. A young generation of 2 x 1 MB (instead of up to

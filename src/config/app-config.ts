@@ -36,7 +36,7 @@ export interface AppConfig {
   registry: RegistryConfig;
   workerConcurrency: number;
   eventWorkerConcurrency: number;
-  /** Public base URL of this app (for log links), no trailing slash. */
+  /** Public base URL of this app (for log links), no trailing slash. Required when NODE_ENV=production. */
   publicBaseUrl?: string;
   github: GitHubHostConfig;
   /** BullMQ key prefix; distinct prefixes let several deployments share one Redis. */
@@ -120,6 +120,13 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const eventWorkerConcurrency = parseCount(V.EventConcurrency, value(V.EventConcurrency), 4);
 
   const publicUrlText = value(V.PublicUrl);
+  // Without it check runs carry no link to the build log; acceptable on a laptop, not in a deployment.
+  if (publicUrlText === undefined && env.NODE_ENV === "production") {
+    throw new AppConfigError(
+      V.PublicUrl,
+      "is required when NODE_ENV=production: set it to the app's public base URL (e.g. https://buildkit-bot.example.com), which build log links use",
+    );
+  }
   const publicBaseUrl = publicUrlText === undefined ? undefined : parseHttpUrl(V.PublicUrl, publicUrlText);
 
   const gheHost = value(V.GheHost);

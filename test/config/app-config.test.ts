@@ -55,6 +55,19 @@ describe("loadAppConfig", () => {
     fails({ ...base, APP_ID: "abc" }, "APP_ID");
   });
 
+  it("requires BUILDKIT_BOT_PUBLIC_URL in production, naming the variable and NODE_ENV", () => {
+    assert.throws(
+      () => loadAppConfig({ ...base, NODE_ENV: "production" }),
+      (err: unknown) =>
+        err instanceof AppConfigError &&
+        err.variable === "BUILDKIT_BOT_PUBLIC_URL" &&
+        /^BUILDKIT_BOT_PUBLIC_URL: is required when NODE_ENV=production/.test(err.message),
+    );
+    fails({ ...base, NODE_ENV: "production", BUILDKIT_BOT_PUBLIC_URL: "  " }, "BUILDKIT_BOT_PUBLIC_URL");
+    assert.equal(loadAppConfig({ ...base, NODE_ENV: "production", BUILDKIT_BOT_PUBLIC_URL: "https://bkb.example.com" }).publicBaseUrl, "https://bkb.example.com");
+    assert.equal(loadAppConfig({ ...base, NODE_ENV: "development" }).publicBaseUrl, undefined, "optional outside production");
+  });
+
   it("never shows secrets when logged, stringified or inspected", () => {
     const c = loadAppConfig({
       ...base,
