@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { BuildKitClient } from "../../src/buildkit/client.js";
+import { testDaemons } from "../support/daemons.js";
 import { testStack } from "../support/stack/env.js";
 import { writeTree } from "../support/write-tree.js";
 
@@ -23,17 +24,17 @@ async function listFiles(root: string, prefix = ""): Promise<string[]> {
   return out.sort();
 }
 
-describe("local contexts and client-side exports against the real Engine", () => {
+for (const daemon of testDaemons()) describe(`local contexts and client-side exports on ${daemon.name}`, { skip: daemon.skip }, () => {
   let client: BuildKitClient;
   let work: string;
 
   before(async () => {
-    client = await BuildKitClient.connect(stack.buildkitAddr);
+    client = await BuildKitClient.connect(daemon.address);
     work = await mkdtemp(join(tmpdir(), "bkb-local-build-"));
   });
   after(async () => {
-    await client.close();
-    await rm(work, { recursive: true, force: true });
+    await client?.close();
+    if (work) await rm(work, { recursive: true, force: true });
   });
 
   test("a rebuild of the same directory sends what changed: edited, deleted and added files are never stale", { timeout: 120_000 }, async () => {

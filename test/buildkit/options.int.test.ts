@@ -11,10 +11,11 @@ import { BuildKitClient } from "../../src/buildkit/client.js";
 import { EngineApi } from "../../src/buildkit/engine/engine-api.js";
 import { StepFailedError, UnsupportedByDaemonError } from "../../src/buildkit/errors.js";
 import type { ProgressEvent } from "../../src/buildkit/progress/events.js";
-import type { EngineInstance } from "../support/stack/engine.js";
-import { startEngine } from "../support/stack/engine.js";
+import type { FreshDaemon } from "../support/daemons.js";
+import { buildkitdDaemon, freshDaemonSkip, startFreshDaemon, testDaemons } from "../support/daemons.js";
 import { testStack } from "../support/stack/env.js";
 import { writeTree } from "../support/write-tree.js";
+import { MANIFEST_TYPES, readImageConfig, readManifest } from "./registry-reads.js";
 
 const stack = testStack();
 const run = promisify(execFile);
@@ -56,13 +57,13 @@ async function filesContaining(root: string, needle: string): Promise<string[]> 
   return hits;
 }
 
-describe("every build option against the real Engine", { timeout: 900_000 }, () => {
+for (const daemon of testDaemons()) describe(`every build option on ${daemon.name}`, { skip: daemon.skip, timeout: 900_000 }, () => {
   let client: BuildKitClient;
   let work: string;
   const localImages: string[] = [];
 
   before(async () => {
-    client = await BuildKitClient.connect(stack.buildkitAddr);
+    client = await BuildKitClient.connect(daemon.address);
     work = await mkdtemp(join(tmpdir(), "bkb-options-"));
   });
   after(async () => {
@@ -201,7 +202,8 @@ describe("every build option against the real Engine", { timeout: 900_000 }, () 
     assert.ok(uncached.steps.cached < cachedRun.steps.cached, `${uncached.steps.cached} cached steps with noCache()`);
   });
 
-  test("pull(): without it the Engine's local copy of the base is used, with it the registry's newest", { timeout: 300_000 }, async () => {
+  // Engine only: buildkitd's OCI worker has no image store, so there is no local copy for pull() to bypass.
+  if (daemon.kind === "docker-engine") test("pull() (Engine only, it has an image store): without it the Engine's local copy of the base is used, with it the registry's newest", { timeout: 300_000 }, async () => {
     const base = `${stack.registry}/bkb-test/pull-base-${unique()}:latest`;
     const producer = (version: string) =>
       writeTree(join(work, `pull-${version}`), { Dockerfile: `FROM ${stack.baseImage}\nRUN echo ${version} > /version\n` });
@@ -219,22 +221,34 @@ describe("every build option against the real Engine", { timeout: 900_000 }, () 
     assert.equal(await readFile(join(pulled, "seen"), "utf8"), "v2\n");
   });
 
-  test("labels and build args end up in the image", { timeout: 120_000 }, async () => {
-    const context = await writeTree(join(work, "label-ctx"), { Dockerfile: `FROM ${stack.baseImage}\nARG FLAVOUR=none\nLABEL flavour=$FLAVOUR\n` });
-    const name = `bkb-test/labels-${unique()}:1`;
-    localImages.push(name);
-    await client.solve(BuildConfig.local(context).buildArg("FLAVOUR", "mint").label("org.example.team", "platform").tag(name).build());
-    const image = (await engine.inspectImage(name)) as { Config?: { Labels?: Record<string, string> } };
-    assert.equal(image.Config?.Labels?.flavour, "mint");
-    assert.equal(image.Config?.Labels?.["org.example.team"], "platform");
-  });
+  test(
+    daemon.kind === "docker-engine"
+      ? "labels and build args end up in the image (read from the Engine's image store)"
+      : "labels and build args end up in the image (pushed, read from the registry: buildkitd's OCI worker has no image store)",
+    { timeout: 120_000 },
+    async () => {
+      const context = await writeTree(join(work, "label-ctx"), { Dockerfile: `FROM ${stack.baseImage}\nARG FLAVOUR=none\nLABEL flavour=$FLAVOUR\n` });
+      const config = BuildConfig.local(context).buildArg("FLAVOUR", "mint").label("org.example.team", "platform");
+      let labels: Record<string, string> | undefined;
+      if (daemon.kind === "docker-engine") {
+        const name = `bkb-test/labels-${unique()}:1`;
+        localImages.push(name);
+        await client.solve(config.tag(name).build());
+        labels = ((await engine.inspectImage(name)) as { Config?: { Labels?: Record<string, string> } }).Config?.Labels;
+      } else {
+        const repository = `bkb-test/labels-${unique()}`;
+        await client.solve(config.output({ type: "image", names: [`${stack.registry}/${repository}:1`], push: true, insecure: true }).build());
+        labels = (await readImageConfig(stack.registry, repository, "1")).config?.Labels;
+      }
+      assert.equal(labels?.flavour, "mint");
+      assert.equal(labels?.["org.example.team"], "platform");
+    },
+  );
 
-  test("Engine 20.10 limits are plain errors: a multi-platform push, a registry cache export", { timeout: 60_000 }, async (t) => {
+  // Engine only: buildkitd does both (see "options only a standalone buildkitd carries out" below).
+  if (daemon.kind === "docker-engine") test("Engine 20.10 limits (Engine only) are plain errors: a multi-platform push, a registry cache export", { timeout: 60_000 }, async () => {
     const capabilities = await client.capabilities();
-    if (capabilities.daemon !== "docker-engine" || capabilities.containerdImageStore) {
-      t.skip("the connected daemon can do both; the standalone buildkitd suite below runs them");
-      return;
-    }
+    assert.equal(capabilities.containerdImageStore, false, "the stack's Engine 20.10 stores images without containerd");
     const context = await writeTree(join(work, "limits-ctx"), { Dockerfile: "FROM scratch\nCOPY Dockerfile /\n" });
     const image = `${stack.registry}/bkb-test/limits-${unique()}:1`;
     await assert.rejects(client.solve(BuildConfig.local(context).platform("linux/amd64", "linux/arm64").tag(image).push().build()), (e: unknown) => {
@@ -252,7 +266,7 @@ describe("every build option against the real Engine", { timeout: 900_000 }, () 
     );
   });
 
-  test("an inline cache pushed with the image makes a fresh Engine's build CACHED", { timeout: 600_000 }, async () => {
+  test(`an inline cache pushed with the image makes a fresh ${daemon.name}'s build CACHED`, { skip: freshDaemonSkip(daemon), timeout: 600_000 }, async () => {
     const mark = unique();
     const dockerfile = `FROM ${stack.baseImage}\nRUN echo first-${mark} > /first\nRUN echo second-${mark} > /second\n`;
     const context = await writeTree(join(work, "inline-ctx"), { Dockerfile: dockerfile });
@@ -260,12 +274,12 @@ describe("every build option against the real Engine", { timeout: 900_000 }, () 
     const pushed = await client.solve(BuildConfig.local(context).tag(image).push().cacheTo({ type: "inline" }).build());
     assert.match(pushed.digest ?? "", /^sha256:/);
 
-    // A fresh Engine has no build cache at all: whatever is CACHED there came from the imported image.
-    const dir = await mkdtemp("/tmp/bkb-eng-");
-    let fresh: EngineInstance | undefined;
+    // A fresh daemon has no build cache at all: whatever is CACHED there came from the imported image.
+    const dir = await mkdtemp("/tmp/bkb-fresh-");
+    let fresh: FreshDaemon | undefined;
     let freshClient: BuildKitClient | undefined;
     try {
-      fresh = await startEngine({ dir });
+      fresh = await startFreshDaemon(daemon, dir);
       freshClient = await BuildKitClient.connect(fresh.address);
       const imported = collect();
       await freshClient.solve(BuildConfig.local(context).cacheFrom(image).build(), { onProgress: imported.onProgress });
@@ -279,26 +293,23 @@ describe("every build option against the real Engine", { timeout: 900_000 }, () 
   });
 });
 
-// Paths only a standalone buildkitd takes, run for real when BUILDKIT_HOST points at one.
-const host = process.env.BUILDKIT_HOST;
-const skip = host ? false : "needs a standalone buildkitd: set BUILDKIT_HOST (e.g. unix:///run/buildkit/buildkitd.sock) to run";
+const buildkitd = buildkitdDaemon();
 
-describe("options only a standalone buildkitd carries out", { timeout: 600_000 }, () => {
+describe("options only a standalone buildkitd carries out", { skip: buildkitd.skip, timeout: 900_000 }, () => {
   let client: BuildKitClient;
   let work: string;
   before(async () => {
-    if (!host) return;
-    client = await BuildKitClient.connect(host);
+    client = await BuildKitClient.connect(buildkitd.address);
     work = await mkdtemp(join(tmpdir(), "bkb-options-bkd-"));
   });
   after(async () => {
-    if (!host) return;
     await client?.close();
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  test("two platforms pushed give one manifest list; a registry cache exports with mode=max", { skip, timeout: 300_000 }, async () => {
-    const context = await writeTree(join(work, "multi"), { Dockerfile: "FROM scratch\nCOPY hello.txt /\n", "hello.txt": unique() });
+  test("two platforms pushed give one manifest list with both images; a registry cache exports with mode=max", { timeout: 300_000 }, async () => {
+    const content = unique();
+    const context = await writeTree(join(work, "multi"), { Dockerfile: "FROM scratch\nCOPY hello.txt /\n", "hello.txt": content });
     const repository = `bkb-test/bkd-multi-${unique()}`;
     const result = await client.solve(
       BuildConfig.local(context)
@@ -307,13 +318,59 @@ describe("options only a standalone buildkitd carries out", { timeout: 600_000 }
         .cacheTo(`type=registry,ref=${stack.registry}/${repository}:cache,mode=max,registry.insecure=true`)
         .build(),
     );
-    const accept = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json";
-    const res = await fetch(`http://${stack.registry}/v2/${repository}/manifests/1`, { headers: { Accept: accept } });
-    assert.equal(res.status, 200);
-    assert.equal(res.headers.get("docker-content-digest"), result.digest);
-    const index = (await res.json()) as { manifests: Array<{ platform?: { architecture: string } }> };
-    assert.deepEqual(index.manifests.map((m) => m.platform?.architecture).sort(), ["amd64", "arm64"]);
-    const cache = await fetch(`http://${stack.registry}/v2/${repository}/manifests/cache`, { method: "HEAD", headers: { Accept: accept } });
+    const pushed = await readManifest(stack.registry, repository, "1");
+    assert.equal(pushed.status, 200);
+    assert.equal(pushed.digest, result.digest);
+    assert.match(pushed.contentType ?? "", /^application\/vnd\.(oci\.image\.index\.v1|docker\.distribution\.manifest\.list\.v2)\+json/);
+    const platforms = pushed.manifest.manifests?.filter((m) => m.platform?.os === "linux") ?? [];
+    assert.deepEqual(platforms.map((m) => m.platform?.architecture).sort(), ["amd64", "arm64"]);
+    for (const entry of platforms) {
+      // Each platform's image is in the registry, with the one COPY layer holding hello.txt.
+      const image = await readManifest(stack.registry, repository, entry.digest);
+      assert.equal(image.status, 200, entry.digest);
+      assert.equal(image.manifest.layers?.length, 1);
+      const config = await fetch(`http://${stack.registry}/v2/${repository}/blobs/${image.manifest.config?.digest ?? ""}`);
+      assert.equal(((await config.json()) as { architecture: string }).architecture, entry.platform?.architecture);
+    }
+    // BuildKit >= 0.21 writes the registry cache as an OCI image manifest (before: an index), so the request has
+    // to accept that type too; an index-only Accept answers 404 although the cache is there.
+    const cache = await fetch(`http://${stack.registry}/v2/${repository}/manifests/cache`, { method: "HEAD", headers: { Accept: MANIFEST_TYPES } });
     assert.equal(cache.status, 200);
+    assert.match(cache.headers.get("content-type") ?? "", /^application\/vnd\.oci\.image\.(manifest|index)\.v1\+json/);
+  });
+
+  test("a registry cache exported with mode=max makes every RUN step CACHED on a fresh buildkitd root", { skip: freshDaemonSkip(buildkitd), timeout: 600_000 }, async () => {
+    const mark = unique();
+    // Two stages: mode=max exports the intermediate stage's steps too, which mode=min (the final image only) leaves out.
+    const context = await writeTree(join(work, `max-${mark}`), {
+      Dockerfile:
+        `FROM ${stack.baseImage} AS tools\nRUN echo tools-${mark} > /tool\n\n` +
+        `FROM ${stack.baseImage}\nCOPY --from=tools /tool /tool\nRUN echo final-${mark} > /final\n`,
+    });
+    const cacheRef = `${stack.registry}/bkb-test/max-cache-${mark}:cache`;
+    await client.solve(BuildConfig.local(context).cacheTo(`type=registry,ref=${cacheRef},mode=max,registry.insecure=true`).build());
+    const cache = await readManifest(stack.registry, `bkb-test/max-cache-${mark}`, "cache");
+    assert.equal(cache.status, 200, "the cache manifest is in the registry");
+
+    const dir = await mkdtemp("/tmp/bkb-fresh-bkd-");
+    let fresh: FreshDaemon | undefined;
+    let freshClient: BuildKitClient | undefined;
+    try {
+      fresh = await startFreshDaemon(buildkitd, dir);
+      freshClient = await BuildKitClient.connect(fresh.address);
+      const imported = collect();
+      await freshClient.solve(BuildConfig.local(context).cacheFrom(`type=registry,ref=${cacheRef},registry.insecure=true`).build(), {
+        onProgress: imported.onProgress,
+      });
+      const cached = cachedSteps(imported.events);
+      assert.ok(cached.some((n) => n.includes(`tools-${mark}`)), `the intermediate stage's RUN is CACHED:\n${cached.join("\n")}`);
+      assert.ok(cached.some((n) => n.includes(`final-${mark}`)), `the final stage's RUN is CACHED:\n${cached.join("\n")}`);
+      const ran = imported.events.filter((e) => e.type === "step-completed" && e.name.includes("RUN echo"));
+      assert.deepEqual(ran, [], "no RUN step ran on the fresh daemon");
+    } finally {
+      await freshClient?.close();
+      await fresh?.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -7,15 +7,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import * as grpc from "@grpc/grpc-js";
+import { BuildConfig } from "../../../src/buildkit/build-config.js";
 import type { BuildRequest } from "../../../src/buildkit/build-request.js";
 import { BuildKitClient } from "../../../src/buildkit/client.js";
 import { EngineApi } from "../../../src/buildkit/engine/engine-api.js";
-import { BuildCancelledError, GitCloneRefusedError, PushRefusedError, StepFailedError } from "../../../src/buildkit/errors.js";
+import { BuildCancelledError, DockerfileParseError, GitCloneRefusedError, PushRefusedError, StepFailedError } from "../../../src/buildkit/errors.js";
 import type { SolveRequest } from "../../../src/buildkit/generated/moby/buildkit/v1/SolveRequest.js";
 import type { ProgressEvent } from "../../../src/buildkit/progress/events.js";
 import { protos } from "../../../src/buildkit/proto.js";
 import type { GitServer } from "../../support/git-server.js";
 import { startGitServer } from "../../support/git-server.js";
+import { testDaemons } from "../../support/daemons.js";
 import { testStack } from "../../support/stack/env.js";
 import { freePort } from "../../support/stack/free-port.js";
 
@@ -35,16 +37,13 @@ const captureSolve: grpc.Interceptor = (options, nextCall) =>
   });
 
 let git: GitServer;
-let client: BuildKitClient;
 const engine = new EngineApi(stack.dockerSocket);
 const localImages: string[] = [];
 
 before(async () => {
   git = await startGitServer({ tokens: [TOKEN] });
-  client = await BuildKitClient.connect(stack.buildkitAddr, { interceptors: [captureSolve] });
 });
 after(async () => {
-  await client?.close();
   await git?.close();
   for (const image of localImages) await engine.removeImage(image).catch(() => undefined);
 });
@@ -80,19 +79,43 @@ async function waitUntil(what: string, check: () => Promise<boolean> | boolean, 
   }
 }
 
-describe("solve against the Docker Engine from a git context", { timeout: 600_000 }, () => {
-  test("FROM scratch + COPY, tagged in the Engine", { timeout: 180_000 }, async () => {
+for (const daemon of testDaemons()) describe(`solve from a git context on ${daemon.name}`, { skip: daemon.skip, timeout: 900_000 }, () => {
+  let client: BuildKitClient;
+  before(async () => {
+    client = await BuildKitClient.connect(daemon.address, { interceptors: [captureSolve] });
+  });
+  after(async () => {
+    await client?.close();
+  });
+
+  const tagged =
+    daemon.kind === "docker-engine"
+      ? "FROM scratch + COPY, tagged without an output: the image lands in the Engine's image store"
+      : "FROM scratch + COPY, tagged without an output: buildkitd's OCI worker has no image store, so the result is its digest only";
+  test(tagged, { timeout: 180_000 }, async () => {
     const content = `hello ${unique()}\n`;
     const { remote, sha } = await repoWith({ Dockerfile: "FROM scratch\nCOPY hello.txt /hello.txt\n", "hello.txt": content });
     const name = `bkb-test/scratch-${unique()}:latest`;
     localImages.push(name);
     const events: ProgressEvent[] = [];
+    const sentBefore = sentSolves.length;
     const result = await client.solve(gitRequest(remote, sha, { output: { type: "image", names: [name], push: false } }), {
       onProgress: (e) => events.push(e),
     });
     assert.match(result.digest ?? "", /^sha256:[0-9a-f]{64}$/);
     assert.deepEqual(result.names, [name]);
-    assert.ok(await engine.imageExists(name), `${name} exists in the Engine`);
+    if (daemon.kind === "docker-engine") {
+      assert.ok(await engine.imageExists(name), `${name} exists in the Engine`);
+    } else {
+      // The image exporter names images only in a worker's image store (containerd); the OCI worker keeps the
+      // manifest in its content store under the result digest and names nothing. Our client asks for the `image`
+      // exporter, never the Engine's `moby` one, so nothing reaches the Engine either.
+      assert.ok(!(await engine.imageExists(name)), `${name} must not appear in the Engine`);
+      assert.ok(events.some((e) => e.type === "step-completed" && /exporting to image/.test(e.name)), "the image exporter ran");
+      assert.equal(sentSolves[sentBefore]?.Exporter, "image");
+      assert.equal(sentSolves[sentBefore]?.ExporterAttrs?.name, name);
+      assert.notEqual(sentSolves[sentBefore]?.ExporterAttrs?.push, "true");
+    }
     assert.ok(events.some((e) => e.type === "step-completed" && /COPY hello\.txt/.test(e.name)), "COPY step completed");
     assert.ok(result.steps.total >= 2 && result.steps.completed === result.steps.total, JSON.stringify(result.steps));
     assert.ok(result.timings.solveMs > 0 && result.timings.totalMs >= result.timings.solveMs);
@@ -181,6 +204,47 @@ describe("solve against the Docker Engine from a git context", { timeout: 600_00
     });
   }
 
+  test(
+    daemon.kind === "buildkitd"
+      ? "a failing RUN carries its Dockerfile lines from BuildKit's error details (no Dockerfile text on this side)"
+      : "a failing RUN on Engine 20.10 (no error details): no lines without the Dockerfile text",
+    { timeout: 180_000 },
+    async () => {
+      const dockerfile = `FROM ${stack.baseImage}\nRUN echo fine\nRUN echo details-fail-${unique()} && \\\n    exit 5\nRUN echo never\n`;
+      const { remote, sha } = await repoWith({ Dockerfile: dockerfile });
+      const err = await client.solve(gitRequest(remote, sha)).then(
+        () => assert.fail("the build succeeded"),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof StepFailedError, `expected StepFailedError, got ${String(err)}`);
+      assert.equal(err.exitCode, 5);
+      if (daemon.kind === "buildkitd") {
+        assert.deepEqual(err.location, { file: "Dockerfile", startLine: 3, endLine: 4 });
+      } else {
+        assert.equal(err.location, undefined);
+      }
+    },
+  );
+
+  test(
+    daemon.kind === "buildkitd"
+      ? "a Dockerfile syntax error carries its line from BuildKit's error details"
+      : "a Dockerfile syntax error carries its line from the Engine's message",
+    { timeout: 180_000 },
+    async () => {
+      const dockerfile = `FROM scratch\nCOPY Dockerfile /\n\nFROBNICATE ${unique()}\n`;
+      const { remote, sha } = await repoWith({ Dockerfile: dockerfile });
+      const err = await client.solve(gitRequest(remote, sha)).then(
+        () => assert.fail("the build succeeded"),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof DockerfileParseError, `expected DockerfileParseError, got ${String(err)}`);
+      assert.match(err.message, /frobnicate/i);
+      assert.equal(err.location?.startLine, 4);
+      assert.equal(err.location?.endLine, 4);
+    },
+  );
+
   test("a failing RUN reports the exit code and the Dockerfile lines", { timeout: 180_000 }, async () => {
     const dockerfile = `FROM ${stack.baseImage}\nRUN echo fine\nRUN echo about-to-fail-${unique()} && \\\n    exit 3\nRUN echo never\n`;
     const { remote, sha } = await repoWith({ Dockerfile: dockerfile });
@@ -232,6 +296,26 @@ describe("solve against the Docker Engine from a git context", { timeout: 600_00
       assert.equal(attrs.contextsubdir, "services/api");
       assert.equal(attrs.filename, "services/api/Dockerfile");
       assert.equal(attrs.context, `${remote}#${sha}`);
+    }
+  });
+
+  test("BuildConfig.github with a #ref:dir fragment builds that directory at that ref", { timeout: 180_000 }, async () => {
+    const content = `fragment-subdir-${unique()}`;
+    const { remote, sha } = await repoWith({
+      Dockerfile: "FROM scratch\nCOPY nothing-here /\n",
+      "tools/web/Dockerfile": "FROM scratch\nCOPY page.txt /page.txt\n",
+      "tools/web/page.txt": content,
+    });
+    const dest = await mkdtemp(join(tmpdir(), "bkb-git-fragment-"));
+    try {
+      const before = sentSolves.length;
+      const request = BuildConfig.github(`${remote}#${sha}:tools/web`, { token: TOKEN }).output({ type: "local", dest }).build();
+      await client.solve(request);
+      assert.equal(await readFile(join(dest, "page.txt"), "utf8"), content);
+      const attrs = sentSolves[before]?.FrontendAttrs ?? {};
+      assert.equal(attrs.context, (await client.capabilities()).gitSubdirFragment ? `${remote}#${sha}:tools/web` : `${remote}#${sha}`);
+    } finally {
+      await rm(dest, { recursive: true, force: true });
     }
   });
 
