@@ -6,6 +6,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
+import { BuildKitClient, BuildConfig } from "../../src/buildkit/index.js";
+import type { ProgressEvent } from "../../src/buildkit/index.js";
 import { DOCKER_CLI, dockerCliEnv } from "./stack/base-image.js";
 import { bridgeExists } from "./stack/bridge.js";
 import { engineRequest } from "./stack/engine-api.js";
@@ -31,7 +33,8 @@ describe("a whole stack started from nothing, beside the suite's", { timeout: 60
 
   before(async () => {
     root = await mkdtemp(join(tmpdir(), "bkb-stack-it-"));
-    running = await startStack({ root });
+    // Its own buildkitd, even when the suite runs against an external one (BKB_TEST_BUILDKITD_ADDR).
+    running = await startStack({ root, env: { ...process.env, BKB_TEST_BUILDKITD_ADDR: "" } });
   });
 
   after(async () => {
@@ -45,6 +48,63 @@ describe("a whole stack started from nothing, beside the suite's", { timeout: 60
     assert.deepEqual(testStack(env), running.stack);
     assert.equal(env.STACK_ROOT, root);
     assert.equal(running.stack.buildkitAddr, `docker-engine://${running.stack.dockerSocket}`);
+  });
+
+  it("the env file alone points the app and the CLI at the stack: BUILDKIT_HOST is the standalone buildkitd", async () => {
+    const { stdout } = await run("bash", [
+      "-c",
+      'source "$1" && node --import tsx --input-type=module -e "$2" health --json && echo "$BUILDKIT_BOT_REDIS_URL $BUILDKIT_BOT_REGISTRY"',
+      "_",
+      running.envFile,
+      // The CLI's entry as bin/buildkit-bot.js runs it, from source.
+      'const { main } = await import("./src/cli/main.ts"); process.exitCode = await main(process.argv.slice(1));',
+    ], { env: { PATH: process.env.PATH } });
+    const [json, appVariables] = stdout.trim().split("\n");
+    const health = JSON.parse(json ?? "") as { ok: boolean; daemon: string; address: string };
+    assert.equal(health.ok, true);
+    assert.equal(health.daemon, "buildkitd");
+    assert.equal(health.address, running.stack.buildkitdAddr);
+    assert.equal(appVariables, `${running.stack.redisUrl} ${running.stack.registry}`);
+  });
+
+  it("runs a standalone buildkitd v0.24.0 from the shipped config, on tcp and unix, with RUN steps on its own bridge", async () => {
+    const record = await readStackRecord(root);
+    assert.ok(record.buildkitd, "the stack recorded its buildkitd");
+    assert.match(record.buildkitd.version, /^buildkitd github\.com\/moby\/buildkit v0\.24\.0 /);
+    assert.match(running.stack.buildkitdAddr ?? "", /^tcp:\/\/127\.0\.0\.1:\d+$/);
+    const config = await readFile(join(record.buildkitd.dir, "buildkitd.toml"), "utf8");
+    assert.match(config, /^# Generated from .*deploy\/buildkitd\.toml/);
+
+    const overUnix = await BuildKitClient.connect(`unix://${join(record.buildkitd.dir, "buildkitd.sock")}`);
+    try {
+      const health = await overUnix.health();
+      assert.equal(health.daemon, "buildkitd");
+      assert.match(health.version?.buildkit ?? "", /^v0\.24\.0/);
+    } finally {
+      await overUnix.close();
+    }
+
+    // The step's own network: an address on the daemon's bridge subnet, not the host's.
+    const client = await BuildKitClient.connect(running.stack.buildkitdAddr);
+    const logs: string[] = [];
+    try {
+      const context = join(root, "bkd-context");
+      await mkdir(context, { recursive: true });
+      await writeFile(join(context, "Dockerfile"), `FROM ${running.stack.baseImage}\nRUN ip -4 -o addr show && echo "ran-$(echo ok)"\n`);
+      await client.solve(BuildConfig.local(context).noCache().build(), {
+        onProgress: (event: ProgressEvent) => {
+          if (event.type === "log") logs.push(event.data);
+        },
+      });
+    } finally {
+      await client.close();
+    }
+    const output = logs.join("");
+    assert.match(output, /ran-ok/);
+    const bridge = (await run("ip", ["-4", "-o", "addr", "show", "dev", record.buildkitd.bridge])).stdout;
+    const subnet = /inet (\d+\.\d+\.\d+)\.\d+\/24/.exec(bridge)?.[1];
+    assert.ok(subnet, bridge);
+    assert.match(output, new RegExp(`inet ${subnet.replaceAll(".", "\\.")}\\.\\d+/24`), output);
   });
 
   it("runs Redis with AOF and noeviction", async () => {
@@ -96,16 +156,18 @@ describe("a whole stack started from nothing, beside the suite's", { timeout: 60
 
   it("stops: no recorded PID, process, mount or bridge of it remains", async () => {
     const record = await readStackRecord(root);
-    const pids = [record.redis?.pid, record.engine?.pid, record.registry?.pid];
+    const pids = [record.redis?.pid, record.engine?.pid, record.registry?.pid, record.buildkitd?.pid];
     assert.ok(pids.every((pid) => typeof pid === "number" && pid > 0), "every part recorded its PID");
     assert.ok(pids.every((pid) => isRunning(pid as number)), "every part is running before stop");
     assert.ok(record.engine && (await bridgeExists(record.engine.bridge)), "the engine's bridge exists before stop");
+    assert.ok(record.buildkitd && (await bridgeExists(record.buildkitd.bridge)), "buildkitd's bridge exists before stop");
 
     await stopStack(root);
 
     for (const pid of pids) assert.equal(isRunning(pid as number), false, `pid ${pid} is gone`);
     assert.deepEqual(processesMentioning(root), []);
     assert.equal(await bridgeExists(record.engine.bridge), false);
+    assert.equal(await bridgeExists(record.buildkitd.bridge), false);
     assert.deepEqual(await mountsUnder(root), []);
     // A second stop is harmless.
     await stopStack(root);
