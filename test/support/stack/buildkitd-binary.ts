@@ -27,13 +27,17 @@ export const SHARED_BUILDKIT_DIR = resolve(REPO_ROOT, "..", "shared", "buildkit"
  * Finds a buildkitd: `BKB_BUILDKITD_BIN`, else the shared release tarball (extracted into `binDir`, the stack's own
  * state), else `buildkitd` on PATH. Undefined when there is none.
  */
-export async function locateBuildkitd(binDir: string, env: NodeJS.ProcessEnv = process.env): Promise<BuildkitdBinary | undefined> {
+export async function locateBuildkitd(
+  binDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+  sharedDir: string = SHARED_BUILDKIT_DIR,
+): Promise<BuildkitdBinary | undefined> {
   const fromVariable = env.BKB_BUILDKITD_BIN;
   if (fromVariable) {
     if (!(await isExecutable(fromVariable))) throw new Error(`BKB_BUILDKITD_BIN=${fromVariable} is not an executable file`);
     return { path: resolve(fromVariable), source: "variable" };
   }
-  const tarball = await sharedTarball();
+  const tarball = await sharedTarball(sharedDir);
   if (tarball) {
     await mkdir(binDir, { recursive: true });
     await runCommand("tar", ["-xJf", tarball.file, "-C", binDir]);
@@ -45,10 +49,10 @@ export async function locateBuildkitd(binDir: string, env: NodeJS.ProcessEnv = p
   return undefined;
 }
 
-async function sharedTarball(): Promise<{ file: string; release: string } | undefined> {
+async function sharedTarball(sharedDir: string): Promise<{ file: string; release: string } | undefined> {
   let names: string[];
   try {
-    names = await readdir(SHARED_BUILDKIT_DIR);
+    names = await readdir(sharedDir);
   } catch {
     return undefined;
   }
@@ -56,7 +60,7 @@ async function sharedTarball(): Promise<{ file: string; release: string } | unde
     .map((name) => /^(buildkit-v(\d+)\.(\d+)\.(\d+))-linux-amd64\.tar\.xz$/.exec(name))
     .filter((m): m is RegExpExecArray => m !== null)
     .sort((a, b) => Number(b[2]) - Number(a[2]) || Number(b[3]) - Number(a[3]) || Number(b[4]) - Number(a[4]))[0];
-  return newest ? { file: join(SHARED_BUILDKIT_DIR, newest[0]), release: newest[1] as string } : undefined;
+  return newest ? { file: join(sharedDir, newest[0]), release: newest[1] as string } : undefined;
 }
 
 async function isExecutable(file: string): Promise<boolean> {
