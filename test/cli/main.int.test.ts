@@ -6,21 +6,24 @@ import { join } from "node:path";
 import { ExitCode } from "../../src/cli/exit-codes.js";
 import { runCli } from "../../src/cli/main.js";
 import { startGitServer } from "../support/git-server.js";
+import { testDaemons } from "../support/daemons.js";
 import { testStack } from "../support/stack/env.js";
 import { capture } from "./cli-io.js";
 
 const stack = testStack();
 
-describe("buildkit-bot CLI against the real Engine", () => {
+for (const daemon of testDaemons()) describe(`buildkit-bot CLI on ${daemon.name}`, { skip: daemon.skip }, () => {
   let work: string;
   let env: NodeJS.ProcessEnv;
 
   before(async () => {
     work = await mkdtemp(join(tmpdir(), "bkb-cli-int-"));
     await mkdir(join(work, "dockercfg"));
-    env = { BUILDKIT_HOST: stack.buildkitAddr, DOCKER_CONFIG: join(work, "dockercfg") };
+    env = { BUILDKIT_HOST: daemon.address, DOCKER_CONFIG: join(work, "dockercfg") };
   });
-  after(() => rm(work, { recursive: true, force: true }));
+  after(async () => {
+    if (work) await rm(work, { recursive: true, force: true });
+  });
 
   async function cli(argv: string[]) {
     const stdout = capture();
@@ -32,10 +35,16 @@ describe("buildkit-bot CLI against the real Engine", () => {
   test("health --json", { timeout: 60_000 }, async () => {
     const result = await cli(["health", "--json"]);
     assert.equal(result.code, ExitCode.Ok, result.stderr);
-    const health = JSON.parse(result.stdout) as { ok: boolean; daemon: string; workers: unknown[] };
+    const health = JSON.parse(result.stdout) as { ok: boolean; daemon: string; address: string; workers: unknown[]; version?: Record<string, string> };
     assert.equal(health.ok, true);
-    assert.equal(health.daemon, "docker-engine");
-    assert.equal(health.workers.length, 1);
+    assert.equal(health.daemon, daemon.kind);
+    if (daemon.kind === "docker-engine") {
+      assert.equal(health.workers.length, 1, "the Engine has its one moby worker");
+      assert.match(health.version?.engine ?? "", /^20\.10\./);
+    } else {
+      assert.ok(health.workers.length >= 1);
+      assert.match(health.version?.buildkit ?? "", /^v?\d+\.\d+\.\d+/);
+    }
   });
 
   test("build local --output type=local --json, with json progress on stderr", { timeout: 120_000 }, async () => {
