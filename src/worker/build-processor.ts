@@ -19,7 +19,7 @@ import { logPageUrl } from "../web/log-token.js";
 import { LogWriter } from "../web/log-writer.js";
 import { gitPinsOf } from "./build-info-pins.js";
 import { reporterForBuild } from "./build-reporter.js";
-import { buildRequestForJob } from "./build-request-for-job.js";
+import { buildRequestForJob, dockerfileInContext } from "./build-request-for-job.js";
 import { failureOf, scrubError } from "./failure-report.js";
 import type { InFlightBuilds } from "./in-flight-builds.js";
 import { mintRepositoryToken } from "./installation-token.js";
@@ -220,7 +220,12 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
         log.warn({ ...where, err: message }, "build attempt failed; the queue will retry it");
         throw err;
       }
-      const failure = failureOf(err, { secrets, durationMs: Date.now() - started, ...(bridge ? { progress: bridge.progress, recentLog: bridge.recentLines() } : {}) });
+      const failure = failureOf(err, {
+        secrets,
+        durationMs: Date.now() - started,
+        dockerfile: { inContext: dockerfileInContext(job.image.context, job.image.dockerfile), path: job.image.dockerfile },
+        ...(bridge ? { progress: bridge.progress, recentLog: bridge.recentLines() } : {}),
+      });
       writer.line(`build failed: ${failure.message}`);
       await finishLog("failure", failure.message);
       try {

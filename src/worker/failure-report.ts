@@ -1,16 +1,24 @@
 import { DockerfileParseError, StepFailedError } from "../buildkit/errors.js";
-import type { BuildFailure, BuildProgress } from "../github/check-run-output.js";
+import type { BuildFailure, BuildProgress, FailureLocation } from "../github/check-run-output.js";
 import { redact } from "../web/redact.js";
 
 /**
  * What the check run says about an error that ends the build: for a failed step its name, exit code, the tail
- * of its log and the Dockerfile lines (the path is from the repository root, as the client reports it for git
- * contexts); for a Dockerfile error the line it points at; otherwise the message. `secrets` are redacted once
- * more on top of what the client already did.
+ * of its log and the Dockerfile lines; for a Dockerfile error the line it points at; otherwise the message.
+ * `secrets` are redacted once more on top of what the client already did. The Dockerfile's path is from the
+ * repository root, where a check run annotation needs it: a standalone buildkitd's error details name the file as
+ * the frontend was given it (relative to the build context), which `dockerfile` maps back.
  */
 export function failureOf(
   err: unknown,
-  ctx: { secrets: readonly string[]; durationMs: number; progress?: BuildProgress; recentLog?: readonly string[] },
+  ctx: {
+    secrets: readonly string[];
+    durationMs: number;
+    progress?: BuildProgress;
+    recentLog?: readonly string[];
+    /** The build's Dockerfile as the frontend was given it, and its path in the repository. */
+    dockerfile?: { inContext: string; path: string };
+  },
 ): BuildFailure {
   const clean = (text: string): string => redact(text, ctx.secrets);
   const base = {
@@ -19,6 +27,11 @@ export function failureOf(
   };
   // A failure the client could not tie to a step (or a step whose own tail it never saw) still shows the end of the log.
   const recent = (ctx.recentLog ?? []).map(clean);
+  const where = (location: FailureLocation): FailureLocation => ({
+    file: ctx.dockerfile && location.file === ctx.dockerfile.inContext ? ctx.dockerfile.path : location.file,
+    startLine: location.startLine,
+    endLine: location.endLine,
+  });
   if (err instanceof StepFailedError) {
     return {
       ...base,
@@ -26,7 +39,7 @@ export function failureOf(
       step: clean(err.step),
       ...(err.exitCode !== undefined ? { exitCode: err.exitCode } : {}),
       log: err.logTail.length > 0 ? err.logTail.map(clean) : recent,
-      ...(err.location ? { location: { file: err.location.file, startLine: err.location.startLine, endLine: err.location.endLine } } : {}),
+      ...(err.location ? { location: where(err.location) } : {}),
     };
   }
   if (err instanceof DockerfileParseError) {
@@ -34,7 +47,7 @@ export function failureOf(
       ...base,
       message: clean(err.message),
       log: [],
-      ...(err.location ? { location: { file: err.location.file, startLine: err.location.startLine, endLine: err.location.endLine } } : {}),
+      ...(err.location ? { location: where(err.location) } : {}),
     };
   }
   return { ...base, message: clean(err instanceof Error ? err.message : String(err)), log: recent };

@@ -20,6 +20,7 @@ import type { FakeGitHub } from "../support/fake-github/index.js";
 import { startGitServer } from "../support/git-server.js";
 import type { GitRepo, GitServer } from "../support/git-server.js";
 import { freePort } from "../support/stack/free-port.js";
+import { testDaemons } from "../support/daemons.js";
 import { testStack } from "../support/stack/env.js";
 import { buildJob, captureLog, dumpRedis, registryDigest, registryTags, unique } from "./worker-test-kit.js";
 import { CheckRunHandoff } from "../../src/queue/check-run-handoff.js";
@@ -57,7 +58,8 @@ before(async () => {
     logs: new LogStore(redisCtx.redis, { prefix: `${redisCtx.prefix}:logs` }),
     inFlight: new InFlightBuilds(redisCtx.redis, redisCtx.prefix),
     handoff: new CheckRunHandoff(redisCtx.redis, redisCtx.prefix),
-    buildkitHost: stack.buildkitAddr,
+    // Each daemon's suite sets its own; the tests that never reach a daemon keep this one.
+    buildkitHost: stack.buildkitdAddr ?? stack.buildkitAddr,
     registry,
     publicBaseUrl: PUBLIC_URL,
     attemptsOf: async () => ({ attemptsMade: 0, attempts: 1 }),
@@ -121,215 +123,271 @@ async function assertNoSecretsAnywhere(secrets: string[]): Promise<void> {
   }
 }
 
-describe("the build processor against the Engine, the registry, the git server and the fake GitHub", { timeout: 900_000 }, () => {
-  test("a successful build: pushed with the planned tags, check run and status success with the registry's digest", { timeout: 300_000 }, async () => {
-    const name = `ok-${unique()}`;
-    const repo = await newRepo(name);
-    const sha = await repo.commit({ Dockerfile: `FROM ${stack.baseImage}\nRUN echo built-${name} > /built.txt\nCOPY hello.txt /hello.txt\n`, "hello.txt": "hello\n" });
-    const checkRunId = await queuedCheckRun(name, sha);
-    const tags = [`${registry.prefix}/${name}:main`, `${registry.prefix}/${name}:sha-${sha.slice(0, 7)}`];
-    const job = jobOf(repo, name, { sha, checkRunId, image: { tags, push: true } });
+for (const daemon of testDaemons(stack)) {
+  describe(`the build processor on ${daemon.name}, with the registry, the git server and the fake GitHub`, { skip: daemon.skip, timeout: 900_000 }, () => {
+    const processor = (): ReturnType<typeof createBuildProcessor> => createBuildProcessor({ ...deps, buildkitHost: daemon.address });
 
-    const outcome = await createBuildProcessor(deps)(job, new AbortController().signal);
+    test("a successful build: pushed with the planned tags, check run and status success with the registry's digest", { timeout: 300_000 }, async () => {
+      const name = `ok-${unique()}`;
+      const repo = await newRepo(name);
+      const sha = await repo.commit({ Dockerfile: `FROM ${stack.baseImage}\nRUN echo built-${name} > /built.txt\nCOPY hello.txt /hello.txt\n`, "hello.txt": "hello\n" });
+      const checkRunId = await queuedCheckRun(name, sha);
+      const tags = [`${registry.prefix}/${name}:main`, `${registry.prefix}/${name}:sha-${sha.slice(0, 7)}`];
+      const job = jobOf(repo, name, { sha, checkRunId, image: { tags, push: true } });
 
-    const digest = await registryDigest(stack.registry, `worker-test/${name}`, "main");
-    assert.match(digest ?? "", /^sha256:[0-9a-f]{64}$/, "the image is in the registry");
-    assert.equal(await registryDigest(stack.registry, `worker-test/${name}`, `sha-${sha.slice(0, 7)}`), digest, "both planned tags point at it");
-    assert.equal(outcome.digest, digest);
-    assert.deepEqual(outcome.pushedTags, tags);
+      const outcome = await processor()(job, new AbortController().signal);
 
-    const run = fake.checkRun(checkRunId);
-    assert.ok(run);
-    assert.equal(run.status, "completed");
-    assert.equal(run.conclusion, "success");
-    assert.ok(run.output.summary?.includes(digest ?? "?"), "the summary names the registry's digest");
-    for (const tag of tags) assert.ok(run.output.summary?.includes(tag), `the summary lists ${tag}`);
-    assert.match(run.details_url ?? "", /^http:\/\/bot\.example\.test\/logs\/[A-Za-z0-9_-]{32}$/);
-    assert.deepEqual(run.actions, REBUILD_ACTIONS);
-    assert.ok(run.updates.some((u) => (u as { status?: string }).status === "in_progress"), "the run went in_progress first");
-    const status = fake.latestStatus(OWNER, name, sha, "buildkit-bot/app");
-    assert.equal(status?.state, "success");
-    assert.equal(status?.target_url, run.details_url);
+      const digest = await registryDigest(stack.registry, `worker-test/${name}`, "main");
+      assert.match(digest ?? "", /^sha256:[0-9a-f]{64}$/, "the image is in the registry");
+      assert.equal(await registryDigest(stack.registry, `worker-test/${name}`, `sha-${sha.slice(0, 7)}`), digest, "both planned tags point at it");
+      assert.equal(outcome.digest, digest);
+      assert.deepEqual(outcome.pushedTags, tags);
 
-    const minted = scopedTokens();
-    assert.equal(minted.length, 1, "one repository token for the build");
-    assert.deepEqual(minted[0]?.requested, { repository_ids: [repo.id], permissions: { contents: "read" } });
-    assert.ok(git.requests.some((r) => r.path.startsWith(`/${OWNER}/${name}.git/`) && r.user === "x-access-token" && r.status === 200), "the daemon cloned with the token");
-    assert.ok(fake.calls.some((c) => c.method === "GET" && c.path === `/repos/${OWNER}/${name}/contents/Dockerfile` && c.query.ref === sha), "one Contents read at the sha");
+      const run = fake.checkRun(checkRunId);
+      assert.ok(run);
+      assert.equal(run.status, "completed");
+      assert.equal(run.conclusion, "success");
+      assert.ok(run.output.summary?.includes(digest ?? "?"), "the summary names the registry's digest");
+      for (const tag of tags) assert.ok(run.output.summary?.includes(tag), `the summary lists ${tag}`);
+      assert.match(run.details_url ?? "", /^http:\/\/bot\.example\.test\/logs\/[A-Za-z0-9_-]{32}$/);
+      assert.deepEqual(run.actions, REBUILD_ACTIONS);
+      assert.ok(run.updates.some((u) => (u as { status?: string }).status === "in_progress"), "the run went in_progress first");
+      const status = fake.latestStatus(OWNER, name, sha, "buildkit-bot/app");
+      assert.equal(status?.state, "success");
+      assert.equal(status?.target_url, run.details_url);
 
-    const log = await logText(job.buildId);
-    assert.ok(log.includes("COPY hello.txt"), "the log page has the steps");
-    assert.ok(!(await deps.inFlight.list()).some((e) => e.buildId === job.buildId), "no longer in flight");
-    await assertNoSecretsAnywhere([minted[0]?.token ?? "?", REGISTRY_PASSWORD]);
-    assert.ok(!log.includes(minted[0]?.token ?? "?"));
-  });
+      // Both daemons' suites share the fake: count the tokens of this repository.
+      const minted = scopedTokens().filter((t) => (t.requested as { repository_ids: number[] }).repository_ids.includes(repo.id));
+      assert.equal(minted.length, 1, "one repository token for the build");
+      assert.deepEqual(minted[0]?.requested, { repository_ids: [repo.id], permissions: { contents: "read" } });
+      assert.ok(git.requests.some((r) => r.path.startsWith(`/${OWNER}/${name}.git/`) && r.user === "x-access-token" && r.status === 200), "the daemon cloned with the token");
+      assert.ok(fake.calls.some((c) => c.method === "GET" && c.path === `/repos/${OWNER}/${name}/contents/Dockerfile` && c.query.ref === sha), "one Contents read at the sha");
 
-  test("the branch tags move only while the branch still points at the commit: checked when the build starts", { timeout: 300_000 }, async () => {
-    const name = `moved-${unique()}`;
-    const repo = await newRepo(name);
-    const files = { Dockerfile: "FROM scratch\nARG REBUILD=0\nLABEL rebuild=$REBUILD\nCOPY hello.txt /hello.txt\n", "hello.txt": `${name}\n` };
-    const older = await repo.commit(files);
-    const commitTag = `${registry.prefix}/${name}:sha-${older.slice(0, 7)}`;
-    const branchTags = [`${registry.prefix}/${name}:main`, `${registry.prefix}/${name}:latest`];
-    const image = { tags: [branchTags[0]!, commitTag, branchTags[1]!], push: true, ifBranchMoved: { branch: "main", tags: [commitTag] } };
-
-    // Still current: every planned tag is pushed.
-    const current = jobOf(repo, name, { sha: older, checkRunId: await queuedCheckRun(name, older), image });
-    const first = await createBuildProcessor(deps)(current, new AbortController().signal);
-    assert.deepEqual(first.pushedTags, image.tags);
-    assert.ok(
-      fake.calls.some((c) => c.method === "GET" && decodeURIComponent(c.path) === `/repos/${OWNER}/${name}/git/ref/heads/main`),
-      "the branch head was asked",
-    );
-    const firstDigest = await registryDigest(stack.registry, `worker-test/${name}`, "latest");
-    assert.equal(firstDigest, first.digest);
-
-    // The branch moves on before a rebuild of the older commit starts: only its own tag is pushed.
-    const newer = await repo.commit({ "hello.txt": `${name} again\n` });
-    const checkRunId = await queuedCheckRun(name, older);
-    const stale = jobOf(repo, name, { sha: older, checkRunId, image: { ...image, buildArgs: { REBUILD: "1" } } });
-    const second = await createBuildProcessor(deps)(stale, new AbortController().signal);
-    assert.deepEqual(second.pushedTags, [commitTag]);
-    assert.notEqual(second.digest, firstDigest, "the rebuild made another image");
-    assert.equal(await registryDigest(stack.registry, `worker-test/${name}`, `sha-${older.slice(0, 7)}`), second.digest);
-    assert.equal(await registryDigest(stack.registry, `worker-test/${name}`, "latest"), firstDigest, "latest did not move back");
-    assert.equal(await registryDigest(stack.registry, `worker-test/${name}`, "main"), firstDigest, "main did not move back");
-    const run = fake.checkRun(checkRunId);
-    assert.equal(run?.conclusion, "success");
-    assert.match(run?.output.summary ?? "", new RegExp(`Not moved, because branch main has moved on to ${newer.slice(0, 7)}: .*:main.*:latest`));
-    assert.ok(!(run?.output.summary ?? "").includes(`- \`${branchTags[0]}\``), "main is not listed as pushed");
-    assert.match(await logText(stale.buildId), new RegExp(`branch main has moved on to ${newer.slice(0, 7)}: not moving`));
-  });
-
-  test("a build queued while its check run was being created starts at once; the run gets its reports once handed over", { timeout: 300_000 }, async () => {
-    const name = `handoff-${unique()}`;
-    const repo = await newRepo(name);
-    const sha = await repo.commit({ Dockerfile: `FROM ${stack.baseImage}\nRUN echo ${name} > /h.txt\n` });
-    const job = jobOf(repo, name, { sha });
-    assert.equal(job.checkRunId, undefined);
-
-    const building = createBuildProcessor(deps)(job, new AbortController().signal);
-    // The planner's create "takes" until the solve is under way: the run's id is handed over only then.
-    const solving = await waitUntil(async () => ((await logText(job.buildId)).includes(`RUN echo ${name}`) ? true : undefined), "the solve to start");
-    assert.ok(solving);
-    const checkRunId = await queuedCheckRun(name, sha);
-    await deps.handoff.give(job.buildId, checkRunId);
-    await building;
-
-    const run = fake.checkRun(checkRunId);
-    assert.equal(run?.conclusion, "success");
-    assert.ok(run?.updates.some((u) => (u as { status?: string }).status === "in_progress"), "in_progress reached the run too");
-    assert.equal(fake.latestStatus(OWNER, name, sha, "buildkit-bot/app")?.state, "success");
-  });
-
-  test("a build whose check run was withdrawn reports through its commit status only", { timeout: 300_000 }, async () => {
-    const name = `withdrawn-${unique()}`;
-    const repo = await newRepo(name);
-    const sha = await repo.commit({ Dockerfile: "FROM scratch\nCOPY hello.txt /\n", "hello.txt": "hi\n" });
-    const job = jobOf(repo, name, { sha });
-    await deps.handoff.withdraw(job.buildId);
-
-    await createBuildProcessor(deps)(job, new AbortController().signal);
-
-    assert.ok(!fake.calls.some((c) => c.path.startsWith(`/repos/${OWNER}/${name}/check-runs`)), "no check run write");
-    assert.equal(fake.latestStatus(OWNER, name, sha, "buildkit-bot/app")?.state, "success");
-    assert.match(captured.text(), /the planner's check run for this build did not come/);
-  });
-
-  test("cache export on Engine 20.10: an inline cache, carried by the image pushed under the cache tag", { timeout: 300_000 }, async () => {
-    const name = `cache-${unique()}`;
-    const repo = await newRepo(name);
-    const sha = await repo.commit({ Dockerfile: `FROM ${stack.baseImage}\nRUN echo ${name} > /c.txt\n` });
-    const checkRunId = await queuedCheckRun(name, sha);
-    const cacheRef = `${registry.prefix}/${name}:buildcache-main`;
-    const job = jobOf(repo, name, {
-      sha,
-      checkRunId,
-      image: { tags: [`${registry.prefix}/${name}:main`], push: true, cache: { imports: [cacheRef], export: cacheRef } },
+      const log = await logText(job.buildId);
+      assert.ok(log.includes("COPY hello.txt"), "the log page has the steps");
+      assert.ok(!(await deps.inFlight.list()).some((e) => e.buildId === job.buildId), "no longer in flight");
+      await assertNoSecretsAnywhere([minted[0]?.token ?? "?", REGISTRY_PASSWORD]);
+      assert.ok(!log.includes(minted[0]?.token ?? "?"));
     });
 
-    const outcome = await createBuildProcessor(deps)(job, new AbortController().signal);
+    test("the branch tags move only while the branch still points at the commit: checked when the build starts", { timeout: 300_000 }, async () => {
+      const name = `moved-${unique()}`;
+      const repo = await newRepo(name);
+      const files = { Dockerfile: "FROM scratch\nARG REBUILD=0\nLABEL rebuild=$REBUILD\nCOPY hello.txt /hello.txt\n", "hello.txt": `${name}\n` };
+      const older = await repo.commit(files);
+      const commitTag = `${registry.prefix}/${name}:sha-${older.slice(0, 7)}`;
+      const branchTags = [`${registry.prefix}/${name}:main`, `${registry.prefix}/${name}:latest`];
+      const image = { tags: [branchTags[0]!, commitTag, branchTags[1]!], push: true, ifBranchMoved: { branch: "main", tags: [commitTag] } };
 
-    assert.deepEqual(outcome.pushedTags, [`${registry.prefix}/${name}:main`], "the cache tag is not reported as an image tag");
-    assert.deepEqual(outcome.cacheExported, [cacheRef]);
-    assert.deepEqual((await registryTags(stack.registry, `worker-test/${name}`)).sort(), ["buildcache-main", "main"]);
-    const manifest = (await (
-      await fetch(`http://${stack.registry}/v2/worker-test/${name}/manifests/buildcache-main`, { headers: { accept: "application/vnd.docker.distribution.manifest.v2+json" } })
-    ).json()) as { config: { digest: string } };
-    const config = await (await fetch(`http://${stack.registry}/v2/worker-test/${name}/blobs/${manifest.config.digest}`)).text();
-    assert.ok(config.includes("moby.buildkit.cache.v0"), "the image config carries the inline cache metadata");
-    assert.ok((await logText(job.buildId)).includes("inline cache"), "the log says how the cache was exported");
-  });
+      // Still current: every planned tag is pushed.
+      const current = jobOf(repo, name, { sha: older, checkRunId: await queuedCheckRun(name, older), image });
+      const first = await processor()(current, new AbortController().signal);
+      assert.deepEqual(first.pushedTags, image.tags);
+      assert.ok(
+        fake.calls.some((c) => c.method === "GET" && decodeURIComponent(c.path) === `/repos/${OWNER}/${name}/git/ref/heads/main`),
+        "the branch head was asked",
+      );
+      const firstDigest = await registryDigest(stack.registry, `worker-test/${name}`, "latest");
+      assert.equal(firstDigest, first.digest);
 
-  test("a failing RUN: failure with the step, exit code, log tail and an annotation on its line; nothing pushed", { timeout: 300_000 }, async () => {
-    const name = `fail-${unique()}`;
-    const repo = await newRepo(name);
-    const dockerfile = `FROM ${stack.baseImage}\nRUN echo preparing\nRUN echo "about to fail ${name}" && \\\n    exit 3\n`;
-    const sha = await repo.commit({ "services/api/Dockerfile": dockerfile, "services/api/x.txt": "x\n" });
-    const checkRunId = await queuedCheckRun(name, sha);
-    const job = jobOf(repo, name, {
-      sha,
-      checkRunId,
-      image: { context: "services/api", dockerfile: "services/api/Dockerfile", tags: [`${registry.prefix}/${name}:main`], push: true },
+      // The branch moves on before a rebuild of the older commit starts: only its own tag is pushed.
+      const newer = await repo.commit({ "hello.txt": `${name} again\n` });
+      const checkRunId = await queuedCheckRun(name, older);
+      const stale = jobOf(repo, name, { sha: older, checkRunId, image: { ...image, buildArgs: { REBUILD: "1" } } });
+      const second = await processor()(stale, new AbortController().signal);
+      assert.deepEqual(second.pushedTags, [commitTag]);
+      assert.notEqual(second.digest, firstDigest, "the rebuild made another image");
+      assert.equal(await registryDigest(stack.registry, `worker-test/${name}`, `sha-${older.slice(0, 7)}`), second.digest);
+      assert.equal(await registryDigest(stack.registry, `worker-test/${name}`, "latest"), firstDigest, "latest did not move back");
+      assert.equal(await registryDigest(stack.registry, `worker-test/${name}`, "main"), firstDigest, "main did not move back");
+      const run = fake.checkRun(checkRunId);
+      assert.equal(run?.conclusion, "success");
+      assert.match(run?.output.summary ?? "", new RegExp(`Not moved, because branch main has moved on to ${newer.slice(0, 7)}: .*:main.*:latest`));
+      assert.ok(!(run?.output.summary ?? "").includes(`- \`${branchTags[0]}\``), "main is not listed as pushed");
+      assert.match(await logText(stale.buildId), new RegExp(`branch main has moved on to ${newer.slice(0, 7)}: not moving`));
     });
 
-    await assert.rejects(createBuildProcessor(deps)(job, new AbortController().signal), (err: unknown) => {
-      assert.ok(err instanceof StepFailedError, String(err));
-      assert.equal(isTransientError(err), false);
-      return true;
+    test("a build queued while its check run was being created starts at once; the run gets its reports once handed over", { timeout: 300_000 }, async () => {
+      const name = `handoff-${unique()}`;
+      const repo = await newRepo(name);
+      const sha = await repo.commit({ Dockerfile: `FROM ${stack.baseImage}\nRUN echo ${name} > /h.txt\n` });
+      const job = jobOf(repo, name, { sha });
+      assert.equal(job.checkRunId, undefined);
+
+      const building = processor()(job, new AbortController().signal);
+      // The planner's create "takes" until the solve is under way: the run's id is handed over only then.
+      const solving = await waitUntil(async () => ((await logText(job.buildId)).includes(`RUN echo ${name}`) ? true : undefined), "the solve to start");
+      assert.ok(solving);
+      const checkRunId = await queuedCheckRun(name, sha);
+      await deps.handoff.give(job.buildId, checkRunId);
+      await building;
+
+      const run = fake.checkRun(checkRunId);
+      assert.equal(run?.conclusion, "success");
+      assert.ok(run?.updates.some((u) => (u as { status?: string }).status === "in_progress"), "in_progress reached the run too");
+      assert.equal(fake.latestStatus(OWNER, name, sha, "buildkit-bot/app")?.state, "success");
     });
 
-    const run = fake.checkRun(checkRunId);
-    assert.ok(run);
-    assert.equal(run.conclusion, "failure");
-    assert.match(run.output.summary ?? "", /exit code 3/);
-    assert.ok(run.output.text?.includes(`about to fail ${name}`), "the log tail is in output.text");
-    const annotation = run.annotations[0];
-    assert.ok(annotation, "an annotation");
-    assert.equal(annotation.path, "services/api/Dockerfile");
-    assert.equal(annotation.start_line, 3);
-    assert.equal(annotation.end_line, 4);
-    assert.equal(annotation.annotation_level, "failure");
-    assert.equal(fake.latestStatus(OWNER, name, sha, "buildkit-bot/app")?.state, "failure");
-    assert.deepEqual(await registryTags(stack.registry, `worker-test/${name}`), [], "nothing pushed");
-    const log = await deps.logs.read(job.buildId);
-    assert.equal(log?.done, true, "the log is finished");
-  });
+    test("a build whose check run was withdrawn reports through its commit status only", { timeout: 300_000 }, async () => {
+      const name = `withdrawn-${unique()}`;
+      const repo = await newRepo(name);
+      const sha = await repo.commit({ Dockerfile: "FROM scratch\nCOPY hello.txt /\n", "hello.txt": "hi\n" });
+      const job = jobOf(repo, name, { sha });
+      await deps.handoff.withdraw(job.buildId);
 
-  test("a fork PR of a public repository: built from refs/pull/N/head anonymously, not pushed", { timeout: 300_000 }, async () => {
-    const name = `pub-${unique()}`;
-    const repo = await newRepo(name, { private: false });
-    await repo.commit({ Dockerfile: "FROM scratch\nCOPY base.txt /base.txt\n", "base.txt": "base\n" });
-    const sha = await repo.commit({ "fork.txt": "from the fork\n", Dockerfile: "FROM scratch\nCOPY fork.txt /fork.txt\n" }, { branch: "fork-head" });
-    await repo.setRef("refs/pull/7/head", sha);
-    const checkRunId = await queuedCheckRun(name, sha);
-    const mintedBefore = scopedTokens().length;
-    const job = jobOf(repo, name, {
-      private: false,
-      sha,
-      gitRef: "refs/pull/7/head",
-      checkRunId,
-      fork: true,
-      pullRequest: { number: 7, headRef: "feature", headSha: sha, baseRef: "main", baseSha: sha, headRepoFullName: "someone/fork", fork: true },
-      // The planner never asks a fork to push or export cache; the worker refuses anyway.
-      image: { tags: [`${registry.prefix}/${name}:pr-7`], push: true, cache: { imports: [], export: `${registry.prefix}/${name}:buildcache` } },
+      await processor()(job, new AbortController().signal);
+
+      assert.ok(!fake.calls.some((c) => c.path.startsWith(`/repos/${OWNER}/${name}/check-runs`)), "no check run write");
+      assert.equal(fake.latestStatus(OWNER, name, sha, "buildkit-bot/app")?.state, "success");
+      assert.match(captured.text(), /the planner's check run for this build did not come/);
     });
 
-    const outcome = await createBuildProcessor(deps)(job, new AbortController().signal);
+    test("the same job resumed after a stall reuses its check run and its log page", { timeout: 300_000 }, async () => {
+      const name = `resume-${unique()}`;
+      const repo = await newRepo(name);
+      const sha = await repo.commit({ Dockerfile: "FROM scratch\nCOPY r.txt /r.txt\n", "r.txt": "r\n" });
+      const checkRunId = await queuedCheckRun(name, sha);
+      const job: BuildJob = jobOf(repo, name, { sha, checkRunId });
+      const token = await deps.logs.open(job.buildId);
+      await deps.inFlight.begin(job, undefined);
 
-    assert.deepEqual(outcome.pushedTags, []);
-    const run = fake.checkRun(checkRunId);
-    assert.equal(run?.conclusion, "success");
-    assert.match(run?.output.summary ?? "", /^Built `app`/);
-    assert.deepEqual(await registryTags(stack.registry, `worker-test/${name}`), [], "nothing pushed, no cache exported");
-    // The repository is public on the git server (createRepo with private: false), as on GitHub.
-    const cloned = git.requests.filter((r) => r.path.startsWith(`/${OWNER}/${name}.git/`));
-    assert.ok(cloned.some((r) => r.status === 200), "the daemon cloned the public repository");
-    assert.ok(cloned.every((r) => r.user === undefined), "without any credentials");
-    assert.equal(scopedTokens().length, mintedBefore, "no repository token was minted for the fork");
-    assert.ok(fake.calls.some((c) => decodeURIComponent(c.path) === `/repos/${OWNER}/${name}/git/ref/pull/7/head`), "the PR ref was checked");
+      await processor()(job, new AbortController().signal);
+
+      assert.equal(fake.findCheckRuns({ repo: name }).length, 1, "no second check run");
+      assert.equal(fake.checkRun(checkRunId)?.conclusion, "success");
+      assert.equal(fake.checkRun(checkRunId)?.details_url, `${PUBLIC_URL}/logs/${token}`, "the same log page");
+    });
+
+    test("a failing RUN: failure with the step, exit code, log tail and an annotation on its line; nothing pushed", { timeout: 300_000 }, async () => {
+      const name = `fail-${unique()}`;
+      const repo = await newRepo(name);
+      const dockerfile = `FROM ${stack.baseImage}\nRUN echo preparing\nRUN echo "about to fail ${name}" && \\\n    exit 3\n`;
+      const sha = await repo.commit({ "services/api/Dockerfile": dockerfile, "services/api/x.txt": "x\n" });
+      const checkRunId = await queuedCheckRun(name, sha);
+      const job = jobOf(repo, name, {
+        sha,
+        checkRunId,
+        image: { context: "services/api", dockerfile: "services/api/Dockerfile", tags: [`${registry.prefix}/${name}:main`], push: true },
+      });
+
+      await assert.rejects(processor()(job, new AbortController().signal), (err: unknown) => {
+        assert.ok(err instanceof StepFailedError, String(err));
+        assert.equal(isTransientError(err), false);
+        return true;
+      });
+
+      const run = fake.checkRun(checkRunId);
+      assert.ok(run);
+      assert.equal(run.conclusion, "failure");
+      assert.match(run.output.summary ?? "", /exit code 3/);
+      assert.ok(run.output.text?.includes(`about to fail ${name}`), "the log tail is in output.text");
+      const annotation = run.annotations[0];
+      assert.ok(annotation, "an annotation");
+      assert.equal(annotation.path, "services/api/Dockerfile");
+      assert.equal(annotation.start_line, 3);
+      assert.equal(annotation.end_line, 4);
+      assert.equal(annotation.annotation_level, "failure");
+      assert.equal(fake.latestStatus(OWNER, name, sha, "buildkit-bot/app")?.state, "failure");
+      assert.deepEqual(await registryTags(stack.registry, `worker-test/${name}`), [], "nothing pushed");
+      const log = await deps.logs.read(job.buildId);
+      assert.equal(log?.done, true, "the log is finished");
+    });
+
+    test("a fork PR of a public repository: built from refs/pull/N/head anonymously, not pushed", { timeout: 300_000 }, async () => {
+      const name = `pub-${unique()}`;
+      const repo = await newRepo(name, { private: false });
+      await repo.commit({ Dockerfile: "FROM scratch\nCOPY base.txt /base.txt\n", "base.txt": "base\n" });
+      const sha = await repo.commit({ "fork.txt": "from the fork\n", Dockerfile: "FROM scratch\nCOPY fork.txt /fork.txt\n" }, { branch: "fork-head" });
+      await repo.setRef("refs/pull/7/head", sha);
+      const checkRunId = await queuedCheckRun(name, sha);
+      const mintedBefore = scopedTokens().length;
+      const job = jobOf(repo, name, {
+        private: false,
+        sha,
+        gitRef: "refs/pull/7/head",
+        checkRunId,
+        fork: true,
+        pullRequest: { number: 7, headRef: "feature", headSha: sha, baseRef: "main", baseSha: sha, headRepoFullName: "someone/fork", fork: true },
+        // The planner never asks a fork to push or export cache; the worker refuses anyway.
+        image: { tags: [`${registry.prefix}/${name}:pr-7`], push: true, cache: { imports: [], export: `${registry.prefix}/${name}:buildcache` } },
+      });
+
+      const outcome = await processor()(job, new AbortController().signal);
+
+      assert.deepEqual(outcome.pushedTags, []);
+      const run = fake.checkRun(checkRunId);
+      assert.equal(run?.conclusion, "success");
+      assert.match(run?.output.summary ?? "", /^Built `app`/);
+      assert.deepEqual(await registryTags(stack.registry, `worker-test/${name}`), [], "nothing pushed, no cache exported");
+      // The repository is public on the git server (createRepo with private: false), as on GitHub.
+      const cloned = git.requests.filter((r) => r.path.startsWith(`/${OWNER}/${name}.git/`));
+      assert.ok(cloned.some((r) => r.status === 200), "the daemon cloned the public repository");
+      assert.ok(cloned.every((r) => r.user === undefined), "without any credentials");
+      assert.equal(scopedTokens().length, mintedBefore, "no repository token was minted for the fork");
+      assert.ok(fake.calls.some((c) => decodeURIComponent(c.path) === `/repos/${OWNER}/${name}/git/ref/pull/7/head`), "the PR ref was checked");
+    });
+
+    if (daemon.kind === "docker-engine") {
+      test("cache export on Engine 20.10: an inline cache, carried by the image pushed under the cache tag", { timeout: 300_000 }, async () => {
+        const name = `cache-${unique()}`;
+        const repo = await newRepo(name);
+        const sha = await repo.commit({ Dockerfile: `FROM ${stack.baseImage}\nRUN echo ${name} > /c.txt\n` });
+        const checkRunId = await queuedCheckRun(name, sha);
+        const cacheRef = `${registry.prefix}/${name}:buildcache-main`;
+        const job = jobOf(repo, name, {
+          sha,
+          checkRunId,
+          image: { tags: [`${registry.prefix}/${name}:main`], push: true, cache: { imports: [cacheRef], export: cacheRef } },
+        });
+
+        const outcome = await processor()(job, new AbortController().signal);
+
+        assert.deepEqual(outcome.pushedTags, [`${registry.prefix}/${name}:main`], "the cache tag is not reported as an image tag");
+        assert.deepEqual(outcome.cacheExported, [cacheRef]);
+        assert.deepEqual((await registryTags(stack.registry, `worker-test/${name}`)).sort(), ["buildcache-main", "main"]);
+        const manifest = (await (
+          await fetch(`http://${stack.registry}/v2/worker-test/${name}/manifests/buildcache-main`, { headers: { accept: "application/vnd.docker.distribution.manifest.v2+json" } })
+        ).json()) as { config: { digest: string } };
+        const config = await (await fetch(`http://${stack.registry}/v2/worker-test/${name}/blobs/${manifest.config.digest}`)).text();
+        assert.ok(config.includes("moby.buildkit.cache.v0"), "the image config carries the inline cache metadata");
+        assert.ok((await logText(job.buildId)).includes("inline cache"), "the log says how the cache was exported");
+      });
+    } else {
+      test("cache export on buildkitd: a registry cache (mode=max) under the cache tag, beside the pushed image", { timeout: 300_000 }, async () => {
+        const name = `cache-${unique()}`;
+        const repo = await newRepo(name);
+        const sha = await repo.commit({ Dockerfile: `FROM ${stack.baseImage}\nRUN echo ${name} > /c.txt\n` });
+        const checkRunId = await queuedCheckRun(name, sha);
+        const cacheRef = `${registry.prefix}/${name}:buildcache-main`;
+        const job = jobOf(repo, name, {
+          sha,
+          checkRunId,
+          image: { tags: [`${registry.prefix}/${name}:main`], push: true, cache: { imports: [cacheRef], export: cacheRef } },
+        });
+
+        const outcome = await processor()(job, new AbortController().signal);
+
+        const digest = await registryDigest(stack.registry, `worker-test/${name}`, "main");
+        assert.equal(outcome.digest, digest);
+        assert.deepEqual(outcome.pushedTags, [`${registry.prefix}/${name}:main`]);
+        assert.deepEqual(outcome.cacheExported, [cacheRef]);
+        assert.deepEqual((await registryTags(stack.registry, `worker-test/${name}`)).sort(), ["buildcache-main", "main"]);
+        const cacheDigest = await registryDigest(stack.registry, `worker-test/${name}`, "buildcache-main");
+        assert.ok(cacheDigest && cacheDigest !== digest, "the cache is a manifest of its own, not the image pushed again");
+        const cache = await (
+          await fetch(`http://${stack.registry}/v2/worker-test/${name}/manifests/buildcache-main`, {
+            headers: { accept: "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json" },
+          })
+        ).text();
+        assert.ok(cache.includes("application/vnd.buildkit.cacheconfig.v0"), `a BuildKit cache manifest, not an image: ${cache}`);
+        assert.ok(!(await logText(job.buildId)).includes("inline cache"), "no fallback to an inline cache");
+        assert.equal(fake.checkRun(checkRunId)?.conclusion, "success");
+      });
+    }
   });
+}
 
+describe("the build processor where no build reaches a daemon", { timeout: 300_000 }, () => {
   test("a fork PR whose ref moved on: cancelled with the new sha, not built", { timeout: 120_000 }, async () => {
     const name = `moved-${unique()}`;
     const repo = await newRepo(name, { private: false });
@@ -400,21 +458,5 @@ describe("the build processor against the Engine, the registry, the git server a
     assert.match(run?.output.summary ?? "", /cannot connect to BuildKit/);
     assert.equal(fake.latestStatus(OWNER, name, sha, "buildkit-bot/app")?.state, "failure");
     assert.ok(!(await deps.inFlight.list()).some((e) => e.buildId === job.buildId));
-  });
-
-  test("the same job resumed after a stall reuses its check run and its log page", { timeout: 300_000 }, async () => {
-    const name = `resume-${unique()}`;
-    const repo = await newRepo(name);
-    const sha = await repo.commit({ Dockerfile: "FROM scratch\nCOPY r.txt /r.txt\n", "r.txt": "r\n" });
-    const checkRunId = await queuedCheckRun(name, sha);
-    const job: BuildJob = jobOf(repo, name, { sha, checkRunId });
-    const token = await deps.logs.open(job.buildId);
-    await deps.inFlight.begin(job, undefined);
-
-    await createBuildProcessor(deps)(job, new AbortController().signal);
-
-    assert.equal(fake.findCheckRuns({ repo: name }).length, 1, "no second check run");
-    assert.equal(fake.checkRun(checkRunId)?.conclusion, "success");
-    assert.equal(fake.checkRun(checkRunId)?.details_url, `${PUBLIC_URL}/logs/${token}`, "the same log page");
   });
 });

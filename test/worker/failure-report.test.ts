@@ -19,6 +19,17 @@ test("a failed step: its name, exit code, log tail and location, secrets redacte
   assert.equal(failure.durationMs, 1200);
 });
 
+test("a location named as the frontend was given the Dockerfile (buildkitd's error details) is given its repository path", () => {
+  const dockerfile = { inContext: "Dockerfile", path: "services/api/Dockerfile" };
+  const fromDetails = failureOf(new StepFailedError("exit code: 3", "[2/3] RUN make", 3, [], { file: "Dockerfile", startLine: 3, endLine: 4 }), { secrets: [], durationMs: 5, dockerfile });
+  assert.deepEqual(fromDetails.location, { file: "services/api/Dockerfile", startLine: 3, endLine: 4 });
+  const parse = failureOf(new DockerfileParseError("unknown instruction: RUNN", { file: "Dockerfile", startLine: 2, endLine: 2 }), { secrets: [], durationMs: 5, dockerfile });
+  assert.deepEqual(parse.location, { file: "services/api/Dockerfile", startLine: 2, endLine: 2 });
+  // Already a repository path (the Engine's failures are located from the Dockerfile's text): kept.
+  const located = failureOf(new StepFailedError("exit code: 3", "[2/3] RUN make", 3, [], { file: "services/api/Dockerfile", startLine: 3, endLine: 4 }), { secrets: [], durationMs: 5, dockerfile });
+  assert.equal(located.location?.file, "services/api/Dockerfile");
+});
+
 test("a Dockerfile error points at its line; other errors carry their message", () => {
   const parse = failureOf(new DockerfileParseError("unknown instruction: RUNN", { file: "Dockerfile", startLine: 2, endLine: 2 }), { secrets: [], durationMs: 5 });
   assert.deepEqual(parse.location, { file: "Dockerfile", startLine: 2, endLine: 2 });

@@ -13,6 +13,8 @@ import { startFakeGitHub } from "../../support/fake-github/index.js";
 import type { FakeCheckRun, FakeGitHub, FakeStatus } from "../../support/fake-github/index.js";
 import { startGitServer } from "../../support/git-server.js";
 import type { GitRepo, GitServer } from "../../support/git-server.js";
+import { engineDaemon, testDaemons } from "../../support/daemons.js";
+import type { TestDaemon } from "../../support/daemons.js";
 import { testStack } from "../../support/stack/env.js";
 import type { TestStack } from "../../support/stack/env.js";
 import { engineRequest } from "../../support/stack/engine-api.js";
@@ -27,13 +29,16 @@ import { eventually } from "./wait.js";
 /**
  * One end-to-end world: a private Redis, the git server, the fake GitHub (as a GitHub Enterprise host, so the app
  * reaches it through GHE_HOST), and the real app as child processes — `all` in one process, or `split` into a web
- * and a worker process. The Docker Engine (BuildKit) and the registry come from the shared test stack unless the
- * test brings its own registry.
+ * and a worker process. The BuildKit daemon is the one the test names (the stack's standalone buildkitd or its
+ * Docker Engine, see test/support/daemons.ts); the registry comes from the shared test stack unless the test brings
+ * its own.
  */
 
 export interface E2EOptions {
   /** Short label: names the temp dir, the repository owner and the registry path. */
   name: string;
+  /** The daemon the app builds on (its BUILDKIT_HOST). Default: the stack's Docker Engine, as before daemons were a parameter (the benches). */
+  daemon?: TestDaemon;
   /** `all` (default): one process; `split`: a web process and a worker process. */
   roles?: "all" | "split";
   /** Default: the shared stack's registry, without credentials. */
@@ -60,6 +65,8 @@ export interface Delivery {
 export interface E2E {
   readonly dir: string;
   readonly stack: TestStack;
+  /** The daemon the app builds on. */
+  readonly daemon: TestDaemon;
   readonly redis: RedisInstance;
   /** A client of the app's Redis, for assertions and the leak scan. */
   readonly redisClient: Redis;
@@ -96,6 +103,11 @@ export interface E2E {
   finalStatus(repo: E2ERepo, sha: string, image: string, timeoutMs?: number): Promise<FakeStatus>;
   /** Whether the planner and build workers are registered with BullMQ (e.g. again after a restart). */
   workersReady(): Promise<boolean>;
+  /**
+   * Stops the worker process (SIGTERM), and starts it again with `env` over its environment, e.g. another
+   * BUILDKIT_HOST; waits until it is ready.
+   */
+  restartWorker(env: Record<string, string>): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -104,6 +116,8 @@ const INSTALLATION_ID = 4100;
 /** Starts the world; call `close()` in `after` (it stops everything it started, by PID). */
 export async function startE2E(opts: E2EOptions): Promise<E2E> {
   const stack = testStack();
+  const daemon = opts.daemon ?? engineDaemon(stack);
+  if (daemon.skip) throw new Error(`startE2E: ${daemon.name} cannot run here: ${daemon.skip}`);
   const label = opts.name.toLowerCase().replace(/[^a-z0-9]+/g, "-");
   const dir = await mkdtemp(join(tmpdir(), `bkb-e2e-${label}-`));
   const cleanups: Array<() => Promise<unknown>> = [];
@@ -122,8 +136,9 @@ export async function startE2E(opts: E2EOptions): Promise<E2E> {
     const unique = randomBytes(3).toString("hex");
     const registry = opts.registry ?? { addr: stack.registry };
     const registryPrefix = `${registry.addr}/e2e-${label}-${unique}`;
-    // Runs after the apps have stopped: the images the builds left in the shared Engine go.
-    cleanups.push(() => untagImages(stack.dockerSocket, registryPrefix));
+    // Runs after the apps have stopped: the images the builds left in the shared Engine's store go (a standalone
+    // buildkitd keeps no image store, only its cache).
+    if (daemon.kind === "docker-engine") cleanups.push(() => untagImages(stack.dockerSocket, registryPrefix));
 
     const creds = createAppCredentials(5000 + Math.floor(Math.random() * 1000));
     const webhookSecret = `whsec-${randomBytes(12).toString("hex")}`;
@@ -147,7 +162,7 @@ export async function startE2E(opts: E2EOptions): Promise<E2E> {
       LOG_LEVEL: opts.logLevel ?? "info",
       LOG_FORMAT: "json",
       BUILDKIT_BOT_REDIS_URL: redis.url,
-      BUILDKIT_HOST: stack.buildkitAddr,
+      BUILDKIT_HOST: daemon.address,
       BUILDKIT_BOT_REGISTRY: registryPrefix,
       BUILDKIT_BOT_PUBLIC_URL: publicUrl,
       BUILDKIT_BOT_GIT_URL: git.url,
@@ -207,6 +222,7 @@ export async function startE2E(opts: E2EOptions): Promise<E2E> {
     const e2e: E2E = {
       dir,
       stack,
+      daemon,
       redis,
       redisClient,
       git,
@@ -291,6 +307,12 @@ export async function startE2E(opts: E2EOptions): Promise<E2E> {
         );
       },
       workersReady,
+      async restartWorker(overrides) {
+        await worker.stop(30_000);
+        // AppProcess starts again with the environment object it was given: change it in place.
+        Object.assign(worker.env, overrides);
+        await worker.restart();
+      },
       close: cleanup,
     };
     return e2e;
@@ -298,6 +320,14 @@ export async function startE2E(opts: E2EOptions): Promise<E2E> {
     await cleanup();
     throw err;
   }
+}
+
+/**
+ * Whether `daemon` is the first daemon that runs: scenarios that never reach a daemon (webhook intake, config
+ * checks) run in that daemon's suite only, not once per daemon.
+ */
+export function isFirstRunnableDaemon(daemon: TestDaemon): boolean {
+  return testDaemons().find((d) => d.skip === false)?.kind === daemon.kind;
 }
 
 /** Every check run of a repository in one line each, for failure messages. */
