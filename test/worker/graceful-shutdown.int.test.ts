@@ -1,4 +1,4 @@
-import { after, before, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { Probot } from "probot";
@@ -13,6 +13,7 @@ import { startFakeGitHub } from "../support/fake-github/index.js";
 import type { FakeGitHub } from "../support/fake-github/index.js";
 import { startGitServer } from "../support/git-server.js";
 import type { GitRepo, GitServer } from "../support/git-server.js";
+import { testDaemons } from "../support/daemons.js";
 import { testStack } from "../support/stack/env.js";
 import { buildJob, captureLog, dumpRedis, registryDigest, unique } from "./worker-test-kit.js";
 
@@ -53,68 +54,72 @@ async function waitFor<T>(what: string, check: () => T | undefined, timeoutMs: n
   }
 }
 
-test("the worker role wired from production parts on GitHub Enterprise: stopping it lets the running build finish", { timeout: 300_000 }, async () => {
-  const ghePort = new URL(fake.url).port;
-  const env: NodeJS.ProcessEnv = {
-    APP_ID: String(creds.appId),
-    PRIVATE_KEY: creds.privateKeyPem,
-    BUILDKIT_BOT_ROLE: "worker",
-    BUILDKIT_BOT_REDIS_URL: stack.redisUrl,
-    BUILDKIT_BOT_QUEUE_PREFIX: prefix,
-    BUILDKIT_HOST: stack.buildkitAddr,
-    BUILDKIT_BOT_REGISTRY: `${stack.registry}/grace`,
-    // The fake GitHub answers as a GitHub Enterprise Server under /api/v3; clones go to the git server.
-    GHE_HOST: `127.0.0.1:${ghePort}`,
-    GHE_PROTOCOL: "http",
-    BUILDKIT_BOT_GIT_URL: git.url,
-    BUILDKIT_BOT_PUBLIC_URL: "https://bot.example.test",
-    BUILDKIT_BOT_SHUTDOWN_GRACE_SECONDS: "120",
-    LOG_LEVEL: "debug",
-  };
-  const name = `grace-${unique()}`;
-  const repo = await fake.createRepo(21, "octo", name);
-  const sha = await repo.commit({ Dockerfile: `FROM ${stack.baseImage}\nRUN echo start && sleep 6 && echo ${name}-slept\n` });
-  const probot = new Probot({ appId: creds.appId, privateKey: creds.privateKeyPem, baseUrl: `${fake.url}/api/v3`, Octokit: JobOctokit, logLevel: "warn" });
-  const request = (await probot.auth(21)).request as unknown as OctokitRequest;
-  const { data } = await request("POST /repos/{owner}/{repo}/check-runs", { owner: "octo", repo: name, name: "buildkit-bot / app", head_sha: sha, status: "queued" });
-  const checkRunId = (data as { id: number }).id;
+for (const daemon of testDaemons(stack)) {
+  describe(`graceful stop on ${daemon.name}`, { skip: daemon.skip }, () => {
+    test("the worker role wired from production parts on GitHub Enterprise: stopping it lets the running build finish", { timeout: 300_000 }, async () => {
+      const ghePort = new URL(fake.url).port;
+      const env: NodeJS.ProcessEnv = {
+        APP_ID: String(creds.appId),
+        PRIVATE_KEY: creds.privateKeyPem,
+        BUILDKIT_BOT_ROLE: "worker",
+        BUILDKIT_BOT_REDIS_URL: stack.redisUrl,
+        BUILDKIT_BOT_QUEUE_PREFIX: prefix,
+        BUILDKIT_HOST: daemon.address,
+        BUILDKIT_BOT_REGISTRY: `${stack.registry}/grace`,
+        // The fake GitHub answers as a GitHub Enterprise Server under /api/v3; clones go to the git server.
+        GHE_HOST: `127.0.0.1:${ghePort}`,
+        GHE_PROTOCOL: "http",
+        BUILDKIT_BOT_GIT_URL: git.url,
+        BUILDKIT_BOT_PUBLIC_URL: "https://bot.example.test",
+        BUILDKIT_BOT_SHUTDOWN_GRACE_SECONDS: "120",
+        LOG_LEVEL: "debug",
+      };
+      const name = `grace-${unique()}`;
+      const repo = await fake.createRepo(21, "octo", name);
+      const sha = await repo.commit({ Dockerfile: `FROM ${stack.baseImage}\nRUN echo start && sleep 6 && echo ${name}-slept\n` });
+      const probot = new Probot({ appId: creds.appId, privateKey: creds.privateKeyPem, baseUrl: `${fake.url}/api/v3`, Octokit: JobOctokit, logLevel: "warn" });
+      const request = (await probot.auth(21)).request as unknown as OctokitRequest;
+      const { data } = await request("POST /repos/{owner}/{repo}/check-runs", { owner: "octo", repo: name, name: "buildkit-bot / app", head_sha: sha, status: "queued" });
+      const checkRunId = (data as { id: number }).id;
 
-  const parts = productionParts();
-  const app = await startBuildkitBot(parts, env, { log: captured.logger });
-  const queue = new BuildQueue({ connection: producer, prefix, reporter: { superseded: async () => assert.fail("nothing is superseded") } });
-  try {
-    const { buildId: _b, attempt: _a, queuedAt: _q, ...input } = buildJob({
-      installationId: 21,
-      repoId: repo.id,
-      owner: "octo",
-      repo: name,
-      private: true,
-      cloneUrl: `${git.url}/octo/${name}.git`,
-      sha,
-      checkRunId,
-      image: { tags: [`${stack.registry}/grace/${name}:main`], push: true },
+      const parts = productionParts();
+      const app = await startBuildkitBot(parts, env, { log: captured.logger });
+      const queue = new BuildQueue({ connection: producer, prefix, reporter: { superseded: async () => assert.fail("nothing is superseded") } });
+      try {
+        const { buildId: _b, attempt: _a, queuedAt: _q, ...input } = buildJob({
+          installationId: 21,
+          repoId: repo.id,
+          owner: "octo",
+          repo: name,
+          private: true,
+          cloneUrl: `${git.url}/octo/${name}.git`,
+          sha,
+          checkRunId,
+          image: { tags: [`${stack.registry}/grace/${name}:main`], push: true },
+        });
+        await queue.enqueueBuild(input);
+
+        await waitFor("the build to run", () => (fake.checkRun(checkRunId)?.status === "in_progress" ? true : undefined), 120_000);
+        // What SIGTERM does in main.ts: stop taking jobs, let the running build finish within the grace period.
+        await app.stop();
+
+        const run = fake.checkRun(checkRunId);
+        assert.equal(run?.conclusion, "success", "the running build finished before the worker stopped");
+        assert.match(await registryDigest(stack.registry, `grace/${name}`, "main") ?? "", /^sha256:/);
+        // The app knows this fake only as GHE_HOST (its /api/v3 prefix); without GHE it would have called api.github.com.
+        assert.ok(
+          fake.calls.some((c) => c.path === "/app/installations/21/access_tokens" && (c.body as { repository_ids?: number[] } | undefined)?.repository_ids?.[0] === repo.id),
+          "the repository token came from the GHE API",
+        );
+        assert.match(captured.text(), /buildkit-bot configuration/);
+        const token = [...fake.tokens.values()].find((t) => (t.requested as { repository_ids?: unknown } | undefined)?.repository_ids)?.token ?? "?";
+        assert.ok(!captured.text().includes(token), "the token is not in the app's log");
+        assert.ok(!(await dumpRedis(producer, prefix)).includes(token), "nor in Redis (queue, logs, in-flight registry)");
+      } finally {
+        await queue.close();
+        await app.stop();
+        await parts.close();
+      }
     });
-    await queue.enqueueBuild(input);
-
-    await waitFor("the build to run", () => (fake.checkRun(checkRunId)?.status === "in_progress" ? true : undefined), 120_000);
-    // What SIGTERM does in main.ts: stop taking jobs, let the running build finish within the grace period.
-    await app.stop();
-
-    const run = fake.checkRun(checkRunId);
-    assert.equal(run?.conclusion, "success", "the running build finished before the worker stopped");
-    assert.match(await registryDigest(stack.registry, `grace/${name}`, "main") ?? "", /^sha256:/);
-    // The app knows this fake only as GHE_HOST (its /api/v3 prefix); without GHE it would have called api.github.com.
-    assert.ok(
-      fake.calls.some((c) => c.path === "/app/installations/21/access_tokens" && (c.body as { repository_ids?: number[] } | undefined)?.repository_ids?.[0] === repo.id),
-      "the repository token came from the GHE API",
-    );
-    assert.match(captured.text(), /buildkit-bot configuration/);
-    const token = [...fake.tokens.values()].find((t) => (t.requested as { repository_ids?: unknown } | undefined)?.repository_ids)?.token ?? "?";
-    assert.ok(!captured.text().includes(token), "the token is not in the app's log");
-    assert.ok(!(await dumpRedis(producer, prefix)).includes(token), "nor in Redis (queue, logs, in-flight registry)");
-  } finally {
-    await queue.close();
-    await app.stop();
-    await parts.close();
-  }
-});
+  });
+}
