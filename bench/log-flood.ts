@@ -10,6 +10,7 @@ import { DOCKER_CLI, dockerEnv } from "./support/docker-cli.js";
 import { RssSampler } from "./support/rss-sampler.js";
 import { mb } from "./support/table.js";
 import { startBenchWorld } from "./support/world.js";
+import { engineBenchDaemon } from "./support/bench-daemon.js";
 
 /**
  * Item 5: a RUN step printing 200 MB, on the bench stack's Engine (started with BUILDKIT_STEP_LOG_MAX_SIZE/SPEED
@@ -177,7 +178,7 @@ async function processCpuSeconds(pid: number): Promise<number> {
 async function pipelineRun(ctx: BenchContext) {
   ctx.log("log-flood: compiling the app (tsconfig.build.json) to run the worker as production does");
   const main = await compileApp(join(ctx.root, "bench", "compiled-app"));
-  const world = await startBenchWorld({ name: "bench-flood", roles: "split" });
+  const world = await startBenchWorld(engineBenchDaemon(ctx.stack), { name: "bench-flood", roles: "split" });
   let worker: Awaited<ReturnType<typeof startCompiledApp>> | undefined;
   try {
     const { e2e } = world;

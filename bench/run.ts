@@ -53,7 +53,7 @@ async function main(): Promise<number> {
   await mkdir(join(root, "bench"), { recursive: true });
   const quick = process.env.BKB_BENCH_QUICK === "1";
   const ctx: BenchContext = { stack, root, quick, log: (m) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${m}`) };
-  const machine = describeMachine(await machineInfo(stack.dockerSocket, stack.buildkitAddr));
+  const machine = describeMachine(await machineInfo(stack.dockerSocket, stack.buildkitAddr, stack.buildkitdAddr));
   const command = `npm run bench${names.length > 0 ? ` -- ${names.join(" ")}` : ""}${quick ? " (BKB_BENCH_QUICK=1: reduced run counts, a smoke run, not results)" : ""}`;
   let failed = 0;
   for (const b of selected) {

@@ -4,6 +4,7 @@ import { eventually } from "../test/e2e/support/wait.js";
 import type { Benchmark, BenchContext, BenchResult } from "./support/benchmark.js";
 import { describeCalls } from "./support/build-timeline.js";
 import { startBenchWorld } from "./support/world.js";
+import { engineBenchDaemon } from "./support/bench-daemon.js";
 import type { BenchWorld } from "./support/world.js";
 
 /**
@@ -19,7 +20,7 @@ const CONCURRENT = 20;
 const isWrite = (c: { method: string; path: string }) => (c.method === "POST" || c.method === "PATCH") && !c.path.startsWith("/app/");
 
 async function longBuild(ctx: BenchContext, seconds: number) {
-  const world = await startBenchWorld({ name: "bench-long" });
+  const world = await startBenchWorld(engineBenchDaemon(ctx.stack), { name: "bench-long" });
   try {
     const { e2e } = world;
     const repo = await e2e.createRepo("long", { "README.md": "long\n" });
@@ -45,7 +46,7 @@ async function longBuild(ctx: BenchContext, seconds: number) {
 }
 
 async function concurrentBuilds(ctx: BenchContext, seconds: number) {
-  const world: BenchWorld = await startBenchWorld({ name: "bench-budget", env: { BUILDKIT_BOT_CONCURRENCY: String(CONCURRENT) } });
+  const world: BenchWorld = await startBenchWorld(engineBenchDaemon(ctx.stack), { name: "bench-budget", env: { BUILDKIT_BOT_CONCURRENCY: String(CONCURRENT) } });
   try {
     const { e2e } = world;
     const repos: E2ERepo[] = [];

@@ -28,6 +28,18 @@ export async function compileApp(scratch: string): Promise<string> {
   return join(scratch, "dist/app/main.js");
 }
 
+/**
+ * The package compiled as `compileApp` does, plus its CLI launcher at `<scratch>/bin/buildkit-bot.js`: what
+ * `npm run build` then `node bin/buildkit-bot.js` runs, without writing the checkout's own dist/. Returns the
+ * launcher's path.
+ */
+export async function compileCli(scratch: string): Promise<string> {
+  await compileApp(scratch);
+  await mkdir(join(scratch, "bin"), { recursive: true });
+  await copyFile(join(REPO, "bin", "buildkit-bot.js"), join(scratch, "bin", "buildkit-bot.js"));
+  return join(scratch, "bin", "buildkit-bot.js");
+}
+
 export interface CompiledApp {
   pid: number;
   stop(): Promise<void>;

@@ -12,9 +12,11 @@ export interface MachineInfo {
   engine: string;
   buildkit: string;
   dockerCli: string;
+  /** The standalone buildkitd's version as it reports it; undefined when the stack has none. */
+  buildkitd?: string;
 }
 
-export async function machineInfo(socket: string, buildkitAddr: string): Promise<MachineInfo> {
+export async function machineInfo(socket: string, buildkitAddr: string, buildkitdAddr?: string): Promise<MachineInfo> {
   const nproc = Number(execFileSync("nproc", { encoding: "utf8" }).trim());
   let engine = "?";
   let buildkit = "?";
@@ -27,6 +29,15 @@ export async function machineInfo(socket: string, buildkitAddr: string): Promise
   } finally {
     await client.close();
   }
+  let buildkitd: string | undefined;
+  if (buildkitdAddr) {
+    const standalone = await BuildKitClient.connect(buildkitdAddr);
+    try {
+      buildkitd = (await standalone.health()).version?.buildkit ?? "?";
+    } finally {
+      await standalone.close();
+    }
+  }
   const dockerCli = (await docker(socket, ["version", "--format", "{{.Client.Version}}"]).catch(() => "?")).trim();
   return {
     nproc,
@@ -37,9 +48,11 @@ export async function machineInfo(socket: string, buildkitAddr: string): Promise
     engine,
     buildkit,
     dockerCli,
+    ...(buildkitd !== undefined ? { buildkitd } : {}),
   };
 }
 
 export function describeMachine(m: MachineInfo): string {
-  return `${m.nproc} CPUs (${m.cpuModel}), ${m.memoryGb} GiB RAM, Linux ${m.kernel}, Node ${m.node}; Docker Engine ${m.engine} (embedded BuildKit ${m.buildkit}), Docker CLI ${m.dockerCli} (/usr/bin/docker)`;
+  const standalone = m.buildkitd !== undefined ? `; standalone buildkitd ${m.buildkitd} (OCI worker, runc, shipped deploy/buildkitd.toml)` : "";
+  return `${m.nproc} CPUs (${m.cpuModel}), ${m.memoryGb} GiB RAM, Linux ${m.kernel}, Node ${m.node}; Docker Engine ${m.engine} (embedded BuildKit ${m.buildkit}), Docker CLI ${m.dockerCli} (/usr/bin/docker)${standalone}`;
 }

@@ -7,8 +7,8 @@ import { readFile, writeFile } from "node:fs/promises";
 const HEADER = `# Benchmarks
 
 Every speed target of buildkit-bot is stated here, and only here. \`npm run bench\` (\`bash scripts/bench.sh\`)
-starts its own stack (a private Docker Engine with its embedded BuildKit, Redis and a registry; all stopped by PID
-at the end), runs every benchmark, prints the tables and rewrites the sections below; \`npm run bench -- <name>\`
+starts its own stack (a private Docker Engine with its embedded BuildKit, a private standalone buildkitd v0.24.0 as
+production runs it, Redis and a registry; all stopped by PID at the end), runs every benchmark, prints the tables and rewrites the sections below; \`npm run bench -- <name>\`
 runs one (${"`ingest`, `build-start`, `overhead`, `write-budget`, `log-flood`, `go-client`"}).
 Benchmarks are never timed assertions in the test suite. Absolute times on a shared 2-CPU machine are noisy:
 compare the ratios, measured side by side in one run (runs alternate A/B so drift hits both), and read medians

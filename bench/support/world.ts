@@ -4,6 +4,7 @@ import type { BuildJob, EventJob } from "../../src/queue/job-types.js";
 import { QueueName } from "../../src/queue/queue-names.js";
 import { startE2E } from "../../test/e2e/support/e2e-harness.js";
 import type { E2E, E2EOptions, E2ERepo } from "../../test/e2e/support/e2e-harness.js";
+import type { BenchDaemon } from "./bench-daemon.js";
 import { pushPayload } from "../../test/e2e/support/payloads.js";
 import { TimingProxy } from "./timing-proxy.js";
 import type { TimedCall } from "./timing-proxy.js";
@@ -24,12 +25,27 @@ export interface BenchWorld {
   close(): Promise<void>;
 }
 
-export async function startBenchWorld(opts: E2EOptions): Promise<BenchWorld> {
+/** The world's options, minus the daemon: `startBenchWorld` names it. */
+export interface BenchWorldOptions {
+  name: string;
+  roles?: "all" | "split";
+  env?: Record<string, string>;
+}
+
+/** The world whose app builds on `daemon` (its BUILDKIT_HOST). */
+export async function startBenchWorld(daemon: BenchDaemon, opts: BenchWorldOptions): Promise<BenchWorld> {
   const proxy = new TimingProxy();
   await proxy.listen();
   let e2e: E2E;
   try {
-    e2e = await startE2E({ ...opts, env: { ...opts.env, GHE_HOST: proxy.host } });
+    // The harness takes the daemon as a test daemon; BUILDKIT_HOST is also given outright (the env wins).
+    const options = {
+      ...opts,
+      daemon: { kind: daemon.kind, name: daemon.name, address: daemon.address, skip: false as const },
+      env: { ...opts.env, BUILDKIT_HOST: daemon.address, GHE_HOST: proxy.host },
+    };
+    const e2eOptions: E2EOptions = options;
+    e2e = await startE2E(e2eOptions);
   } catch (err) {
     await proxy.close();
     throw err;
