@@ -7,6 +7,7 @@ import type { DaemonHealth } from "../../src/buildkit/client-health.js";
 import { ConnectionError, InvalidRequestError } from "../../src/buildkit/errors.js";
 import { answerJson, startFakeEngine } from "../support/fake-engine.js";
 import { startTlsForwarder, startUnixForwarder } from "../support/grpc-proxy.js";
+import { testDaemons } from "../support/daemons.js";
 import { testStack } from "../support/stack/env.js";
 import type { TlsFixture } from "../support/tls.js";
 import { createTlsFixture } from "../support/tls.js";
@@ -41,19 +42,34 @@ async function connectError(address: string, options?: Parameters<typeof BuildKi
   return err;
 }
 
-describe("BuildKitClient.health", () => {
-  test("over docker-engine:// reports the Engine, its worker and version", { timeout: 30_000 }, async () => {
-    const client = await BuildKitClient.connect(stack.buildkitAddr);
-    try {
-      const health = await client.health();
-      assertEngineHealth(health);
-      assert.equal(health.address, `docker-engine://${stack.dockerSocket}`);
-      assert.match(health.version?.engine ?? "", /^20\.10\./);
-    } finally {
-      await client.close();
-    }
+for (const daemon of testDaemons()) {
+  describe(`BuildKitClient.health on ${daemon.name}`, { skip: daemon.skip }, () => {
+    const over = daemon.kind === "docker-engine" ? "over docker-engine:// reports the Engine, its worker and version" : "over tcp:// reports buildkitd from Control.Info, its workers and version";
+    test(over, { timeout: 30_000 }, async () => {
+      const client = await BuildKitClient.connect(daemon.address);
+      try {
+        const health = await client.health();
+        assert.equal(health.address, daemon.address);
+        if (daemon.kind === "docker-engine") {
+          assertEngineHealth(health);
+          assert.equal(health.address, `docker-engine://${stack.dockerSocket}`);
+          assert.match(health.version?.engine ?? "", /^20\.10\./);
+        } else {
+          assert.equal(health.daemon, "buildkitd");
+          assert.equal(health.infoSupported, true);
+          assert.match(health.version?.buildkit ?? "", /^v?\d+\.\d+\.\d+/);
+          assert.equal(health.version?.engine, undefined);
+          assert.ok(health.workers.length >= 1 && health.workers.every((w) => w.id !== "moby" && w.platforms.includes("linux/amd64")), JSON.stringify(health.workers));
+        }
+      } finally {
+        await client.close();
+      }
+    });
   });
+}
 
+// The transports themselves, exercised against the Engine's /grpc behind local forwarders (the daemon does not matter).
+describe("BuildKitClient.health through forwarders", () => {
   test("over unix:// through a socket forwarding to the Engine's /grpc", { timeout: 30_000 }, async () => {
     const forwarder = await startUnixForwarder(stack.dockerSocket);
     try {

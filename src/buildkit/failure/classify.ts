@@ -112,7 +112,7 @@ function classifyDaemonSide(
   const git = gitFailure(text, failed?.name);
   if (git) {
     const remote = stripCredentials(ctx.redactor.redact(ctx.gitRemote ?? git.remote ?? "the git context"));
-    const reason = gitReason(failed?.logTail ?? []);
+    const reason = gitReason(text, failed?.logTail ?? []);
     return new GitCloneRefusedError(remote, `could not clone ${remote}: ${reason}`, { cause: err });
   }
 
@@ -205,12 +205,13 @@ function gitFailure(text: string, failedStep: string | undefined): { remote?: st
   return undefined;
 }
 
-function gitReason(logTail: readonly string[]): string {
-  const log = logTail.join("\n");
+function gitReason(text: string, logTail: readonly string[]): string {
+  // Newer daemons say it in the error itself ("repository does not contain ref X"), older ones in git's log.
+  const log = [...logTail, text].join("\n");
   if (/Could not resolve host|Failed to connect|Couldn't connect to server|Connection refused|timed out/i.test(log)) {
     return "the git host is unreachable from the daemon";
   }
-  if (/couldn't find remote ref|did not match any|unknown revision|not our ref/i.test(log)) {
+  if (/couldn't find remote ref|did not match any|unknown revision|not our ref|does not contain ref/i.test(log)) {
     return "the requested ref does not exist in the repository";
   }
   return (

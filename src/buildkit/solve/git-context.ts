@@ -41,9 +41,14 @@ export function gitContextAttrs(
   if (!context.ref || /[#:\s]/.test(context.ref)) {
     throw new InvalidRequestError(`invalid git ref "${context.ref}"`);
   }
+  // HEAD (the default branch) is left out of the fragment where an empty ref means the default branch (BuildKit
+  // >= 0.9, the same daemons that take `#ref:subdir`): from 0.13 on, a named ref must match refs/heads/* or
+  // refs/tags/* in `git ls-remote`, so `#HEAD` fails with "repository does not contain ref HEAD". BuildKit 0.8
+  // reads an empty ref as "master", so it keeps `#HEAD`, which it resolves.
+  const ref = context.ref === "HEAD" && subdirFragment ? "" : context.ref;
   const subdir = normaliseSubdir(context.subdir);
-  if (subdir === undefined) return { context: `${remote}#${context.ref}`, filename: dockerfile };
-  if (subdirFragment) return { context: `${remote}#${context.ref}:${subdir}`, filename: dockerfile };
+  if (subdir === undefined) return { context: ref ? `${remote}#${ref}` : remote, filename: dockerfile };
+  if (subdirFragment) return { context: `${remote}#${ref}:${subdir}`, filename: dockerfile };
   const filename = posix.normalize(posix.join(subdir, dockerfile));
   if (posix.isAbsolute(dockerfile) || filename === ".." || filename.startsWith("../")) {
     throw new UnsupportedByDaemonError(
@@ -51,7 +56,7 @@ export function gitContextAttrs(
       `this daemon cannot take a git subdir in the context URL, and the Dockerfile "${dockerfile}" cannot be addressed from the repository root instead`,
     );
   }
-  return { context: `${remote}#${context.ref}`, contextsubdir: subdir, filename };
+  return { context: ref ? `${remote}#${ref}` : remote, contextsubdir: subdir, filename };
 }
 
 function normaliseSubdir(subdir: string | undefined): string | undefined {
