@@ -8,7 +8,7 @@
 set -euo pipefail
 
 BKB_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BKB_DEBIAN_PACKAGES=(docker.io redis-server docker-registry busybox-static git openssl iproute2 ca-certificates runc containernetworking-plugins xz-utils)
+BKB_DEBIAN_PACKAGES=(docker.io redis-server docker-registry busybox-static git openssl iproute2 ca-certificates runc containernetworking-plugins xz-utils docker-compose)
 
 # Installs whichever of BKB_DEBIAN_PACKAGES is missing; `apt-get update` runs only when something is.
 bkb_ensure_debian_packages() {
