@@ -319,6 +319,29 @@ for (const daemon of testDaemons()) describe(`solve from a git context on ${daem
     }
   });
 
+  test("BuildConfig.github without a ref builds the default branch (BuildKit 0.24 cannot resolve #HEAD)", { timeout: 180_000 }, async () => {
+    const repo = await git.createRepo("octo", `default-${unique()}`);
+    const content = `default-branch-${unique()}`;
+    await repo.commit({ Dockerfile: "FROM scratch\nCOPY which.txt /\n", "which.txt": content }, { branch: "main" });
+    const dest = await mkdtemp(join(tmpdir(), "bkb-git-default-"));
+    try {
+      await client.solve(BuildConfig.github(repo.remote, { token: TOKEN }).output({ type: "local", dest }).build());
+      assert.equal(await readFile(join(dest, "which.txt"), "utf8"), content);
+    } finally {
+      await rm(dest, { recursive: true, force: true });
+    }
+  });
+
+  test("a ref the repository does not have is named as such, not as refused access", { timeout: 180_000 }, async () => {
+    const { remote } = await repoWith({ Dockerfile: "FROM scratch\nCOPY Dockerfile /\n" });
+    const err = await client.solve({ context: { type: "git", remote, ref: `no-such-branch-${unique()}` }, gitAuthToken: TOKEN }).then(
+      () => assert.fail("the build succeeded"),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof GitCloneRefusedError, `expected GitCloneRefusedError, got ${String(err)}`);
+    assert.match(err.message, /the requested ref does not exist in the repository/);
+  });
+
   test("an unreachable registry fails the push with a clear error", { timeout: 180_000 }, async () => {
     const { remote, sha } = await repoWith({ Dockerfile: `FROM scratch\nCOPY Dockerfile /df-${unique()}\n` });
     const registry = `127.0.0.1:${await freePort()}`;
