@@ -104,14 +104,14 @@ export function readSecretEnv(id: string, variable: string, env: NodeJS.ProcessE
 
 /**
  * Checks a cache entry for a direction: `registry` needs `ref` (and `mode` min|max), `inline` is export-only and
- * takes no attrs. Other types (`local`, `gha`, …) need services or tokens this client does not have.
+ * takes no attrs, `local` exports to `dest=DIR` (with `mode`) and imports from `src=DIR`; relative directories
+ * resolve against `cwd`. Other types (`gha`, `s3`, …) need tokens this client does not have.
  */
-export function checkCacheEntry(entry: CacheEntry, direction: "import" | "export", option: string): CacheEntry {
+export function checkCacheEntry(entry: CacheEntry, direction: "import" | "export", option: string, cwd = process.cwd()): CacheEntry {
   const attrs = entry.attrs ?? {};
   if (entry.type === "registry") {
     if (!attrs.ref) throw new InvalidOptionError(option, `${option}: type=registry needs ref=<image>`);
-    if (attrs.mode !== undefined && attrs.mode !== "min" && attrs.mode !== "max") throw new InvalidOptionError(option, `${option}: mode must be min or max`);
-    if (direction === "import" && attrs.mode !== undefined) throw new InvalidOptionError(option, `${option}: mode only applies to cache exports`);
+    checkCacheMode(attrs, direction, option);
     return { type: "registry", attrs: { ...attrs } };
   }
   if (entry.type === "inline") {
@@ -121,11 +121,37 @@ export function checkCacheEntry(entry: CacheEntry, direction: "import" | "export
     if (Object.keys(attrs).length > 0) throw new InvalidOptionError(option, `${option}: type=inline takes no other fields`);
     return { type: "inline" };
   }
-  throw new InvalidOptionError(option, `${option}: unsupported cache type "${String(entry.type)}" (supported: registry, inline)`);
+  if (entry.type === "local") return { type: "local", attrs: localCacheAttrs(attrs, direction, option, cwd) };
+  throw new InvalidOptionError(option, `${option}: unsupported cache type "${String(entry.type)}" (supported: registry, inline, local)`);
 }
 
-/** `type=registry,ref=REF[,mode=max]`, `type=inline`, or (imports only) a bare image reference. */
-export function parseCacheEntry(value: string, direction: "import" | "export", option: string): CacheEntry {
+function checkCacheMode(attrs: Record<string, string>, direction: "import" | "export", option: string): void {
+  if (attrs.mode !== undefined && attrs.mode !== "min" && attrs.mode !== "max") throw new InvalidOptionError(option, `${option}: mode must be min or max`);
+  if (direction === "import" && attrs.mode !== undefined) throw new InvalidOptionError(option, `${option}: mode only applies to cache exports`);
+}
+
+/** `dest=DIR[,mode=min|max]` (export) or `src=DIR` (import), the directory made absolute. */
+function localCacheAttrs(attrs: Record<string, string>, direction: "import" | "export", option: string, cwd: string): Record<string, string> {
+  const dirKey = direction === "export" ? "dest" : "src";
+  const allowed = direction === "export" ? ["dest", "mode"] : ["src"];
+  for (const key of Object.keys(attrs)) {
+    if (!allowed.includes(key)) {
+      throw new InvalidOptionError(option, `${option}: type=local ${direction === "export" ? "exports take dest= and mode=" : "imports take src="} only, not ${key}=`);
+    }
+  }
+  const dir = attrs[dirKey];
+  if (!dir || dir === "-") throw new InvalidOptionError(option, `${option}: type=local needs ${dirKey}=DIR`);
+  checkCacheMode(attrs, direction, option);
+  const checked: Record<string, string> = { [dirKey]: resolve(cwd, dir) };
+  if (attrs.mode !== undefined) checked.mode = attrs.mode;
+  return checked;
+}
+
+/**
+ * `type=registry,ref=REF[,mode=max]`, `type=inline`, `type=local,dest=DIR[,mode=max]` / `type=local,src=DIR`, or
+ * (imports only) a bare image reference. Relative directories resolve against `cwd`.
+ */
+export function parseCacheEntry(value: string, direction: "import" | "export", option: string, cwd = process.cwd()): CacheEntry {
   const fields = splitCsv(value);
   if (direction === "import" && fields.length === 1 && !(fields[0] as string).includes("=")) {
     return { type: "registry", attrs: { ref: fields[0] as string } };
@@ -138,8 +164,8 @@ export function parseCacheEntry(value: string, direction: "import" | "export", o
     if (key === "type") type = given;
     else attrs[key] = given;
   }
-  if (type === undefined) throw new InvalidOptionError(option, `${option} "${value}": type= is required (registry or inline)`);
-  return checkCacheEntry({ type: type as CacheEntry["type"], attrs }, direction, option);
+  if (type === undefined) throw new InvalidOptionError(option, `${option} "${value}": type= is required (registry, inline or local)`);
+  return checkCacheEntry({ type: type as CacheEntry["type"], attrs }, direction, option, cwd);
 }
 
 const TRUE = new Set(["", "true", "1"]);

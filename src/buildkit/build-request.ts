@@ -20,6 +20,11 @@ export type BuildContext =
       dockerfileDir?: string;
     };
 
+/**
+ * A cache to import or export. `registry`: `ref` (and `mode` for exports); `inline`: no attrs, export only;
+ * `local`: an OCI layout directory on the client, `dest` (and `mode`) to export, `src` to import — buildkitd reads
+ * and writes it through the session, the client records the exported cache in `index.json` under `latest`.
+ */
 export interface CacheEntry {
   type: "registry" | "inline" | "local";
   attrs?: Record<string, string>;

@@ -15,12 +15,14 @@ import { ProgressTracker } from "../progress/tracker.js";
 import { publishFromEngine, stagedNames } from "../push/engine-publish.js";
 import { Redactor } from "../redact.js";
 import { authService } from "../session/auth-service.js";
+import { contentStoreService } from "../session/content-store-service.js";
 import { healthService } from "../session/health-service.js";
 import { secretsService } from "../session/secrets-service.js";
 import type { SessionService } from "../session/service.js";
 import { openSession } from "../session/session.js";
 import { newBuildRef } from "./build-ref.js";
 import type { DaemonCapabilities } from "./daemon-capabilities.js";
+import { closeLocalCacheStores, lookUpLocalCaches, openLocalCacheStores, recordExportedCache } from "./local-cache.js";
 import { planSolve } from "./solve-plan.js";
 import { followStatus } from "./status-stream.js";
 
@@ -66,6 +68,7 @@ export async function runSolve(deps: SolveDependencies, request: BuildRequest, o
     sessionId: randomBytes(16).toString("hex"),
     capabilities: deps.capabilities,
     stageNames: stagedNames,
+    localCacheImports: await lookUpLocalCaches(request.cacheImports ?? []),
   });
   if (plan.enginePush && !deps.engine) {
     throw new UnsupportedByDaemonError(
@@ -78,16 +81,19 @@ export async function runSolve(deps: SolveDependencies, request: BuildRequest, o
   for (const value of plan.secrets.values()) redactor.add(Buffer.isBuffer(value) ? value.toString("utf8") : value);
   for (const credential of request.registryAuth ?? []) redactor.add(credential.password);
   const tracker = new ProgressTracker({ onEvent: options.onProgress, redactor });
+  for (const skipped of plan.localCaches?.skipped ?? []) tracker.warn(skipped);
 
   const services: SessionService[] = [healthService(), secretsService(plan.secrets), authService(request.registryAuth ?? [])];
   if (plan.localDirs) services.push(fileSyncService(plan.localDirs));
   if (plan.fileOutput) services.push(fileSendService(plan.fileOutput));
+  const cacheStores = plan.localCaches && plan.localCaches.stores.size > 0 ? await openLocalCacheStores(plan.localCaches) : undefined;
+  if (cacheStores) services.push(contentStoreService(cacheStores));
   services.push(...(options.sessionServices ?? []));
 
   const session = openSession(deps.control, services, {
     id: plan.solve.Session,
     ...(plan.localDirs ? { sharedKey: transferCacheKey(plan.localDirs) } : {}),
-    nativeTransport: plan.localDirs !== undefined || plan.fileOutput !== undefined,
+    nativeTransport: plan.localDirs !== undefined || plan.fileOutput !== undefined || cacheStores !== undefined,
   });
   let response: SolveResponse__Output;
   const solveStarted = Date.now();
@@ -116,9 +122,16 @@ export async function runSolve(deps: SolveDependencies, request: BuildRequest, o
       solveMs = Date.now() - solveStarted;
     }
     await status.settle();
-    tracker.finish();
+    try {
+      if (plan.localCaches && !(await recordExportedCache(plan.localCaches, response.ExporterResponse ?? {}))) {
+        tracker.warn(`the daemon named no exported cache manifest; index.json of ${plan.localCaches.exportDirs.join(", ")} was not updated`);
+      }
+    } finally {
+      tracker.finish();
+    }
   } finally {
     await session.close();
+    if (cacheStores) await closeLocalCacheStores(cacheStores);
   }
 
   const exporterResponse = { ...response.ExporterResponse };

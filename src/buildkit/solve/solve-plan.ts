@@ -6,6 +6,8 @@ import type { SolveRequest } from "../generated/moby/buildkit/v1/SolveRequest.js
 import type { DaemonCapabilities } from "./daemon-capabilities.js";
 import { parseMinorVersion } from "./daemon-capabilities.js";
 import { gitAuthSecretId, gitContextAttrs } from "./git-context.js";
+import type { LocalCacheLookup, LocalCachePlan } from "./local-cache.js";
+import { planLocalCaches } from "./local-cache.js";
 
 export interface SolvePlanContext {
   ref: string;
@@ -13,6 +15,8 @@ export interface SolvePlanContext {
   capabilities: DaemonCapabilities;
   /** One local staging name per repository for the Engine's `moby` exporter (the push module's `stagedNames`). */
   stageNames: (names: string[], buildRef: string) => string[];
+  /** What `lookUpLocalCaches` found for the request's `type=local` cache imports, by `src` directory. */
+  localCacheImports?: ReadonlyMap<string, LocalCacheLookup>;
 }
 
 export interface SolvePlan {
@@ -25,6 +29,8 @@ export interface SolvePlan {
   localDirs?: { context: string; dockerfile: string };
   /** Client-side destination of a `local` / `tar` exporter (FileSend). */
   fileOutput?: Extract<BuildOutput, { type: "local" | "tar" }>;
+  /** `type=local` caches: the OCI layouts the session's content store serves, and what to tell the user. */
+  localCaches?: LocalCachePlan;
 }
 
 /** Turns a BuildRequest into the SolveRequest for the connected daemon (WIRE.md §1.3, §5, §6) — no I/O. */
@@ -58,10 +64,12 @@ export function planSolve(request: BuildRequest, ctx: SolvePlanContext): SolvePl
   if (platforms.length > 0) attrs.platform = platforms.join(",");
   if (request.noCache) attrs["no-cache"] = "";
   if (request.pull) attrs["image-resolve-mode"] = "pull";
-  const imports = (request.cacheImports ?? []).map(cacheEntry);
+  checkCacheEntries(request.cacheImports ?? [], request.cacheExports ?? [], ctx.capabilities);
+  const local = planLocalCaches(request.cacheImports ?? [], request.cacheExports ?? [], ctx.localCacheImports ?? new Map());
+  if (local.plan) plan.localCaches = local.plan;
+  const imports = local.imports.map(cacheEntry);
   if (imports.length > 0) attrs["cache-imports"] = JSON.stringify(imports);
 
-  checkCacheExports(request.cacheExports ?? [], ctx.capabilities);
   const exporters = exportersFor(request.output, platforms, ctx, plan);
   const first = exporters[0];
   const solve: SolveRequest = {
@@ -70,7 +78,7 @@ export function planSolve(request: BuildRequest, ctx: SolvePlanContext): SolvePl
     Frontend: "dockerfile.v0",
     FrontendAttrs: attrs,
     // Always present, even empty: some daemons dereference it unchecked (WIRE.md §1.3).
-    Cache: { Exports: (request.cacheExports ?? []).map(cacheEntry), Imports: imports },
+    Cache: { Exports: local.exports.map(cacheEntry), Imports: imports },
     // Old daemons read only fields 3/4, v0.13+ only field 13: send both (WIRE.md §1.3).
     Exporters: exporters,
   };
@@ -82,14 +90,22 @@ export function planSolve(request: BuildRequest, ctx: SolvePlanContext): SolvePl
 }
 
 /** What the daemon would reject mid-solve with a terse message (WIRE.md §2, §6.5), refused up front instead. */
-function checkCacheExports(exports: CacheEntry[], capabilities: DaemonCapabilities): void {
+function checkCacheEntries(imports: CacheEntry[], exports: CacheEntry[], capabilities: DaemonCapabilities): void {
   const { daemon, containerdImageStore, buildkitVersion } = capabilities;
   if (daemon === "docker-engine" && !containerdImageStore) {
     const other = exports.find((e) => e.type !== "inline");
     if (other) {
       throw new UnsupportedByDaemonError(
         "cache-export",
-        `this Docker Engine stores images without containerd and can only export an inline cache (type=inline), not type=${other.type}; use a standalone buildkitd for registry caches`,
+        `this Docker Engine stores images without containerd and can only export an inline cache (type=inline), not type=${other.type}; use a standalone buildkitd for registry and local caches`,
+      );
+    }
+    // Its BuildKit (0.8) reads neither the OCI cache manifests a current buildkitd writes nor a cache it could
+    // have written itself (it exports none): a local import could only ever miss.
+    if (imports.some((e) => e.type === "local")) {
+      throw new UnsupportedByDaemonError(
+        "cache-import",
+        "this Docker Engine stores images without containerd and cannot import a type=local cache; use a standalone buildkitd for local caches",
       );
     }
   }
