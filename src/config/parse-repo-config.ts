@@ -1,11 +1,16 @@
 import { LineCounter, parseDocument } from "yaml";
+import type { Document } from "yaml";
+import { configLimitViolations } from "./check-config-limits.js";
 import { ConfigError, REPO_CONFIG_PATH } from "./config-error.js";
 import type { ConfigIssue } from "./config-error.js";
+import { DEFAULT_CONFIG_LIMITS } from "./config-limits.js";
+import type { ConfigLimits } from "./config-limits.js";
 import { repoConfigValidator } from "./config-schema.js";
 import type { SchemaError } from "./config-schema.js";
-import { globProblem, refGlobProblem } from "./path-filter.js";
+import { globExpansionCount, globProblem, refGlobProblem } from "./path-filter.js";
 import type { CacheSetting, ImageConfig, RepoConfig } from "./repo-config.js";
 import { parseTagTemplate, TagTemplateError } from "./tags.js";
+import { aliasBombAt, deepestNode, nestingEstimateExceeds } from "./yaml-limits.js";
 import { formatKeyPath, pointerToKeyPath, YamlLocator } from "./yaml-locate.js";
 import type { KeyPath } from "./yaml-locate.js";
 
@@ -32,11 +37,39 @@ interface RawConfig {
  * Parses and validates `.github/buildkit-bot.yml`. Throws a {@link ConfigError} listing every problem found,
  * each with the line it is on: YAML syntax first (nothing else can be checked then), then the JSON Schema,
  * then what a schema cannot say (unique names, globs, template variables, paths leaving the repository).
+ *
+ * The file is untrusted and one app serves every installation, so `limits` (file size, nesting, aliases, counts
+ * and lengths) are each checked before the work they bound, and exceeding one is a config error like any other.
  */
-export function parseRepoConfig(text: string, opts: { path?: string } = {}): RepoConfig {
+export function parseRepoConfig(text: string, opts: { path?: string; limits?: ConfigLimits } = {}): RepoConfig {
   const path = opts.path ?? REPO_CONFIG_PATH;
+  const limits = opts.limits ?? DEFAULT_CONFIG_LIMITS;
+  const fail = (line: number, column: number, message: string): never => {
+    throw new ConfigError([{ path, line, column, message }]);
+  };
+
+  const bytes = Buffer.byteLength(text, "utf8");
+  if (bytes > limits.fileBytes) {
+    fail(1, 1, `the file is ${bytes} bytes, over the limit of ${limits.fileBytes} bytes`);
+  }
+  const nesting = (line: number, column: number): never =>
+    fail(line, column, `YAML nesting is deeper than the limit of ${limits.nestingDepth} levels`);
+  // The estimate is within a factor of two of the real depth; the exact check follows the parse.
+  const tooDeep = nestingEstimateExceeds(text, 2 * limits.nestingDepth + 2);
+  if (tooDeep !== undefined) {
+    const lineCounter = new LineCounter();
+    for (let nl = text.indexOf("\n"); nl >= 0 && nl < tooDeep; nl = text.indexOf("\n", nl + 1)) lineCounter.addNewLine(nl + 1);
+    const { line, col } = lineCounter.linePos(tooDeep);
+    nesting(line, col);
+  }
+
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true, merge: true });
+  let doc: Document;
+  try {
+    doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true, merge: true });
+  } catch (err) {
+    return fail(1, 1, `YAML could not be parsed: ${yamlMessage((err as Error).message)}`);
+  }
   const locator = new YamlLocator(doc, lineCounter);
   const issue = (at: { line: number; column: number }, message: string): ConfigIssue => ({
     path,
@@ -54,12 +87,34 @@ export function parseRepoConfig(text: string, opts: { path?: string } = {}): Rep
       }),
     );
   }
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  const deep = deepestNode(doc, limits.nestingDepth);
+  if (deep) {
+    const at = locator.position(deep.range?.[0] ?? 0);
+    nesting(at.line, at.column);
+  }
+  const aliasMessage = `YAML aliases expand to more than the limit of ${limits.aliases} (is this an alias bomb?)`;
+  const bomb = aliasBombAt(doc, limits.aliases);
+  if (bomb) {
+    const at = locator.position(bomb.range?.[0] ?? 0);
+    fail(at.line, at.column, aliasMessage);
+  }
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: limits.aliases });
+  } catch (err) {
+    // The checks above keep the library from throwing; if it still does, it is this file's fault all the same.
+    if (err instanceof ReferenceError && /alias/i.test(err.message)) fail(1, 1, aliasMessage);
+    return fail(1, 1, `YAML could not be converted: ${yamlMessage((err as Error).message)}`);
+  }
   if (data === null || data === undefined) {
     throw new ConfigError([issue({ line: 1, column: 1 }, "the file is empty: it needs an `images:` list")]);
   }
+  const overLimit = configLimitViolations(data, limits);
+  if (overLimit.length > 0) {
+    throw new ConfigError(sortIssues(overLimit.map((v) => issue(locator.locate(v.keyPath, v.keyOf), v.message))));
+  }
 
-  const validate = repoConfigValidator();
+  const validate = repoConfigValidator(limits);
   const issues: ConfigIssue[] = [];
   // Images the schema rejects are not checked further; the others are, so one round of fixes covers them all.
   const invalidImages = new Set<number>();
@@ -83,7 +138,7 @@ export function parseRepoConfig(text: string, opts: { path?: string } = {}): Rep
   const images: ImageConfig[] = [];
   raw.images.forEach((img, index) => {
     if (invalidImages.has(index)) return;
-    images.push(resolveImage(img, ["images", index], locator.locate(["images", index]).line, report));
+    images.push(resolveImage(img, ["images", index], locator.locate(["images", index]).line, report, limits));
     const previous = firstUse.get(img.name);
     if (previous === undefined) {
       firstUse.set(img.name, index);
@@ -104,6 +159,7 @@ function resolveImage(
   at: KeyPath,
   line: number,
   report: (keyPath: KeyPath, message: string) => void,
+  limits: ConfigLimits,
 ): ImageConfig {
   const context = repoRelativePath(img.context ?? ".", [...at, "context"], report);
   const defaultDockerfile = context === "" ? "Dockerfile" : `${context}/Dockerfile`;
@@ -116,10 +172,7 @@ function resolveImage(
   platforms.forEach((p, i) => {
     if (platforms.indexOf(p) !== i) report([...at, "platforms", i], `"${p}" is listed twice`);
   });
-  (img.paths ?? []).forEach((p, i) => {
-    const problem = globProblem(p);
-    if (problem) report([...at, "paths", i], `"${p}" ${problem}`);
-  });
+  globList(img.paths ?? [], [...at, "paths"], globProblem, limits.braceExpansions, report);
   (img.tags ?? []).forEach((t, i) => {
     try {
       parseTagTemplate(t);
@@ -129,10 +182,7 @@ function resolveImage(
     }
   });
   for (const kind of ["branches", "tags"] as const) {
-    (img.push?.[kind] ?? []).forEach((g, i) => {
-      const problem = refGlobProblem(g);
-      if (problem) report([...at, "push", kind, i], `"${g}" ${problem}`);
-    });
+    globList(img.push?.[kind] ?? [], [...at, "push", kind], refGlobProblem, limits.braceExpansions, report);
   }
   const buildArgs: Record<string, string> = {};
   for (const [k, v] of Object.entries(img.build_args ?? {})) buildArgs[k] = String(v);
@@ -155,6 +205,33 @@ function resolveImage(
     ...(img.repository !== undefined ? { repository: img.repository } : {}),
     line,
   };
+}
+
+/** Reports bad globs of one list, and the list as a whole expanding (through braces) past `maxExpansions` globs. */
+function globList(
+  globs: readonly string[],
+  at: KeyPath,
+  problemOf: (glob: string, maxExpansions: number) => string | undefined,
+  maxExpansions: number,
+  report: (keyPath: KeyPath, message: string) => void,
+): void {
+  let expanded = 0;
+  let overReported = false;
+  globs.forEach((g, i) => {
+    const problem = problemOf(g, maxExpansions);
+    if (problem) {
+      report([...at, i], `"${g}" ${problem}`);
+      return;
+    }
+    expanded += globExpansionCount(g, maxExpansions);
+    if (expanded > maxExpansions && !overReported) {
+      overReported = true;
+      report(
+        [...at, i],
+        `"${g}": with its {…} braces the list expands to more than ${maxExpansions} globs, over the limit of ${maxExpansions} (braceExpansions)`,
+      );
+    }
+  });
 }
 
 const IMAGE_REFERENCE = /^[a-z0-9]([a-z0-9._/-]|:[0-9]+\/)*[a-z0-9](:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$/;
@@ -300,6 +377,15 @@ function schemaIssues(errors: SchemaError[], locator: YamlLocator): LocatedMessa
       }
       case "propertyNames":
         break; // reported by the nested pattern error, which knows the offending key
+      case "maxItems":
+      case "maxProperties": {
+        const count = Array.isArray(e.data) ? e.data.length : Object.keys(e.data as object).length;
+        out.push({
+          at: locator.locate(keyPath),
+          message: `${where}${count} entries exceed the limit of ${String(e.params.limit)}`,
+        });
+        break;
+      }
       case "minItems":
         out.push({ at: locator.locate(keyPath), message: `${where}must list at least ${String(e.params.limit)} item` });
         break;

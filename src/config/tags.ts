@@ -35,13 +35,49 @@ export class TagTemplateError extends Error {
   }
 }
 
-const PLACEHOLDER = /\{\{\s*([^{}]*?)\s*\}\}/g;
+interface Placeholder {
+  /** Offset of the opening `{{`. */
+  index: number;
+  /** Offset just past the closing `}}`. */
+  end: number;
+  /** What is between the braces, without surrounding whitespace. */
+  name: string;
+}
+
+/**
+ * The `{{ name }}` placeholders of a template, left to right, in one pass. A placeholder is `{{`, then text
+ * without braces, then `}}`; where the text after `{{` meets a `{` first, the next `{{` is tried. (This replaces
+ * the regex `/\{\{\s*([^{}]*?)\s*\}\}/g`, same matches, which backtracked quadratically on `{{` and spaces.)
+ */
+function* placeholders(template: string): Generator<Placeholder> {
+  let from = 0;
+  // Offset of the first brace at or after `from`; each brace is found once, so the scan is linear.
+  let brace = -1;
+  const nextBrace = (at: number): number => {
+    if (brace < at) {
+      brace = at;
+      while (brace < template.length && template[brace] !== "{" && template[brace] !== "}") brace++;
+    }
+    return brace;
+  };
+  while (from < template.length) {
+    const open = template.indexOf("{{", from);
+    if (open < 0) return;
+    const close = nextBrace(open + 2);
+    if (template[close] === "}" && template[close + 1] === "}") {
+      yield { index: open, end: close + 2, name: template.slice(open + 2, close).trim() };
+      from = close + 2;
+    } else {
+      from = open + 1;
+    }
+  }
+}
 
 export function parseTagTemplate(template: string): TemplatePart[] {
   const parts: TemplatePart[] = [];
   let last = 0;
-  for (const match of template.matchAll(PLACEHOLDER)) {
-    const name = match[1] ?? "";
+  for (const match of placeholders(template)) {
+    const name = match.name;
     if (!(TAG_VARIABLES as readonly string[]).includes(name)) {
       throw new TagTemplateError(
         `unknown template variable "{{${name}}}" (known: ${TAG_VARIABLES.map((v) => `{{${v}}}`).join(", ")})`,
@@ -50,7 +86,7 @@ export function parseTagTemplate(template: string): TemplatePart[] {
     }
     if (match.index > last) parts.push({ text: template.slice(last, match.index) });
     parts.push({ variable: name as TagVariable });
-    last = match.index + match[0].length;
+    last = match.end;
   }
   if (last < template.length) parts.push({ text: template.slice(last) });
   for (const part of parts) {

@@ -1,0 +1,173 @@
+/**
+ * Hard limits on a repository's `.github/buildkit-bot.yml`. One deployment serves every installation and the file is
+ * untrusted, so its size and every count or length that drives work (parsing, builds, glob matching) is bounded
+ * before that work starts. The defaults are a few times what a large real config needs (a monorepo with a dozen
+ * images, a handful of tags and path globs each) and keep the worst case of every step in the low milliseconds:
+ * 64 KiB parses in well under 100 ms, 50 images are 50 check runs and builds against the app-wide GitHub write
+ * budget, and glob matching is O(pattern × path) with patterns of at most 256 characters.
+ *
+ * This table is the single source: the parser enforces it, `schema/buildkit-bot.schema.json` carries the same
+ * numbers for editors (a test keeps them equal), and an operator may change them per deployment with
+ * `BUILDKIT_BOT_CONFIG_LIMITS`.
+ */
+export const CONFIG_LIMIT_SPECS = {
+  fileBytes: { default: 65_536, what: "file size in bytes", schema: [] },
+  nestingDepth: { default: 20, what: "YAML nesting depth (collections inside collections)", schema: [] },
+  aliases: { default: 100, what: "YAML aliases resolved, `<<` merges included", schema: [] },
+  images: {
+    default: 50,
+    what: "entries in `images`",
+    schema: [{ pointer: "/properties/images", keyword: "maxItems" }],
+  },
+  tagsPerImage: {
+    default: 20,
+    what: "entries in an image's `tags`",
+    schema: [{ pointer: "/$defs/image/properties/tags", keyword: "maxItems" }],
+  },
+  tagLength: {
+    default: 256,
+    what: "characters in a tag template",
+    schema: [{ pointer: "/$defs/image/properties/tags/items", keyword: "maxLength" }],
+  },
+  pathsPerImage: {
+    default: 50,
+    what: "entries in an image's `paths`",
+    schema: [{ pointer: "/$defs/image/properties/paths", keyword: "maxItems" }],
+  },
+  pushGlobsPerImage: {
+    default: 50,
+    what: "entries in an image's `push.branches` or `push.tags`",
+    schema: [
+      { pointer: "/$defs/image/properties/push/properties/branches", keyword: "maxItems" },
+      { pointer: "/$defs/image/properties/push/properties/tags", keyword: "maxItems" },
+    ],
+  },
+  patternLength: {
+    default: 256,
+    what: "characters in a glob (`paths`, `push.branches`, `push.tags`)",
+    schema: [
+      { pointer: "/$defs/image/properties/paths/items", keyword: "maxLength" },
+      { pointer: "/$defs/image/properties/push/properties/branches/items", keyword: "maxLength" },
+      { pointer: "/$defs/image/properties/push/properties/tags/items", keyword: "maxLength" },
+    ],
+  },
+  braceExpansions: {
+    default: 100,
+    what: "globs one list (`paths`, `push.branches`, `push.tags`) expands to after `{a,b}` / `{1..9}` braces",
+    schema: [],
+  },
+  buildArgsPerImage: {
+    default: 50,
+    what: "entries in an image's `build_args`",
+    schema: [{ pointer: "/$defs/image/properties/build_args", keyword: "maxProperties" }],
+  },
+} as const satisfies Record<string, LimitSpec>;
+
+export interface LimitSpec {
+  default: number;
+  /** What is counted, for the README and error messages. */
+  what: string;
+  /** Where the shipped JSON Schema states the same limit. */
+  schema: ReadonlyArray<{ pointer: string; keyword: "maxItems" | "maxLength" | "maxProperties" }>;
+}
+
+export type ConfigLimitName = keyof typeof CONFIG_LIMIT_SPECS;
+export type ConfigLimits = Readonly<Record<ConfigLimitName, number>>;
+
+export const CONFIG_LIMIT_NAMES = Object.keys(CONFIG_LIMIT_SPECS) as ConfigLimitName[];
+
+export const DEFAULT_CONFIG_LIMITS: ConfigLimits = Object.freeze(
+  Object.fromEntries(CONFIG_LIMIT_NAMES.map((k) => [k, CONFIG_LIMIT_SPECS[k].default])) as Record<
+    ConfigLimitName,
+    number
+  >,
+);
+
+export const CONFIG_LIMITS_VARIABLE = "BUILDKIT_BOT_CONFIG_LIMITS";
+
+/** `BUILDKIT_BOT_CONFIG_LIMITS` is malformed; `variable` names it, like the app's other configuration errors. */
+export class ConfigLimitsError extends Error {
+  readonly variable = CONFIG_LIMITS_VARIABLE;
+  constructor(message: string) {
+    super(`${CONFIG_LIMITS_VARIABLE}: ${message}`);
+    this.name = "ConfigLimitsError";
+  }
+}
+
+/** Keeps JSON.parse and the arithmetic on limits exact; far above anything a config file could need. */
+const MAX_LIMIT_VALUE = 1_000_000_000;
+
+/**
+ * Parses an operator override, either JSON (`{"images": 100}`) or `key=value` pairs separated by commas or
+ * whitespace (`images=100,fileBytes=262144`). Unset or blank → the defaults. Keys not given keep their default.
+ */
+export function parseConfigLimits(value: string | undefined): ConfigLimits {
+  const text = value?.trim() ?? "";
+  if (text === "") return DEFAULT_CONFIG_LIMITS;
+  const entries: Array<[string, unknown]> = [];
+  if (text.startsWith("{")) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      throw new ConfigLimitsError(`is not valid JSON (${(err as Error).message})`);
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+      throw new ConfigLimitsError("must be a JSON object of limit names to numbers");
+    }
+    entries.push(...Object.entries(parsed));
+  } else {
+    for (const pair of text.split(/[\s,]+/).filter((p) => p !== "")) {
+      const eq = pair.indexOf("=");
+      if (eq <= 0) throw new ConfigLimitsError(`"${pair}" is not key=value`);
+      entries.push([pair.slice(0, eq), pair.slice(eq + 1)]);
+    }
+  }
+  const out: Record<ConfigLimitName, number> = { ...DEFAULT_CONFIG_LIMITS };
+  for (const [key, raw] of entries) {
+    if (!(CONFIG_LIMIT_NAMES as string[]).includes(key)) {
+      throw new ConfigLimitsError(`unknown limit "${key}" (known: ${CONFIG_LIMIT_NAMES.join(", ")})`);
+    }
+    const n = typeof raw === "number" ? raw : typeof raw === "string" && /^\d+$/.test(raw) ? Number(raw) : NaN;
+    if (!Number.isSafeInteger(n) || n < 1 || n > MAX_LIMIT_VALUE) {
+      throw new ConfigLimitsError(`${key} must be a whole number from 1 to ${MAX_LIMIT_VALUE} (got ${JSON.stringify(raw)})`);
+    }
+    out[key as ConfigLimitName] = n;
+  }
+  return Object.freeze(out);
+}
+
+/** The limits for this deployment from its environment. */
+export function configLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): ConfigLimits {
+  return parseConfigLimits(env[CONFIG_LIMITS_VARIABLE]);
+}
+
+/**
+ * A copy of the shipped schema with the limit keywords set to `limits`, so that a deployment with raised limits
+ * does not have the schema reject what the code allows.
+ */
+export function schemaWithLimits(schema: Record<string, unknown>, limits: ConfigLimits): Record<string, unknown> {
+  const copy = structuredClone(schema);
+  for (const name of CONFIG_LIMIT_NAMES) {
+    for (const { pointer, keyword } of CONFIG_LIMIT_SPECS[name].schema) {
+      const node = schemaNode(copy, pointer);
+      if (node) node[keyword] = limits[name];
+    }
+  }
+  return copy;
+}
+
+/** The object at a JSON pointer inside a schema, or undefined. */
+export function schemaNode(schema: Record<string, unknown>, pointer: string): Record<string, unknown> | undefined {
+  let node: unknown = schema;
+  for (const raw of pointer.split("/").slice(1)) {
+    const key = raw.replace(/~1/g, "/").replace(/~0/g, "~");
+    if (typeof node !== "object" || node === null) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return typeof node === "object" && node !== null ? (node as Record<string, unknown>) : undefined;
+}
+
+export function limitsKey(limits: ConfigLimits): string {
+  return CONFIG_LIMIT_NAMES.map((k) => limits[k]).join(",");
+}
