@@ -3,7 +3,8 @@ import type { WriteBudget } from "./write-budget.js";
 
 /**
  * The planner's check-run writes behind the shared write budget. Each of them is one request that must not be
- * lost (a build's run, a skipped image's neutral run, the config failure), so each waits for a final slot.
+ * lost (a build's run, a skipped image's neutral run, the config failure), so each waits for a final slot, and
+ * waits out an app-wide pause and is sent again when GitHub asks the app to slow down.
  */
 export class BudgetedPlannerReporter implements PlannerReporter {
   constructor(
@@ -12,17 +13,22 @@ export class BudgetedPlannerReporter implements PlannerReporter {
   ) {}
 
   async createQueuedCheckRun(run: QueuedCheckRun): Promise<number> {
-    await this.budget.acquire("final", `planner:${run.repository.owner}/${run.repository.repo}:${run.headSha}:${run.image}`);
-    return this.inner.createQueuedCheckRun(run);
+    let id: number | undefined;
+    await this.budget.send("final", key(run, run.image), async () => {
+      id = await this.inner.createQueuedCheckRun(run);
+    });
+    return id as number;
   }
 
   async createSkippedCheckRun(run: SkippedCheckRun): Promise<void> {
-    await this.budget.acquire("final", `planner:${run.repository.owner}/${run.repository.repo}:${run.headSha}:${run.image}`);
-    await this.inner.createSkippedCheckRun(run);
+    await this.budget.send("final", key(run, run.image), () => this.inner.createSkippedCheckRun(run));
   }
 
   async createConfigFailureCheckRun(run: ConfigFailureCheckRun): Promise<void> {
-    await this.budget.acquire("final", `planner:${run.repository.owner}/${run.repository.repo}:${run.headSha}:config`);
-    await this.inner.createConfigFailureCheckRun(run);
+    await this.budget.send("final", key(run, "config"), () => this.inner.createConfigFailureCheckRun(run));
   }
+}
+
+function key(run: QueuedCheckRun | SkippedCheckRun | ConfigFailureCheckRun, what: string): string {
+  return `planner:${run.repository.owner}/${run.repository.repo}:${run.headSha}:${what}`;
 }

@@ -108,20 +108,23 @@ export class GitHubReporter {
     let id = await this.#runId();
     if (id === undefined) {
       // The run must exist before anything else can be reported, so its creation is never coalesced.
-      await this.#budget.acquire("final", this.#runKey());
-      const { data } = await this.#send("run", () =>
-        this.#request("POST /repos/{owner}/{repo}/check-runs", {
-          owner: this.#target.owner,
-          repo: this.#target.repo,
-          name: this.name,
-          head_sha: this.#target.sha,
-          status: "queued",
-          details_url: this.#target.detailsUrl,
-          ...(this.#target.externalId ? { external_id: this.#target.externalId } : {}),
-          output,
-        }),
-      );
-      id = (data as { id: number }).id;
+      let created: number | undefined;
+      await this.#budget.send("final", this.#runKey(), async () => {
+        const { data } = await this.#send("run", () =>
+          this.#request("POST /repos/{owner}/{repo}/check-runs", {
+            owner: this.#target.owner,
+            repo: this.#target.repo,
+            name: this.name,
+            head_sha: this.#target.sha,
+            status: "queued",
+            details_url: this.#target.detailsUrl,
+            ...(this.#target.externalId ? { external_id: this.#target.externalId } : {}),
+            output,
+          }),
+        );
+        created = (data as { id: number }).id;
+      });
+      id = created as number;
       this.#checkRunId = id;
     } else {
       await this.#patch("intermediate", { status: "queued", details_url: this.#target.detailsUrl, output });
@@ -238,18 +241,20 @@ export class GitHubReporter {
       throw new Error("the check run does not exist yet: call checkRunQueued first");
     }
     if (kind === "intermediate" && this.#finished) return false;
-    const permit = await this.#budget.acquire(kind, this.#runKey());
-    if (!permit.granted) return false;
-    return this.#send("run", async () => {
-      if (kind === "intermediate" && this.#finished) return false;
-      await this.#request("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", {
-        owner: this.#target.owner,
-        repo: this.#target.repo,
-        check_run_id: this.#checkRunId,
-        ...body,
-      });
-      return true;
-    });
+    let written = false;
+    await this.#budget.send(kind, this.#runKey(), () =>
+      this.#send("run", async () => {
+        if (kind === "intermediate" && this.#finished) return;
+        await this.#request("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", {
+          owner: this.#target.owner,
+          repo: this.#target.repo,
+          check_run_id: this.#checkRunId,
+          ...body,
+        });
+        written = true;
+      }),
+    );
+    return written;
   }
 
   async #complete(conclusion: "success" | "failure" | "cancelled" | "neutral", output: CheckRunOutput, annotations: CheckRunAnnotation[]): Promise<void> {
@@ -274,19 +279,19 @@ export class GitHubReporter {
   async #status(kind: WriteKind, state: StatusState, description: string): Promise<void> {
     const t = this.#target;
     const context = statusContext(t.image);
-    const permit = await this.#budget.acquire(kind, `status:${t.owner}/${t.repo}:${t.sha}:${context}`);
-    if (!permit.granted) return;
-    await this.#send("status", async () => {
-      if (kind === "intermediate" && this.#finished) return;
-      await this.#request("POST /repos/{owner}/{repo}/statuses/{sha}", {
-        owner: t.owner,
-        repo: t.repo,
-        sha: t.sha,
-        state,
-        context,
-        description: statusDescription(description),
-        target_url: t.detailsUrl,
-      });
-    });
+    await this.#budget.send(kind, `status:${t.owner}/${t.repo}:${t.sha}:${context}`, () =>
+      this.#send("status", async () => {
+        if (kind === "intermediate" && this.#finished) return;
+        await this.#request("POST /repos/{owner}/{repo}/statuses/{sha}", {
+          owner: t.owner,
+          repo: t.repo,
+          sha: t.sha,
+          state,
+          context,
+          description: statusDescription(description),
+          target_url: t.detailsUrl,
+        });
+      }),
+    );
   }
 }

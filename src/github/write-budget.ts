@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
+import { appWidePauseMs } from "./rate-limit.js";
 
 /**
  * One budget for every content-creating GitHub request the app makes (check runs, statuses), shared by all
@@ -16,6 +17,10 @@ import type { Redis } from "ioredis";
  * equally long on the way: an early write that arrives late can bring a later one into its window. So each grant
  * holds its slot for the window plus `transitMarginMs`: as long as two requests' travel times differ by no more than
  * the margin, GitHub never sees more than `max` writes in any window.
+ *
+ * When GitHub answers a write with a secondary-rate-limit 403 or a 429, `send` pauses the budget: no write of any
+ * process is granted until the time GitHub asked for has passed. Finals wait it out and are sent again; an
+ * intermediate update is dropped (a later one replaces it).
  */
 export type WriteKind = "final" | "intermediate";
 
@@ -46,8 +51,8 @@ export const DEFAULT_WRITES_PER_HOUR = 400;
 export const DEFAULT_TRANSIT_MARGIN_MS = 2_000;
 
 // KEYS: finals queue (ticket → enqueue time), finals heartbeats (ticket → last poll), generation key,
-//       then one zset per window (KEYS[i], i ≥ 4).
-// ARGV: kind, ticket, generation, staleMs, then span/max of KEYS[i] at ARGV[2i-3]/ARGV[2i-2], the span being how long a
+//       pause key (Redis time, ms, before which nothing is granted), then one zset per window (KEYS[i], i ≥ 5).
+// ARGV: kind, ticket, generation, staleMs, then span/max of KEYS[i] at ARGV[2i-5]/ARGV[2i-4], the span being how long a
 //       grant counts (the window plus the transit margin).
 // Returns {1, 0, now} granted, {0, waitMs, now} wait, {-1, 0, now} superseded.
 const ACQUIRE = `
@@ -71,10 +76,12 @@ else
   local head = redis.call('ZRANGE', KEYS[1], 0, 0)
   if head[1] ~= ticket then return {0, staleMs, now} end
 end
+local pausedUntil = tonumber(redis.call('GET', KEYS[4]) or '0')
+if pausedUntil > now then return {0, pausedUntil - now, now} end
 local wait = 0
-for i = 4, #KEYS do
-  local span = tonumber(ARGV[2 * i - 3])
-  local max = tonumber(ARGV[2 * i - 2])
+for i = 5, #KEYS do
+  local span = tonumber(ARGV[2 * i - 5])
+  local max = tonumber(ARGV[2 * i - 4])
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - span)
   if redis.call('ZCARD', KEYS[i]) >= max then
     local oldest = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
@@ -83,15 +90,26 @@ for i = 4, #KEYS do
   end
 end
 if wait > 0 then return {0, wait, now} end
-for i = 4, #KEYS do
+for i = 5, #KEYS do
   redis.call('ZADD', KEYS[i], now, ticket)
-  redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[2 * i - 3]) + 1000)
+  redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[2 * i - 5]) + 1000)
 end
 if kind == 'final' then
   redis.call('ZREM', KEYS[1], ticket)
   redis.call('ZREM', KEYS[2], ticket)
 end
 return {1, 0, now}
+`;
+
+// KEYS: pause key   ARGV: ms   → the pause's end (Redis time, ms); a pause only ever grows.
+const PAUSE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local untilMs = now + tonumber(ARGV[1])
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current >= untilMs then return current end
+redis.call('SET', KEYS[1], untilMs, 'PX', tonumber(ARGV[1]) + 1000)
+return untilMs
 `;
 
 // KEYS: generation key   ARGV: ttlMs   → the new generation
@@ -149,7 +167,13 @@ export class WriteBudget {
     const genKey = `${this.prefix}:gen:${key}`;
     const gen = String(await this.redis.eval(BUMP, 1, genKey, GEN_TTL_MS));
     const ticket = `${kind}:${randomBytes(9).toString("base64url")}`;
-    const keys = [`${this.prefix}:finals`, `${this.prefix}:finals-hb`, genKey, ...this.windows.map((w) => `${this.prefix}:w:${w.windowMs}`)];
+    const keys = [
+      `${this.prefix}:finals`,
+      `${this.prefix}:finals-hb`,
+      genKey,
+      this.#pauseKey,
+      ...this.windows.map((w) => `${this.prefix}:w:${w.windowMs}`),
+    ];
     const args = [kind, ticket, gen, this.#staleMs, ...this.windows.flatMap((w) => [w.windowMs + this.transitMarginMs, w.max])];
     try {
       for (;;) {
@@ -169,6 +193,46 @@ export class WriteBudget {
       }
       throw err;
     }
+  }
+
+  /**
+   * One write through the budget: waits for a permit, then `write()`. A secondary-rate-limit 403 or a 429 pauses
+   * every write of the app (all processes) for as long as GitHub asked; a final then waits the pause out and is
+   * written again (up to `maxPauses` times before the error is thrown), an intermediate is dropped. Resolves false
+   * when the update was not written (superseded, or an intermediate dropped under a pause).
+   */
+  async send(kind: WriteKind, key: string, write: () => Promise<unknown>, options: { signal?: AbortSignal; maxPauses?: number } = {}): Promise<boolean> {
+    const maxPauses = options.maxPauses ?? 5;
+    for (let pauses = 0; ; pauses++) {
+      const permit = await this.acquire(kind, key, options);
+      if (!permit.granted) return false;
+      try {
+        await write();
+        return true;
+      } catch (err) {
+        const pauseMs = appWidePauseMs(err);
+        if (pauseMs === undefined) throw err;
+        await this.pause(pauseMs);
+        if (kind === "intermediate") return false;
+        if (pauses + 1 >= maxPauses) throw err;
+      }
+    }
+  }
+
+  /** Grants nothing to any process of the app for `ms` from now (Redis time); a longer pause already set stays. */
+  async pause(ms: number): Promise<void> {
+    await this.redis.eval(PAUSE, 1, this.#pauseKey, Math.max(0, Math.ceil(ms)));
+  }
+
+  /** How long the current app-wide pause still lasts, ms (0 when none). */
+  async pausedForMs(): Promise<number> {
+    const [until, [sec, micro]] = await Promise.all([this.redis.get(this.#pauseKey), this.redis.time()]);
+    const now = Number(sec) * 1000 + Math.floor(Number(micro) / 1000);
+    return Math.max(0, Number(until ?? 0) - now);
+  }
+
+  get #pauseKey(): string {
+    return `${this.prefix}:paused-until`;
   }
 
   /** Writes granted in each window right now (for metrics and tests). */

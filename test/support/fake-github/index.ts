@@ -536,7 +536,41 @@ export class FakeGitHub<R extends GitRepoLike = GitRepoLike> {
 
   // ---- writes ---------------------------------------------------------------------------------------------------
 
+  /**
+   * The next content-creating write is refused with a secondary-rate-limit 403 (or a 429) asking for
+   * `retryAfterSeconds`, which opens a window that long: every write arriving inside it is refused the same way and
+   * counted in `slowDown.writesInside`, as GitHub sees an app that does not wait.
+   */
+  armSlowDown(options: { retryAfterSeconds: number; status?: 403 | 429 }): void {
+    this.slowDown = { ...options, status: options.status ?? 403, writesInside: 0 };
+  }
+
+  /** The armed or open slow-down window (see armSlowDown). */
+  slowDown: { retryAfterSeconds: number; status: 403 | 429; opensAt?: number; closesAt?: number; writesInside: number } | undefined;
+
+  #refuseInSlowDown(at: number): void {
+    const window = this.slowDown;
+    if (!window) return;
+    if (window.opensAt === undefined) {
+      window.opensAt = at;
+      window.closesAt = at + window.retryAfterSeconds * 1000;
+    } else if (at < (window.closesAt as number)) {
+      window.writesInside++;
+    } else {
+      return;
+    }
+    const retryAfter = String(Math.max(1, Math.ceil(((window.closesAt as number) - at) / 1000)));
+    throw window.status === 429
+      ? new HttpError(429, { message: "Too Many Requests", documentation_url: DOCS, status: "429" }, { "retry-after": retryAfter })
+      : new HttpError(
+          403,
+          { message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.", documentation_url: DOCS, status: "403" },
+          { "retry-after": retryAfter },
+        );
+  }
+
   #countWrite(at: number): void {
+    this.#refuseInSlowDown(at);
     const limits = this.options.secondaryLimits;
     if (limits && (this.writes.inWindow(at, 60_000) >= limits.perMinute || this.writes.inWindow(at, 3_600_000) >= limits.perHour)) {
       this.writes.record(at);
