@@ -149,7 +149,8 @@ describe("BuildConfig", () => {
     rejects(() => local().cacheFrom("type=registry,ref=r/a,mode=max"), "cacheFrom()", /only applies to cache exports/);
     rejects(() => local().cacheTo("type=registry"), "cacheTo()", /needs ref/);
     rejects(() => local().cacheTo({ type: "registry", attrs: { ref: "r/a", mode: "all" } }), "cacheTo()", /mode must be min or max/);
-    rejects(() => local().cacheTo({ type: "local", attrs: { dest: "x" } }), "cacheTo()", /unsupported cache type "local"/);
+    rejects(() => local().cacheTo({ type: "local", attrs: {} }), "cacheTo()", /type=local needs dest=DIR/);
+    rejects(() => local().cacheTo("type=gha,scope=x"), "cacheTo()", /unsupported cache type "gha"/);
     rejects(() => local().output("type=oci,dest=x"), "output()", /unsupported type "oci"/);
     rejects(() => local().output("type=local"), "output()", /needs dest=DIR/);
     rejects(() => local().output({ type: "local", dest: "-" }), "output()", /needs a directory/);

@@ -51,11 +51,16 @@ export async function readOciIndex(dir: string): Promise<OciIndex | undefined> {
   return parseIndex(text, dir);
 }
 
-/** The descriptor tagged `tag` (by image name first, then by OCI ref name), as buildctl resolves it. */
+/**
+ * The descriptor tagged `tag`: by image name first, as buildctl resolves it, then by OCI ref name, preferring an
+ * entry without an image name (the form `putOciIndexEntry` writes) over an image's entry whose tag is the same.
+ */
 export function findTagged(index: OciIndex, tag: string): OciDescriptor | undefined {
+  const byRefName = index.manifests.filter((m) => m.annotations?.[REF_NAME_ANNOTATION] === tag);
   return (
     index.manifests.find((m) => m.annotations?.[IMAGE_NAME_ANNOTATION] === tag) ??
-    index.manifests.find((m) => m.annotations?.[REF_NAME_ANNOTATION] === tag)
+    byRefName.find((m) => m.annotations?.[IMAGE_NAME_ANNOTATION] === undefined) ??
+    byRefName[0]
   );
 }
 

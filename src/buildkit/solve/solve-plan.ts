@@ -100,8 +100,8 @@ function checkCacheEntries(imports: CacheEntry[], exports: CacheEntry[], capabil
         `this Docker Engine stores images without containerd and can only export an inline cache (type=inline), not type=${other.type}; use a standalone buildkitd for registry and local caches`,
       );
     }
-    // Its BuildKit (0.8) reads neither the OCI cache manifests a current buildkitd writes nor a cache it could
-    // have written itself (it exports none): a local import could only ever miss.
+    // Its BuildKit (0.8) does open a local cache, but cannot use the OCI cache manifests a current buildkitd
+    // writes (every step runs again), and it exports none itself: a local import could only ever miss.
     if (imports.some((e) => e.type === "local")) {
       throw new UnsupportedByDaemonError(
         "cache-import",
