@@ -57,10 +57,13 @@ export function parseRepoConfig(text: string, opts: { path?: string; limits?: Co
   // The estimate is within a factor of two of the real depth; the exact check follows the parse.
   const tooDeep = nestingEstimateExceeds(text, 2 * limits.nestingDepth + 2);
   if (tooDeep !== undefined) {
-    const lineCounter = new LineCounter();
-    for (let nl = text.indexOf("\n"); nl >= 0 && nl < tooDeep; nl = text.indexOf("\n", nl + 1)) lineCounter.addNewLine(nl + 1);
-    const { line, col } = lineCounter.linePos(tooDeep);
-    nesting(line, col);
+    let line = 1;
+    let lineStart = 0;
+    for (let nl = text.indexOf("\n"); nl >= 0 && nl < tooDeep; nl = text.indexOf("\n", nl + 1)) {
+      line++;
+      lineStart = nl + 1;
+    }
+    nesting(line, tooDeep - lineStart + 1);
   }
 
   const lineCounter = new LineCounter();
