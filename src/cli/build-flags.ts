@@ -84,14 +84,14 @@ export async function parseSecrets(values: readonly string[], env: NodeJS.Proces
   return secrets;
 }
 
-/** `--cache-from type=registry,ref=REF` or a bare REF. */
-export function parseCacheFrom(values: readonly string[]): CacheEntry[] {
-  return values.map((value) => asUsage(() => parseCacheEntry(value, "import", "--cache-from")));
+/** `--cache-from type=registry,ref=REF`, `type=local,src=DIR` or a bare REF; relative DIRs resolve against `cwd`. */
+export function parseCacheFrom(values: readonly string[], cwd: string): CacheEntry[] {
+  return values.map((value) => asUsage(() => parseCacheEntry(value, "import", "--cache-from", cwd)));
 }
 
-/** `--cache-to type=registry,ref=REF[,mode=max]` or `type=inline`. */
-export function parseCacheTo(values: readonly string[]): CacheEntry[] {
-  return values.map((value) => asUsage(() => parseCacheEntry(value, "export", "--cache-to")));
+/** `--cache-to type=registry,ref=REF[,mode=max]`, `type=local,dest=DIR[,mode=max]` or `type=inline`. */
+export function parseCacheTo(values: readonly string[], cwd: string): CacheEntry[] {
+  return values.map((value) => asUsage(() => parseCacheEntry(value, "export", "--cache-to", cwd)));
 }
 
 /**

@@ -32,8 +32,8 @@ const BUILD_FLAGS = `Image and build flags:
   --platform P[,P…]       Target platform(s), e.g. linux/amd64,linux/arm64 (repeatable)
   --secret id=ID,src=FILE|env=VAR
                           Build secret for RUN --mount=type=secret (repeatable)
-  --cache-from type=registry,ref=REF | REF
-  --cache-to type=registry,ref=REF[,mode=max] | type=inline
+  --cache-from type=registry,ref=REF | type=local,src=DIR | REF
+  --cache-to type=registry,ref=REF[,mode=max] | type=local,dest=DIR[,mode=max] | type=inline
   --no-cache              Do not use the build cache
   --pull                  Always pull base images
   --output, -o type=image[,push=true] | type=local,dest=DIR | type=tar,dest=FILE|-

@@ -121,9 +121,9 @@ async function parseBuild(args: readonly string[], environment: ParseEnvironment
   if (platforms.length > 0) request.platforms = platforms;
   const secrets = await parseSecrets(flagValues(flags, "secret"), env, cwd);
   if (Object.keys(secrets).length > 0) request.secrets = secrets;
-  const cacheImports = parseCacheFrom(flagValues(flags, "cache-from"));
+  const cacheImports = parseCacheFrom(flagValues(flags, "cache-from"), cwd);
   if (cacheImports.length > 0) request.cacheImports = cacheImports;
-  const cacheExports = parseCacheTo(flagValues(flags, "cache-to"));
+  const cacheExports = parseCacheTo(flagValues(flags, "cache-to"), cwd);
   if (cacheExports.length > 0) request.cacheExports = cacheExports;
   if (flags.booleans.has("no-cache")) request.noCache = true;
   if (flags.booleans.has("pull")) request.pull = true;
