@@ -73,15 +73,15 @@ export async function putOciIndexEntry(dir: string, descriptor: OciDescriptor, t
   const release = await lock(join(dir, "index.json.lock"));
   try {
     await writeAtomically(join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
-    const index = (await readOciIndex(dir)) ?? { schemaVersion: 2, manifests: [] };
-    index.schemaVersion ||= 2;
-    index.mediaType ||= INDEX_MEDIA_TYPE;
+    const { schemaVersion, mediaType, manifests, ...rest } = (await readOciIndex(dir)) ?? { schemaVersion: 2, manifests: [] };
     const entry: OciDescriptor = { ...descriptor, annotations: { ...(descriptor.annotations ?? {}), [REF_NAME_ANNOTATION]: tag } };
     delete entry.annotations?.[IMAGE_NAME_ANNOTATION];
-    index.manifests = [
-      ...index.manifests.filter((m) => m.annotations?.[REF_NAME_ANNOTATION] !== tag || m.annotations?.[IMAGE_NAME_ANNOTATION] !== undefined),
-      entry,
-    ];
+    const index: OciIndex = {
+      schemaVersion: schemaVersion || 2,
+      mediaType: mediaType || INDEX_MEDIA_TYPE,
+      ...rest,
+      manifests: [...manifests.filter((m) => m.annotations?.[REF_NAME_ANNOTATION] !== tag || m.annotations?.[IMAGE_NAME_ANNOTATION] !== undefined), entry],
+    };
     await writeAtomically(join(dir, "index.json"), JSON.stringify(index));
   } finally {
     await release();
