@@ -53,12 +53,12 @@ export function buildkitdBenchDaemon(stack: TestStack, buildctl: string): BenchD
   };
 }
 
-/** The Engine, then the stack's buildkitd (what production runs); the Engine alone when the stack has no buildkitd. */
+/** The stack's buildkitd (what production runs), then the Engine; the Engine alone when the stack has no buildkitd. */
 export async function benchDaemons(stack: TestStack): Promise<BenchDaemon[]> {
   const engine = engineBenchDaemon(stack);
   if (!stack.buildkitdAddr) return [engine];
   const buildkitd = buildkitdBenchDaemon(stack, await findBuildctl(stack));
-  return buildkitd ? [engine, buildkitd] : [engine];
+  return buildkitd ? [buildkitd, engine] : [engine];
 }
 
 /** `buildctl` next to the stack's buildkitd binary (the release tarball holds both), else on PATH. */
