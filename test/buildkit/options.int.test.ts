@@ -351,6 +351,16 @@ describe("options only a standalone buildkitd carries out", { skip: buildkitd.sk
     await client.solve(BuildConfig.local(context).cacheTo(`type=registry,ref=${cacheRef},mode=max,registry.insecure=true`).build());
     const cache = await readManifest(stack.registry, `bkb-test/max-cache-${mark}`, "cache");
     assert.equal(cache.status, 200, "the cache manifest is in the registry");
+    // mode=max really is max: its cache config records the intermediate stage's results, which mode=min (those the
+    // result is made of) leaves out.
+    await client.solve(BuildConfig.local(context).cacheTo(`type=registry,ref=${cacheRef}-min,mode=min,registry.insecure=true`).build());
+    const min = await readManifest(stack.registry, `bkb-test/max-cache-${mark}`, "cache-min");
+    const records = async (m: typeof cache): Promise<number> => {
+      const res = await fetch(`http://${stack.registry}/v2/bkb-test/max-cache-${mark}/blobs/${m.manifest.config?.digest ?? ""}`);
+      return ((await res.json()) as { records: unknown[] }).records.length;
+    };
+    const [maxRecords, minRecords] = [await records(cache), await records(min)];
+    assert.ok(minRecords > 0 && maxRecords > minRecords, `mode=max ${maxRecords} cache records, mode=min ${minRecords}`);
 
     const dir = await mkdtemp("/tmp/bkb-fresh-bkd-");
     let fresh: FreshDaemon | undefined;

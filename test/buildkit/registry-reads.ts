@@ -1,11 +1,8 @@
 /** Reads of the stack's plain-HTTP registry for tests that check what a build pushed. */
+import { MANIFEST_ACCEPT } from "../../src/buildkit/registry/manifest-media-types.js";
 
-export const MANIFEST_TYPES = [
-  "application/vnd.oci.image.index.v1+json",
-  "application/vnd.docker.distribution.manifest.list.v2+json",
-  "application/vnd.oci.image.manifest.v1+json",
-  "application/vnd.docker.distribution.manifest.v2+json",
-].join(", ");
+/** Every manifest kind (both image manifests and both indexes): a registry cache from BuildKit >= 0.21 is an OCI image manifest. */
+export const MANIFEST_TYPES = MANIFEST_ACCEPT;
 
 export interface Manifest {
   mediaType?: string;

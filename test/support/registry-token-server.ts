@@ -1,7 +1,7 @@
 /**
  * A small token server for the Docker registry token auth flow, for tests: a registry configured with
- * `auth.token` answers 401 `Bearer realm=<this server>,service=…,scope=…`; clients fetch a JWT here (basic auth with
- * the configured user, or anonymous) and retry with `Authorization: Bearer <jwt>`.
+ * `auth.token` answers 401 `Bearer realm=<this server>,service=…,scope=…`; clients fetch a JWT here (a GET with
+ * basic auth or anonymous, or a POST with an OAuth2 password-grant form) and retry with `Authorization: Bearer <jwt>`.
  *
  * Tokens are RS256 JWTs whose header carries the signing certificate in `x5c`; Distribution 2.8 accepts them when
  * that certificate is in its `rootcertbundle` (the leaf may be the root itself). The configured user is granted the
@@ -33,6 +33,8 @@ export interface TokenServerOptions {
 }
 
 export interface TokenRequestRecord {
+  /** GET (query and basic auth) or POST (OAuth2 form). */
+  method: string;
   user?: string;
   scopes: string[];
   status: number;
@@ -76,22 +78,35 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
   const requests: TokenRequestRecord[] = [];
 
   const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => answer(req, Buffer.concat(chunks).toString("utf8"), res));
+  });
+  const answer = (req: http.IncomingMessage, body: string, res: http.ServerResponse): void => {
     const url = new URL(req.url ?? "/", "http://token.invalid");
     const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       res.writeHead(status, { "Content-Type": "application/json", ...headers });
       res.end(JSON.stringify(body));
     };
     if (url.pathname !== "/token") return reply(404, { errors: [{ code: "NOT_FOUND", message: "unknown path" }] });
-    const scopes = url.searchParams.getAll("scope").flatMap((s) => s.split(" ")).filter(Boolean);
-    const user = basicUser(req.headers.authorization);
+    // GET: parameters in the query, the user in basic auth. POST (the OAuth2 password grant that containerd and
+    // BuildKit try first): the same parameters and the user in a form body.
+    const params = req.method === "POST" ? new URLSearchParams(body) : url.searchParams;
+    const scopes = params.getAll("scope").flatMap((s) => s.split(" ")).filter(Boolean);
+    const user =
+      req.method === "POST"
+        ? params.get("grant_type") === "password"
+          ? { username: params.get("username") ?? "", password: params.get("password") ?? "" }
+          : undefined
+        : basicUser(req.headers.authorization);
     if (user && (user.username !== opts.username || user.password !== opts.password)) {
-      requests.push({ user: user.username, scopes, status: 401 });
+      requests.push({ method: req.method ?? "GET", user: user.username, scopes, status: 401 });
       return reply(401, { errors: [{ code: "UNAUTHORIZED", message: "invalid username or password" }] }, {
         "WWW-Authenticate": 'Basic realm="buildkit-bot test token server"',
       });
     }
-    if (url.searchParams.get("service") !== service) {
-      requests.push({ user: user?.username, scopes, status: 400 });
+    if (params.get("service") !== service) {
+      requests.push({ method: req.method ?? "GET", user: user?.username, scopes, status: 400 });
       return reply(400, { errors: [{ code: "DENIED", message: `unknown service` }] });
     }
     const access = user ? grant(scopes) : [];
@@ -106,9 +121,9 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
       jti: randomUUID(),
       access,
     });
-    requests.push({ user: user?.username, scopes, status: 200 });
+    requests.push({ method: req.method ?? "GET", user: user?.username, scopes, status: 200 });
     reply(200, { token, access_token: token, expires_in: expiresIn, issued_at: new Date(now * 1000).toISOString() });
-  });
+  };
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", resolve);

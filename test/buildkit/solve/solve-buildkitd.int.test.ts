@@ -131,7 +131,7 @@ describe("standalone buildkitd", { skip: daemon.skip, timeout: 900_000 }, () => 
         t.diagnostic(err.message);
         assert.equal(err.registry, registry.addr);
         assert.equal(err.transient, false, "wrong credentials are not worth a retry");
-        assert.match(err.message, /401|unauthori[sz]ed|authenticat|credentials/i);
+        assert.match(err.message, /401 Unauthorized/);
         assert.ok(err.message.includes(registry.addr), err.message);
         assertNoPassword(err);
         await assert.rejects(storedTag(dir, repository, "1"), /ENOENT/);
@@ -172,7 +172,8 @@ describe("standalone buildkitd", { skip: daemon.skip, timeout: 900_000 }, () => 
         t.diagnostic(err.message);
         assert.equal(err.registry, registry.addr);
         assert.equal(err.transient, false);
-        assert.match(err.message, /401|unauthori[sz]ed|authenticat|credentials/i);
+        // The token server's own refusal, passed through by BuildKit.
+        assert.match(err.message, /failed to fetch oauth token: unauthorized: invalid username or password/);
         assertNoPassword(err);
         const refused = tokens.requests.slice(before);
         assert.ok(refused.some((r) => r.user === USER && r.status === 401), `the token server refused ${USER}: ${JSON.stringify(refused)}`);
