@@ -32,6 +32,7 @@ export interface Service {
   secrets?: Array<string | { source: string; target?: string }>;
   volumes?: Array<string | { type: string; source: string; target: string; read_only?: boolean }>;
   ports?: unknown[];
+  stop_grace_period?: string;
 }
 
 export interface ComposeModel {
@@ -117,4 +118,12 @@ export function healthcheckArgv(service: Service): string[] | undefined {
   const test = service.healthcheck?.test;
   if (!Array.isArray(test) || test[0] !== "CMD") return undefined;
   return test.slice(1);
+}
+
+/** A Compose duration (`130s`, `2m10s`, `1h`) in seconds. */
+export function durationSeconds(text: string): number {
+  const units: Record<string, number> = { h: 3600, m: 60, s: 1 };
+  const parts = [...text.matchAll(/(\d+)(h|m|s)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join("") !== text) throw new Error(`not a Compose duration: ${text}`);
+  return parts.reduce((sum, p) => sum + Number(p[1]) * units[p[2]!]!, 0);
 }

@@ -13,6 +13,7 @@ import { CommandError, runCommand } from "../support/stack/run-command.js";
 import { generateAppPrivateKey } from "../support/webhooks.js";
 import {
   dockerCompose,
+  durationSeconds,
   healthcheckArgv,
   mounts,
   readEnvExample,
@@ -79,6 +80,11 @@ describe("docker-compose.yml (Debian's docker-compose 1.29)", () => {
     const appProbe = healthcheckArgv(app)!;
     assert.deepEqual(appProbe.slice(0, 2), ["node", "-e"], "the slim Node image has no curl");
     assert.match(appProbe[2]!, /fetch\(.*\/ping/);
+  });
+
+  it("stopping the app leaves its builds the shutdown grace (120 s by default) before Compose kills it", () => {
+    const grace = model.services.app!.stop_grace_period;
+    assert.ok(grace && durationSeconds(grace) > 120, `stop_grace_period ${grace}`);
   });
 
   it("buildkitd v0.24.0 runs the repository's deploy/buildkitd.toml and the app reaches it only over the shared unix socket", async () => {
