@@ -200,7 +200,8 @@ for (const daemon of testDaemons()) describe(`buildkit-bot build options and exi
     }
   });
 
-  test("registry credentials from --registry-password-stdin and from Docker's config.json; the password is never shown", { timeout: 300_000 }, async (t) => {
+  const credentialPath = daemon.kind === "docker-engine" ? "the Engine's push API as X-Registry-Auth" : "buildkitd through the session's Auth service";
+  test(`registry credentials from --registry-password-stdin and from Docker's config.json reach ${credentialPath}; the password is never shown`, { timeout: 300_000 }, async (t) => {
     const dir = await mkdtemp(join(tmpdir(), "bkb-cli-auth-registry-"));
     t.after(() => rm(dir, { recursive: true, force: true }));
     const password = `pw-${unique()}`;
