@@ -1,5 +1,6 @@
 import type { Probot } from "probot";
 import type { EventStore } from "../queue/event-queue.js";
+import { InvalidPayloadError } from "../intake/intake-errors.js";
 import { QueueUnavailableError, SecretInJobDataError } from "../queue/queue-errors.js";
 import { checkRunEventJob } from "./check-run-event.js";
 import { checkSuiteEventJob } from "./check-suite-event.js";
@@ -24,18 +25,19 @@ interface EventContext {
 }
 
 /**
- * Thin handlers: Probot has verified the signature; each handler reads the payload, stores at most one
- * event job and answers. No GitHub API call happens here — the planner does those from the queue.
- * A malformed payload is logged and acknowledged (200), so GitHub does not redeliver it in a loop; a Redis
- * failure becomes a 503 (QueueUnavailableError.status) so the delivery shows as failed and can be redelivered.
+ * Thin handlers: the intake (src/intake) has verified the signature and the payload's minimal shape; each
+ * handler reads the payload, stores at most one event job and answers. No GitHub API call happens here — the
+ * planner does those from the queue. A payload that is not what its event says throws InvalidPayloadError (the
+ * intake answers 400 with its plain message); a Redis failure becomes a 503 (QueueUnavailableError.status) so the
+ * delivery shows as failed and can be redelivered.
  */
 export function registerWebhookHandlers(app: Probot, deps: WebhookHandlerDeps): void {
   const handle = (build: Build) => async (context: EventContext) => {
     const result = build(context.payload, { deliveryId: context.id, appId: deps.appId, gitBaseUrl: deps.gitBaseUrl });
     const where = { event: context.name, deliveryId: context.id };
     if (result.kind === "invalid") {
-      context.log.warn({ ...where, problem: result.problem }, `malformed ${context.name} payload ignored: ${result.problem}`);
-      return;
+      context.log.warn({ ...where, problem: result.problem }, `malformed ${context.name} payload refused: ${result.problem}`);
+      throw new InvalidPayloadError(`malformed ${context.name} payload: ${result.problem}`);
     }
     if (result.kind === "ignored") {
       context.log.debug({ ...where, reason: result.reason }, `${context.name} ignored: ${result.reason}`);

@@ -149,15 +149,25 @@ describe("webhook intake over HTTP (real Probot server, real Redis)", () => {
     assert.ok((await redis.ttl(`${prefix}:bkb:delivery:${deliveryId}`)) > 24 * 3600);
   });
 
-  it("logs and acknowledges a malformed payload without storing it", async () => {
+  it("refuses a payload without a repository with 400 and a plain message, storing nothing", async () => {
     const payload = adaptPayload(examplePayload("push", undefined, (p) => p.ref === "refs/heads/master"));
     delete payload.repository;
+    const { res, job } = await deliver("push", payload);
+    assert.equal(res.status, 400, res.body);
+    assert.deepEqual(JSON.parse(res.body), { error: "push payload has no repository" });
+    assert.equal(job, undefined);
+  });
+
+  it("refuses a payload its handler cannot read with 400, logging the problem", async () => {
+    const payload = adaptPayload(examplePayload("push", undefined, (p) => p.ref === "refs/heads/master"));
+    payload.ref = "refs/heads/bad..name";
     const { res, job, deliveryId } = await deliver("push", payload);
-    assert.equal(res.status, 200);
+    assert.equal(res.status, 400, res.body);
+    assert.match(res.body, /malformed push payload: ref .* is not a valid ref name/);
+    assert.doesNotMatch(res.body, /Error:|\n\s+at /);
     assert.equal(job, undefined);
     const line = log.lines.find((l) => l.deliveryId === deliveryId && typeof l.msg === "string" && l.msg.includes("malformed push payload"));
     assert.ok(line, "a warning names the problem");
-    assert.match(String(line.msg), /repository/);
   });
 
   it("acknowledges events it does not handle", async () => {

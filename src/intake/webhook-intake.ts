@@ -1,0 +1,177 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "probot";
+import { QueueUnavailableError } from "../queue/queue-errors.js";
+import { BodyBudget } from "./body-budget.js";
+import { readBody } from "./webhook-body.js";
+import type { BodyLimits, ReceivedBody } from "./webhook-body.js";
+import { BadRequestHeadersError, IntakeError, SignatureMismatchError, UnsupportedContentTypeError } from "./intake-errors.js";
+import { parsePayload } from "./webhook-payload.js";
+import type { WebhookPayload } from "./webhook-payload.js";
+import { parseSignatureHeader, SignatureCheck } from "./webhook-signature.js";
+
+/** GitHub caps webhook payloads at 25 MB; nothing larger is a real delivery. */
+export const MAX_WEBHOOK_BYTES = 25 * 1024 * 1024;
+/**
+ * Body bytes all requests may hold at once: one largest delivery plus ~23 MB of ordinary ones (typically a few
+ * kB to a few hundred kB each). The production image caps the old generation at 128 MB; raw bodies are Buffers
+ * outside that heap, but the parsed payload is not, so the budget stays well under the cap.
+ */
+export const BODY_BUDGET_BYTES = 48 * 1024 * 1024;
+/** GitHub gives up on a delivery after 10 s, so a body still arriving then is not GitHub's. */
+export const BODY_TIMEOUT_MS = 10_000;
+const RETRY_AFTER_SECONDS = 5;
+/** How long a refused body may keep arriving (discarded) after the answer, so the client can read it. */
+const LINGER_MS = 2_000;
+
+export interface VerifiedEvent {
+  id: string;
+  name: string;
+  payload: WebhookPayload;
+}
+
+export interface WebhookIntakeOptions {
+  /** The webhook path (WEBHOOK_PATH, default /api/github/webhooks). */
+  path: string;
+  secret: string;
+  /** Hands a verified, parsed event to the handlers (Probot's `receive`); its errors decide the status. */
+  receive(event: VerifiedEvent): Promise<void>;
+  log: Logger;
+  limits?: Partial<Omit<BodyLimits, "budget">> & { budgetBytes?: number };
+}
+
+/** A route handler in Probot's server shape: true when it answered the request. */
+export type IntakeHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+
+const JSON_CONTENT_TYPE = /^\s*application\/json\s*(?:;|$)/i;
+const EVENT_NAME = /^[a-z_]{1,64}$/;
+const DELIVERY_ID = /^[\x21-\x7e]{1,200}$/;
+
+function withoutTrailingSlashes(path: string): string {
+  return path.replace(/\/+$/, "") || "/";
+}
+
+function pathnameOf(url: string | undefined): string | undefined {
+  try {
+    return withoutTrailingSlashes(new URL(url ?? "/", "http://localhost").pathname);
+  } catch {
+    return undefined;
+  }
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/**
+ * After answering a request whose body was not read to the end: discard what still arrives (nothing is kept),
+ * and destroy the connection if the body has not ended within LINGER_MS. Closing at once would reset the
+ * connection while the client is still sending, and the client could lose the answer.
+ */
+function lingerThenDestroy(req: IncomingMessage): void {
+  const socket = req.socket;
+  req.resume();
+  if (req.complete) return;
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  req.once("end", () => clearTimeout(timer));
+}
+
+/**
+ * Answers `ok` (2xx) or `{"error": message}` with a short plain message. A request whose body was not read
+ * to the end is then drained for a moment and destroyed (see lingerThenDestroy).
+ */
+function answer(req: IncomingMessage, res: ServerResponse, status: number, message: string, headers: Readonly<Record<string, string>> = {}): void {
+  const ok = status < 300;
+  const body = ok ? `${message}\n` : `${JSON.stringify({ error: message })}\n`;
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(status, {
+    ...headers,
+    "content-type": ok ? "text/plain" : "application/json",
+    "content-length": String(Buffer.byteLength(body)),
+  });
+  res.end(body);
+  if (!req.complete) res.once("finish", () => lingerThenDestroy(req));
+}
+
+interface Outcome {
+  status: number;
+  message: string;
+}
+
+/** The status a failed `receive` answers with; details stay in the log. */
+function outcomeOf(err: unknown): Outcome {
+  const errors = err instanceof AggregateError ? (err.errors as unknown[]) : [err];
+  const invalid = errors.find((e): e is IntakeError => e instanceof IntakeError);
+  if (invalid) return { status: invalid.status, message: invalid.message };
+  if (errors.some((e) => e instanceof QueueUnavailableError)) {
+    const queue = new QueueUnavailableError();
+    return { status: queue.status, message: `${queue.name}: ${queue.message}` };
+  }
+  return { status: 500, message: "internal error while handling the event" };
+}
+
+/** The headers a delivery must carry, checked before a byte of the body is read. */
+function deliveryHeaders(req: IncomingMessage): { id: string; name: string; signature: Buffer } {
+  if (!JSON_CONTENT_TYPE.test(header(req, "content-type") ?? "")) throw new UnsupportedContentTypeError();
+  const name = header(req, "x-github-event");
+  const id = header(req, "x-github-delivery");
+  if (name === undefined || !EVENT_NAME.test(name)) throw new BadRequestHeadersError("x-github-event is missing or malformed");
+  if (id === undefined || !DELIVERY_ID.test(id)) throw new BadRequestHeadersError("x-github-delivery is missing or malformed");
+  const signature = parseSignatureHeader(header(req, "x-hub-signature-256"));
+  if (!signature) throw new BadRequestHeadersError("x-hub-signature-256 is missing or malformed");
+  return { id, name, signature };
+}
+
+/**
+ * The webhook endpoint: refuses oversized or over-budget bodies before buffering them, verifies the signature
+ * over the raw bytes before any parsing, checks the payload's shape, then hands the event to the handlers and
+ * maps their outcome to a status (400 for a payload that is not what its event says, 503 when the queue is
+ * down, 500 for anything else). Other paths are left to the next handler.
+ */
+export function createWebhookIntake(opts: WebhookIntakeOptions): IntakeHandler {
+  const path = withoutTrailingSlashes(opts.path);
+  const limits: BodyLimits = {
+    maxBytes: opts.limits?.maxBytes ?? MAX_WEBHOOK_BYTES,
+    timeoutMs: opts.limits?.timeoutMs ?? BODY_TIMEOUT_MS,
+    retryAfterSeconds: opts.limits?.retryAfterSeconds ?? RETRY_AFTER_SECONDS,
+    budget: new BodyBudget(opts.limits?.budgetBytes ?? BODY_BUDGET_BYTES),
+  };
+  const log = opts.log.child({ name: "webhook-intake" });
+
+  return async (req, res) => {
+    if (pathnameOf(req.url) !== path) return false;
+    if (req.method !== "POST") {
+      answer(req, res, 404, `unknown route: ${req.method ?? ""} ${path}`);
+      return true;
+    }
+    let body: ReceivedBody | undefined;
+    let where: { event?: string; deliveryId?: string } = {};
+    try {
+      const delivery = deliveryHeaders(req);
+      where = { event: delivery.name, deliveryId: delivery.id };
+      const check = new SignatureCheck(opts.secret);
+      body = await readBody(req, limits, (chunk) => check.update(chunk));
+      if (!check.matches(delivery.signature)) throw new SignatureMismatchError();
+      const payload = parsePayload(delivery.name, body.bytes);
+      await opts.receive({ id: delivery.id, name: delivery.name, payload });
+      answer(req, res, 200, "ok");
+    } catch (err) {
+      if (err instanceof IntakeError) {
+        log.warn({ ...where, status: err.status, problem: err.message }, `webhook refused: ${err.message}`);
+        answer(req, res, err.status, err.message, err.headers);
+      } else {
+        const outcome = outcomeOf(err);
+        if (outcome.status >= 500) log.error({ ...where, err }, `webhook failed: ${outcome.message}`);
+        else log.warn({ ...where, status: outcome.status, problem: outcome.message }, `webhook refused: ${outcome.message}`);
+        answer(req, res, outcome.status, outcome.message);
+      }
+    } finally {
+      body?.release();
+    }
+    return true;
+  };
+}

@@ -1,0 +1,47 @@
+import { InvalidPayloadError } from "./intake-errors.js";
+
+export type WebhookPayload = Record<string, unknown>;
+
+/** The object each event we handle is about; its payload must carry it. */
+const SUBJECT: Readonly<Record<string, string>> = {
+  pull_request: "pull_request",
+  check_run: "check_run",
+  check_suite: "check_suite",
+};
+
+/** Events our handlers act on as an installation; anything else is acknowledged without reading further. */
+export const INSTALLATION_EVENTS: ReadonlySet<string> = new Set(["push", "pull_request", "check_run", "check_suite"]);
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+/**
+ * A verified body as the payload of event `name`: UTF-8 JSON, an object, and for the events we handle the
+ * minimum Probot and our handlers rely on (installation id, repository, the event's subject). Anything else is
+ * an InvalidPayloadError with a plain message.
+ */
+export function parsePayload(name: string, bytes: Buffer): WebhookPayload {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(utf8.decode(bytes));
+  } catch {
+    throw new InvalidPayloadError("body is not UTF-8 JSON");
+  }
+  if (!isObject(parsed)) throw new InvalidPayloadError("payload is not a JSON object");
+  if (!INSTALLATION_EVENTS.has(name)) return parsed;
+
+  const installation = parsed.installation;
+  const id = isObject(installation) ? installation.id : undefined;
+  if (typeof id !== "number" || !Number.isSafeInteger(id) || id <= 0) {
+    throw new InvalidPayloadError(`${name} payload has no installation id`);
+  }
+  if (!isObject(parsed.repository)) throw new InvalidPayloadError(`${name} payload has no repository`);
+  if ("action" in parsed && typeof parsed.action !== "string") throw new InvalidPayloadError(`${name} payload action is not a string`);
+  const subject = SUBJECT[name];
+  if (subject !== undefined && !isObject(parsed[subject])) throw new InvalidPayloadError(`${name} payload has no ${subject}`);
+  if (name === "push" && typeof parsed.ref !== "string") throw new InvalidPayloadError("push payload has no ref");
+  return parsed;
+}
