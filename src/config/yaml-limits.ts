@@ -38,7 +38,7 @@ export function nestingEstimateExceeds(text: string, max: number): number | unde
     const blankLine = first === "\n" || first === "\r" || first === "#";
     if (blockScalarIndent !== undefined) {
       if (blankLine || indent > blockScalarIndent) {
-        i = skipLine(text, i);
+        i = skipLine(text, i) + 1;
         continue;
       }
       blockScalarIndent = undefined;

@@ -102,3 +102,22 @@ test("the tag scanner handles {{ and 100,000 spaces, with the same error as befo
   assert.throws(() => parseTagTemplate(many), (e: unknown) => e instanceof TagTemplateError && e.offset === 0);
   assert.deepEqual(parseTagTemplate(`{{${" ".repeat(50_000)}sha${" ".repeat(50_000)}}}`), [{ variable: "sha" }]);
 });
+
+test("block scalars with blank lines, brackets and # inside parse (the depth estimate skips them)", () => {
+  const text = [
+    "images:",
+    "  - name: app",
+    "    build_args:",
+    "      SCRIPT: |",
+    "        [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+    "",
+    "        {{{{ # not a comment",
+    "      NOTE: >-",
+    "        - - - - - - - - - - - - - - - - - - - - - - - - - - - -",
+    "",
+    "",
+  ].join("\n");
+  const [app] = parseRepoConfig(text).images;
+  assert.equal(app?.buildArgs.SCRIPT, `${"[".repeat(50)}\n\n{{{{ # not a comment\n`);
+  assert.equal(app?.buildArgs.NOTE, "- ".repeat(27) + "-");
+});
