@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # npm start: runs buildkit-bot (webhooks and workers in one process).
 # Installs what it needs. When Redis, BuildKit or the registry is not configured (in the environment or .env), it
-# starts a local one of each under .stack/ (Debian's redis-server, docker.io's Engine, docker-registry) and stops
+# starts a local one of each under .stack/ (Debian's redis-server, a standalone buildkitd, docker-registry) and stops
 # them again when the app exits (BUILDKIT_BOT_STACK_ROOT moves that directory). Without App credentials (APP_ID and
 # PRIVATE_KEY or PRIVATE_KEY_PATH) the app only serves Probot's setup page, so no stack is started.
 # package.json runs it with `exec`, so SIGTERM/SIGINT sent to npm's PID reach this script, which stops the app
@@ -36,6 +36,7 @@ trap stop_stack EXIT
 trap 'on_signal 143' TERM
 trap 'on_signal 130' INT
 
+bkb_ensure_node
 bkb_ensure_node_modules
 npm run --silent proto:gen
 
@@ -44,14 +45,15 @@ if ! configured APP_ID || { ! configured PRIVATE_KEY && ! configured PRIVATE_KEY
 elif ! configured BUILDKIT_BOT_REDIS_URL || ! configured BUILDKIT_HOST || ! configured BUILDKIT_BOT_REGISTRY; then
   bkb_ensure_debian_packages
   stack_root="${BUILDKIT_BOT_STACK_ROOT:-$BKB_REPO/.stack}"
-  echo "start: starting a local Redis, Docker Engine (BuildKit) and registry in $stack_root" >&2
+  echo "start: starting a local Redis, BuildKit (a standalone buildkitd when one is found, else a Docker Engine) and registry in $stack_root" >&2
   bkb_stack_cli stop --root "$stack_root" >/dev/null 2>&1 || true
   bkb_stack_cli start --root "$stack_root" >/dev/null
-  # shellcheck disable=SC1091
-  source "$stack_root/env"
-  configured BUILDKIT_BOT_REDIS_URL || export BUILDKIT_BOT_REDIS_URL="$BKB_TEST_REDIS_URL"
-  configured BUILDKIT_HOST || export BUILDKIT_HOST="$BKB_TEST_BUILDKIT_ADDR"
-  configured BUILDKIT_BOT_REGISTRY || export BUILDKIT_BOT_REGISTRY="$BKB_TEST_REGISTRY"
+  # Only what is not configured comes from the stack: its env file would also override the environment and .env.
+  stack_value() { (source "$stack_root/env" && printf '%s' "${!1}"); }
+  configured BUILDKIT_BOT_REDIS_URL || export BUILDKIT_BOT_REDIS_URL="$(stack_value BUILDKIT_BOT_REDIS_URL)"
+  configured BUILDKIT_HOST || export BUILDKIT_HOST="$(stack_value BUILDKIT_HOST)"
+  configured BUILDKIT_BOT_REGISTRY || export BUILDKIT_BOT_REGISTRY="$(stack_value BUILDKIT_BOT_REGISTRY)"
+  echo "start: BUILDKIT_HOST=$BUILDKIT_HOST" >&2
 fi
 
 node --import tsx src/app/main.ts &
