@@ -4,6 +4,7 @@ import { ConfigError, REPO_CONFIG_PATH } from "../../src/config/config-error.js"
 import { parseRepoConfig } from "../../src/config/parse-repo-config.js";
 import { globProblem, refMatches, selectFiles } from "../../src/config/path-filter.js";
 import { parseTagTemplate, TagTemplateError } from "../../src/config/tags.js";
+import { interpretConfigSource } from "../../src/planner/load-repo-config.js";
 import { HOSTILE_INPUTS } from "./hostile-inputs.js";
 
 function configError(text: string): ConfigError {
@@ -120,4 +121,12 @@ test("block scalars with blank lines, brackets and # inside parse (the depth est
   const [app] = parseRepoConfig(text).images;
   assert.equal(app?.buildArgs.SCRIPT, `${"[".repeat(50)}\n\n{{{{ # not a comment\n`);
   assert.equal(app?.buildArgs.NOTE, "- ".repeat(27) + "-");
+});
+
+test("the planner takes every hostile config as an invalid config (the failed config check), nothing thrown", () => {
+  for (const input of HOSTILE_INPUTS) {
+    const loaded = interpretConfigSource({ kind: "file", text: input.text }, "repo");
+    assert.equal(loaded.kind, "invalid", input.name);
+    if (loaded.kind === "invalid") assert.equal(loaded.error.issues[0]?.line, input.line, input.name);
+  }
 });
