@@ -172,6 +172,8 @@ describe("webhook intake limits on the real app process (web role, real Redis)",
 
   it("refuses a 100 MB unsigned body with a declared length with 413 before reading it", { timeout: 60_000 }, async (t) => {
     const total = 100 * MiB;
+    // Once first, so the refusal path's one-off allocations (code loaded on first use) do not count as growth.
+    await rawPost(hookUrl, webhookHeaders("push", BAD_SIGNATURE, { "content-length": String(total) }), zeros(MiB));
     const { result, growth } = await rssGrowthDuring(app.pid, () =>
       rawPost(hookUrl, webhookHeaders("push", BAD_SIGNATURE, { "content-length": String(total) }), zeros(total)),
     );
@@ -179,7 +181,9 @@ describe("webhook intake limits on the real app process (web role, real Redis)",
     assertPlainMessage(result.body);
     assert.ok(result.bytesSent < total / 2, `the app stopped the upload (client sent ${result.bytesSent} bytes)`);
     t.diagnostic(`RSS growth ${(growth / MiB).toFixed(1)} MiB, client sent ${result.bytesSent} bytes before the answer`);
-    assert.ok(growth < 8 * MiB, `RSS grew by ${(growth / MiB).toFixed(1)} MiB`);
+    // What Node reads and discards after the answer (the few MB already in the socket buffers) is garbage until
+    // the next scavenge; a body read in full would show as 100 MB or more.
+    assert.ok(growth < 16 * MiB, `RSS grew by ${(growth / MiB).toFixed(1)} MiB`);
   });
 
   it("stops reading a chunked unsigned body at the limit and answers 413", { timeout: 60_000 }, async () => {
