@@ -84,11 +84,12 @@ for (const daemon of testDaemons()) {
         assert.equal((await e2e.finalStatus(repo, sha, "multi")).state, "success");
       });
     } else {
-      it("refuses before building: the check run fails saying this Engine cannot push a multi-platform image, nothing is pushed", { timeout: TIMEOUT }, async () => {
+      it("refuses before building: the check run fails saying this Engine cannot push a multi-platform image, nothing is pushed", { timeout: TIMEOUT }, async (t) => {
         const { repo, repository, sha } = await pushTwoPlatforms();
         const run = await e2e.completedCheckRun(repo, sha, "buildkit-bot / multi", TIMEOUT);
         const shown = `${run.output.title}\n${run.output.summary}\n${run.output.text ?? ""}`;
         assert.equal(run.conclusion, "failure", shown);
+        t.diagnostic(`the check run says: ${shown.replaceAll("\n", " | ")}`);
         assert.match(shown, /cannot export a multi-platform image/, "the check run says what the daemon cannot do");
         assert.match(shown, /standalone buildkitd/, "and what would");
         assert.deepEqual(await listTags(e2e.registry.addr, repository), [], "nothing pushed, not even one platform");
