@@ -3,6 +3,7 @@ import type { Logger } from "probot";
 import { QueueUnavailableError } from "../queue/queue-errors.js";
 import { BodyBudget } from "./body-budget.js";
 import { readBody } from "./webhook-body.js";
+import { answer } from "./webhook-response.js";
 import type { BodyLimits, ReceivedBody } from "./webhook-body.js";
 import { BadRequestHeadersError, IntakeError, SignatureMismatchError, UnsupportedContentTypeError } from "./intake-errors.js";
 import { parsePayload } from "./webhook-payload.js";
@@ -20,8 +21,6 @@ export const BODY_BUDGET_BYTES = 48 * 1024 * 1024;
 /** GitHub gives up on a delivery after 10 s, so a body still arriving then is not GitHub's. */
 export const BODY_TIMEOUT_MS = 10_000;
 const RETRY_AFTER_SECONDS = 5;
-/** How long a refused body may keep arriving (discarded) after the answer, so the client can read it. */
-const LINGER_MS = 2_000;
 
 export interface VerifiedEvent {
   id: string;
@@ -61,40 +60,6 @@ function pathnameOf(url: string | undefined): string | undefined {
 function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
-}
-
-/**
- * After answering a request whose body was not read to the end: discard what still arrives (nothing is kept),
- * and destroy the connection if the body has not ended within LINGER_MS. Closing at once would reset the
- * connection while the client is still sending, and the client could lose the answer.
- */
-function lingerThenDestroy(req: IncomingMessage): void {
-  const socket = req.socket;
-  req.resume();
-  if (req.complete) return;
-  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
-  timer.unref();
-  req.once("end", () => clearTimeout(timer));
-}
-
-/**
- * Answers `ok` (2xx) or `{"error": message}` with a short plain message. A request whose body was not read
- * to the end is then drained for a moment and destroyed (see lingerThenDestroy).
- */
-function answer(req: IncomingMessage, res: ServerResponse, status: number, message: string, headers: Readonly<Record<string, string>> = {}): void {
-  const ok = status < 300;
-  const body = ok ? `${message}\n` : `${JSON.stringify({ error: message })}\n`;
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  res.writeHead(status, {
-    ...headers,
-    "content-type": ok ? "text/plain" : "application/json",
-    "content-length": String(Buffer.byteLength(body)),
-  });
-  res.end(body);
-  if (!req.complete) res.once("finish", () => lingerThenDestroy(req));
 }
 
 interface Outcome {
