@@ -7,6 +7,7 @@ import { goClient } from "./go-client.js";
 import { ingest } from "./ingest.js";
 import { logFlood } from "./log-flood.js";
 import { overhead } from "./pipeline-overhead.js";
+import { onlyDaemon } from "./support/bench-daemon.js";
 import type { Benchmark, BenchContext, BenchResult } from "./support/benchmark.js";
 import { describeMachine, machineInfo } from "./support/machine.js";
 import { writeSection } from "./support/results-file.js";
@@ -52,9 +53,10 @@ async function main(): Promise<number> {
   const root = process.env.STACK_ROOT ?? "/tmp";
   await mkdir(join(root, "bench"), { recursive: true });
   const quick = process.env.BKB_BENCH_QUICK === "1";
+  const only = onlyDaemon();
   const ctx: BenchContext = { stack, root, quick, log: (m) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${m}`) };
   const machine = describeMachine(await machineInfo(stack.dockerSocket, stack.buildkitAddr, stack.buildkitdAddr));
-  const command = `npm run bench${names.length > 0 ? ` -- ${names.join(" ")}` : ""}${quick ? " (BKB_BENCH_QUICK=1: reduced run counts, a smoke run, not results)" : ""}`;
+  const command = `npm run bench${names.length > 0 ? ` -- ${names.join(" ")}` : ""}${quick ? " (BKB_BENCH_QUICK=1: reduced run counts, a smoke run, not results)" : ""}${only ? ` (BKB_BENCH_DAEMON=${only}: one daemon only, not written)` : ""}`;
   let failed = 0;
   for (const b of selected) {
     ctx.log(`── ${b.title}`);
@@ -72,7 +74,7 @@ async function main(): Promise<number> {
       body = `## ${b.title}\n\nCommand: \`${command}\` · ${startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC · ${machine}\n\n**The benchmark failed; no numbers.**\n\n\`\`\`\n${text.split("\n").slice(0, 12).join("\n")}\n\`\`\``;
     }
     console.log(`\n${body}\n`);
-    if (!quick) await writeSection(join(REPO, "BENCHMARKS.md"), BENCHMARKS.map((x) => x.name), b.name, body);
+    if (!quick && !only) await writeSection(join(REPO, "BENCHMARKS.md"), BENCHMARKS.map((x) => x.name), b.name, body);
   }
   return failed > 0 ? 1 : 0;
 }

@@ -5,6 +5,7 @@
 # else's. The stack never takes an external buildkitd (BKB_TEST_BUILDKITD_ADDR from the caller is ignored): cold
 # runs `buildctl prune --all` on it.
 #   BKB_BENCH_QUICK=1   reduced run counts for a smoke run (BENCHMARKS.md is left alone)
+#   BKB_BENCH_DAEMON=buildkitd|docker-engine   overhead and build-start on that daemon only (BENCHMARKS.md is left alone)
 #   BKB_KEEP_STACK=1    keep the stack's directory (logs) after it is stopped
 set -euo pipefail
 

@@ -53,12 +53,25 @@ export function buildkitdBenchDaemon(stack: TestStack, buildctl: string): BenchD
   };
 }
 
-/** The stack's buildkitd (what production runs), then the Engine; the Engine alone when the stack has no buildkitd. */
+/**
+ * The stack's buildkitd (what production runs), then the Engine; the Engine alone when the stack has no buildkitd.
+ * `BKB_BENCH_DAEMON=buildkitd|docker-engine` keeps one of them (run.ts then leaves BENCHMARKS.md alone: a section
+ * holds both daemons' rows).
+ */
 export async function benchDaemons(stack: TestStack): Promise<BenchDaemon[]> {
   const engine = engineBenchDaemon(stack);
-  if (!stack.buildkitdAddr) return [engine];
-  const buildkitd = buildkitdBenchDaemon(stack, await findBuildctl(stack));
-  return buildkitd ? [buildkitd, engine] : [engine];
+  const buildkitd = stack.buildkitdAddr ? buildkitdBenchDaemon(stack, await findBuildctl(stack)) : undefined;
+  const all = buildkitd ? [buildkitd, engine] : [engine];
+  const only = onlyDaemon();
+  return only ? all.filter((d) => d.kind === only) : all;
+}
+
+/** The daemon kind `BKB_BENCH_DAEMON` names, if any. */
+export function onlyDaemon(env: NodeJS.ProcessEnv = process.env): BenchDaemon["kind"] | undefined {
+  const value = env.BKB_BENCH_DAEMON;
+  if (!value) return undefined;
+  if (value !== "buildkitd" && value !== "docker-engine") throw new Error(`BKB_BENCH_DAEMON=${value}: expected buildkitd or docker-engine`);
+  return value;
 }
 
 /** `buildctl` next to the stack's buildkitd binary (the release tarball holds both), else on PATH. */
