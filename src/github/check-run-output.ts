@@ -20,7 +20,10 @@ export interface BuildResult {
   tags: string[];
   pushed: boolean;
   digest?: string;
+  /** From the first attempt's start to the end of the last one. */
   durationMs: number;
+  /** The build's attempts, when it took more than one (see BuildAttempts). */
+  attempts?: BuildAttempts;
   stepsDone: number;
   stepsTotal: number;
   cachedSteps: number;
@@ -46,8 +49,26 @@ export interface BuildFailure {
   log: string | readonly string[];
   location?: FailureLocation;
   durationMs?: number;
+  attempts?: BuildAttempts;
   stepsDone?: number;
   stepsTotal?: number;
+}
+
+/** How many attempts a build took and why each earlier one ended ("the builder was lost"). */
+export interface BuildAttempts {
+  count: number;
+  earlier: readonly string[];
+}
+
+const TIMES = ["", "once", "twice"];
+
+/** `2 attempts; the builder was lost once`, or undefined for a build that took one attempt. */
+export function describeAttempts(attempts: BuildAttempts | undefined): string | undefined {
+  if (!attempts || attempts.count <= 1) return undefined;
+  const counts = new Map<string, number>();
+  for (const cause of attempts.earlier) counts.set(cause, (counts.get(cause) ?? 0) + 1);
+  const causes = [...counts].map(([cause, n]) => `${cause} ${TIMES[n] ?? `${n} times`}`);
+  return [`${attempts.count} attempts`, ...(causes.length > 0 ? [causes.join(", ")] : [])].join("; ");
 }
 
 export function formatDuration(ms: number): string {
@@ -57,6 +78,11 @@ export function formatDuration(ms: number): string {
   if (m < 60) return `${m}m ${s % 60}s`;
   return `${Math.floor(m / 60)}h ${m % 60}m`;
 }
+
+const attemptsNote = (attempts: BuildAttempts | undefined): string => {
+  const described = describeAttempts(attempts);
+  return described ? ` (${described})` : "";
+};
 
 const code = (s: string) => `\`${s.replace(/`/g, "'")}\``;
 
@@ -92,7 +118,7 @@ export function renderProgress(image: string, p?: BuildProgress): CheckRunOutput
 
 export function renderSucceeded(image: string, r: BuildResult): CheckRunOutput {
   const lines = [
-    `${r.pushed ? "Built and pushed" : "Built"} ${code(image)} in ${formatDuration(r.durationMs)}.`,
+    `${r.pushed ? "Built and pushed" : "Built"} ${code(image)} in ${formatDuration(r.durationMs)}${attemptsNote(r.attempts)}.`,
     "",
     `| | |`,
     `|---|---|`,
@@ -107,7 +133,7 @@ export function renderSucceeded(image: string, r: BuildResult): CheckRunOutput {
   if (r.leftOut && r.leftOut.tags.length > 0) {
     lines.push("", `Not moved, because ${r.leftOut.reason}: ${r.leftOut.tags.map(code).join(", ")}`);
   }
-  return { title: `Built in ${formatDuration(r.durationMs)}`, summary: fit(lines.join("\n")) };
+  return { title: `Built in ${formatDuration(r.durationMs)}${attemptsNote(r.attempts)}`, summary: fit(lines.join("\n")) };
 }
 
 /** The end of the log that fits in `output.text` (≤ 65,535 bytes), marked at the top when cut. */
@@ -135,7 +161,7 @@ export function renderFailed(image: string, f: BuildFailure): CheckRunOutput {
     `> ${clipChars(stripAnsi(f.message), 2000).replace(/\n/g, "\n> ")}`,
   ];
   if (f.stepsDone !== undefined && f.stepsTotal !== undefined) lines.push("", `${f.stepsDone}/${f.stepsTotal} steps done before the failure.`);
-  if (f.durationMs !== undefined) lines.push("", `Ran for ${formatDuration(f.durationMs)}.`);
+  if (f.durationMs !== undefined) lines.push("", `Ran for ${formatDuration(f.durationMs)}${attemptsNote(f.attempts)}.`);
   const title = f.step ? clipChars(`Failed: ${f.step}`, 120) : "Build failed";
   const text = renderLogTail(f.log);
   return { title, summary: fit(lines.join("\n")), ...(text ? { text } : {}) };

@@ -19,6 +19,7 @@ import { logPageUrl } from "../web/log-token.js";
 import { LogWriter } from "../web/log-writer.js";
 import { gitPinsOf } from "./build-info-pins.js";
 import { reporterForBuild } from "./build-reporter.js";
+import { attemptCause } from "./attempt-cause.js";
 import { buildRequestForJob, dockerfileInContext } from "./build-request-for-job.js";
 import { failureOf, scrubError } from "./failure-report.js";
 import type { InFlightBuilds } from "./in-flight-builds.js";
@@ -68,14 +69,16 @@ type EndOutcome = Extract<LogRecord, { t: "end" }>["outcome"];
 export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
   const log = deps.log ?? silentLog;
   return async (job, signal) => {
-    const started = Date.now();
     const where = { buildId: job.buildId, repo: `${job.repository.owner}/${job.repository.repo}`, sha: job.sha, image: job.image.name };
     const secrets: string[] = deps.registry.credentials ? [deps.registry.credentials.password] : [];
     const pageToken = await deps.logs.open(job.buildId);
     const detailsUrl = deps.publicBaseUrl ? logPageUrl(deps.publicBaseUrl, pageToken) : undefined;
     // Registered before anything can fail on GitHub's side: if no attempt ever gets through, the reconciler
     // concludes the check run once the job has failed for good.
-    await deps.inFlight.begin(job, detailsUrl);
+    const clock = await deps.inFlight.begin(job, detailsUrl);
+    // Every attempt counts: a retried build says how long it took from its first start, and why it was retried.
+    const started = clock.startedAt;
+    const attempts = { count: clock.attempt, earlier: clock.earlier };
     const installation = await deps.github.auth(job.repository.installationId);
     const request = installation.request as unknown as OctokitRequest;
     // The planner may still be creating the check run: the solve does not wait for it, only the run's writes do.
@@ -186,6 +189,7 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
         pushed,
         ...(result.digest && pushed ? { digest: result.digest } : {}),
         durationMs,
+        attempts,
         stepsDone: result.steps.completed,
         stepsTotal: result.steps.total,
         cachedSteps: result.steps.cached,
@@ -214,6 +218,7 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
       }
       if (isTransientError(err) && !(await isLastAttempt(deps, job))) {
         writer.line(`attempt failed, it will be retried: ${message}`);
+        await deps.inFlight.attemptEnded(job.buildId, attemptCause(err)).catch((e: unknown) => log.warn({ ...where, err: errorText(e) }, "could not record the attempt"));
         bridge?.close();
         await writer.flush().catch(() => undefined);
         await reporter.checkRunRetrying(message).catch((e: unknown) => log.warn({ ...where, err: errorText(e) }, "could not report the retry"));
@@ -223,6 +228,7 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
       const failure = failureOf(err, {
         secrets,
         durationMs: Date.now() - started,
+        attempts,
         dockerfile: { inContext: dockerfileInContext(job.image.context, job.image.dockerfile), path: job.image.dockerfile },
         ...(bridge ? { progress: bridge.progress, recentLog: bridge.recentLines() } : {}),
       });

@@ -14,6 +14,8 @@ export function failureOf(
   ctx: {
     secrets: readonly string[];
     durationMs: number;
+    /** The build's attempts so far, when it was retried. */
+    attempts?: { count: number; earlier: readonly string[] };
     progress?: BuildProgress;
     recentLog?: readonly string[];
     /** The build's Dockerfile as the frontend was given it, and its path in the repository. */
@@ -23,6 +25,7 @@ export function failureOf(
   const clean = (text: string): string => redact(text, ctx.secrets);
   const base = {
     durationMs: ctx.durationMs,
+    ...(ctx.attempts ? { attempts: ctx.attempts } : {}),
     ...(ctx.progress && ctx.progress.stepsTotal > 0 ? { stepsDone: ctx.progress.stepsDone, stepsTotal: ctx.progress.stepsTotal } : {}),
   };
   // A failure the client could not tie to a step (or a step whose own tail it never saw) still shows the end of the log.

@@ -13,7 +13,22 @@ export interface InFlightBuild {
   /** Absent when the build started before the planner had handed over its check run (see CheckRunHandoff). */
   checkRunId?: number;
   detailsUrl?: string;
+  /** When the build's first attempt started: durations count every attempt, not only the last. */
   startedAt: string;
+  /** Attempts started so far, this one included (entries written before attempts were counted: absent, i.e. 1). */
+  attempts?: number;
+  /** Why each earlier attempt ended, in order (see AttemptCause). */
+  earlier?: string[];
+}
+
+/** What the attempt that just began knows of the build's attempts. */
+export interface AttemptClock {
+  /** ms since the epoch: the first attempt's start. */
+  startedAt: number;
+  /** This attempt's number, from 1. */
+  attempt: number;
+  /** Why each earlier attempt ended. */
+  earlier: string[];
 }
 
 /**
@@ -37,7 +52,15 @@ export class InFlightBuilds {
     this.key = `${prefix}:worker:in-flight`;
   }
 
-  async begin(job: BuildJob, detailsUrl: string | undefined): Promise<void> {
+  /**
+   * Registers the attempt that starts now. A later attempt of the same build keeps the first one's start and its
+   * history; an earlier attempt that never said why it ended (its worker died) is counted as "the worker was lost".
+   */
+  async begin(job: BuildJob, detailsUrl: string | undefined): Promise<AttemptClock> {
+    const before = await this.get(job.buildId);
+    const attempt = (before?.attempts ?? (before ? 1 : 0)) + 1;
+    const earlier = [...(before?.earlier ?? [])];
+    while (earlier.length < attempt - 1) earlier.push("the worker was lost");
     const entry: InFlightBuild = {
       buildId: job.buildId,
       installationId: job.repository.installationId,
@@ -47,9 +70,33 @@ export class InFlightBuilds {
       image: job.image.name,
       ...(job.checkRunId !== undefined ? { checkRunId: job.checkRunId } : {}),
       ...(detailsUrl ? { detailsUrl } : {}),
-      startedAt: new Date().toISOString(),
+      startedAt: before?.startedAt ?? new Date().toISOString(),
+      attempts: attempt,
+      earlier,
     };
     await this.redis.hset(this.key, job.buildId, JSON.stringify(entry));
+    return { startedAt: Date.parse(entry.startedAt), attempt, earlier };
+  }
+
+  /** Records why the current attempt ended early (it will be retried). */
+  async attemptEnded(buildId: string, cause: string): Promise<void> {
+    const entry = await this.get(buildId);
+    if (!entry) return;
+    const attempts = entry.attempts ?? 1;
+    const earlier = [...(entry.earlier ?? [])];
+    while (earlier.length < attempts - 1) earlier.push("the worker was lost");
+    earlier.push(cause);
+    await this.redis.hset(this.key, buildId, JSON.stringify({ ...entry, earlier }));
+  }
+
+  async get(buildId: string): Promise<InFlightBuild | undefined> {
+    const raw = await this.redis.hget(this.key, buildId);
+    if (raw === null) return undefined;
+    try {
+      return JSON.parse(raw) as InFlightBuild;
+    } catch {
+      return undefined;
+    }
   }
 
   async end(buildId: string): Promise<void> {

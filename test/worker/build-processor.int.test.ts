@@ -384,6 +384,45 @@ for (const daemon of testDaemons(stack)) {
         assert.equal(fake.checkRun(checkRunId)?.conclusion, "success");
       });
     }
+
+    test("a build retried after its builder was lost counts every attempt's time and says why it took two", { timeout: 300_000 }, async () => {
+      const name = `retried-${unique()}`;
+      const repo = await newRepo(name);
+      const sha = await repo.commit({ Dockerfile: "FROM scratch\nCOPY hello.txt /hello.txt\n", "hello.txt": `${name}\n` });
+      const checkRunId = await queuedCheckRun(name, sha);
+      const job = jobOf(repo, name, { sha, checkRunId });
+      const lost = { ...deps, buildkitHost: `tcp://127.0.0.1:${await freePort()}`, connectTimeoutMs: 1_000 };
+
+      const firstStarted = Date.now();
+      await assert.rejects(createBuildProcessor({ ...lost, attemptsOf: async () => ({ attemptsMade: 0, attempts: 3 }) })(job, new AbortController().signal), (err: unknown) =>
+        isTransientError(err),
+      );
+      const secondStarted = Date.now();
+      const outcome = await createBuildProcessor({ ...deps, buildkitHost: daemon.address, attemptsOf: async () => ({ attemptsMade: 1, attempts: 3 }) })(
+        job,
+        new AbortController().signal,
+      );
+
+      assert.ok(outcome.durationMs >= secondStarted - firstStarted, `${outcome.durationMs} ms counts the first attempt (${secondStarted - firstStarted} ms) too`);
+      const run = fake.checkRun(checkRunId);
+      assert.equal(run?.conclusion, "success");
+      assert.match(run?.output.title ?? "", /^Built in \d+s \(2 attempts; the builder was lost once\)$/);
+      assert.match(run?.output.summary ?? "", /in \d+s \(2 attempts; the builder was lost once\)\./);
+    });
+
+    test("a build whose first worker died says the worker was lost", { timeout: 300_000 }, async () => {
+      const name = `stalled-${unique()}`;
+      const repo = await newRepo(name);
+      const sha = await repo.commit({ Dockerfile: "FROM scratch\nCOPY hello.txt /hello.txt\n", "hello.txt": `${name}\n` });
+      const checkRunId = await queuedCheckRun(name, sha);
+      const job = jobOf(repo, name, { sha, checkRunId });
+      // An attempt that registered and never reported: its worker was killed (the queue's stall check resumes the job).
+      await deps.inFlight.begin(job, undefined);
+
+      await processor()(job, new AbortController().signal);
+
+      assert.match(fake.checkRun(checkRunId)?.output.title ?? "", /\(2 attempts; the worker was lost once\)$/);
+    });
   });
 }
 
