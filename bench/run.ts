@@ -1,4 +1,5 @@
 import { mkdir } from "node:fs/promises";
+import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { testStack } from "../test/support/stack/env.js";
@@ -61,11 +62,14 @@ async function main(): Promise<number> {
   for (const b of selected) {
     ctx.log(`── ${b.title}`);
     const startedAt = new Date();
+    const loadBefore = loadavg()[0] ?? Number.NaN;
     let body: string;
     try {
       const result = await b.run(ctx);
       const minutes = ((Date.now() - startedAt.getTime()) / 60_000).toFixed(1);
-      const header = `Command: \`${command}\` · run ${startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC (${minutes} min) · ${machine}`;
+      // Other work on the machine shows in every absolute time (not in the side-by-side ratios): say how busy it was.
+      const load = `1-min load average ${loadBefore.toFixed(1)} at the start, ${(loadavg()[0] ?? Number.NaN).toFixed(1)} at the end`;
+      const header = `Command: \`${command}\` · run ${startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC (${minutes} min, ${load}) · ${machine}`;
       body = render(b, result, header);
     } catch (err) {
       failed++;
