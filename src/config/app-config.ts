@@ -1,4 +1,6 @@
 import { inspect } from "node:util";
+import { CONFIG_LIMITS_VARIABLE, ConfigLimitsError, configLimitsFromEnv } from "./config-limits.js";
+import type { ConfigLimits } from "./config-limits.js";
 
 /**
  * The app's own configuration, read from the environment once at start. Probot keeps reading its own
@@ -43,6 +45,8 @@ export interface AppConfig {
   queuePrefix: string;
   /** How long SIGTERM/SIGINT lets running builds finish before they are left to the stall checker. Default 120 s. */
   shutdownGraceMs: number;
+  /** Limits on a repository's config file (BUILDKIT_BOT_CONFIG_LIMITS over the defaults). */
+  repoConfigLimits: ConfigLimits;
   /** A copy safe to log: secrets replaced by `***`. */
   describe(): Record<string, unknown>;
   toJSON(): Record<string, unknown>;
@@ -128,6 +132,10 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     );
   }
   const publicBaseUrl = publicUrlText === undefined ? undefined : parseHttpUrl(V.PublicUrl, publicUrlText);
+  // Probot (and our intake) would otherwise verify deliveries against the well-known secret "development".
+  if (value("WEBHOOK_SECRET") === undefined && env.NODE_ENV === "production" && role !== "worker") {
+    throw new AppConfigError("WEBHOOK_SECRET", "is required when NODE_ENV=production: set it to the GitHub App's webhook secret");
+  }
 
   const gheHost = value(V.GheHost);
   const gheProtocol = value(V.GheProtocol) ?? "https";
@@ -162,6 +170,14 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   const shutdownGraceMs = graceSeconds * 1000;
 
+  let repoConfigLimits: ConfigLimits;
+  try {
+    repoConfigLimits = configLimitsFromEnv(env);
+  } catch (err) {
+    if (!(err instanceof ConfigLimitsError)) throw err;
+    throw new AppConfigError(CONFIG_LIMITS_VARIABLE, err.message.slice(`${CONFIG_LIMITS_VARIABLE}: `.length));
+  }
+
   const describe = (): Record<string, unknown> => ({
     role,
     redisUrl: maskUrl(redisUrl),
@@ -178,6 +194,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     github,
     queuePrefix,
     shutdownGraceMs,
+    repoConfigLimits,
   });
 
   const config: AppConfig = {
@@ -192,6 +209,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     github,
     queuePrefix,
     shutdownGraceMs,
+    repoConfigLimits,
     describe,
     toJSON: describe,
   };

@@ -1,4 +1,5 @@
 import { ConfigError, REPO_CONFIG_PATH } from "../config/config-error.js";
+import type { ConfigLimits } from "../config/config-limits.js";
 import { rootDockerfileConfig } from "../config/default-repo-config.js";
 import { parseRepoConfig } from "../config/parse-repo-config.js";
 import type { RepoConfig } from "../config/repo-config.js";
@@ -28,7 +29,7 @@ export async function readConfigSource(octokit: GitHubClient, at: { owner: strin
   return (await dockerfileRead) === undefined ? { kind: "none" } : { kind: "root-dockerfile" };
 }
 
-export function interpretConfigSource(source: ConfigSource, repoName: string): LoadedRepoConfig {
+export function interpretConfigSource(source: ConfigSource, repoName: string, limits?: ConfigLimits): LoadedRepoConfig {
   switch (source.kind) {
     case "none":
       return { kind: "none" };
@@ -36,7 +37,7 @@ export function interpretConfigSource(source: ConfigSource, repoName: string): L
       return { kind: "config", config: rootDockerfileConfig(repoName) };
     case "file":
       try {
-        return { kind: "config", config: parseRepoConfig(source.text) };
+        return { kind: "config", config: parseRepoConfig(source.text, limits ? { limits } : {}) };
       } catch (err) {
         if (err instanceof ConfigError) return { kind: "invalid", error: err };
         throw err;

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { ConfigLimits } from "../config/config-limits.js";
 import type { Redis } from "ioredis";
 import { REPO_CONFIG_PATH } from "../config/config-error.js";
 import type { RepoConfig } from "../config/repo-config.js";
@@ -36,7 +37,7 @@ export interface PlannerDeps {
   /** Takes back a queued or running build whose check run could not be created (see carryOut). */
   withdrawBuild(buildId: string, why: string): Promise<void>;
   /** The app config's registry (`AppConfig` fits). */
-  config: { registry: { prefix: string } };
+  config: { registry: { prefix: string }; repoConfigLimits?: ConfigLimits };
   clock: { now(): Date };
   reporter: PlannerReporter;
   /** Redis key prefix; default `bkb`. */
@@ -87,7 +88,7 @@ async function plan(job: EventJob, deps: PlannerDeps): Promise<void> {
   }
 
   const rebuild = job.rerun !== undefined || job.event === "check_suite";
-  const loaded = interpretConfigSource(await configSourceOf(job, target, deps.octokit, new ConfigSourceMemo(deps.redis, prefix)), repo.repo);
+  const loaded = interpretConfigSource(await configSourceOf(job, target, deps.octokit, new ConfigSourceMemo(deps.redis, prefix)), repo.repo, deps.config.repoConfigLimits);
   if (loaded.kind === "none") {
     log.info(where, "no .github/buildkit-bot.yml and no root Dockerfile: nothing to build");
     return;

@@ -55,6 +55,25 @@ describe("loadAppConfig", () => {
     fails({ ...base, APP_ID: "abc" }, "APP_ID");
   });
 
+  it("requires WEBHOOK_SECRET in production for the roles that take webhooks", () => {
+    const production = { ...base, NODE_ENV: "production", BUILDKIT_BOT_PUBLIC_URL: "https://bot.example.com" };
+    fails(production, "WEBHOOK_SECRET");
+    fails({ ...production, BUILDKIT_BOT_ROLE: "web" }, "WEBHOOK_SECRET");
+    assert.equal(loadAppConfig({ ...production, BUILDKIT_BOT_ROLE: "worker" }).role, "worker");
+    assert.equal(loadAppConfig({ ...production, WEBHOOK_SECRET: "s3cret" }).role, "all");
+  });
+
+  it("takes the repository config limits from BUILDKIT_BOT_CONFIG_LIMITS, refusing a malformed value by name", () => {
+    assert.equal(loadAppConfig({ ...base }).repoConfigLimits.images, 50);
+    const raised = loadAppConfig({ ...base, BUILDKIT_BOT_CONFIG_LIMITS: "images=120,fileBytes=262144" }).repoConfigLimits;
+    assert.equal(raised.images, 120);
+    assert.equal(raised.fileBytes, 262_144);
+    assert.equal(raised.tagsPerImage, 20);
+    fails({ ...base, BUILDKIT_BOT_CONFIG_LIMITS: "images=lots" }, "BUILDKIT_BOT_CONFIG_LIMITS");
+    fails({ ...base, BUILDKIT_BOT_CONFIG_LIMITS: "{not json" }, "BUILDKIT_BOT_CONFIG_LIMITS");
+    assert.throws(() => loadAppConfig({ ...base, BUILDKIT_BOT_CONFIG_LIMITS: "frobs=1" }), /^AppConfigError: BUILDKIT_BOT_CONFIG_LIMITS: unknown limit "frobs"/);
+  });
+
   it("requires BUILDKIT_BOT_PUBLIC_URL in production, naming the variable and NODE_ENV", () => {
     assert.throws(
       () => loadAppConfig({ ...base, NODE_ENV: "production" }),
@@ -64,7 +83,7 @@ describe("loadAppConfig", () => {
         /^BUILDKIT_BOT_PUBLIC_URL: is required when NODE_ENV=production/.test(err.message),
     );
     fails({ ...base, NODE_ENV: "production", BUILDKIT_BOT_PUBLIC_URL: "  " }, "BUILDKIT_BOT_PUBLIC_URL");
-    assert.equal(loadAppConfig({ ...base, NODE_ENV: "production", BUILDKIT_BOT_PUBLIC_URL: "https://bkb.example.com" }).publicBaseUrl, "https://bkb.example.com");
+    assert.equal(loadAppConfig({ ...base, NODE_ENV: "production", WEBHOOK_SECRET: "s", BUILDKIT_BOT_PUBLIC_URL: "https://bkb.example.com" }).publicBaseUrl, "https://bkb.example.com");
     assert.equal(loadAppConfig({ ...base, NODE_ENV: "development" }).publicBaseUrl, undefined, "optional outside production");
   });
 
