@@ -207,7 +207,7 @@ function report(results: PhaseResult[], repoName: string): BenchResult {
     const goal = r.daemon.kind === "buildkitd" ? BUILDKITD_GOAL_COLD_RATIO : ENGINE_GOAL_COLD_RATIO;
     goals.push({
       goal: `cold b/a ≤ ${goal}× (${label(r)})`,
-      measured: `${ratio(s.median)} median over ${s.n} pairs: +${extra.toFixed(0)} ms on a ${(spread(r.a).median / 1000).toFixed(1)} s build`,
+      measured: `${ratio(s.median)} median over ${s.n} pairs: ${signed(extra)} ms on a ${(spread(r.a).median / 1000).toFixed(1)} s build`,
       met: s.median <= goal,
     });
   }
@@ -218,7 +218,7 @@ function report(results: PhaseResult[], repoName: string): BenchResult {
     if (r.daemon.kind === "buildkitd") {
       goals.push({
         goal: `warm b−a ≤ ${BUILDKITD_GOAL_WARM_EXTRA_MS} ms beyond the GitHub round trips (b) waited for (round trips × ${r.delayMs} ms) (${label(r)})`,
-        measured: `+${extra.toFixed(0)} ms; (b) waited for ${trips} GitHub round trips (${UNAVOIDABLE_ROUND_TRIPS} unavoidable), so beyond them it added ${beyond.toFixed(0)} ms`,
+        measured: `${signed(extra)} ms; (b) waited for ${trips} GitHub round trips (${UNAVOIDABLE_ROUND_TRIPS} unavoidable), so beyond them it added ${beyond.toFixed(0)} ms`,
         met: beyond <= BUILDKITD_GOAL_WARM_EXTRA_MS,
       });
       continue;
@@ -226,7 +226,7 @@ function report(results: PhaseResult[], repoName: string): BenchResult {
     const allowed = ENGINE_GOAL_WARM_EXTRA_MS + UNAVOIDABLE_ROUND_TRIPS * r.delayMs;
     goals.push({
       goal: `warm b−a ≤ ${ENGINE_GOAL_WARM_EXTRA_MS} ms + ${UNAVOIDABLE_ROUND_TRIPS} unavoidable round trips × ${r.delayMs} ms = ${allowed} ms (${label(r)})`,
-      measured: `+${extra.toFixed(0)} ms; (b) waited for ${trips} GitHub round trips, so beyond them it added ${beyond.toFixed(0)} ms`,
+      measured: `${signed(extra)} ms; (b) waited for ${trips} GitHub round trips, so beyond them it added ${beyond.toFixed(0)} ms`,
       met: extra <= allowed,
     });
   }
@@ -248,3 +248,6 @@ function report(results: PhaseResult[], repoName: string): BenchResult {
     ],
   };
 }
+
+/** `+12` or `-340`: a difference with its sign. */
+const signed = (v: number): string => `${v >= 0 ? "+" : ""}${v.toFixed(0)}`;
