@@ -61,6 +61,19 @@ export const CONFIG_LIMIT_SPECS = {
     what: "entries in an image's `build_args`",
     schema: [{ pointer: "/$defs/image/properties/build_args", keyword: "maxProperties" }],
   },
+  // The backstop behind the limits above: the file is checked (and its path filters and tags applied) in a worker
+  // thread, stopped when it runs past either of these. The largest file the defaults allow needs about 0.5 s and
+  // 40 MB there at worst; a real config a few milliseconds and a few MB.
+  checkTimeMs: {
+    default: 2000,
+    what: "milliseconds the worker thread may spend on one step of checking the file (parse and validate; path filters and tags)",
+    schema: [],
+  },
+  checkMemoryMb: {
+    default: 128,
+    what: "megabytes of heap (old generation) the worker thread checking the file may use",
+    schema: [],
+  },
 } as const satisfies Record<string, LimitSpec>;
 
 export interface LimitSpec {

@@ -1,0 +1,58 @@
+import { ConfigError } from "../config/config-error.js";
+import type { ConfigIssue } from "../config/config-error.js";
+import type { ConfigLimits } from "../config/config-limits.js";
+import type { RepoConfig } from "../config/repo-config.js";
+import type { ConfigSource } from "./config-source-memo.js";
+import { interpretConfigSource } from "./load-repo-config.js";
+import type { LoadedRepoConfig } from "./load-repo-config.js";
+import { planImages } from "./plan.js";
+import type { ImageDecision, PlanInput } from "./plan.js";
+
+/**
+ * The untrusted part of planning, as messages that cross a thread boundary: reading a repository's config
+ * (YAML, schema, globs, templates) and applying it to an event (path filters against the changed files, tag
+ * rendering). Everything in and out is plain data (structured clone); a ConfigError travels as its issues and is
+ * built again on the other side.
+ */
+export type ConfigTask =
+  | { kind: "interpret"; source: ConfigSource; repoName: string; limits: ConfigLimits }
+  | { kind: "plan"; input: PlanInput };
+
+/** LoadedRepoConfig as plain data. */
+export type PlainLoaded = { kind: "config"; config: RepoConfig } | { kind: "invalid"; issues: ConfigIssue[] } | { kind: "none" };
+
+/** A thrown error as plain data: a ConfigError by its issues, anything else by name, message and stack. */
+export type PlainError = { kind: "config"; issues: ConfigIssue[] } | { kind: "other"; name: string; message: string; stack?: string };
+
+export type TaskOutcome = { ok: true; value: PlainLoaded | ImageDecision[] } | { ok: false; error: PlainError };
+
+export function runConfigTask(task: ConfigTask): TaskOutcome {
+  try {
+    if (task.kind === "plan") return { ok: true, value: planImages(task.input) };
+    return { ok: true, value: toPlainLoaded(interpretConfigSource(task.source, task.repoName, task.limits)) };
+  } catch (err) {
+    return { ok: false, error: toPlainError(err) };
+  }
+}
+
+export function toPlainLoaded(loaded: LoadedRepoConfig): PlainLoaded {
+  return loaded.kind === "invalid" ? { kind: "invalid", issues: [...loaded.error.issues] } : loaded;
+}
+
+export function fromPlainLoaded(plain: PlainLoaded): LoadedRepoConfig {
+  return plain.kind === "invalid" ? { kind: "invalid", error: new ConfigError(plain.issues) } : plain;
+}
+
+export function toPlainError(err: unknown): PlainError {
+  if (err instanceof ConfigError) return { kind: "config", issues: [...err.issues] };
+  if (err instanceof Error) return { kind: "other", name: err.name, message: err.message, ...(err.stack ? { stack: err.stack } : {}) };
+  return { kind: "other", name: "Error", message: String(err) };
+}
+
+export function fromPlainError(plain: PlainError): Error {
+  if (plain.kind === "config") return new ConfigError(plain.issues);
+  const err = new Error(plain.message);
+  err.name = plain.name;
+  if (plain.stack) err.stack = plain.stack;
+  return err;
+}
