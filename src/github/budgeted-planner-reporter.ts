@@ -1,4 +1,4 @@
-import type { ConfigFailureCheckRun, PlannerReporter, QueuedCheckRun, SkippedCheckRun } from "../planner/planner-reporter.js";
+import type { ConfigFailureCheckRun, PlannerReporter, QueuedCheckRun, RefusedCheckRun, SkippedCheckRun } from "../planner/planner-reporter.js";
 import type { WriteBudget } from "./write-budget.js";
 
 /**
@@ -27,8 +27,12 @@ export class BudgetedPlannerReporter implements PlannerReporter {
   async createConfigFailureCheckRun(run: ConfigFailureCheckRun): Promise<void> {
     await this.budget.send("final", key(run, "config"), () => this.inner.createConfigFailureCheckRun(run));
   }
+
+  async createRefusedCheckRun(run: RefusedCheckRun): Promise<void> {
+    await this.budget.send("final", key(run, "account"), () => this.inner.createRefusedCheckRun(run));
+  }
 }
 
-function key(run: QueuedCheckRun | SkippedCheckRun | ConfigFailureCheckRun, what: string): string {
+function key(run: QueuedCheckRun | SkippedCheckRun | ConfigFailureCheckRun | RefusedCheckRun, what: string): string {
   return `planner:${run.repository.owner}/${run.repository.repo}:${run.headSha}:${what}`;
 }

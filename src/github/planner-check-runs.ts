@@ -3,9 +3,10 @@ import type {
   ConfigFailureCheckRun,
   PlannerReporter,
   QueuedCheckRun,
+  RefusedCheckRun,
   SkippedCheckRun,
 } from "../planner/planner-reporter.js";
-import { CONFIG_CHECK_RUN_NAME, imageCheckRunName } from "../planner/planner-reporter.js";
+import { ACCOUNT_CHECK_RUN_NAME, CONFIG_CHECK_RUN_NAME, imageCheckRunName } from "../planner/planner-reporter.js";
 import type { GitHubClient } from "./repo-reader.js";
 
 /** GitHub takes at most 50 annotations per request. */
@@ -82,6 +83,20 @@ export class OctokitPlannerCheckRuns implements PlannerReporter {
           title: "buildkit-bot config",
         })),
       },
+    });
+  }
+
+  async createRefusedCheckRun(run: RefusedCheckRun): Promise<void> {
+    await this.octokit.request("POST /repos/{owner}/{repo}/check-runs", {
+      owner: run.repository.owner,
+      repo: run.repository.repo,
+      name: ACCOUNT_CHECK_RUN_NAME,
+      head_sha: run.headSha,
+      external_id: run.externalId,
+      status: "completed",
+      conclusion: "neutral",
+      completed_at: this.now().toISOString(),
+      output: { title: "Not built: this account is not served", summary: clip(run.reason) },
     });
   }
 }

@@ -1,18 +1,20 @@
-import { repositoryPathComponent } from "../config/default-repo-config.js";
 import type { ImageConfig } from "../config/repo-config.js";
+import { ImagePathTooLongError, ownerScopedRepository } from "../tenancy/index.js";
+
+export { ImagePathTooLongError };
 
 /**
- * Where an image is pushed: its `repository` from the config, else `<prefix>/<repo>` for a single image and
- * `<prefix>/<repo>-<image>` when the config lists several (so two images never share tags).
+ * Where an image is pushed: its `repository` from the config, else `<prefix>/<owner>/<repo>` for a single image and
+ * `<prefix>/<owner>/<repo>/<image>` when the config lists several. Each name is one path component of its own (see
+ * tenancy's `pathComponent`), so `shop` + `api` (`…/shop/api`) never meets the repository `shop-api`, and
+ * `acme/app` never meets `other/app`. Throws `ImagePathTooLongError` when the path is over the registry's limit.
  */
 export function imageRepository(
   registryPrefix: string,
-  repoName: string,
+  at: { owner: string; repo: string },
   image: Pick<ImageConfig, "name" | "repository">,
   imageCount: number,
 ): string {
   if (image.repository) return image.repository;
-  const prefix = registryPrefix.replace(/\/+$/, "");
-  const base = repositoryPathComponent(repoName);
-  return imageCount > 1 ? `${prefix}/${base}-${image.name}` : `${prefix}/${base}`;
+  return ownerScopedRepository(registryPrefix, { owner: at.owner, repo: at.repo, ...(imageCount > 1 ? { image: image.name } : {}) });
 }

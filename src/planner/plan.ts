@@ -4,7 +4,7 @@ import { DEFAULT_TAG_TEMPLATES, renderTags, templateVariables } from "../config/
 import type { DroppedTag, RefContext } from "../config/tags.js";
 import type { ImagePlan } from "../queue/job-types.js";
 import { planCache } from "./cache-plan.js";
-import { imageRepository } from "./image-repository.js";
+import { ImagePathTooLongError, imageRepository } from "./image-repository.js";
 import type { PlanTarget } from "./plan-target.js";
 
 /**
@@ -15,6 +15,8 @@ import type { PlanTarget } from "./plan-target.js";
 export interface PlanInput {
   target: PlanTarget;
   sha: string;
+  /** The repository's owner (the installation's account): images go under `<prefix>/<owner>/`. */
+  owner: string;
   repoName: string;
   defaultBranch: string;
   config: RepoConfig;
@@ -81,7 +83,13 @@ function planImage(input: PlanInput, image: ImageConfig): ImageDecision {
       };
     }
   }
-  const repository = imageRepository(input.registryPrefix, input.repoName, image, input.config.images.length);
+  let repository: string;
+  try {
+    repository = imageRepository(input.registryPrefix, { owner: input.owner, repo: input.repoName }, image, input.config.images.length);
+  } catch (err) {
+    if (!(err instanceof ImagePathTooLongError)) throw err;
+    return { kind: "skip", name: image.name, reason: err.message };
+  }
   const { tags, push, dropped } = tagsAndPush(input, image);
   const target = input.target;
   const plan: ImagePlan = {

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { DEFAULT_CONFIG_LIMITS } from "../config/config-limits.js";
 import type { ConfigLimits } from "../config/config-limits.js";
 import type { Redis } from "ioredis";
 import { REPO_CONFIG_PATH } from "../config/config-error.js";
@@ -6,9 +7,11 @@ import type { RepoConfig } from "../config/repo-config.js";
 import { listPullRequestFiles, listPushChangedFiles, RepoReadError } from "../github/repo-reader.js";
 import type { GitHubClient } from "../github/repo-reader.js";
 import type { BuildJobInput } from "../queue/build-queue.js";
-import { supersedeKey } from "../queue/job-ids.js";
+import { eventJobId, supersedeKey } from "../queue/job-ids.js";
 import type { EventJob } from "../queue/job-types.js";
 import { CheckRunHandoff } from "../queue/check-run-handoff.js";
+import { CheckRunLedger } from "../queue/check-run-ledger.js";
+import type { RunSlot } from "../queue/check-run-ledger.js";
 import { TransientError } from "../queue/queue-errors.js";
 import type { QueueLog } from "../queue/queue-log.js";
 import { BuildClaims } from "./build-claims.js";
@@ -26,6 +29,8 @@ import { renderPlanSummary } from "./plan-summary.js";
 import { configRef, describeTarget, mergedTargetOfPullRequest, targetOfEvent } from "./plan-target.js";
 import type { PlanTarget } from "./plan-target.js";
 import type { PlannerReporter } from "./planner-reporter.js";
+import { singleRegistryTenants } from "../tenancy/index.js";
+import type { Tenants, TenantPolicy } from "../tenancy/index.js";
 
 export interface PlannerDeps {
   /** The installation's Octokit (Probot's `context.octokit` or any `@octokit/core` instance). */
@@ -36,10 +41,19 @@ export interface PlannerDeps {
   enqueueBuild(job: BuildJobInput): Promise<{ buildId: string }>;
   /** Takes back a queued or running build whose check run could not be created (see carryOut). */
   withdrawBuild(buildId: string, why: string): Promise<void>;
-  /** The app config's registry (`AppConfig` fits). */
-  config: { registry: { prefix: string }; repoConfigLimits?: ConfigLimits };
+  /**
+   * The app config (`AppConfig` fits): `tenants` decides each account's registry, limits and whether it is served;
+   * without it, every account is served from `registry` under `<prefix>/<owner>/` with `repoConfigLimits`.
+   */
+  config: { registry: { prefix: string; host?: string }; repoConfigLimits?: ConfigLimits; tenants?: Tenants };
   clock: { now(): Date };
   reporter: PlannerReporter;
+  /**
+   * Concludes the check runs of a slot that an earlier, interrupted attempt of this event job may have left with
+   * no build (see orphaned-check-runs.ts); called once this attempt has handed its own run over. Without it, the
+   * worker's reconciler does it on its next pass.
+   */
+  settleSlot?(slot: RunSlot, plannerId: string): Promise<void>;
   /** Redis key prefix; default `bkb`. */
   keyPrefix?: string;
   log?: QueueLog;
@@ -88,7 +102,24 @@ async function plan(job: EventJob, deps: PlannerDeps): Promise<void> {
   }
 
   const rebuild = job.rerun !== undefined || job.event === "check_suite";
-  const loaded = interpretConfigSource(await configSourceOf(job, target, deps.octokit, new ConfigSourceMemo(deps.redis, prefix)), repo.repo, deps.config.repoConfigLimits);
+  const source = await configSourceOf(job, target, deps.octokit, new ConfigSourceMemo(deps.redis, prefix));
+  if (source.kind === "none") {
+    log.info(where, "no .github/buildkit-bot.yml and no root Dockerfile: nothing to build");
+    return;
+  }
+  // Asked after the config source, so a refused account's repositories with nothing to build get no check run either.
+  const tenant = tenantPolicyOf(deps, repo.owner, repo.installationId);
+  if (!tenant.served) {
+    await deps.reporter.createRefusedCheckRun({
+      repository: repo,
+      headSha: job.sha,
+      externalId: await externalIdFor({ target, image: "" }, externalIds),
+      reason: tenant.reason,
+    });
+    log.info({ ...where, installationId: repo.installationId }, "account not served (tenants file): refusal reported");
+    return;
+  }
+  const loaded = interpretConfigSource(source, repo.repo, tenant.repoConfigLimits);
   if (loaded.kind === "none") {
     log.info(where, "no .github/buildkit-bot.yml and no root Dockerfile: nothing to build");
     return;
@@ -121,10 +152,11 @@ async function plan(job: EventJob, deps: PlannerDeps): Promise<void> {
   const noCache = job.rerun?.noCache ?? false;
   const planInput = {
     sha: job.sha,
+    owner: repo.owner,
     repoName: repo.repo,
     defaultBranch: repo.defaultBranch,
     config,
-    registryPrefix: deps.config.registry.prefix,
+    registryPrefix: tenant.registry.prefix,
     ...(changedFiles ? { changedFiles } : {}),
     ...(onlyImage ? { onlyImage } : {}),
     latestAllowed: job.event === "push" || rebuild,
@@ -135,6 +167,7 @@ async function plan(job: EventJob, deps: PlannerDeps): Promise<void> {
   const claims = new BuildClaims(deps.redis, prefix);
   const progress = new PlanProgress(deps.redis, prefix);
   const handoff = new CheckRunHandoff(deps.redis, prefix);
+  const ledger = new CheckRunLedger(deps.redis, prefix);
   for (const decision of decisions) {
     let chosen: { decision: ImageDecision; target: PlanTarget } | undefined = { decision, target };
     if (claiming && target.kind === "branch") {
@@ -150,8 +183,20 @@ async function plan(job: EventJob, deps: PlannerDeps): Promise<void> {
         continue;
       }
     }
-    await carryOut(job, deps, chosen.decision, chosen.target, { config, noCache, progress, handoff, externalIds, log, where });
+    await carryOut(job, deps, chosen.decision, chosen.target, { config, noCache, progress, handoff, ledger, externalIds, log, where });
   }
+}
+
+/** The operator's decision for the job's account: the tenants file's, else the single registry's, owner-scoped. */
+function tenantPolicyOf(deps: PlannerDeps, accountLogin: string, installationId: number): TenantPolicy {
+  const { registry, repoConfigLimits, tenants } = deps.config;
+  const directory =
+    tenants ??
+    singleRegistryTenants({
+      registry: { prefix: registry.prefix, host: registry.host ?? registry.prefix.split("/")[0]! },
+      repoConfigLimits: repoConfigLimits ?? DEFAULT_CONFIG_LIMITS,
+    });
+  return directory.policyFor({ accountLogin, installationId });
 }
 
 /**
@@ -197,6 +242,7 @@ async function carryOut(
     noCache: boolean;
     progress: PlanProgress;
     handoff: CheckRunHandoff;
+    ledger: CheckRunLedger;
     externalIds: ExternalIdStore;
     log: QueueLog;
     where: Record<string, unknown>;
@@ -251,6 +297,12 @@ async function carryOut(
       }),
     });
 
+  // Noted before anything is created: should this attempt be cut short between the create and the hand-over,
+  // the run it leaves behind is found again (see CheckRunLedger).
+  const slot: RunSlot = { installationId: repo.installationId, owner: repo.owner, repo: repo.repo, repoId: repo.repoId, sha: job.sha, image: decision.name };
+  const plannerId = eventJobId(job.deliveryId);
+  const { again } = await redisCall("noting the check run about to be created", () => ctx.ledger.open(slot, plannerId));
+
   let checkRunId = await ctx.progress.checkRunId(planId, memoKey);
   if (checkRunId !== undefined) {
     // A retried job whose run was made but whose build was not queued.
@@ -268,13 +320,25 @@ async function carryOut(
     checkRunId = runId;
     await ctx.progress.recordCheckRun(planId, memoKey, runId);
     if (queued.status === "rejected") throw queued.reason;
-    await redisCall("handing the check run to its build", () => ctx.handoff.give(queued.value.buildId, runId));
+    const given = await redisCall("handing the check run to its build", () => ctx.handoff.give(queued.value.buildId, runId));
+    if (given !== "given") {
+      // The build stopped waiting before the run came (see CheckRunHandoff.settle): another build takes the run.
+      ctx.log.warn({ ...ctx.where, image: decision.name, buildId: queued.value.buildId, checkRunId: runId }, "the build gave up waiting for its check run; queueing another");
+      await deps.enqueueBuild(build(runId));
+    }
   }
   await ctx.progress.recordEnqueued(planId, memoKey);
   ctx.log.info(
     { ...ctx.where, image: decision.name, checkRunId, push: decision.plan.push, target: describeTarget(target) },
     "build queued",
   );
+  // Best effort from here: the build is queued with its run; what is left is bookkeeping the reconciler redoes.
+  try {
+    if (!again) await ctx.ledger.close(slot, plannerId);
+    else await deps.settleSlot?.(slot, plannerId);
+  } catch (err) {
+    ctx.log.warn({ ...ctx.where, image: decision.name, err: err instanceof Error ? err.message : String(err) }, "check runs of an interrupted planning left to the reconciler");
+  }
 }
 
 /** Stops everyone waiting for the build's check run, then takes the build back from the queue (or its worker). */

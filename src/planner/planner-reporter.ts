@@ -4,6 +4,8 @@ import type { RepositoryRef } from "../queue/job-types.js";
 /** Check-run name for one image, and for the config itself. */
 export const imageCheckRunName = (image: string): string => `buildkit-bot / ${image}`;
 export const CONFIG_CHECK_RUN_NAME = "buildkit-bot / config";
+/** The one run of an event whose account the operator does not serve. */
+export const ACCOUNT_CHECK_RUN_NAME = "buildkit-bot";
 
 export interface CheckRunPlace {
   repository: RepositoryRef;
@@ -28,6 +30,11 @@ export interface ConfigFailureCheckRun extends CheckRunPlace {
   issues: readonly ConfigIssue[];
 }
 
+export interface RefusedCheckRun extends CheckRunPlace {
+  /** Why the account is not served (the tenants file's decision). */
+  reason: string;
+}
+
 /**
  * The check runs the planner writes. The GitHub reporter implements it behind the shared write budget;
  * `planner-check-runs.ts` is a direct Octokit implementation.
@@ -39,4 +46,6 @@ export interface PlannerReporter {
   createSkippedCheckRun(run: SkippedCheckRun): Promise<void>;
   /** One completed `failure` run `buildkit-bot / config` with an annotation on each offending line. */
   createConfigFailureCheckRun(run: ConfigFailureCheckRun): Promise<void>;
+  /** One completed `neutral` run `buildkit-bot` saying the account is not served; nothing is built. */
+  createRefusedCheckRun(run: RefusedCheckRun): Promise<void>;
 }

@@ -8,13 +8,15 @@ import type { ImageDecision, PlanInput } from "../../src/planner/plan.js";
 import type { PlanTarget } from "../../src/planner/plan-target.js";
 
 const SHA = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678";
-const PREFIX = "127.0.0.1:5000/acme";
-const REPO = `${PREFIX}/shop`;
+const PREFIX = "127.0.0.1:5000";
+/** Owner-scoped: `<prefix>/<owner>/<repo>`, lowercased. */
+const REPO = `${PREFIX}/acme/shop`;
 
 function input(target: PlanTarget, config: RepoConfig, extra: Partial<PlanInput> = {}): PlanInput {
   return {
     target,
     sha: SHA,
+    owner: "Acme",
     repoName: "Shop",
     defaultBranch: "main",
     config,
@@ -273,9 +275,9 @@ test("image fields and repositories", () => {
     target: "prod",
     platforms: ["linux/amd64", "linux/arm64"],
     buildArgs: { VERSION: "3" },
-    tags: [`${PREFIX}/shop-api:dev`, `${PREFIX}/shop-api:sha-a1b2c3d`],
+    tags: [`${REPO}/api:dev`, `${REPO}/api:sha-a1b2c3d`],
     push: false,
-    cache: { imports: [`${PREFIX}/shop-api:buildcache-dev`, `${PREFIX}/shop-api:buildcache-main`], export: `${PREFIX}/shop-api:buildcache-dev` },
+    cache: { imports: [`${REPO}/api:buildcache-dev`, `${REPO}/api:buildcache-main`], export: `${REPO}/api:buildcache-dev` },
   });
   assert.deepEqual(build(decisions, "web").plan.tags, ["ghcr.io/acme/website:dev", "ghcr.io/acme/website:sha-a1b2c3d"]);
 });
@@ -286,6 +288,15 @@ test("a single image without config is named after the repository", () => {
   assert.equal(d.plan.dockerfile, "Dockerfile");
   assert.equal(d.plan.context, "");
   assert.equal(d.plan.tags[0], `${REPO}:main`);
+});
+
+test("an owner-scoped path over the registry's length limit skips the image, saying how to fix it", () => {
+  const config = cfg(`images:\n  - name: ${"i".repeat(64)}\n  - name: short\n`);
+  const decisions = planImages(input(branch("main"), config, { owner: "o".repeat(39), repoName: "r".repeat(100), registryPrefix: `registry.example.com/${"p".repeat(60)}` }));
+  const long = decisions.find((d) => d.name === "i".repeat(64));
+  assert.equal(long?.kind, "skip");
+  assert.match(long?.kind === "skip" ? long.reason : "", /is 287 characters, over the registry's limit of 255; set a shorter `repository:`/);
+  assert.equal(build(decisions, "short").plan.tags[0], `registry.example.com/${"p".repeat(60)}/${"o".repeat(39)}/${"r".repeat(100)}/short:main`);
 });
 
 test("a rebuild of one image plans only that image, or explains that it is gone", () => {

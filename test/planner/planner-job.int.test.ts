@@ -27,7 +27,9 @@ after(async () => {
 
 const SHA = "1111111111222222222233333333334444444444";
 const BEFORE = "9999999999888888888877777777776666666666";
-const PREFIX = "127.0.0.1:5000/acme";
+const PREFIX = "127.0.0.1:5000";
+/** Owner-scoped: `<prefix>/<owner>/<repo>`. */
+const SHOP = `${PREFIX}/acme/shop`;
 const CONFIG_PATH = "/repos/acme/shop/contents/.github%2Fbuildkit-bot.yml";
 const NOW = new Date("2026-11-23T08:00:00.000Z");
 
@@ -183,10 +185,10 @@ test("push to the default branch without a config builds the root Dockerfile", a
     dockerfile: "Dockerfile",
     platforms: [],
     buildArgs: {},
-    tags: [`${PREFIX}/shop:main`, `${PREFIX}/shop:sha-1111111`, `${PREFIX}/shop:latest`],
+    tags: [`${SHOP}:main`, `${SHOP}:sha-1111111`, `${SHOP}:latest`],
     push: true,
-    cache: { imports: [`${PREFIX}/shop:buildcache-main`], export: `${PREFIX}/shop:buildcache-main` },
-    ifBranchMoved: { branch: "main", tags: [`${PREFIX}/shop:sha-1111111`] },
+    cache: { imports: [`${SHOP}:buildcache-main`], export: `${SHOP}:buildcache-main` },
+    ifBranchMoved: { branch: "main", tags: [`${SHOP}:sha-1111111`] },
   });
   assert.match(
     (run.output as { summary: string }).summary,
@@ -199,8 +201,8 @@ test("a push to another branch: its branch tag too moves only if the branch is s
   expectConfig(SHA, "images:\n  - name: api\n    push:\n      branches: [main, release]\n");
   expectCheckRuns(h, 1);
   await runPlannerJob(pushJob("refs/heads/release"), h.deps);
-  assert.deepEqual(h.builds[0]!.image.tags, [`${PREFIX}/shop:release`, `${PREFIX}/shop:sha-1111111`]);
-  assert.deepEqual(h.builds[0]!.image.ifBranchMoved, { branch: "release", tags: [`${PREFIX}/shop:sha-1111111`] });
+  assert.deepEqual(h.builds[0]!.image.tags, [`${SHOP}:release`, `${SHOP}:sha-1111111`]);
+  assert.deepEqual(h.builds[0]!.image.ifBranchMoved, { branch: "release", tags: [`${SHOP}:sha-1111111`] });
 });
 
 test("a same-repository pull request's plan follows its branch too; a tag push has no branch check", async () => {
@@ -208,7 +210,7 @@ test("a same-repository pull request's plan follows its branch too; a tag push h
   expectConfig(SHA, "images:\n  - name: api\n    push:\n      pull_requests: true\n");
   expectCheckRuns(h, 1);
   await runPlannerJob(prJob(prRef({ number: 12 })), h.deps);
-  assert.deepEqual(h.builds[0]!.image.tags, [`${PREFIX}/shop:pr-12`]);
+  assert.deepEqual(h.builds[0]!.image.tags, [`${SHOP}:pr-12`]);
   assert.deepEqual(h.builds[0]!.image.ifBranchMoved, { branch: "feature/cart", tags: [] });
 
   expectConfig(SHA, undefined);
@@ -322,7 +324,7 @@ test("a semver tag push: pushed with aliases, no supersede key", async () => {
   expectCheckRuns(h, 1);
   await runPlannerJob(pushJob("refs/tags/v3.1.0", { before: "0".repeat(40) }), h.deps);
   const b = h.builds[0]!;
-  assert.deepEqual(b.image.tags, [`${PREFIX}/shop:v3.1.0`, `${PREFIX}/shop:3.1`, `${PREFIX}/shop:3`]);
+  assert.deepEqual(b.image.tags, [`${SHOP}:v3.1.0`, `${SHOP}:3.1`, `${SHOP}:3`]);
   assert.equal(b.image.push, true);
   assert.equal(b.supersedeKey, "");
   assert.equal(b.ref, "refs/tags/v3.1.0");
@@ -361,8 +363,8 @@ test("fork PR: config from the base branch, PR files paginated, never pushed, ca
   assert.equal(b.gitRef, "refs/pull/31/head");
   assert.equal(b.image.push, false);
   assert.equal(b.image.cache.export, undefined);
-  assert.deepEqual(b.image.cache.imports, [`${PREFIX}/shop:buildcache-pr-31`, `${PREFIX}/shop:buildcache-main`]);
-  assert.deepEqual(b.image.tags, [`${PREFIX}/shop:pr-31`]);
+  assert.deepEqual(b.image.cache.imports, [`${SHOP}:buildcache-pr-31`, `${SHOP}:buildcache-main`]);
+  assert.deepEqual(b.image.tags, [`${SHOP}:pr-31`]);
   assert.equal(b.supersedeKey, "20/pull/31");
   assert.deepEqual(b.pullRequest, fork);
   assert.deepEqual(decodeExternalId(String(h.checkRuns[0]!.external_id))?.target, {
@@ -393,7 +395,7 @@ test("push first, then the PR of the same sha: built once under the push plan", 
   await runPush(h, false, 1);
   await runPr(h, false, pr, 0);
   assert.equal(h.builds.length, 1);
-  assert.deepEqual(h.builds[0]!.image.tags, [`${PREFIX}/shop:feature-cart`, `${PREFIX}/shop:sha-1111111`]);
+  assert.deepEqual(h.builds[0]!.image.tags, [`${SHOP}:feature-cart`, `${SHOP}:sha-1111111`]);
   assert.equal(h.builds[0]!.supersedeKey, "20/branch/feature/cart");
 });
 
@@ -404,7 +406,7 @@ test("PR first, then the push of the same sha: built once, under the push plan",
   await runPush(h, false, 0);
   assert.equal(h.builds.length, 1);
   const b = h.builds[0]!;
-  assert.deepEqual(b.image.tags, [`${PREFIX}/shop:feature-cart`, `${PREFIX}/shop:sha-1111111`]);
+  assert.deepEqual(b.image.tags, [`${SHOP}:feature-cart`, `${SHOP}:sha-1111111`]);
   assert.equal(b.ref, "refs/heads/feature/cart");
   assert.equal(b.supersedeKey, "20/branch/feature/cart");
   assert.deepEqual(decodeExternalId(String(h.checkRuns[0]!.external_id))?.target, {
@@ -420,7 +422,7 @@ test("PR first with PR pushes on: the one build pushes pr-N; the push adds nothi
   await runPr(h, true, pr, 1);
   await runPush(h, true, 0);
   assert.equal(h.builds.length, 1);
-  assert.deepEqual(h.builds[0]!.image.tags, [`${PREFIX}/shop:pr-43`]);
+  assert.deepEqual(h.builds[0]!.image.tags, [`${SHOP}:pr-43`]);
   assert.equal(h.builds[0]!.image.push, true);
 });
 
@@ -431,7 +433,7 @@ test("push first with PR pushes on: the PR adds a build for its pr-N tag only", 
   await runPr(h, true, pr, 1);
   assert.equal(h.builds.length, 2);
   assert.equal(h.builds[0]!.image.push, false);
-  assert.deepEqual(h.builds[1]!.image.tags, [`${PREFIX}/shop:pr-44`]);
+  assert.deepEqual(h.builds[1]!.image.tags, [`${SHOP}:pr-44`]);
   assert.equal(h.builds[1]!.image.push, true);
   assert.equal(h.builds[1]!.supersedeKey, "20/pull/44");
 });
@@ -457,9 +459,9 @@ test("rebuild from external_id, without cache; the branch tags move only if the 
   const b = h.builds[0]!;
   assert.equal(b.noCache, true);
   assert.equal(b.reason, "rebuild-no-cache");
-  assert.deepEqual(b.image.tags, [`${PREFIX}/shop:main`, `${PREFIX}/shop:sha-1111111`, `${PREFIX}/shop:latest`]);
-  assert.deepEqual(b.image.ifBranchMoved, { branch: "main", tags: [`${PREFIX}/shop:sha-1111111`] });
-  assert.deepEqual(b.image.cache, { imports: [], export: `${PREFIX}/shop:buildcache-main` });
+  assert.deepEqual(b.image.tags, [`${SHOP}:main`, `${SHOP}:sha-1111111`, `${SHOP}:latest`]);
+  assert.deepEqual(b.image.ifBranchMoved, { branch: "main", tags: [`${SHOP}:sha-1111111`] });
+  assert.deepEqual(b.image.cache, { imports: [], export: `${SHOP}:buildcache-main` });
   assert.equal(h.checkRuns[0]!.external_id, externalId);
 });
 

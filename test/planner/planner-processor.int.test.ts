@@ -54,7 +54,7 @@ test("the processor plans with the installation's Probot Octokit", async () => {
       return { ...job, buildId: "bld-test", attempt: 1, queuedAt: "2026-11-23T08:00:00.000Z" } as BuildJob;
     },
     withdrawBuild: async () => assert.fail("nothing to withdraw"),
-    config: { registry: { prefix: "127.0.0.1:5000/acme" } },
+    config: { registry: { prefix: "127.0.0.1:5000" } },
     keyPrefix: redisCtx.prefix,
   });
   const job: EventJob = {
@@ -81,5 +81,6 @@ test("the processor plans with the installation's Probot Octokit", async () => {
   assert.equal(created.name, "buildkit-bot / cli");
   assert.equal(builds.length, 1);
   assert.deepEqual(await new CheckRunHandoff(redisCtx.redis, redisCtx.prefix).read("bld-test"), { kind: "created", checkRunId: 4242 });
+  // Owner-scoped: `<prefix>/<owner>/<repo>`.
   assert.deepEqual(builds[0]!.image.tags, ["127.0.0.1:5000/acme/tool:dev", "127.0.0.1:5000/acme/tool:sha-abcdefa"]);
 });

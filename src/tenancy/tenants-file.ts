@@ -1,0 +1,227 @@
+import { readFileSync } from "node:fs";
+import type { ErrorObject, ValidateFunction } from "ajv/dist/2020.js";
+import { LineCounter, parseDocument } from "yaml";
+import { CONFIG_LIMIT_NAMES, schemaNode } from "../config/config-limits.js";
+import type { ConfigLimitName } from "../config/config-limits.js";
+import { createSchemaValidator } from "../config/config-schema.js";
+import { formatKeyPath, pointerToKeyPath, YamlLocator } from "../config/yaml-locate.js";
+import type { KeyPath } from "../config/yaml-locate.js";
+import type { CredentialReference } from "./credentials.js";
+import type { ForkPolicy } from "./tenant-policy.js";
+import { TenantsFileError } from "./tenants-file-error.js";
+import type { TenantsFileIssue } from "./tenants-file-error.js";
+
+/** `schema/tenants.schema.json`, shipped next to the repository config's schema. */
+export const TENANTS_SCHEMA_URL = new URL("../../schema/tenants.schema.json", import.meta.url);
+
+/** The file as the schema shapes it (snake_case, as operators write it). */
+export interface RawCredentials {
+  username?: string;
+  username_env?: string;
+  username_file?: string;
+  password_env?: string;
+  password_file?: string;
+}
+
+export interface RawPolicy {
+  registry?: { prefix: string; credentials?: RawCredentials };
+  max_concurrent_builds?: number;
+  fork_policy?: ForkPolicy;
+  config_limits?: Partial<Record<ConfigLimitName, number>>;
+}
+
+export interface RawAccount extends RawPolicy {
+  namespaces?: string[];
+  login?: string;
+  installation_id?: number;
+}
+
+export interface RawTenantsFile {
+  unlisted_accounts: "serve" | "refuse";
+  defaults?: RawPolicy;
+  accounts?: RawAccount[];
+}
+
+/** The registry login of a policy, as references (resolved at start-up by the directory). */
+export interface CredentialReferences {
+  username: { kind: "inline"; value: string } | CredentialReference;
+  password: CredentialReference;
+}
+
+/** A validated tenants file and where each of its values is, for errors found after validation. */
+export interface TenantsFile {
+  path: string;
+  raw: RawTenantsFile;
+  lineOf(keyPath: KeyPath): number;
+}
+
+let validator: ValidateFunction | undefined;
+
+/** The largest value a limit takes (as BUILDKIT_BOT_CONFIG_LIMITS allows). */
+const MAX_LIMIT_VALUE = 1_000_000_000;
+
+/** The shipped schema, its `config_limits` keys taken from the code's table of limits (the one source of their names). */
+export function tenantsSchema(): Record<string, unknown> {
+  const schema = JSON.parse(readFileSync(TENANTS_SCHEMA_URL, "utf8")) as Record<string, unknown>;
+  const limits = schemaNode(schema, "/$defs/config_limits");
+  if (limits) limits.properties = Object.fromEntries(CONFIG_LIMIT_NAMES.map((name) => [name, { type: "integer", minimum: 1, maximum: MAX_LIMIT_VALUE }]));
+  return schema;
+}
+
+function tenantsValidator(): ValidateFunction {
+  validator ??= createSchemaValidator().compile(tenantsSchema());
+  return validator;
+}
+
+/** Reads and validates the tenants file at `path`; throws `TenantsFileError` listing every problem with its line. */
+export function readTenantsFile(path: string): TenantsFile {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new TenantsFileError(path, [{ line: 1, column: 1, reason: `cannot be read (${(err as NodeJS.ErrnoException).code ?? "error"})` }]);
+  }
+  return parseTenantsFile(text, path);
+}
+
+/** Validates the text of a tenants file (`path` is only used in messages). */
+export function parseTenantsFile(text: string, path: string): TenantsFile {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true, merge: true });
+  const locator = new YamlLocator(doc, lineCounter);
+  if (doc.errors.length > 0) {
+    throw new TenantsFileError(
+      path,
+      doc.errors.map((e) => {
+        const at = e.linePos?.[0] ? { line: e.linePos[0].line, column: e.linePos[0].col } : locator.position(e.pos[0]);
+        return { ...at, reason: `YAML syntax error: ${(e.message.split("\n")[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, "")}` };
+      }),
+    );
+  }
+  const data: unknown = doc.toJS();
+  if (data === null || data === undefined) {
+    throw new TenantsFileError(path, [{ line: 1, column: 1, reason: "the file is empty: it needs at least `unlisted_accounts: serve` or `refuse`" }]);
+  }
+  const validate = tenantsValidator();
+  if (!validate(data)) throw new TenantsFileError(path, schemaIssues(validate.errors ?? [], locator));
+
+  const raw = data as RawTenantsFile;
+  const issues: TenantsFileIssue[] = [];
+  const report = (keyPath: KeyPath, reason: string, keyOf?: string): void => {
+    const at = locator.locate(keyPath, keyOf);
+    issues.push({ ...at, reason: `${formatKeyPath(keyOf === undefined ? keyPath : [...keyPath, keyOf])}: ${reason}` });
+  };
+  checkCredentials(raw.defaults, ["defaults"], report);
+  const logins = new Map<string, number>();
+  const ids = new Map<number, number>();
+  (raw.accounts ?? []).forEach((account, i) => {
+    checkCredentials(account, ["accounts", i], report);
+    if (account.login !== undefined) {
+      const seen = logins.get(account.login.toLowerCase());
+      if (seen === undefined) logins.set(account.login.toLowerCase(), i);
+      else report(["accounts", i, "login"], `"${account.login}" is already listed at accounts[${seen}] (line ${locator.locate(["accounts", seen]).line})`);
+    }
+    if (account.installation_id !== undefined) {
+      const seen = ids.get(account.installation_id);
+      if (seen === undefined) ids.set(account.installation_id, i);
+      else report(["accounts", i, "installation_id"], `${account.installation_id} is already listed at accounts[${seen}] (line ${locator.locate(["accounts", seen]).line})`);
+    }
+  });
+  checkNamespaceOverlaps(raw, report, (i) => locator.locate(["accounts", i]).line);
+  if (issues.length > 0) throw new TenantsFileError(path, issues);
+  return { path, raw, lineOf: (keyPath) => locator.locate(keyPath).line };
+}
+
+/** The username and password references of a `credentials` block that `checkCredentials` accepted. */
+export function credentialReferences(c: RawCredentials): CredentialReferences {
+  const username: CredentialReferences["username"] =
+    c.username !== undefined
+      ? { kind: "inline", value: c.username }
+      : c.username_env !== undefined
+        ? { kind: "env", name: c.username_env }
+        : { kind: "file", path: c.username_file! };
+  const password: CredentialReference = c.password_env !== undefined ? { kind: "env", name: c.password_env } : { kind: "file", path: c.password_file! };
+  return { username, password };
+}
+
+function checkCredentials(policy: RawPolicy | undefined, at: KeyPath, report: (keyPath: KeyPath, reason: string, keyOf?: string) => void): void {
+  const c = policy?.registry?.credentials;
+  if (!c) return;
+  const where = [...at, "registry", "credentials"];
+  const usernames = (["username", "username_env", "username_file"] as const).filter((k) => c[k] !== undefined);
+  const passwords = (["password_env", "password_file"] as const).filter((k) => c[k] !== undefined);
+  if (usernames.length !== 1) report(where, `needs exactly one of username, username_env, username_file (got ${usernames.join(", ") || "none"})`);
+  if (passwords.length !== 1) report(where, `needs exactly one of password_env, password_file (got ${passwords.join(", ") || "none"})`);
+}
+
+/**
+ * Two accounts must not share a namespace, nor hold one inside the other's: each could then write the other's images.
+ * Only explicit namespaces are compared (an entry's default one depends on its login, which may be its owner's).
+ */
+function checkNamespaceOverlaps(raw: RawTenantsFile, report: (keyPath: KeyPath, reason: string) => void, lineOfAccount: (i: number) => number): void {
+  const owners: Array<{ account: number; index: number; namespace: string }> = [];
+  (raw.accounts ?? []).forEach((account, i) => {
+    (account.namespaces ?? []).forEach((namespace, index) => {
+      const other = owners.find((o) => o.account !== i && (o.namespace.startsWith(namespace) || namespace.startsWith(o.namespace)));
+      if (other) {
+        report(
+          ["accounts", i, "namespaces", index],
+          `"${namespace}" overlaps "${other.namespace}" of accounts[${other.account}] (line ${lineOfAccount(other.account)}); accounts must not share namespaces`,
+        );
+      }
+      owners.push({ account: i, index, namespace });
+    });
+  });
+}
+
+function schemaIssues(errors: readonly ErrorObject[], locator: YamlLocator): TenantsFileIssue[] {
+  const out: TenantsFileIssue[] = [];
+  const seen = new Set<string>();
+  const push = (keyPath: KeyPath, reason: string, keyOf?: string): void => {
+    const at = locator.locate(keyPath, keyOf);
+    const shownPath = keyOf === undefined ? keyPath : [...keyPath, keyOf];
+    const text = `${shownPath.length > 0 ? `${formatKeyPath(shownPath)}: ` : ""}${reason}`;
+    const key = `${at.line}:${text}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    out.push({ ...at, reason: text });
+  };
+  for (const e of errors) {
+    const keyPath = pointerToKeyPath(e.instancePath);
+    // The `required` of each anyOf branch repeats what the anyOf error says.
+    if (e.schemaPath.includes("/anyOf/")) continue;
+    switch (e.keyword) {
+      case "additionalProperties": {
+        const prop = String((e.params as { additionalProperty: string }).additionalProperty);
+        const known = Object.keys((e.parentSchema as { properties?: Record<string, unknown> }).properties ?? {});
+        const inline = prop === "password" || prop === "token";
+        push(keyPath, inline ? "credentials are never written in this file: use password_env or password_file" : `unknown key; allowed keys: ${known.join(", ")}`, prop);
+        break;
+      }
+      case "required":
+        push(keyPath, `missing required key "${String((e.params as { missingProperty: string }).missingProperty)}"`);
+        break;
+      case "anyOf":
+        push(keyPath, "an account needs `login`, `installation_id` or both");
+        break;
+      case "enum":
+        push(keyPath, `must be one of ${((e.params as { allowedValues: unknown[] }).allowedValues).map((v) => JSON.stringify(v)).join(", ")} (got ${JSON.stringify(e.data)})`);
+        break;
+      case "pattern": {
+        const hint = (e.parentSchema as { patternErrorMessage?: string }).patternErrorMessage;
+        push(keyPath, `${JSON.stringify(e.data)} ${hint ?? `must match ${String(e.params.pattern)}`}`);
+        break;
+      }
+      case "type":
+        push(keyPath, `must be ${String((e.params as { type: string }).type)} (got ${Array.isArray(e.data) ? "a list" : e.data === null ? "nothing" : typeof e.data})`);
+        break;
+      case "minimum":
+      case "maximum":
+        push(keyPath, `must be ${e.keyword === "minimum" ? "at least" : "at most"} ${String(e.params.limit)} (got ${JSON.stringify(e.data)})`);
+        break;
+      default:
+        push(keyPath, e.message ?? e.keyword);
+    }
+  }
+  return out;
+}
