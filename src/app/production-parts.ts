@@ -6,8 +6,12 @@ import { OctokitPlannerCheckRuns } from "../github/planner-check-runs.js";
 import type { OctokitRequest } from "../github/reporter.js";
 import { WriteBudget } from "../github/write-budget.js";
 import { plannerProcessor } from "../planner/planner-processor.js";
+import { BuildAttempts } from "../queue/build-attempts.js";
 import { CheckRunHandoff } from "../queue/check-run-handoff.js";
-import type { BuildJob } from "../queue/job-types.js";
+import { CheckRunLedger } from "../queue/check-run-ledger.js";
+import type { PlannerLookup, RunSlot } from "../queue/check-run-ledger.js";
+import { buildJobId } from "../queue/job-ids.js";
+import type { BuildJob, EventJob } from "../queue/job-types.js";
 import { QueueName } from "../queue/queue-names.js";
 import type { QueueLog } from "../queue/queue-log.js";
 import { createWorkerConnection } from "../queue/redis-connections.js";
@@ -17,6 +21,8 @@ import { createBuildProcessor } from "../worker/build-processor.js";
 import { concludeAbandonedBuild } from "../worker/conclude-abandoned.js";
 import { GitHubSupersedeReporter } from "../worker/github-supersede-reporter.js";
 import { InFlightBuilds, reconcileAbandonedBuilds } from "../worker/in-flight-builds.js";
+import { reconcileOrphanedCheckRuns, settleSlot } from "../worker/orphaned-check-runs.js";
+import type { OrphanedRunDeps } from "../worker/orphaned-check-runs.js";
 import type { AppParts, SharedParts } from "./start-app.js";
 
 /** How often the worker looks for builds abandoned by a dead worker (BullMQ checks stalls every 30 s). */
@@ -28,6 +34,12 @@ interface Common {
   logs: LogStore;
   inFlight: InFlightBuilds;
   handoff: CheckRunHandoff;
+  ledger: CheckRunLedger;
+}
+
+export interface ProductionPartsOptions {
+  /** How often the reconciler runs (abandoned builds, check runs left behind). Default 60 s. */
+  reconcileIntervalMs?: number;
 }
 
 export interface ProductionParts extends AppParts {
@@ -40,8 +52,9 @@ export interface ProductionParts extends AppParts {
  * processor, the GitHub supersede reporter and the log page. The Redis connection, write budget, log store and
  * in-flight registry are made once and shared by every part.
  */
-export function productionParts(): ProductionParts {
+export function productionParts(options: ProductionPartsOptions = {}): ProductionParts {
   let common: Common | undefined;
+  let orphans: OrphanedRunDeps | undefined;
   const closers: Array<() => Promise<unknown>> = [];
   const shared = (config: AppConfig): Common => {
     if (!common) {
@@ -54,9 +67,45 @@ export function productionParts(): ProductionParts {
         logs: new LogStore(redis, { prefix: `${prefix}:logs` }),
         inFlight: new InFlightBuilds(redis, prefix),
         handoff: new CheckRunHandoff(redis, prefix),
+        ledger: new CheckRunLedger(redis, prefix),
       };
     }
     return common;
+  };
+  // What finding and concluding check runs left behind needs: both queues' job states and GitHub.
+  const orphanDeps = (parts: Omit<SharedParts, "enqueueBuild" | "withdrawBuild">): OrphanedRunDeps => {
+    if (!orphans) {
+      const c = shared(parts.config);
+      const prefix = parts.config.queuePrefix;
+      const events = new Queue<EventJob>(QueueName.Events, { connection: c.redis, prefix });
+      const builds = new Queue<BuildJob>(QueueName.Builds, { connection: c.redis, prefix });
+      for (const q of [events, builds]) {
+        q.on("error", () => {});
+        closers.push(() => q.close());
+      }
+      const attempts = new BuildAttempts(c.redis, prefix);
+      orphans = {
+        appId: parts.config.appId ?? 0,
+        ledger: c.ledger,
+        handoff: c.handoff,
+        inFlight: c.inFlight,
+        budget: c.budget,
+        request: async (installationId) => (await parts.probot.auth(installationId)).request as unknown as OctokitRequest,
+        planner: plannerLookup(events),
+        builds: async (slot) => {
+          const out = [];
+          const last = await attempts.current(slot.repoId, slot.sha, slot.image);
+          for (let attempt = 1; attempt <= last; attempt++) {
+            const buildId = buildJobId({ installationId: slot.installationId, repoId: slot.repoId, sha: slot.sha, image: slot.image, attempt });
+            const job = await builds.getJob(buildId);
+            const state = job ? await job.getState() : undefined;
+            out.push({ buildId, state, ...(job?.data.checkRunId !== undefined ? { checkRunId: job.data.checkRunId } : {}) });
+          }
+          return out;
+        },
+      };
+    }
+    return orphans;
   };
 
   return {
@@ -71,6 +120,9 @@ export function productionParts(): ProductionParts {
         log: parts.log,
         keyPrefix: parts.config.queuePrefix,
         reporter: (octokit) => new BudgetedPlannerReporter(new OctokitPlannerCheckRuns(octokit), budget),
+        settleSlot: async (slot, plannerId) => {
+          await settleSlot(slot, orphanDeps(parts), { exceptPlanner: plannerId });
+        },
       });
     },
 
@@ -82,7 +134,8 @@ export function productionParts(): ProductionParts {
       if (!parts.config.publicBaseUrl) {
         parts.log.warn("BUILDKIT_BOT_PUBLIC_URL is not set: check runs and statuses get no link to the build log page");
       }
-      const stopReconciler = startReconciler(parts, c, queue);
+      const o = orphanDeps(parts);
+      const stopReconciler = startReconciler(parts, c, queue, o, options.reconcileIntervalMs ?? RECONCILE_INTERVAL_MS);
       closers.push(async () => stopReconciler());
       return createBuildProcessor({
         github: parts.probot,
@@ -90,6 +143,12 @@ export function productionParts(): ProductionParts {
         logs: c.logs,
         inFlight: c.inFlight,
         handoff: c.handoff,
+        stillComing: (job) => c.ledger.mayStillHand({ repoId: job.repository.repoId, sha: job.sha, image: job.image.name, queuedAt: job.queuedAt }, o.planner),
+        settleGivenUp: async (job) => {
+          const result = await settleSlot(slotOfBuild(job), o, { exceptBuild: job.buildId });
+          // Busy: a planning of the image is still at work, and its build reports the status.
+          return { replaced: result.kind === "busy" || result.replaced };
+        },
         buildkitHost: parts.config.buildkitHost,
         registry: parts.config.registry,
         ...(parts.config.publicBaseUrl ? { publicBaseUrl: parts.config.publicBaseUrl } : {}),
@@ -123,8 +182,30 @@ export function productionParts(): ProductionParts {
   };
 }
 
-/** Runs `reconcileAbandonedBuilds` now and then every minute, in the background of the worker role. Returns its stop. */
-function startReconciler(parts: Omit<SharedParts, "enqueueBuild" | "withdrawBuild">, c: Common, queue: Queue<BuildJob>): () => void {
+function slotOfBuild(job: BuildJob): RunSlot {
+  const r = job.repository;
+  return { installationId: r.installationId, owner: r.owner, repo: r.repo, repoId: r.repoId, sha: job.sha, image: job.image.name };
+}
+
+function plannerLookup(events: Queue<EventJob>): PlannerLookup {
+  return async (eventJobId) => {
+    const job = await events.getJob(eventJobId);
+    if (!job) return undefined;
+    return { state: await job.getState(), ...(job.processedOn !== undefined ? { processedOn: job.processedOn } : {}) };
+  };
+}
+
+/**
+ * Runs `reconcileAbandonedBuilds`, then `reconcileOrphanedCheckRuns`, now and then every interval, in the
+ * background of the worker role. Returns its stop.
+ */
+function startReconciler(
+  parts: Omit<SharedParts, "enqueueBuild" | "withdrawBuild">,
+  c: Common,
+  queue: Queue<BuildJob>,
+  orphans: OrphanedRunDeps,
+  intervalMs: number,
+): () => void {
   const log: QueueLog = parts.log;
   let running = false;
   const pass = async (): Promise<void> => {
@@ -146,6 +227,10 @@ function startReconciler(parts: Omit<SharedParts, "enqueueBuild" | "withdrawBuil
           log.warn({ buildId: entry.buildId, err: err instanceof Error ? err.message : String(err) }, "could not conclude an abandoned build"),
       });
       if (concluded.length > 0) log.warn({ builds: concluded }, "concluded the check runs of builds abandoned by a dead worker");
+      const orphaned = await reconcileOrphanedCheckRuns(orphans, (slot, err) =>
+        log.warn({ repo: `${slot.owner}/${slot.repo}`, sha: slot.sha, image: slot.image, err: err instanceof Error ? err.message : String(err) }, "could not settle the check runs of an interrupted planning"),
+      );
+      if (orphaned.length > 0) log.warn({ checkRuns: orphaned }, "concluded check runs that no build held (their planning was interrupted)");
     } catch (err) {
       log.warn({ err: err instanceof Error ? err.message : String(err) }, "could not reconcile abandoned builds");
     } finally {
@@ -153,7 +238,7 @@ function startReconciler(parts: Omit<SharedParts, "enqueueBuild" | "withdrawBuil
     }
   };
   void pass();
-  const timer = setInterval(() => void pass(), RECONCILE_INTERVAL_MS);
+  const timer = setInterval(() => void pass(), intervalMs);
   timer.unref();
   return () => clearInterval(timer);
 }

@@ -21,6 +21,7 @@ export interface PlannerProcessorOptions {
   /** The check-run writer; default: direct Octokit calls (`OctokitPlannerCheckRuns`). */
   reporter?: (octokit: PlannerDeps["octokit"], job: EventJob) => PlannerReporter;
   clock?: PlannerDeps["clock"];
+  settleSlot?: PlannerDeps["settleSlot"];
 }
 
 /** The event worker's processor: `runPlannerJob` with an installation Octokit per job. */
@@ -36,6 +37,7 @@ export function plannerProcessor(opts: PlannerProcessorOptions): EventProcessor 
       clock: opts.clock ?? { now: () => new Date() },
       reporter: opts.reporter ? opts.reporter(octokit, job) : new OctokitPlannerCheckRuns(octokit),
       ...(opts.keyPrefix !== undefined ? { keyPrefix: opts.keyPrefix } : {}),
+      ...(opts.settleSlot ? { settleSlot: opts.settleSlot } : {}),
       ...(opts.log ? { log: opts.log } : {}),
     });
   };

@@ -10,9 +10,18 @@ export class BuildAttempts {
     private readonly ttlSeconds = 90 * 24 * 3600,
   ) {}
 
-  async next(repoId: number, sha: string, image: string): Promise<number> {
+  private key(repoId: number, sha: string, image: string): string {
     const imageHash = createHash("sha256").update(image).digest("hex").slice(0, 16);
-    const key = appKey(this.prefix, "attempt", String(repoId), sha, imageHash);
+    return appKey(this.prefix, "attempt", String(repoId), sha, imageHash);
+  }
+
+  /** The last attempt number given out (0: none): the builds queued so far are attempts 1 to this. */
+  async current(repoId: number, sha: string, image: string): Promise<number> {
+    return Number((await this.redis.get(this.key(repoId, sha, image))) ?? 0);
+  }
+
+  async next(repoId: number, sha: string, image: string): Promise<number> {
+    const key = this.key(repoId, sha, image);
     const [[incrErr, n], [expErr]] = (await this.redis.multi().incr(key).expire(key, this.ttlSeconds).exec()) as [
       [Error | null, number],
       [Error | null, unknown],

@@ -40,6 +40,17 @@ export interface BuildProcessorDeps {
   registry: RegistryConfig;
   /** BUILDKIT_BOT_PUBLIC_URL; without it check runs and statuses carry no link to the log page. */
   publicBaseUrl?: string;
+  /**
+   * Whether the planning that queued a build without its run's id may still hand it one (see
+   * CheckRunLedger.mayStillHand). When it says no, the build is given up: stopped, its job ended without a retry.
+   * Without it only the wait's deadline ends the wait, and the build then reports through its commit status only.
+   */
+  stillComing?(job: BuildJob): Promise<boolean>;
+  /**
+   * After a build was given up: concludes the check runs its slot was left with (see settleSlot) and says whether
+   * another build of the image reports the commit status.
+   */
+  settleGivenUp?(job: BuildJob): Promise<{ replaced: boolean }>;
   /** BullMQ's attempt count for the job; undefined when the job cannot be found (then the attempt counts as the last). */
   attemptsOf(buildId: string): Promise<{ attemptsMade: number; attempts: number } | undefined>;
   log?: QueueLog;
@@ -82,10 +93,20 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
     const installation = await deps.github.auth(job.repository.installationId);
     const request = installation.request as unknown as OctokitRequest;
     // The planner may still be creating the check run: the solve does not wait for it, only the run's writes do.
-    const checkRunId = deps.handoff.of(job, { signal });
-    if (typeof checkRunId !== "number") {
-      void checkRunId.then((id) => {
-        if (id === undefined && !signal.aborted) log.warn(where, "the planner's check run for this build did not come: only the commit status reports it");
+    // When the run will never come (the planning that queued the build ended without handing one over), the
+    // build is given up: `givenUp` stops the solve, and the job ends without a retry.
+    const givenUp = new AbortController();
+    const buildSignal = AbortSignal.any([signal, givenUp.signal]);
+    let checkRunId: number | Promise<number | undefined>;
+    if (job.checkRunId !== undefined) {
+      checkRunId = job.checkRunId;
+    } else {
+      const stillComing = deps.stillComing;
+      const settled = deps.handoff.settle(job.buildId, { signal, ...(stillComing ? { stillComing: () => stillComing(job) } : {}) });
+      checkRunId = settled.then((o) => (o.kind === "created" ? o.checkRunId : undefined));
+      void settled.then((o) => {
+        if (o.kind === "lost") givenUp.abort(o.why);
+        else if (o.kind !== "created" && !signal.aborted) log.warn(where, "the planner's check run for this build did not come: only the commit status reports it");
       });
     }
     const reporter = reporterForBuild(
@@ -103,6 +124,21 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
     const finishLog = async (outcome: EndOutcome, message: string): Promise<void> => {
       bridge?.close();
       await writer.finish(outcome, message).catch((err: unknown) => log.warn({ ...where, err: errorText(err) }, "could not finish the build log"));
+    };
+    const takenBack = async (): Promise<BuildOutcome> => {
+      const why = String(givenUp.signal.reason);
+      const message = `Not built: ${why}.`;
+      writer.line(message);
+      await finishLog("cancelled", message);
+      await deps.inFlight.end(job.buildId).catch(() => undefined);
+      // Another build of this image reports the commit status, unless there is none.
+      const settled = await deps.settleGivenUp?.(job).catch((err: unknown) => {
+        log.warn({ ...where, err: errorText(err) }, "check runs of a given-up build left to the reconciler");
+        return undefined;
+      });
+      if (settled && !settled.replaced) await reporter.checkRunCancelled(why).catch(() => undefined);
+      log.warn({ ...where, why }, "build given up: its check run never came");
+      return { pushedTags: [], durationMs: Date.now() - started, summary: message };
     };
     const notBuilt = async (conclude: (r: GitHubReporter) => Promise<void>, outcome: EndOutcome, message: string): Promise<BuildOutcome> => {
       writer.line(message);
@@ -163,12 +199,14 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
       const current = new ProgressBridge(writer, (p) => reporter.checkRunProgress(p), (err) => log.warn({ ...where, err: errorText(err) }, "progress update failed"));
       bridge = current;
       const result = await client.solve(buildRequest, {
-        signal,
+        signal: buildSignal,
         onProgress: current.onEvent,
         dockerfileText,
       });
       current.close();
       await reportingStart;
+      // The run's id has settled by now (the start report waited for it).
+      if (givenUp.signal.aborted) return await takenBack();
 
       if (job.fork) {
         const pins = gitPinsOf(result.exporterResponse);
@@ -210,6 +248,7 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
       let err: unknown = caught instanceof RepoReadError ? new TransientError(caught.message, { cause: caught }) : caught;
       scrubError(err, secrets);
       const message = errorText(err);
+      if (givenUp.signal.aborted && !signal.aborted) return await takenBack();
       if (signal.aborted || err instanceof BuildCancelledError) {
         // The queue reports a superseded build (and drops it from the in-flight registry); a build cancelled for
         // another reason fails its job, and the reconciler concludes its check run with that reason.
