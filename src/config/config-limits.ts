@@ -73,6 +73,9 @@ export const CONFIG_LIMIT_SPECS = {
     default: 128,
     what: "megabytes of heap (old generation) the worker thread checking the file may use",
     schema: [],
+    // Below a few MB, V8 cannot even set up the thread's heap and aborts the whole process; under 16 the thread
+    // does not start (the app then refuses to start, saying so).
+    min: 16,
   },
 } as const satisfies Record<string, LimitSpec>;
 
@@ -82,6 +85,8 @@ export interface LimitSpec {
   what: string;
   /** Where the shipped JSON Schema states the same limit. */
   schema: ReadonlyArray<{ pointer: string; keyword: "maxItems" | "maxLength" | "maxProperties" }>;
+  /** The smallest value an operator may set; default 1. */
+  min?: number;
 }
 
 export type ConfigLimitName = keyof typeof CONFIG_LIMIT_SPECS;
@@ -142,8 +147,10 @@ export function parseConfigLimits(value: string | undefined): ConfigLimits {
       throw new ConfigLimitsError(`unknown limit "${key}" (known: ${CONFIG_LIMIT_NAMES.join(", ")})`);
     }
     const n = typeof raw === "number" ? raw : typeof raw === "string" && /^\d+$/.test(raw) ? Number(raw) : NaN;
-    if (!Number.isSafeInteger(n) || n < 1 || n > MAX_LIMIT_VALUE) {
-      throw new ConfigLimitsError(`${key} must be a whole number from 1 to ${MAX_LIMIT_VALUE} (got ${JSON.stringify(raw)})`);
+    const spec: LimitSpec = CONFIG_LIMIT_SPECS[key as ConfigLimitName];
+    const min = spec.min ?? 1;
+    if (!Number.isSafeInteger(n) || n < min || n > MAX_LIMIT_VALUE) {
+      throw new ConfigLimitsError(`${key} must be a whole number from ${min} to ${MAX_LIMIT_VALUE} (got ${JSON.stringify(raw)})`);
     }
     out[key as ConfigLimitName] = n;
   }
