@@ -1,6 +1,8 @@
 import { inspect } from "node:util";
 import { CONFIG_LIMITS_VARIABLE, ConfigLimitsError, configLimitsFromEnv } from "./config-limits.js";
 import type { ConfigLimits } from "./config-limits.js";
+import { loadTenants, singleRegistryTenants, TenantsFileError } from "../tenancy/index.js";
+import type { Tenants } from "../tenancy/index.js";
 
 /**
  * The app's own configuration, read from the environment once at start. Probot keeps reading its own
@@ -47,6 +49,11 @@ export interface AppConfig {
   shutdownGraceMs: number;
   /** Limits on a repository's config file (BUILDKIT_BOT_CONFIG_LIMITS over the defaults). */
   repoConfigLimits: ConfigLimits;
+  /**
+   * Per-account policy from BUILDKIT_BOT_TENANTS_FILE (credentials resolved); without the file, every account is
+   * served from `registry`, owner-scoped, with `repoConfigLimits`.
+   */
+  tenants: Tenants;
   /** A copy safe to log: secrets replaced by `***`. */
   describe(): Record<string, unknown>;
   toJSON(): Record<string, unknown>;
@@ -66,6 +73,7 @@ export const AppConfigVariable = {
   ShutdownGrace: "BUILDKIT_BOT_SHUTDOWN_GRACE_SECONDS",
   /** Overrides the clone base URL (a mirror, or a local git server in tests). */
   GitBaseUrl: "BUILDKIT_BOT_GIT_URL",
+  TenantsFile: "BUILDKIT_BOT_TENANTS_FILE",
   AppId: "APP_ID",
   GheHost: "GHE_HOST",
   GheProtocol: "GHE_PROTOCOL",
@@ -178,6 +186,15 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new AppConfigError(CONFIG_LIMITS_VARIABLE, err.message.slice(`${CONFIG_LIMITS_VARIABLE}: `.length));
   }
 
+  const tenantsFile = value(V.TenantsFile);
+  let tenants: Tenants;
+  try {
+    tenants = tenantsFile === undefined ? singleRegistryTenants({ registry, repoConfigLimits }) : loadTenants(tenantsFile, { registry, repoConfigLimits }, env);
+  } catch (err) {
+    if (!(err instanceof TenantsFileError)) throw err;
+    throw new AppConfigError(V.TenantsFile, err.message);
+  }
+
   const describe = (): Record<string, unknown> => ({
     role,
     redisUrl: maskUrl(redisUrl),
@@ -195,6 +212,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     queuePrefix,
     shutdownGraceMs,
     repoConfigLimits,
+    tenants: tenants.describe(),
   });
 
   const config: AppConfig = {
@@ -210,6 +228,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     queuePrefix,
     shutdownGraceMs,
     repoConfigLimits,
+    tenants,
     describe,
     toJSON: describe,
   };
