@@ -51,3 +51,58 @@ test("of(): a job that holds its run's id needs no lookup", async () => {
   await handoff.give("bld-e", 13);
   assert.equal(await handoff.of({ buildId: "bld-e" }), 13);
 });
+
+test("give and abandon are set-if-absent: whichever comes first wins, the other learns it", async () => {
+  assert.equal(await handoff.give("bld-f", 21), "given");
+  assert.equal(await handoff.give("bld-f", 21), "given", "a resent give finds its own value");
+  assert.deepEqual(await handoff.abandon("bld-f"), { kind: "created", checkRunId: 21 }, "a run handed first is taken");
+
+  assert.deepEqual(await handoff.abandon("bld-g"), { kind: "abandoned" });
+  assert.equal(await handoff.give("bld-g", 22), "abandoned", "a late run does not go to a build given up");
+  assert.deepEqual(await handoff.read("bld-g"), { kind: "abandoned" });
+});
+
+test("a build's own wait gives it up as soon as the planning that queued it can no longer hand it a run", async () => {
+  let asked = 0;
+  const started = Date.now();
+  const outcome = await handoff.settle("bld-h", {
+    timeoutMs: 60_000,
+    stillComing: async () => {
+      asked++;
+      return asked < 2;
+    },
+  });
+  assert.equal(outcome.kind, "lost");
+  assert.match(outcome.kind === "lost" ? outcome.why : "", /planning that queued it ended without handing it a check run/);
+  assert.equal(asked, 2, "asked once a second until the answer was no");
+  assert.ok(Date.now() - started < 60_000, "long before the deadline");
+  assert.deepEqual(await handoff.read("bld-h"), { kind: "abandoned" });
+  assert.equal(await handoff.give("bld-h", 23), "abandoned");
+});
+
+test("a run handed while the planning is still at work reaches the build's wait", async () => {
+  const waiting = handoff.settle("bld-i", { timeoutMs: 60_000, stillComing: async () => true });
+  await new Promise((r) => setTimeout(r, 1_300));
+  assert.equal(await handoff.give("bld-i", 24), "given");
+  assert.deepEqual(await waiting, { kind: "created", checkRunId: 24 });
+});
+
+test("a build's own wait gives it up at its deadline; another waiter's deadline leaves the build alone", async () => {
+  assert.deepEqual(await handoff.settle("bld-j", { timeoutMs: 150 }), { kind: "timeout" });
+  assert.deepEqual(await handoff.read("bld-j"), { kind: "pending" }, "a supersede report's wait does not give the build up");
+  const outcome = await handoff.settle("bld-j", { timeoutMs: 150, stillComing: async () => true });
+  assert.equal(outcome.kind, "lost");
+  assert.match(outcome.kind === "lost" ? outcome.why : "", /did not arrive within 0 s/);
+  assert.deepEqual(await handoff.read("bld-j"), { kind: "abandoned" });
+});
+
+test("an unanswerable stillComing (Redis restarting) counts as maybe: only the deadline ends the wait", async () => {
+  const outcome = await handoff.settle("bld-k", {
+    timeoutMs: 1_500,
+    stillComing: async () => {
+      throw new Error("Connection is closed.");
+    },
+  });
+  assert.equal(outcome.kind, "lost");
+  assert.match(outcome.kind === "lost" ? outcome.why : "", /did not arrive within/);
+});

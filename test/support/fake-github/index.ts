@@ -312,6 +312,10 @@ export class FakeGitHub<R extends GitRepoLike = GitRepoLike> {
       this.#countWrite(at);
       return this.#createCheckRun(repo, req.body);
     }
+    if ((h = /^\/commits\/([^/]+)\/check-runs$/.exec(rest)) && m === "GET") {
+      const repo = this.#authorizeRepo(req, owner, name, "checks", "read");
+      return this.#listCheckRunsForRef(req, repo, decodeURIComponent(h[1] ?? ""));
+    }
     if ((h = /^\/check-runs\/(\d+)$/.exec(rest)) && (m === "PATCH" || m === "GET")) {
       const repo = this.#authorizeRepo(req, owner, name, "checks", m === "GET" ? "read" : "write");
       const run = this.checkRuns.get(Number(h[1]));
@@ -655,6 +659,32 @@ export class FakeGitHub<R extends GitRepoLike = GitRepoLike> {
       output: { ...run.output, annotations_count: run.annotations.length },
       app: { id: this.options.appId, slug: "buildkit-bot" },
       pull_requests: [],
+    };
+  }
+
+  /**
+   * GitHub's "List check runs for a Git reference": `check_name`, `status`, `app_id`, and `filter` (`latest`, the
+   * default, keeps only the most recent run of each name; `all` keeps every one), newest first, paginated.
+   */
+  async #listCheckRunsForRef(req: Request, repo: FakeRepository, ref: string): Promise<Reply> {
+    const sha = /^[0-9a-f]{40}$/.test(ref) ? ref : await this.#commit(repo, ref);
+    const q = req.url.searchParams;
+    const name = q.get("check_name");
+    const status = q.get("status");
+    const appId = q.get("app_id");
+    if (appId !== null && Number(appId) !== this.options.appId) return { status: 200, body: { total_count: 0, check_runs: [] } };
+    let runs = this.findCheckRuns({ owner: repo.owner, repo: repo.name, sha })
+      .filter((r) => (name === null || r.name === name) && (status === null || r.status === status))
+      .sort((a, b) => b.id - a.id);
+    if ((q.get("filter") ?? "latest") === "latest") {
+      const seen = new Set<string>();
+      runs = runs.filter((r) => !seen.has(r.name) && seen.add(r.name));
+    }
+    const perPage = Math.min(100, Math.max(1, Number(q.get("per_page") ?? 30) || 30));
+    const page = Math.max(1, Number(q.get("page") ?? 1) || 1);
+    return {
+      status: 200,
+      body: { total_count: runs.length, check_runs: runs.slice((page - 1) * perPage, page * perPage).map((r) => this.#checkRunJson(r)) },
     };
   }
 
