@@ -123,6 +123,7 @@ export function productionParts(options: ProductionPartsOptions = {}): Productio
         settleSlot: async (slot, plannerId) => {
           await settleSlot(slot, orphanDeps(parts), { exceptPlanner: plannerId });
         },
+        ...(parts.configWork ? { configWork: parts.configWork } : {}),
       });
     },
 

@@ -11,6 +11,8 @@ import { EventQueue } from "../queue/event-queue.js";
 import { createEventWorker } from "../queue/event-worker.js";
 import type { EventProcessor, EventWorker } from "../queue/event-worker.js";
 import { createProducerConnection, createWorkerConnection, whenReady } from "../queue/redis-connections.js";
+import { ConfigWorkerPool } from "../planner/config-worker-pool.js";
+import type { ConfigWork } from "../planner/config-work.js";
 import type { SupersedeReporter } from "../queue/supersede-reporter.js";
 import { createApp } from "./app.js";
 import type { RouteHandler } from "./app.js";
@@ -25,6 +27,8 @@ export interface SharedParts {
   enqueueBuild: EnqueueBuild;
   withdrawBuild: WithdrawBuild;
   log: Probot["log"];
+  /** For the planner: repository configs are read and applied in the app's worker threads (ConfigWorkerPool). */
+  configWork?: ConfigWork;
 }
 
 /**
@@ -150,12 +154,18 @@ export async function startBuildkitBot(
       const shared: SharedParts = { ...base, enqueueBuild: builds.enqueueBuild, withdrawBuild: builds.withdrawBuild };
 
       if (parts.planner) {
+        // Untrusted configs never run on this thread (it also serves the queues and, in role `all`, the webhooks).
+        // Started now, so a deployment whose threads cannot start says so at once instead of on the first push.
+        const configWork = new ConfigWorkerPool({ limits: config.repoConfigLimits, size: Math.min(2, config.eventWorkerConcurrency), log });
+        stops.push(() => configWork.close());
+        await configWork.start();
+        log.info({ threads: configWork.size, limits: { checkTimeMs: config.repoConfigLimits.checkTimeMs, checkMemoryMb: config.repoConfigLimits.checkMemoryMb } }, "config check threads started");
         const connection = createWorkerConnection(config.redisUrl);
         const worker: EventWorker = await createEventWorker({
           connection,
           prefix: config.queuePrefix,
           concurrency: config.eventWorkerConcurrency,
-          processor: parts.planner(shared),
+          processor: parts.planner({ ...shared, configWork }),
           log,
         });
         stops.push(() => connection.quit());

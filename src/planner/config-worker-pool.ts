@@ -68,7 +68,8 @@ interface Thread {
  */
 export class ConfigWorkerPool implements ConfigWork {
   readonly limits: ConfigLimits;
-  private readonly size: number;
+  /** Threads kept running. */
+  readonly size: number;
   private readonly log: ConfigWorkerPoolOptions["log"];
   private readonly threads = new Set<Thread>();
   private readonly queue: Pending[] = [];

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { DEFAULT_CONFIG_LIMITS } from "../config/config-limits.js";
 import type { ConfigLimits } from "../config/config-limits.js";
 import type { Redis } from "ioredis";
-import { REPO_CONFIG_PATH } from "../config/config-error.js";
+import { ConfigError, REPO_CONFIG_PATH } from "../config/config-error.js";
 import type { RepoConfig } from "../config/repo-config.js";
 import { listPullRequestFiles, listPushChangedFiles, RepoReadError } from "../github/repo-reader.js";
 import type { GitHubClient } from "../github/repo-reader.js";
@@ -20,8 +20,9 @@ import type { ExternalIdData } from "./external-id.js";
 import { ExternalIdStore } from "./external-id-store.js";
 import { ConfigSourceMemo, keepsConfigSource } from "./config-source-memo.js";
 import type { ConfigSource } from "./config-source-memo.js";
-import { interpretConfigSource, readConfigSource } from "./load-repo-config.js";
-import { planImages } from "./plan.js";
+import { inThreadConfigWork } from "./config-work.js";
+import type { ConfigWork } from "./config-work.js";
+import { readConfigSource } from "./load-repo-config.js";
 import type { ImageDecision } from "./plan.js";
 import { PlanProgress } from "./plan-progress.js";
 import { redisCall } from "./redis-transient.js";
@@ -48,6 +49,11 @@ export interface PlannerDeps {
   config: { registry: { prefix: string; host?: string }; repoConfigLimits?: ConfigLimits; tenants?: Tenants };
   clock: { now(): Date };
   reporter: PlannerReporter;
+  /**
+   * Where the repository's config is read and applied, within the account's limits: the app's ConfigWorkerPool
+   * (worker threads, bounded in time and memory). Default: on this thread.
+   */
+  configWork?: ConfigWork;
   /**
    * Concludes the check runs of a slot that an earlier, interrupted attempt of this event job may have left with
    * no build (see orphaned-check-runs.ts); called once this attempt has handed its own run over. Without it, the
@@ -119,20 +125,26 @@ async function plan(job: EventJob, deps: PlannerDeps): Promise<void> {
     log.info({ ...where, installationId: repo.installationId }, "account not served (tenants file): refusal reported");
     return;
   }
-  const loaded = interpretConfigSource(source, repo.repo, tenant.repoConfigLimits);
+  const work = deps.configWork ?? inThreadConfigWork();
+  const limits = tenant.repoConfigLimits;
+  const configTarget = target;
+  const reportInvalid = async (error: ConfigError): Promise<void> => {
+    await deps.reporter.createConfigFailureCheckRun({
+      repository: repo,
+      headSha: job.sha,
+      externalId: await externalIdFor({ target: configTarget, image: "" }, externalIds),
+      path: REPO_CONFIG_PATH,
+      issues: error.issues,
+    });
+    log.info({ ...where, issues: error.issues.length }, "invalid repository config reported");
+  };
+  const loaded = await work.interpret(source, repo.repo, limits);
   if (loaded.kind === "none") {
     log.info(where, "no .github/buildkit-bot.yml and no root Dockerfile: nothing to build");
     return;
   }
   if (loaded.kind === "invalid") {
-    await deps.reporter.createConfigFailureCheckRun({
-      repository: repo,
-      headSha: job.sha,
-      externalId: await externalIdFor({ target, image: "" }, externalIds),
-      path: REPO_CONFIG_PATH,
-      issues: loaded.error.issues,
-    });
-    log.info({ ...where, issues: loaded.error.issues.length }, "invalid repository config reported");
+    await reportInvalid(loaded.error);
     return;
   }
   const config = loaded.config;
@@ -162,7 +174,15 @@ async function plan(job: EventJob, deps: PlannerDeps): Promise<void> {
     latestAllowed: job.event === "push" || rebuild,
     noCache,
   };
-  const decisions = planImages({ ...planInput, target, ...(headCheckedBranch !== undefined ? { branchCheck: headCheckedBranch } : {}) });
+  let decisions: ImageDecision[];
+  try {
+    decisions = await work.plan({ ...planInput, target, ...(headCheckedBranch !== undefined ? { branchCheck: headCheckedBranch } : {}) }, limits);
+  } catch (err) {
+    // Applying the config to the event (path filters, tags) ran past the time or memory limit: the config's fault.
+    if (!(err instanceof ConfigError)) throw err;
+    await reportInvalid(err);
+    return;
+  }
 
   const claims = new BuildClaims(deps.redis, prefix);
   const progress = new PlanProgress(deps.redis, prefix);
@@ -176,7 +196,7 @@ async function plan(job: EventJob, deps: PlannerDeps): Promise<void> {
         job,
         config,
         prTarget: prEvent ? prTarget : undefined,
-        planPrOnly: (image) => planImages({ ...planInput, target: prTarget, onlyImage: image, changedFiles: undefined })[0],
+        planPrOnly: async (image) => (await work.plan({ ...planInput, target: prTarget, onlyImage: image, changedFiles: undefined }, limits))[0],
       });
       if (!chosen) {
         log.info({ ...where, image: decision.name }, "already planned for this commit by the other event");
@@ -212,7 +232,7 @@ async function applyClaim(
     config: RepoConfig;
     /** Set when planning a same-repository pull_request event. */
     prTarget: PlanTarget | undefined;
-    planPrOnly: (image: string) => ImageDecision | undefined;
+    planPrOnly: (image: string) => Promise<ImageDecision | undefined>;
   },
 ): Promise<{ decision: ImageDecision; target: PlanTarget } | undefined> {
   const { job, prTarget } = ctx;
@@ -228,7 +248,7 @@ async function applyClaim(
   if (prTarget?.kind !== "pull_request" || !pushesPullRequests || result.existing.prNumbers.includes(prTarget.number)) {
     return undefined;
   }
-  const prDecision = ctx.planPrOnly(decision.name);
+  const prDecision = await ctx.planPrOnly(decision.name);
   return prDecision ? { decision: prDecision, target: prTarget } : undefined;
 }
 

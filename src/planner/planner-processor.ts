@@ -22,6 +22,8 @@ export interface PlannerProcessorOptions {
   reporter?: (octokit: PlannerDeps["octokit"], job: EventJob) => PlannerReporter;
   clock?: PlannerDeps["clock"];
   settleSlot?: PlannerDeps["settleSlot"];
+  /** Where configs are read and applied (the app's ConfigWorkerPool); default: the event worker's thread. */
+  configWork?: PlannerDeps["configWork"];
 }
 
 /** The event worker's processor: `runPlannerJob` with an installation Octokit per job. */
@@ -38,6 +40,7 @@ export function plannerProcessor(opts: PlannerProcessorOptions): EventProcessor 
       reporter: opts.reporter ? opts.reporter(octokit, job) : new OctokitPlannerCheckRuns(octokit),
       ...(opts.keyPrefix !== undefined ? { keyPrefix: opts.keyPrefix } : {}),
       ...(opts.settleSlot ? { settleSlot: opts.settleSlot } : {}),
+      ...(opts.configWork ? { configWork: opts.configWork } : {}),
       ...(opts.log ? { log: opts.log } : {}),
     });
   };
