@@ -12,6 +12,7 @@ import type { E2E } from "./support/e2e-harness.js";
 import { base64Fragments, dumpRedis, pemBodyLines, scanForSecrets } from "./support/leak-scan.js";
 import type { Secret } from "./support/leak-scan.js";
 import { listTags } from "./support/registry-api.js";
+import { pathComponent } from "../../src/tenancy/index.js";
 
 /**
  * Issue 5 item 7 h: after real builds (one pushed to a registry that needs a password, one failing, one pull
@@ -47,7 +48,7 @@ for (const daemon of testDaemons()) {
       const pushed = await e2e.push(repo, { Dockerfile: `FROM ${base}\nRUN echo ${randomBytes(4).toString("hex")} > /x\n` });
       const ok = await e2e.completedCheckRun(repo, pushed.sha, "buildkit-bot / secretive", TIMEOUT);
       assert.equal(ok.conclusion, "success", `${ok.output.title}\n${ok.output.summary}\n${ok.output.text ?? ""}`);
-      const repository = `${e2e.registryPrefix.slice(registry.addr.length + 1)}/secretive`;
+      const repository = `${e2e.registryPrefix.slice(registry.addr.length + 1)}/${pathComponent(e2e.owner)}/secretive`;
       const anonymous = await fetch(`http://${registry.addr}/v2/${repository}/tags/list`);
       await anonymous.arrayBuffer();
       assert.equal(anonymous.status, 401, "the registry refuses anonymous reads");

@@ -5,6 +5,7 @@ import { testDaemons } from "../support/daemons.js";
 import { startE2E } from "./support/e2e-harness.js";
 import type { E2E, E2ERepo } from "./support/e2e-harness.js";
 import { listTags, manifestDigest } from "./support/registry-api.js";
+import { pathComponent } from "../../src/tenancy/index.js";
 
 /**
  * Issue 13: a repository whose `.github/buildkit-bot.yml` asks for two platforms. A standalone buildkitd builds
@@ -50,7 +51,7 @@ for (const daemon of testDaemons()) {
         Dockerfile: "FROM scratch\nCOPY hello.txt /hello.txt\n",
         "hello.txt": `${randomBytes(4).toString("hex")}\n`,
       });
-      return { repo, repository: `${e2e.registryPrefix.slice(e2e.registry.addr.length + 1)}/multi`, sha };
+      return { repo, repository: `${e2e.registryPrefix.slice(e2e.registry.addr.length + 1)}/${pathComponent(e2e.owner)}/multi`, sha };
     };
 
     if (daemon.kind === "buildkitd") {

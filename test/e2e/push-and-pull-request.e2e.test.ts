@@ -10,6 +10,7 @@ import type { E2E } from "./support/e2e-harness.js";
 import { pushPayload, ZERO_SHA } from "./support/payloads.js";
 import { listTags, manifestDigest } from "./support/registry-api.js";
 import { eventually } from "./support/wait.js";
+import { pathComponent } from "../../src/tenancy/index.js";
 
 /** Issue 5 item 7 a, b, c, f, g: one app (role all) on each daemon (buildkitd, the Engine), with the real registry, Redis and the fake GitHub. */
 
@@ -37,7 +38,7 @@ for (const daemon of testDaemons()) {
       const checkRun = await e2e.completedCheckRun(repo, sha, "buildkit-bot / pushed", TIMEOUT);
       assert.equal(checkRun.conclusion, "success", `${checkRun.output.title}\n${checkRun.output.summary}\n${checkRun.output.text ?? ""}`);
 
-      const repository = `${e2e.registryPrefix.slice(e2e.registry.addr.length + 1)}/pushed`;
+      const repository = `${e2e.registryPrefix.slice(e2e.registry.addr.length + 1)}/${pathComponent(e2e.owner)}/pushed`;
       const tags = await listTags(e2e.registry.addr, repository);
       const expected = ["latest", "main", `sha-${sha.slice(0, 7)}`];
       for (const tag of expected) assert.ok(tags.includes(tag), `tag ${tag} missing from ${repository}: ${tags.join(", ")}`);
@@ -74,7 +75,7 @@ for (const daemon of testDaemons()) {
       assert.ok(checkRun.output.text?.includes(marker), `the log tail is in output.text:\n${checkRun.output.text}`);
       assert.equal((await e2e.finalStatus(repo, headSha, "broken")).state, "failure");
 
-      const repository = `${e2e.registryPrefix.slice(e2e.registry.addr.length + 1)}/broken`;
+      const repository = `${e2e.registryPrefix.slice(e2e.registry.addr.length + 1)}/${pathComponent(e2e.owner)}/broken`;
       assert.deepEqual(await listTags(e2e.registry.addr, repository), [], "nothing pushed");
     });
 
@@ -136,7 +137,7 @@ for (const daemon of testDaemons()) {
       assert.equal(build.fork, true);
       assert.equal(build.image.push, false);
 
-      const repository = `${e2e.registryPrefix.slice(e2e.registry.addr.length + 1)}/forked`;
+      const repository = `${e2e.registryPrefix.slice(e2e.registry.addr.length + 1)}/${pathComponent(e2e.owner)}/forked`;
       assert.deepEqual(await listTags(e2e.registry.addr, repository), [], "nothing pushed");
 
       // The daemon fetched the fork's commit, without credentials of any kind.

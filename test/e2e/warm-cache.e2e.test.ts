@@ -14,6 +14,7 @@ import { startE2E } from "./support/e2e-harness.js";
 import type { E2E } from "./support/e2e-harness.js";
 import { listTags } from "./support/registry-api.js";
 import { cachedSteps, instructionSteps, logPage, showSteps, steps } from "./support/log-page.js";
+import { pathComponent } from "../../src/tenancy/index.js";
 
 /**
  * Issue 13: the cache fallback chain, warm. The base branch (main) builds on the stack's buildkitd and exports its
@@ -53,7 +54,7 @@ describe("e2e: a pull request's first build on a fresh buildkitd starts from its
   it("main exports buildcache-main; PR #5's first build (branch topic) on a fresh daemon imports it and its RUN steps are cached", { timeout: 600_000 }, async () => {
     const stamp = randomBytes(6).toString("hex");
     const repo = await e2e.createRepo("warm", { "README.md": "hi\n" });
-    const repository = `${e2e.registryPrefix.slice(e2e.registry.addr.length + 1)}/warm`;
+    const repository = `${e2e.registryPrefix.slice(e2e.registry.addr.length + 1)}/${pathComponent(e2e.owner)}/warm`;
     const dockerfile = `FROM ${e2e.stack.baseImage}\nRUN echo ${stamp} > /a && sleep 1\nRUN cat /a /a > /b\nCOPY README.md /readme\n`;
 
     // 1. The base branch builds on the stack's daemon: every instruction runs, and its cache goes to the registry.
@@ -83,7 +84,7 @@ describe("e2e: a pull request's first build on a fresh buildkitd starts from its
     assert.equal(prRun.conclusion, "success", `${prRun.output.title}\n${prRun.output.summary}\n${prRun.output.text ?? ""}`);
     const build = (await e2e.buildJobs()).find((b) => b.repository.repoId === repo.repoId && b.sha === head);
     assert.ok(build, "the pull request's build job");
-    const cacheTag = (tag: string): string => `${e2e.registryPrefix}/warm:${tag}`;
+    const cacheTag = (tag: string): string => `${e2e.registryPrefix}/${pathComponent(e2e.owner)}/warm:${tag}`;
     assert.deepEqual(build.image.cache.imports, [cacheTag("buildcache-topic"), cacheTag("buildcache-main")], "the branch's own cache first, then its base branch's");
     assert.equal(build.image.cache.export, cacheTag("buildcache-topic"));
 
