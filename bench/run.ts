@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { testStack } from "../test/support/stack/env.js";
 import { buildStart } from "./build-start.js";
 import { goClient } from "./go-client.js";
+import { hostile } from "./hostile.js";
 import { ingest } from "./ingest.js";
 import { logFlood } from "./log-flood.js";
 import { overhead } from "./pipeline-overhead.js";
@@ -21,7 +22,7 @@ import { writeBudget } from "./write-budget.js";
  * into BENCHMARKS.md.
  */
 
-const BENCHMARKS: Benchmark[] = [ingest, buildStart, overhead, writeBudget, logFlood, goClient];
+const BENCHMARKS: Benchmark[] = [ingest, buildStart, overhead, writeBudget, logFlood, goClient, hostile];
 const REPO = resolve(fileURLToPath(new URL("..", import.meta.url)));
 
 function render(b: Benchmark, result: BenchResult, header: string): string {

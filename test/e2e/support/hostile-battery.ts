@@ -44,6 +44,11 @@ export interface PreparedBattery {
   readonly names: readonly string[];
   /** Sends every case (three lanes at once: bodies, config pushes, a stalled body) and waits for each outcome. */
   run(opts?: { outcomeTimeoutMs?: number }): Promise<CaseOutcome[]>;
+  /**
+   * Instead of `run`: one case at a time, each inside `around` (e.g. to measure it alone), `go` sending it and
+   * waiting for its outcome.
+   */
+  runEach(around: (name: string, go: () => Promise<CaseOutcome[]>) => Promise<void>, opts?: { outcomeTimeoutMs?: number }): Promise<CaseOutcome[]>;
 }
 
 const MiB = 1024 * 1024;
@@ -51,6 +56,7 @@ const MiB = 1024 * 1024;
 const SIGNED_BIG_BYTES = 25_000_000;
 const CONCURRENT_LARGE = 8;
 const CONCURRENT_LARGE_BYTES = 20 * MiB;
+const STALLED_NAME = "stalled body (10 of 1,000 declared bytes, then nothing)";
 const CONCURRENT_NAME = `${CONCURRENT_LARGE} unsigned ${CONCURRENT_LARGE_BYTES / MiB} MiB bodies at once`;
 const FIVE_THOUSAND = 5_000;
 const CONFIG_FILE_LIMIT = 65_536;
@@ -170,10 +176,13 @@ function runGit(env: NodeJS.ProcessEnv, args: string[], input?: string): Promise
 }
 
 /** Creates every repository and commit the battery pushes, and builds (and signs) every body it sends. */
+let batteries = 0;
+
 export async function prepareBattery(target: BatteryTarget): Promise<PreparedBattery> {
+  const battery = ++batteries;
   let repoCount = 0;
   const newRepo = async (files: Record<string, string>) => {
-    const name = `battery-${++repoCount}`;
+    const name = `battery-${battery}-${++repoCount}`;
     const git = await target.github.createRepo(target.installationId, target.owner, name, { private: true });
     const base = await git.commit({ "README.md": "battery\n" }, { message: "initial" });
     const repo: TestRepository = { installationId: target.installationId, repoId: git.id, owner: target.owner, name, private: true, defaultBranch: "main" };
@@ -225,100 +234,149 @@ export async function prepareBattery(target: BatteryTarget): Promise<PreparedBat
   const over = signedPush(big.repo, bigBase, overSha, ["README.md"], {}, MAX_WEBHOOK_BYTES + MiB);
   const smallPush = signedPush(big.repo, bigBase, overSha, ["README.md"]);
 
-  const names = [
-    "unsigned 100 MB POST, Content-Length declared",
-    "unsigned 100 MB POST, chunked (no length)",
-    ...bigPushes.map((p) => p.name),
-    "signed 26 MiB push",
-    CONCURRENT_NAME,
-    "bad signature",
-    "signed body that is not JSON",
-    ...wrongShapes(target, big.repo, smallPush.body).map(([n]) => `signed payload of the wrong shape: ${n}`),
-    "stalled body (10 of 1,000 declared bytes, then nothing)",
-    ...configPushes.map((p) => p.name),
-  ];
-
-  return {
-    names,
-    async run(opts = {}) {
-      const timeoutMs = opts.outcomeTimeoutMs ?? 180_000;
-      const hook = target.hookUrl;
-      const outcomes: CaseOutcome[] = [];
-      const record = (name: string, kind: CaseOutcome["kind"], expected: string, got: string, ok: boolean) => outcomes.push({ name, kind, expected, got, ok });
-      const sendPush = (p: ConfigPush): Promise<RawAnswer> =>
-        rawPost(hook, webhookHeaders("push", p.signature, { "content-length": String(p.body.length) }), slices(p.body));
-      const delivered: ConfigPush[] = [];
-
-      const bodyLane = async () => {
-        const total = 100 * MiB;
-        let a = await rawPost(hook, webhookHeaders("push", BAD_SIGNATURE, { "content-length": String(total) }), filler(total));
-        record(names[0]!, "body", "413 before the body is read (client sends < 50 MiB), plain message", describeAnswer(a), a.status === 413 && a.bytesSent < 50 * MiB && isPlain(a.body));
-        a = await rawPost(hook, webhookHeaders("push", BAD_SIGNATURE), filler(total));
-        record(names[1]!, "body", `413 once ${MAX_WEBHOOK_BYTES} bytes are read, no further`, describeAnswer(a), a.status === 413 && a.bytesSent >= MAX_WEBHOOK_BYTES && a.bytesSent < total && isPlain(a.body));
-        for (const p of bigPushes) {
-          a = await sendPush(p);
-          if (a.status >= 200 && a.status < 300) delivered.push(p);
-          else record(p.name, "body", `2xx, then ${describeExpectation(p.expect)}`, describeAnswer(a), false);
-        }
-        a = await rawPost(hook, webhookHeaders("push", over.signature, { "content-length": String(over.body.length) }), slices(over.body));
-        record("signed 26 MiB push", "body", "413, plain message", describeAnswer(a), a.status === 413 && isPlain(a.body));
+  const hook = target.hookUrl;
+  const sendPush = (p: ConfigPush): Promise<RawAnswer> =>
+    rawPost(hook, webhookHeaders("push", p.signature, { "content-length": String(p.body.length) }), slices(p.body));
+  const small = (signature: string, body: Buffer, event = "push") => rawPost(hook, webhookHeaders(event, signature, { "content-length": String(body.length) }), slices(body));
+  const deliverPush = (p: ConfigPush, kind: CaseOutcome["kind"]): Step => ({
+    name: p.name,
+    lane: kind === "body" ? "body" : "config",
+    async send(run) {
+      const a = await sendPush(p);
+      if (a.status >= 200 && a.status < 300) run.delivered.push({ push: p, kind });
+      else run.record(p.name, kind, `2xx, then ${describeExpectation(p.expect)}`, describeAnswer(a), false);
+    },
+  });
+  const answered = (name: string, expected: string, send: () => Promise<RawAnswer>, ok: (a: RawAnswer) => boolean): Step => ({
+    name,
+    lane: "body",
+    async send(run) {
+      const a = await send();
+      run.record(name, "body", expected, describeAnswer(a), ok(a));
+    },
+  });
+  const total = 100 * MiB;
+  const notJson = Buffer.from("this is { not json");
+  const steps: Step[] = [
+    answered(
+      "unsigned 100 MB POST, Content-Length declared",
+      "413 before the body is read (client sends < 50 MiB), plain message",
+      () => rawPost(hook, webhookHeaders("push", BAD_SIGNATURE, { "content-length": String(total) }), filler(total)),
+      (a) => a.status === 413 && a.bytesSent < 50 * MiB && isPlain(a.body),
+    ),
+    answered(
+      "unsigned 100 MB POST, chunked (no length)",
+      `413 once ${MAX_WEBHOOK_BYTES} bytes are read, no further`,
+      () => rawPost(hook, webhookHeaders("push", BAD_SIGNATURE), filler(total)),
+      (a) => a.status === 413 && a.bytesSent >= MAX_WEBHOOK_BYTES && a.bytesSent < total && isPlain(a.body),
+    ),
+    ...bigPushes.map((p) => deliverPush(p, "body")),
+    answered(
+      "signed 26 MiB push",
+      "413, plain message",
+      () => rawPost(hook, webhookHeaders("push", over.signature, { "content-length": String(over.body.length) }), slices(over.body)),
+      (a) => a.status === 413 && isPlain(a.body),
+    ),
+    {
+      name: CONCURRENT_NAME,
+      lane: "body",
+      async send(run) {
         const many = await Promise.all(
           Array.from({ length: CONCURRENT_LARGE }, () =>
             rawPost(hook, webhookHeaders("push", BAD_SIGNATURE, { "content-length": String(CONCURRENT_LARGE_BYTES) }), filler(CONCURRENT_LARGE_BYTES)),
           ),
         );
-        const refused = many.filter((x) => x.status === 503);
-        const statuses = many.map((x) => x.status).join(", ");
-        record(
+        run.record(
           CONCURRENT_NAME,
           "body",
           "each 400 (read within the memory budget, signature wrong) or 503 with Retry-After (budget full); at least one 503",
-          `${statuses}`,
-          many.every((x) => x.status === 400 || (x.status === 503 && Number(x.headers["retry-after"]) > 0)) && refused.length >= 1 && many.every((x) => isPlain(x.body)),
+          many.map((x) => x.status).join(", "),
+          many.every((x) => x.status === 400 || (x.status === 503 && Number(x.headers["retry-after"]) > 0)) && many.some((x) => x.status === 503) && many.every((x) => isPlain(x.body)),
         );
-        const small = (signature: string, body: Buffer, event = "push") => rawPost(hook, webhookHeaders(event, signature, { "content-length": String(body.length) }), slices(body));
-        a = await small(BAD_SIGNATURE, smallPush.body);
-        record("bad signature", "body", "400, plain message", describeAnswer(a), a.status === 400 && isPlain(a.body));
-        const notJson = Buffer.from("this is { not json");
-        a = await small(sign(target.secret, notJson), notJson);
-        record("signed body that is not JSON", "body", "400, plain message", describeAnswer(a), a.status === 400 && isPlain(a.body));
-        for (const [what, event, body] of wrongShapes(target, big.repo, smallPush.body)) {
-          a = await small(sign(target.secret, body), body, event);
-          record(`signed payload of the wrong shape: ${what}`, "body", "400, plain message (no internals)", describeAnswer(a), a.status === 400 && isPlain(a.body));
-        }
-      };
-
-      const stalledLane = async () => {
+      },
+    },
+    answered("bad signature", "400, plain message", () => small(BAD_SIGNATURE, smallPush.body), (a) => a.status === 400 && isPlain(a.body)),
+    answered("signed body that is not JSON", "400, plain message", () => small(sign(target.secret, notJson), notJson), (a) => a.status === 400 && isPlain(a.body)),
+    ...wrongShapes(target, big.repo, smallPush.body).map(([what, event, body]) =>
+      answered(`signed payload of the wrong shape: ${what}`, "400, plain message (no internals)", () => small(sign(target.secret, body), body, event), (a) => a.status === 400 && isPlain(a.body)),
+    ),
+    {
+      name: STALLED_NAME,
+      lane: "stall",
+      async send(run) {
         let open!: () => void;
         const gate = { at: 10, open: new Promise<void>((done) => (open = done)) };
         try {
           const a = await rawPost(hook, webhookHeaders("push", BAD_SIGNATURE, { "content-length": "1000" }), filler(1000, 10, gate));
-          record(names.find((n) => n.startsWith("stalled"))!, "body", "408 once the body timeout passes, plain message", describeAnswer(a), a.status === 408 && isPlain(a.body));
+          run.record(STALLED_NAME, "body", "408 once the body timeout passes, plain message", describeAnswer(a), a.status === 408 && isPlain(a.body));
         } finally {
           open();
         }
-      };
+      },
+    },
+    ...configPushes.map((p) => deliverPush(p, "config")),
+  ];
+  const names = steps.map((x) => x.name);
 
-      const configLane = async () => {
-        for (const p of configPushes) {
-          const a = await sendPush(p);
-          if (a.status >= 200 && a.status < 300) delivered.push(p);
-          else record(p.name, "config", `2xx, then ${describeExpectation(p.expect)}`, describeAnswer(a), false);
-        }
-      };
+  /** Sends `selected` (lanes at once, each lane in order), then waits for every delivered push's check run. */
+  const execute = async (selected: readonly Step[], timeoutMs: number): Promise<CaseOutcome[]> => {
+    const outcomes: CaseOutcome[] = [];
+    const run: RunState = {
+      record: (name, kind, expected, got, ok) => outcomes.push({ name, kind, expected, got, ok }),
+      delivered: [],
+    };
+    const lanes = [...new Set(selected.map((x) => x.lane))];
+    await Promise.all(
+      lanes.map(async (lane) => {
+        for (const step of selected.filter((x) => x.lane === lane)) await step.send(run);
+      }),
+    );
+    await Promise.all(
+      run.delivered.map(async ({ push, kind }) => {
+        const got = await settledRuns(target.github, push, timeoutMs);
+        run.record(push.name, kind, `2xx, then ${describeExpectation(push.expect)}`, got.description, got.ok);
+      }),
+    );
+    const order = new Map(names.map((n, i) => [n, i]));
+    return outcomes.sort((x, y) => (order.get(x.name) ?? 0) - (order.get(y.name) ?? 0));
+  };
 
-      await Promise.all([bodyLane(), configLane(), stalledLane()]);
-      // Every delivered push ends in its check run; waited for together.
-      await Promise.all(
-        delivered.map(async (p) => {
-          const got = await settledRuns(target.github, p, timeoutMs);
-          record(p.name, bigPushes.includes(p) ? "body" : "config", `2xx, then ${describeExpectation(p.expect)}`, got.description, got.ok);
-        }),
-      );
-      const order = new Map(names.map((n, i) => [n, i]));
-      return outcomes.sort((x, y) => (order.get(x.name) ?? 0) - (order.get(y.name) ?? 0));
+  let used = false;
+  const once = () => {
+    // Each push is of its own commit, planned once: a second run would find the first run's check runs.
+    if (used) throw new Error("a prepared battery runs once; prepare another");
+    used = true;
+  };
+  return {
+    names,
+    async run(opts = {}) {
+      once();
+      return execute(steps, opts.outcomeTimeoutMs ?? 180_000);
+    },
+    async runEach(around, opts = {}) {
+      once();
+      const outcomes: CaseOutcome[] = [];
+      for (const step of steps) await around(step.name, async () => {
+        const got = await execute([step], opts.outcomeTimeoutMs ?? 180_000);
+        outcomes.push(...got);
+        return got;
+      });
+      return outcomes;
     },
   };
+}
+
+interface RunState {
+  record(name: string, kind: CaseOutcome["kind"], expected: string, got: string, ok: boolean): void;
+  delivered: Array<{ push: ConfigPush; kind: CaseOutcome["kind"] }>;
+}
+
+/** One case: what it sends, in which lane of a run. */
+interface Step {
+  name: string;
+  /** Lanes run at once; a lane's steps run in order. */
+  lane: "body" | "stall" | "config";
+  send(run: RunState): Promise<void>;
 }
 
 /** Signed payloads that are not what their event says. */
@@ -338,6 +396,25 @@ function wrongShapes(target: BatteryTarget, repo: TestRepository, push: Buffer):
     ["check_run without check_run", "check_run", { action: "rerequested", installation: { id: target.installationId }, repository: { id: repo.repoId } }],
   ];
   return cases.map(([what, event, payload]) => [what, event, Buffer.from(JSON.stringify(payload))]);
+}
+
+/**
+ * Pushes a plain config to a repository of its own and waits for its (skipped) check run: the planner's one-off
+ * work (code loaded and schema compiled on first use) done before anything is measured.
+ */
+export async function warmUp(target: BatteryTarget, timeoutMs = 60_000): Promise<void> {
+  const name = `warm-up-${++batteries}`;
+  const git = await target.github.createRepo(target.installationId, target.owner, name, { private: true });
+  const base = await git.commit({ "README.md": "warm\n" });
+  const files = { ".github/buildkit-bot.yml": NEVER_MATCHED, Dockerfile: "FROM scratch\n" };
+  const sha = await git.commit(files);
+  const repo: TestRepository = { installationId: target.installationId, repoId: git.id, owner: target.owner, name, private: true, defaultBranch: "main" };
+  const body = Buffer.from(JSON.stringify(pushPayload(repo, { ref: "refs/heads/main", before: base, after: sha, files: Object.keys(files) })));
+  const push: ConfigPush = { name, repo, sha, body, signature: sign(target.secret, body), expect: { kind: "skipped", image: "app" } };
+  const a = await rawPost(target.hookUrl, webhookHeaders("push", push.signature, { "content-length": String(body.length) }), slices(body));
+  if (a.status < 200 || a.status > 299) throw new Error(`the warm-up push was answered ${describeAnswer(a)}`);
+  const got = await settledRuns(target.github, push, timeoutMs);
+  if (!got.ok) throw new Error(`the warm-up push ended in ${got.description}`);
 }
 
 /** Waits until the push's check runs show its outcome (or the deadline passes) and compares it with the expected one. */
