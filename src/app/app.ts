@@ -1,6 +1,6 @@
-import type { ApplicationFunction, Probot } from "probot";
+import type { ApplicationFunction } from "probot";
 import { createWebhookIntake } from "../intake/webhook-intake.js";
-import { registerWebhookHandlers } from "../handlers/register-handlers.js";
+import { createEventDispatcher } from "../handlers/register-handlers.js";
 import type { WebhookHandlerDeps } from "../handlers/register-handlers.js";
 
 /** A plain HTTP route added next to the webhook endpoint (Probot's `addHandler`). */
@@ -13,20 +13,23 @@ export interface AppDeps extends WebhookHandlerDeps {
   webhook: { path: string; secret: string };
 }
 
-/** The Probot app: our webhook intake in front, the webhook handlers, then our own routes. */
+/**
+ * The Probot app: our webhook intake in front, dispatching straight to our handlers, then our own routes.
+ *
+ * Deliveries do not go through Probot's `receive`: it would build a Context with an installation Octokit (an
+ * auth-app token lookup and a fresh Octokit with every REST method) for each delivery, which the handlers never
+ * use — they only store an event job, and the planner mints its installation Octokit from the queue. Probot still
+ * runs the HTTP server (ping, our routes, WEBHOOK_PROXY_URL, setup mode), the logger, and the App's GitHub auth
+ * for the workers.
+ */
 export function createApp(deps: AppDeps): ApplicationFunction {
   return (app, { addHandler }) => {
-    const intake = createWebhookIntake({
-      ...deps.webhook,
-      log: app.log,
-      // Verified and shape-checked by the intake; Probot's receive does not verify a second time.
-      receive: (event) => app.receive(event as unknown as Parameters<Probot["receive"]>[0]),
-    });
+    const dispatch = createEventDispatcher(deps, app.log.child({ name: "event" }));
+    const intake = createWebhookIntake({ ...deps.webhook, log: app.log, receive: dispatch });
     // Probot's server puts what this returns first in its request chain, before ping and our routes; the
     // intake takes that place so no webhook body reaches Probot's own middleware, which buffers a body of
     // any size before checking its signature.
     app.getNodeMiddleware = async () => intake;
-    registerWebhookHandlers(app, deps);
     for (const route of deps.routes ?? []) addHandler(route);
   };
 }

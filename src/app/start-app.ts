@@ -14,6 +14,7 @@ import { createProducerConnection, createWorkerConnection, whenReady } from "../
 import { ConfigWorkerPool } from "../planner/config-worker-pool.js";
 import type { ConfigWork } from "../planner/config-work.js";
 import type { SupersedeReporter } from "../queue/supersede-reporter.js";
+import { quietAccessLog } from "./access-log.js";
 import { createApp } from "./app.js";
 import type { RouteHandler } from "./app.js";
 import { JobOctokit } from "./job-octokit.js";
@@ -136,7 +137,7 @@ export async function startBuildkitBot(
       });
       // run() adds a SIGINT listener that exits the process at once; our own handler closes workers first.
       const before = new Set(process.listeners("SIGINT"));
-      const server = await run(appFn, { env, Octokit: JobOctokit, log: options.log });
+      const server = await run(appFn, { env, Octokit: JobOctokit, log: quietAccessLog(options.log ?? log) });
       for (const l of process.listeners("SIGINT")) if (!before.has(l)) process.off("SIGINT", l);
       port = server.port;
       stops.push(() => server.stop());

@@ -1,4 +1,3 @@
-import type { Probot } from "probot";
 import type { EventStore } from "../queue/event-queue.js";
 import { InvalidPayloadError } from "../intake/intake-errors.js";
 import { QueueUnavailableError, SecretInJobDataError } from "../queue/queue-errors.js";
@@ -17,12 +16,20 @@ export interface WebhookHandlerDeps {
 
 type Build = (payload: unknown, ctx: HandlerContext) => HandlerResult;
 
-interface EventContext {
+/** A delivery whose signature and minimal shape the intake has checked. */
+export interface WebhookEvent {
   id: string;
   name: string;
   payload: unknown;
-  log: { info(o: object, m: string): void; warn(o: object, m: string): void; debug(o: object, m: string): void };
 }
+
+export interface HandlerLog {
+  warn(o: object, m: string): void;
+  debug(o: object, m: string): void;
+}
+
+/** Hands one delivery to the handler of its event; resolves once it is stored (or deliberately not). */
+export type EventDispatcher = (event: WebhookEvent) => Promise<void>;
 
 /**
  * Thin handlers: the intake (src/intake) has verified the signature and the payload's minimal shape; each
@@ -31,35 +38,37 @@ interface EventContext {
  * intake answers 400 with its plain message); a Redis failure becomes a 503 (QueueUnavailableError.status) so the
  * delivery shows as failed and can be redelivered.
  */
-export function registerWebhookHandlers(app: Probot, deps: WebhookHandlerDeps): void {
-  const handle = (build: Build) => async (context: EventContext) => {
-    const result = build(context.payload, { deliveryId: context.id, appId: deps.appId, gitBaseUrl: deps.gitBaseUrl });
-    const where = { event: context.name, deliveryId: context.id };
+export function createEventDispatcher(deps: WebhookHandlerDeps, log: HandlerLog): EventDispatcher {
+  const handle = (build: Build) => async (event: WebhookEvent) => {
+    const result = build(event.payload, { deliveryId: event.id, appId: deps.appId, gitBaseUrl: deps.gitBaseUrl });
+    const where = { event: event.name, deliveryId: event.id };
     if (result.kind === "invalid") {
-      context.log.warn({ ...where, problem: result.problem }, `malformed ${context.name} payload refused: ${result.problem}`);
-      throw new InvalidPayloadError(`malformed ${context.name} payload: ${result.problem}`);
+      log.warn({ ...where, problem: result.problem }, `malformed ${event.name} payload refused: ${result.problem}`);
+      throw new InvalidPayloadError(`malformed ${event.name} payload: ${result.problem}`);
     }
     if (result.kind === "ignored") {
-      context.log.debug({ ...where, reason: result.reason }, `${context.name} ignored: ${result.reason}`);
+      log.debug({ ...where, reason: result.reason }, `${event.name} ignored: ${result.reason}`);
       return;
     }
     try {
       const stored = await deps.store.store(result.job);
-      context.log.info(
-        { ...where, jobId: stored.jobId, redelivery: !stored.stored, sha: result.job.sha, reason: result.job.reason },
-        stored.stored ? "event queued" : "redelivered event already queued",
-      );
+      // Debug, not info: a line per delivery costs ingest throughput, and the queue itself records every job.
+      log.debug({ ...where, jobId: stored.jobId, sha: result.job.sha, reason: result.job.reason }, "event queued");
     } catch (err) {
       if (err instanceof SecretInJobDataError) {
-        context.log.warn({ ...where, problem: err.message }, `${context.name} payload ignored: ${err.message}`);
+        log.warn({ ...where, problem: err.message }, `${event.name} payload ignored: ${err.message}`);
         return;
       }
       throw err instanceof QueueUnavailableError ? err : new QueueUnavailableError(undefined, { cause: err });
     }
   };
 
-  app.on("push", handle(pushEventJob));
-  app.on("pull_request", handle(pullRequestEventJob));
-  app.on("check_run", handle(checkRunEventJob));
-  app.on("check_suite", handle(checkSuiteEventJob));
+  const handlers: ReadonlyMap<string, (event: WebhookEvent) => Promise<void>> = new Map([
+    ["push", handle(pushEventJob)],
+    ["pull_request", handle(pullRequestEventJob)],
+    ["check_run", handle(checkRunEventJob)],
+    ["check_suite", handle(checkSuiteEventJob)],
+  ]);
+  // Other events (ping, installation, …) are acknowledged and dropped.
+  return async (event) => handlers.get(event.name)?.(event);
 }

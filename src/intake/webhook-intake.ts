@@ -32,7 +32,7 @@ export interface WebhookIntakeOptions {
   /** The webhook path (WEBHOOK_PATH, default /api/github/webhooks). */
   path: string;
   secret: string;
-  /** Hands a verified, parsed event to the handlers (Probot's `receive`); its errors decide the status. */
+  /** Hands a verified, parsed event to the handlers; its errors decide the status. */
   receive(event: VerifiedEvent): Promise<void>;
   log: Logger;
   limits?: Partial<Omit<BodyLimits, "budget">> & { budgetBytes?: number };

@@ -1,7 +1,6 @@
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { EventJob } from "./job-types.js";
-import { DeliveryDedupe } from "./delivery-dedupe.js";
 import { eventJobId } from "./job-ids.js";
 import { assertNoSecrets } from "./job-data-guard.js";
 import { QueueName } from "./queue-names.js";
@@ -9,9 +8,14 @@ import { QueueUnavailableError } from "./queue-errors.js";
 import { DEFAULT_RETRY_POLICY, retryJobOptions } from "./retry-policy.js";
 import type { RetryPolicy } from "./retry-policy.js";
 
+/**
+ * How long a delivery id is remembered: GitHub lets a delivery be redelivered for 3 days. The event job itself is
+ * cleaned up sooner (removeOnComplete below); the queue's deduplication key outlives it.
+ */
+export const DELIVERY_DEDUPE_MS = 3 * 24 * 3600 * 1000;
+
 export interface StoreResult {
-  /** False when the delivery was seen before (a redelivery) and nothing new was stored. */
-  stored: boolean;
+  /** The event job of this delivery: the one just stored, or the one a redelivery of it already stored. */
   jobId: string;
 }
 
@@ -31,7 +35,6 @@ export interface EventQueueOptions {
 
 export class EventQueue implements EventStore {
   readonly queue: Queue<EventJob>;
-  private readonly dedupe: DeliveryDedupe;
   private readonly timeoutMs: number;
 
   constructor(private readonly opts: EventQueueOptions) {
@@ -46,23 +49,27 @@ export class EventQueue implements EventStore {
     });
     // Connection trouble surfaces through store(); the queue's own error events would only repeat it.
     this.queue.on("error", () => {});
-    this.dedupe = new DeliveryDedupe(opts.connection, opts.prefix);
     this.timeoutMs = opts.timeoutMs ?? 3_000;
   }
 
+  /**
+   * One Redis round trip: BullMQ's add script claims the delivery id (a deduplication key that expires after
+   * DELIVERY_DEDUPE_MS, kept when the job completes or is cleaned up by age or count) and stores the job in the same
+   * atomic step, so a redelivery stores nothing and a failed add leaves no claim behind. A redelivery shows in the
+   * queue's event stream as `deduplicated` (or `duplicated` while the job still exists).
+   */
   async store(job: EventJob): Promise<StoreResult> {
     assertNoSecrets(job);
     const jobId = eventJobId(job.deliveryId);
     return withDeadline(this.timeoutMs, async () => {
-      if (!(await this.dedupe.claim(job.deliveryId))) return { stored: false, jobId };
-      try {
-        await this.queue.add(job.event, job, { jobId });
-      } catch (err) {
-        await this.dedupe.release(job.deliveryId);
-        throw err;
-      }
-      return { stored: true, jobId };
+      await this.queue.add(job.event, job, { jobId, deduplication: { id: jobId, ttl: DELIVERY_DEDUPE_MS } });
+      return { jobId };
     });
+  }
+
+  /** The Redis key that remembers a delivery (BullMQ's deduplication key for its event job). */
+  dedupeKey(deliveryId: string): string {
+    return this.queue.toKey(`de:${eventJobId(deliveryId)}`);
   }
 
   /** Resolves once the queue's connection is initialised (scripts loaded), so the first store is not slower. */

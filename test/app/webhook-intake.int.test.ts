@@ -129,7 +129,7 @@ describe("webhook intake over HTTP (real Probot server, real Redis)", () => {
     const res = await sendWebhook(url, { name: "push", payload, secret: "not-the-secret", deliveryId });
     assert.ok(res.status >= 400 && res.status < 500, `status ${res.status}`);
     assert.equal(await events.getJob(eventJobId(deliveryId)), undefined);
-    assert.equal(await redis.exists(`${prefix}:bkb:delivery:${deliveryId}`), 0);
+    assert.equal(await redis.exists(events.toKey(`de:${eventJobId(deliveryId)}`)), 0, "not even the dedupe key");
   });
 
   it("stores a redelivered webhook once", async () => {
@@ -141,12 +141,16 @@ describe("webhook intake over HTTP (real Probot server, real Redis)", () => {
     assert.equal(first.res.status, 200);
     assert.equal(second.res.status, 200);
     assert.equal(await events.getJobCountByTypes("waiting"), before + 1);
-    // Even once the event job is gone (completed and cleaned up), the delivery is still recognised.
-    await events.remove(eventJobId(deliveryId));
+    // Even once the event job is gone (taken, then cleaned up by removeOnComplete, which deletes the job's keys and
+    // nothing else), the delivery is still recognised for GitHub's 3-day redelivery window.
+    const jobId = eventJobId(deliveryId);
+    await redis.lrem(events.toKey("wait"), 0, jobId);
+    await redis.del(events.toKey(jobId));
+    assert.equal(await events.getJob(jobId), undefined);
     const third = await deliver("push", payload, deliveryId);
     assert.equal(third.res.status, 200);
     assert.equal(third.job, undefined);
-    assert.ok((await redis.ttl(`${prefix}:bkb:delivery:${deliveryId}`)) > 24 * 3600);
+    assert.ok((await redis.pttl(events.toKey(`de:${jobId}`))) > 2.9 * 24 * 3600 * 1000);
   });
 
   it("refuses a payload without a repository with 400 and a plain message, storing nothing", async () => {

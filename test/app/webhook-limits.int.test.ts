@@ -216,7 +216,7 @@ describe("webhook intake limits on the real app process (web role, real Redis)",
     assert.equal(res.status, 400, res.body);
     assertPlainMessage(res.body);
     assert.equal(await events.getJob(eventJobId(deliveryId)), undefined);
-    assert.equal(await redis.exists(`${prefix}:bkb:delivery:${deliveryId}`), 0, "not even the dedupe key");
+    assert.equal(await redis.exists(events.toKey(`de:${eventJobId(deliveryId)}`)), 0, "not even the dedupe key");
   });
 
   it("answers a signed body that is not JSON with 400 and a plain message", async () => {
