@@ -1,12 +1,12 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { copyFile, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { inspect } from "node:util";
 import { fileURLToPath } from "node:url";
-import { DEFAULT_CONFIG_LIMITS, parseConfigLimits } from "../../src/config/config-limits.js";
-import { loadTenants, readTenantsFile, singleRegistryTenants, TenantsFileError } from "../../src/tenancy/index.js";
+import { CONFIG_LIMIT_NAMES, DEFAULT_CONFIG_LIMITS, parseConfigLimits } from "../../src/config/config-limits.js";
+import { loadTenants, readTenantsFile, singleRegistryTenants, TENANTS_SCHEMA_URL, TenantsFileError } from "../../src/tenancy/index.js";
 import type { ServedTenant, TenancyDefaults, TenantPolicy, Tenants } from "../../src/tenancy/index.js";
 
 const EXAMPLE = resolve(fileURLToPath(new URL("../../deploy/tenants.example.yml", import.meta.url)));
@@ -226,5 +226,12 @@ describe("an invalid file is refused with file:line: reason", () => {
     );
     assert.ok(!lines.join("\n").includes("visible-user-value"));
     assert.match(lines.join("\n"), /UNSET_PASSWORD is not set/);
+  });
+});
+
+describe("the shipped schema", () => {
+  it("lists every repository-config limit under config_limits (editors see what the code accepts)", async () => {
+    const schema = JSON.parse(await readFile(TENANTS_SCHEMA_URL, "utf8")) as { $defs: { config_limits: { properties: Record<string, unknown> } } };
+    assert.deepEqual(Object.keys(schema.$defs.config_limits.properties), [...CONFIG_LIMIT_NAMES]);
   });
 });
