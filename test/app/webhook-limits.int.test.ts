@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { Agent, request } from "node:http";
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -18,83 +16,13 @@ import { dropPrefix, freshPrefix } from "../queue/queue-test-kit.js";
 import { startAppProcess } from "../support/app-process.js";
 import type { AppProcess } from "../support/app-process.js";
 import { testStack } from "../support/stack/env.js";
+import { BAD_SIGNATURE, filler as zeros, rawPost, slices, webhookHeaders } from "../support/raw-post.js";
+import type { RawAnswer } from "../support/raw-post.js";
 import { adaptPayload, examplePayload, sendWebhook, signPayload } from "../support/webhooks.js";
 import { WEBHOOK_SECRET, webEnv } from "./app-test-kit.js";
 
 const MiB = 1024 * 1024;
 const WEBHOOK_PATH = "/hooks/github";
-
-interface RawAnswer {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: string;
-  /** Body bytes the client handed to its socket before the exchange ended. */
-  bytesSent: number;
-}
-
-/**
- * POSTs a body from `source` chunk by chunk, the way a stranger streaming a big body would, and stops sending
- * as soon as an answer arrives (the write errors that follow a server-side close are expected). A keep-alive
- * connection, as GitHub and most HTTP/1.1 clients use: with `Connection: close` Node closes the socket as soon
- * as the answer is written, and a client still sending may see the reset before the answer.
- */
-function rawPost(url: string, headers: OutgoingHttpHeaders, source: AsyncIterable<Buffer>): Promise<RawAnswer> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-  return new Promise<RawAnswer>((resolve, reject) => {
-    let bytesSent = 0;
-    let answered = false;
-    const req = request(url, { method: "POST", headers, agent });
-    req.on("response", (res) => {
-      answered = true;
-      const parts: Buffer[] = [];
-      res.on("data", (c: Buffer) => parts.push(c));
-      res.on("close", () => agent.destroy());
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts).toString(), bytesSent }));
-      res.on("error", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts).toString(), bytesSent }));
-    });
-    req.on("error", (err) => {
-      if (!answered) reject(err);
-    });
-    const stopped = new Promise<void>((done) => {
-      req.once("response", () => done());
-      req.once("close", () => done());
-    });
-    void (async () => {
-      for await (const chunk of source) {
-        if (answered || req.destroyed) return;
-        const flushed = req.write(chunk, (err) => {
-          if (!err) bytesSent += chunk.length;
-        });
-        if (!flushed) await Promise.race([new Promise((done) => req.once("drain", done)), stopped]);
-      }
-      if (!answered && !req.destroyed) req.end();
-    })();
-  });
-}
-
-async function* zeros(total: number, chunkBytes = 64 * 1024, gate?: { at: number; open: Promise<void> }): AsyncIterable<Buffer> {
-  const chunk = Buffer.alloc(chunkBytes, 0x20);
-  for (let sent = 0; sent < total; sent += chunkBytes) {
-    if (gate && sent >= gate.at) await gate.open;
-    yield sent + chunkBytes <= total ? chunk : chunk.subarray(0, total - sent);
-  }
-}
-
-async function* slices(body: Buffer, chunkBytes = 64 * 1024): AsyncIterable<Buffer> {
-  for (let i = 0; i < body.length; i += chunkBytes) yield body.subarray(i, i + chunkBytes);
-}
-
-function webhookHeaders(event: string, signature: string, extra: OutgoingHttpHeaders = {}): OutgoingHttpHeaders {
-  return {
-    "content-type": "application/json",
-    "x-github-event": event,
-    "x-github-delivery": randomUUID(),
-    "x-hub-signature-256": signature,
-    ...extra,
-  };
-}
-
-const BAD_SIGNATURE = `sha256=${"0".repeat(64)}`;
 
 async function rssBytes(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, "utf8");
