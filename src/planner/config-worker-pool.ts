@@ -139,7 +139,14 @@ export class ConfigWorkerPool implements ConfigWork {
   }
 
   private fill(): void {
-    while (!this.closed && this.threads.size < this.size) this.spawn();
+    while (!this.closed && this.threads.size < this.size) {
+      try {
+        this.spawn();
+      } catch (err) {
+        this.cannotStart(new Error(`the config worker thread could not start: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+        return;
+      }
+    }
   }
 
   private spawn(): void {
@@ -184,7 +191,14 @@ export class ConfigWorkerPool implements ConfigWork {
       const id = this.nextId++;
       const timer = setTimeout(() => this.onDeadline(thread), pending.checkTimeMs);
       thread.busy = { id, pending, timer, checkTimeMs: pending.checkTimeMs };
-      thread.worker.postMessage({ id, task: pending.task } satisfies ToConfigWorker);
+      try {
+        thread.worker.postMessage({ id, task: pending.task } satisfies ToConfigWorker);
+      } catch (err) {
+        // Input that cannot be cloned (a caller's bug, not the config's): this task fails, the thread stays free.
+        clearTimeout(timer);
+        thread.busy = undefined;
+        pending.reject(err instanceof Error ? err : new Error(String(err)));
+      }
     }
   }
 
@@ -216,12 +230,18 @@ export class ConfigWorkerPool implements ConfigWork {
     if (wasReady) {
       this.fill();
       this.pump();
-      return;
+    } else {
+      this.cannotStart(cause);
     }
-    // A thread that cannot start is not restarted in a loop: whatever waits for one is told, and the next task
-    // tries again.
+  }
+
+  /**
+   * A thread that cannot start is not restarted in a loop: whatever waits for one is told (the tasks only when no
+   * other thread is left to take them), and the next task tries again.
+   */
+  private cannotStart(cause: Error): void {
     for (const waiter of this.readyWaiters.splice(0)) waiter.reject(cause);
-    if (![...this.threads].some((t) => !t.gone)) for (const pending of this.queue.splice(0)) pending.reject(cause);
+    if (this.threads.size === 0) for (const pending of this.queue.splice(0)) pending.reject(cause);
   }
 
   /** Drops the thread from the pool, rejects its task with `why`, and stops it (tracked until it has exited). */
