@@ -9,8 +9,7 @@ import { plannerProcessor } from "../planner/planner-processor.js";
 import { BuildAttempts } from "../queue/build-attempts.js";
 import { CheckRunHandoff } from "../queue/check-run-handoff.js";
 import { CheckRunLedger } from "../queue/check-run-ledger.js";
-import type { PlannerLookup, RunSlot } from "../queue/check-run-ledger.js";
-import { buildJobId } from "../queue/job-ids.js";
+import type { RunSlot } from "../queue/check-run-ledger.js";
 import type { BuildJob, EventJob } from "../queue/job-types.js";
 import { QueueName } from "../queue/queue-names.js";
 import type { QueueLog } from "../queue/queue-log.js";
@@ -21,7 +20,7 @@ import { createBuildProcessor } from "../worker/build-processor.js";
 import { concludeAbandonedBuild } from "../worker/conclude-abandoned.js";
 import { GitHubSupersedeReporter } from "../worker/github-supersede-reporter.js";
 import { InFlightBuilds, reconcileAbandonedBuilds } from "../worker/in-flight-builds.js";
-import { reconcileOrphanedCheckRuns, settleSlot } from "../worker/orphaned-check-runs.js";
+import { plannerLookupOf, reconcileOrphanedCheckRuns, settleSlot, slotBuildsOf } from "../worker/orphaned-check-runs.js";
 import type { OrphanedRunDeps } from "../worker/orphaned-check-runs.js";
 import type { AppParts, SharedParts } from "./start-app.js";
 
@@ -91,18 +90,8 @@ export function productionParts(options: ProductionPartsOptions = {}): Productio
         inFlight: c.inFlight,
         budget: c.budget,
         request: async (installationId) => (await parts.probot.auth(installationId)).request as unknown as OctokitRequest,
-        planner: plannerLookup(events),
-        builds: async (slot) => {
-          const out = [];
-          const last = await attempts.current(slot.repoId, slot.sha, slot.image);
-          for (let attempt = 1; attempt <= last; attempt++) {
-            const buildId = buildJobId({ installationId: slot.installationId, repoId: slot.repoId, sha: slot.sha, image: slot.image, attempt });
-            const job = await builds.getJob(buildId);
-            const state = job ? await job.getState() : undefined;
-            out.push({ buildId, state, ...(job?.data.checkRunId !== undefined ? { checkRunId: job.data.checkRunId } : {}) });
-          }
-          return out;
-        },
+        planner: plannerLookupOf(events),
+        builds: slotBuildsOf(builds, attempts),
       };
     }
     return orphans;
@@ -186,14 +175,6 @@ export function productionParts(options: ProductionPartsOptions = {}): Productio
 function slotOfBuild(job: BuildJob): RunSlot {
   const r = job.repository;
   return { installationId: r.installationId, owner: r.owner, repo: r.repo, repoId: r.repoId, sha: job.sha, image: job.image.name };
-}
-
-function plannerLookup(events: Queue<EventJob>): PlannerLookup {
-  return async (eventJobId) => {
-    const job = await events.getJob(eventJobId);
-    if (!job) return undefined;
-    return { state: await job.getState(), ...(job.processedOn !== undefined ? { processedOn: job.processedOn } : {}) };
-  };
 }
 
 /**

@@ -1,10 +1,14 @@
+import type { Queue } from "bullmq";
 import { renderCancelled } from "../github/check-run-output.js";
 import type { OctokitRequest } from "../github/reporter.js";
 import { checkRunName } from "../github/reporter.js";
 import type { WriteBudget } from "../github/write-budget.js";
 import { REBUILD_ACTIONS } from "../handlers/rebuild-actions.js";
+import type { BuildAttempts } from "../queue/build-attempts.js";
 import type { CheckRunHandoff } from "../queue/check-run-handoff.js";
 import type { CheckRunLedger, PlannerLookup, RunSlot } from "../queue/check-run-ledger.js";
+import { buildJobId } from "../queue/job-ids.js";
+import type { BuildJob, EventJob } from "../queue/job-types.js";
 import { reporterForBuild } from "./build-reporter.js";
 import type { InFlightBuilds } from "./in-flight-builds.js";
 
@@ -177,4 +181,28 @@ async function concludeOrphan(request: OctokitRequest, budget: WriteBudget, slot
       actions: REBUILD_ACTIONS,
     }),
   );
+}
+
+/** `OrphanedRunDeps.planner` from the event queue. */
+export function plannerLookupOf(events: Queue<EventJob>): PlannerLookup {
+  return async (eventJobId) => {
+    const job = await events.getJob(eventJobId);
+    if (!job) return undefined;
+    return { state: await job.getState(), ...(job.processedOn !== undefined ? { processedOn: job.processedOn } : {}) };
+  };
+}
+
+/** `OrphanedRunDeps.builds` from the build queue: attempts 1 to the last one given out (see BuildAttempts). */
+export function slotBuildsOf(builds: Queue<BuildJob>, attempts: BuildAttempts): OrphanedRunDeps["builds"] {
+  return async (slot) => {
+    const out: SlotBuild[] = [];
+    const last = await attempts.current(slot.repoId, slot.sha, slot.image);
+    for (let attempt = 1; attempt <= last; attempt++) {
+      const buildId = buildJobId({ installationId: slot.installationId, repoId: slot.repoId, sha: slot.sha, image: slot.image, attempt });
+      const job = await builds.getJob(buildId);
+      const state = job ? await job.getState() : undefined;
+      out.push({ buildId, state, ...(job?.data.checkRunId !== undefined ? { checkRunId: job.data.checkRunId } : {}) });
+    }
+    return out;
+  };
 }
