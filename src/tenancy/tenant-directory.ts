@@ -26,6 +26,7 @@ interface ResolvedPolicy {
 }
 
 const MASK = "***";
+const DESCRIBED_ACCOUNTS = 20;
 
 function served(account: AccountRef, source: PolicySource, policy: ResolvedPolicy): TenantPolicy {
   return {
@@ -142,6 +143,13 @@ export function tenantsFromFile(file: TenantsFile, defaults: TenancyDefaults, en
           `(installation ${account.installationId}) is not one of them. Nothing was built; ask the operator to add the account to the tenants file.`,
       };
     },
-    describe: () => ({ file: file.path, unlistedAccounts: unlisted, defaults: { registry: describeRegistry(fallback.registry), forkPolicy: fallback.forkPolicy }, accounts: listed }),
+    describe: () => ({
+      file: file.path,
+      unlistedAccounts: unlisted,
+      defaults: { registry: describeRegistry(fallback.registry), forkPolicy: fallback.forkPolicy },
+      accountCount: listed.length,
+      // The start-up log line stays readable with thousands of accounts.
+      accounts: listed.slice(0, DESCRIBED_ACCOUNTS),
+    }),
   };
 }
