@@ -45,11 +45,24 @@ interface Window {
   rssAfterMb: number;
   /** How the peak was read: the kernel's high-water mark reset at the window's start, or sampling. */
   peakMethod: string;
+  /** The app's minor page faults and CPU time during the window. */
+  minorFaults: number;
+  cpuMs: number;
 }
 
 const vmKb = (pid: number, field: "VmRSS" | "VmHWM"): number =>
   Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? Number.NaN);
 const rssMb = (pid: number): number => (vmKb(pid, "VmRSS") * 1024) / 1e6;
+
+/** Minor page faults and CPU time (user + system, ms) of `pid` so far, from /proc/<pid>/stat. */
+function procCounters(pid: number): { minorFaults: number; cpuMs: number } {
+  // Fields after the command name (which may hold spaces) start at field 3 (state).
+  const rest = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ").at(-1)!.split(" ");
+  const field = (n: number) => Number(rest[n - 3]);
+  return { minorFaults: field(10), cpuMs: ((field(14) + field(15)) * 1000) / CLOCK_TICKS_PER_SECOND };
+}
+/** USER_HZ: 100 on every Linux architecture Node runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 /** Resets the kernel's peak-RSS mark of `pid` to its current RSS (Linux ≥ 4.0, `echo 5 > clear_refs`); false if not allowed. */
 function resetPeak(pid: number): boolean {
@@ -66,6 +79,7 @@ async function measure(world: HostileWorld, label: string, settleMs: number, wor
   await world.probeWindow();
   const reset = resetPeak(world.pid);
   const rssBeforeMb = rssMb(world.pid);
+  const counters = procCounters(world.pid);
   const sampler = new RssSampler(world.pid, 20);
   const pings = await startPingWorker(world.hookUrl, world.secret, PING_INTERVAL_MS);
   const started = performance.now();
@@ -79,6 +93,7 @@ async function measure(world: HostileWorld, label: string, settleMs: number, wor
   }
   const loop = await world.probeWindow();
   const rssPeakMb = sampler.stop();
+  const countersAfter = procCounters(world.pid);
   await sleep(settleMs);
   return {
     label,
@@ -88,6 +103,8 @@ async function measure(world: HostileWorld, label: string, settleMs: number, wor
     rssBeforeMb,
     rssPeakMb,
     rssAfterMb: rssMb(world.pid),
+    minorFaults: countersAfter.minorFaults - counters.minorFaults,
+    cpuMs: countersAfter.cpuMs - counters.cpuMs,
     peakMethod: reset ? "VmHWM reset at the window's start (and VmRSS sampled every 20 ms)" : "VmRSS sampled every 20 ms (clear_refs not allowed)",
   };
 }
@@ -98,6 +115,8 @@ interface CaseWindow {
   loop: LoopProbeWindow;
   /** Peak RSS during the case minus RSS before it. */
   growthMb: number;
+  minorFaults: number;
+  cpuMs: number;
   ok: boolean;
 }
 
@@ -166,12 +185,22 @@ export const hostile: Benchmark = {
           await world.probeWindow();
           const reset = resetPeak(world.pid);
           const before = rssMb(world.pid);
+          const counters = procCounters(world.pid);
           const started = performance.now();
           const got = await go();
           const durationMs = performance.now() - started;
           const loop = await world.probeWindow();
+          const countersAfter = procCounters(world.pid);
           const peak = reset ? (vmKb(world.pid, "VmHWM") * 1024) / 1e6 : Number.NaN;
-          alone.push({ name, durationMs, loop, growthMb: peak - before, ok: got.every((o) => o.ok) });
+          alone.push({
+            name,
+            durationMs,
+            loop,
+            growthMb: peak - before,
+            minorFaults: countersAfter.minorFaults - counters.minorFaults,
+            cpuMs: countersAfter.cpuMs - counters.cpuMs,
+            ok: got.every((o) => o.ok),
+          });
         });
       } finally {
         await pings.stop();
@@ -249,7 +278,7 @@ function report(r: {
     tables: [
       {
         title: `The app's event loop, memory and a signed ping every ${PING_INTERVAL_MS} ms, per window (lag = monitorEventLoopDelay in the app, resolution excluded)`,
-        columns: ["window", "duration", "lag p50", "lag p99", "lag max", "lag mean", "pings 2xx / sent", "ping p50", "ping p99", "ping max", "RSS before", "RSS peak", "RSS after"],
+        columns: ["window", "duration", "lag p50", "lag p99", "lag max", "lag mean", "app CPU", "pings 2xx / sent", "ping p50", "ping p99", "ping max", "RSS before", "RSS peak", "RSS after"],
         rows: windows.map((w) => {
           const p = pingStats(w);
           return [
@@ -259,6 +288,7 @@ function report(r: {
             ms(w.loop.lagP99Ms, 1),
             ms(w.loop.lagMaxMs, 1),
             ms(w.loop.lagMeanMs, 1),
+            ms(w.cpuMs),
             `${p.ok} / ${p.sent}`,
             ms(p.p50, 1),
             ms(p.p99, 1),
@@ -290,10 +320,19 @@ function report(r: {
       },
       {
         title: "Each case alone (sent, then its outcome awaited; pings going on): the app's event-loop lag and RSS growth during it, worst first",
-        columns: ["case", "duration", "lag max", "lag p99", "RSS peak − before", "outcome met"],
+        columns: ["case", "duration", "lag max", "lag p99", "app CPU", "minor page faults", "RSS peak − before", "outcome met"],
         rows: [...r.alone]
           .sort((a, b) => b.loop.lagMaxMs - a.loop.lagMaxMs)
-          .map((c) => [c.name, `${(c.durationMs / 1000).toFixed(1)} s`, ms(c.loop.lagMaxMs, 1), ms(c.loop.lagP99Ms, 1), signedMb(c.growthMb), c.ok ? "yes" : "**no**"]),
+          .map((c) => [
+            c.name,
+            `${(c.durationMs / 1000).toFixed(1)} s`,
+            ms(c.loop.lagMaxMs, 1),
+            ms(c.loop.lagP99Ms, 1),
+            ms(c.cpuMs),
+            c.minorFaults.toLocaleString("en"),
+            signedMb(c.growthMb),
+            c.ok ? "yes" : "**no**",
+          ]),
       },
       {
         title: `The battery's ${r.cases} cases (all at once) and what each ended in`,
@@ -310,6 +349,7 @@ function report(r: {
       `RSS: /proc/<pid>/status; the peak is ${during.peakMethod}. "before" is taken at the window's start, "after" once the window has settled (1 s idle, 2 s refusals, 5 s battery); the chunked refusals, which read 25 MiB each by design, have a window of their own so they do not count against the declared-length refusals' memory goal. "RSS peak − before" of a case alone is its VmHWM (reset at its start) minus its VmRSS at its start.`,
       "The battery: three lanes at once — (1) bodies: 100 MB unsigned with Content-Length, 100 MB unsigned chunked, two signed 25,000,000-byte pushes, a signed 26 MiB push, eight unsigned 20 MiB bodies at once, a bad signature, a signed non-JSON body, six signed payloads of the wrong shape; (2) a stalled body (10 of 1,000 declared bytes, then nothing until the 10 s body timeout); (3) pushes of repositories whose `.github/buildkit-bot.yml` is each hostile config of test/config/hostile-inputs.ts (alias bomb, extglob path filter, `{{` + 3,000 spaces, 10,000 images, a 5 MB file, 100,000 nested `[`, …), `{{` + 250 spaces, 51 images, a file of exactly 65,536 bytes and one of 65,537, a file at every per-image limit, 1,000-character and 500-level changed file names against star-heavy patterns, and a push of 5,000 commits each listed in its payload. The window ends when every push's check run is there.",
       `Refusal: ${r.declared.length} sequential 100 MB POSTs with a bad signature and \`Content-Length: 104857600\`, 200 ms apart (the warm-up sent one before); timed in the bench process from \`http.request\` to the response event; each on a keep-alive connection that stops sending once answered. The chunked rows are for comparison: without a length, the app reads up to its 25 MiB limit before it can refuse.`,
+      "app CPU = user + system CPU time of the app process during the window, minor page faults = the faults it took (both from /proc/<pid>/stat): a window whose lag is much larger than its CPU time had the app waiting for a CPU (2 CPUs shared with the bench process, Redis, git and whatever else runs on the machine), not running.",
       ...(r.profileDir ? [`CPU profile of the app written to ${r.profileDir} (--cpu-prof) when it exited.`] : []),
     ],
   };
