@@ -1,4 +1,4 @@
-import type { ConfigFailureCheckRun, PlannerReporter, QueuedCheckRun, RefusedCheckRun, SkippedCheckRun } from "../planner/planner-reporter.js";
+import type { ConfigFailureCheckRun, ForkGateCheckRun, PlannerReporter, QueuedCheckRun, RefusedCheckRun, SkippedCheckRun } from "../planner/planner-reporter.js";
 import type { WriteBudget } from "./write-budget.js";
 
 /**
@@ -31,8 +31,12 @@ export class BudgetedPlannerReporter implements PlannerReporter {
   async createRefusedCheckRun(run: RefusedCheckRun): Promise<void> {
     await this.budget.send("final", key(run, "account"), () => this.inner.createRefusedCheckRun(run));
   }
+
+  async createForkGateCheckRun(run: ForkGateCheckRun): Promise<void> {
+    await this.budget.send("final", key(run, "fork-gate"), () => this.inner.createForkGateCheckRun(run));
+  }
 }
 
-function key(run: QueuedCheckRun | SkippedCheckRun | ConfigFailureCheckRun | RefusedCheckRun, what: string): string {
+function key(run: QueuedCheckRun | SkippedCheckRun | ConfigFailureCheckRun | RefusedCheckRun | ForkGateCheckRun, what: string): string {
   return `planner:${run.repository.owner}/${run.repository.repo}:${run.headSha}:${what}`;
 }

@@ -1,12 +1,14 @@
 import { formatConfigIssue } from "../config/config-error.js";
 import type {
   ConfigFailureCheckRun,
+  ForkGateCheckRun,
   PlannerReporter,
   QueuedCheckRun,
   RefusedCheckRun,
   SkippedCheckRun,
 } from "../planner/planner-reporter.js";
 import { ACCOUNT_CHECK_RUN_NAME, CONFIG_CHECK_RUN_NAME, imageCheckRunName } from "../planner/planner-reporter.js";
+import { FORK_BUILD_ACTION } from "../handlers/rebuild-actions.js";
 import type { GitHubClient } from "./repo-reader.js";
 
 /** GitHub takes at most 50 annotations per request. */
@@ -97,6 +99,46 @@ export class OctokitPlannerCheckRuns implements PlannerReporter {
       conclusion: "neutral",
       completed_at: this.now().toISOString(),
       output: { title: "Not built: this account is not served", summary: clip(run.reason) },
+    });
+  }
+
+  async createForkGateCheckRun(run: ForkGateCheckRun): Promise<void> {
+    const sha = run.headSha.slice(0, 12);
+    const common = {
+      owner: run.repository.owner,
+      repo: run.repository.repo,
+      name: ACCOUNT_CHECK_RUN_NAME,
+      head_sha: run.headSha,
+      external_id: run.externalId,
+      details_url: run.detailsUrl,
+      status: "completed" as const,
+      completed_at: this.now().toISOString(),
+    };
+    if (run.policy === "never") {
+      await this.octokit.request("POST /repos/{owner}/{repo}/check-runs", {
+        ...common,
+        conclusion: "neutral",
+        output: {
+          title: "Not built: pull requests from forks are not built for this account",
+          summary: `This account's builds do not run pull requests from forks (its fork policy is \`never\`), so commit \`${sha}\` of #${run.pullNumber} was not built.`,
+        },
+      });
+      return;
+    }
+    await this.octokit.request("POST /repos/{owner}/{repo}/check-runs", {
+      ...common,
+      conclusion: "action_required",
+      output: {
+        title: "Waiting for a maintainer to approve this fork's commit",
+        summary: [
+          `#${run.pullNumber} comes from a fork, and this account builds a fork's commits only once someone with write access to the repository approves them.`,
+          "",
+          `**To build commit \`${sha}\`**, a maintainer either comments \`/build\` on the pull request, or presses **${FORK_BUILD_ACTION.label}** above.`,
+          "",
+          "Read the changes first: the build runs the fork's Dockerfile on this account's builders. Each new commit on the fork needs a new approval. Comments and clicks from people without write access are ignored.",
+        ].join("\n"),
+      },
+      actions: [FORK_BUILD_ACTION],
     });
   }
 }

@@ -4,12 +4,13 @@ import { invalidOnPayloadError } from "./handler-result.js";
 import type { HandlerContext, HandlerResult } from "./handler-result.js";
 import { int, isPlausibleRefName, obj, optObj, optStr, sha, str } from "./payload-fields.js";
 import type { Obj } from "./payload-fields.js";
-import { RebuildAction } from "./rebuild-actions.js";
+import { FORK_BUILD_ACTION, RebuildAction } from "./rebuild-actions.js";
 import { repositoryRef } from "./repository-ref.js";
 
 const ACTION_REASONS: Record<string, { reason: BuildReason; noCache: boolean }> = {
   [RebuildAction.Rebuild.identifier]: { reason: "rebuild", noCache: false },
   [RebuildAction.RebuildNoCache.identifier]: { reason: "rebuild-no-cache", noCache: true },
+  [FORK_BUILD_ACTION.identifier]: { reason: "pull_request", noCache: false },
 };
 
 /**
@@ -40,6 +41,11 @@ export function checkRunEventJob(payload: unknown, ctx: HandlerContext): Handler
     const headSha = sha(run, "head_sha", "check_run");
     const branch = optStr(optObj(run, "check_suite") ?? {}, "head_branch");
     const pullRequest = checkPullRequest(run.pull_requests, headSha);
+    // Who clicked "Build this commit": the planner checks their access before the fork's commit is built.
+    const approvedBy =
+      action === "requested_action" && optStr(obj(p, "requested_action", "payload"), "identifier") === FORK_BUILD_ACTION.identifier
+        ? str(obj(p, "sender", "payload"), "login", "sender")
+        : undefined;
 
     const job: EventJob = {
       deliveryId: ctx.deliveryId,
@@ -50,6 +56,7 @@ export function checkRunEventJob(payload: unknown, ctx: HandlerContext): Handler
       ...(branch && isPlausibleRefName(branch) ? { ref: `refs/heads/${branch}` } : {}),
       ...(pullRequest ? { pullRequest } : {}),
       rerun: { checkRunId: int(run, "id", "check_run"), externalId, noCache },
+      ...(approvedBy ? { approval: { by: approvedBy, via: "button" as const } } : {}),
       receivedAt: (ctx.now?.() ?? new Date()).toISOString(),
     };
     return { kind: "job", job };

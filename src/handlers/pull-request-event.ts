@@ -1,7 +1,7 @@
 import type { EventJob, PullRequestRef } from "../queue/job-types.js";
 import { invalidOnPayloadError } from "./handler-result.js";
 import type { HandlerContext, HandlerResult } from "./handler-result.js";
-import { int, obj, optObj, sha, str } from "./payload-fields.js";
+import { int, obj, optObj, optStr, sha, str } from "./payload-fields.js";
 import type { Obj } from "./payload-fields.js";
 import { repositoryRef } from "./repository-ref.js";
 
@@ -29,6 +29,8 @@ export function pullRequestEventJob(payload: unknown, ctx: HandlerContext): Hand
       headRepoFullName: str(headRepo, "full_name", "pull_request.head.repo"),
       fork: int(headRepo, "id", "pull_request.head.repo") !== int(baseRepo, "id", "pull_request.base.repo"),
     };
+    const association = optStr(pr, "author_association");
+    if (association) pullRequest.authorAssociation = association;
     const job: EventJob = {
       deliveryId: ctx.deliveryId,
       event: "pull_request",

@@ -10,3 +10,9 @@ export const RebuildAction = {
 export type RebuildActionIdentifier = (typeof RebuildAction)[keyof typeof RebuildAction]["identifier"];
 
 export const REBUILD_ACTIONS = [RebuildAction.Rebuild, RebuildAction.RebuildNoCache] as const;
+
+/**
+ * The button on a fork pull request's `action_required` run (the `approve` fork policy): builds the run's commit
+ * once the planner has checked that the clicker has write access.
+ */
+export const FORK_BUILD_ACTION = { label: "Build this commit", identifier: "build-fork", description: "Approve and build this fork commit" } as const;

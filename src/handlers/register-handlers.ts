@@ -4,6 +4,7 @@ import { QueueUnavailableError, SecretInJobDataError } from "../queue/queue-erro
 import { checkRunEventJob } from "./check-run-event.js";
 import { checkSuiteEventJob } from "./check-suite-event.js";
 import type { HandlerContext, HandlerResult } from "./handler-result.js";
+import { issueCommentEventJob } from "./issue-comment-event.js";
 import { pullRequestEventJob } from "./pull-request-event.js";
 import { pushEventJob } from "./push-event.js";
 
@@ -68,6 +69,7 @@ export function createEventDispatcher(deps: WebhookHandlerDeps, log: HandlerLog)
     ["pull_request", handle(pullRequestEventJob)],
     ["check_run", handle(checkRunEventJob)],
     ["check_suite", handle(checkSuiteEventJob)],
+    ["issue_comment", handle(issueCommentEventJob)],
   ]);
   // Other events (ping, installation, …) are acknowledged and dropped.
   return async (event) => handlers.get(event.name)?.(event);

@@ -7,10 +7,11 @@ const SUBJECT: Readonly<Record<string, string>> = {
   pull_request: "pull_request",
   check_run: "check_run",
   check_suite: "check_suite",
+  issue_comment: "comment",
 };
 
 /** Events our handlers act on as an installation; anything else is acknowledged without reading further. */
-export const INSTALLATION_EVENTS: ReadonlySet<string> = new Set(["push", "pull_request", "check_run", "check_suite"]);
+export const INSTALLATION_EVENTS: ReadonlySet<string> = new Set(["push", "pull_request", "check_run", "check_suite", "issue_comment"]);
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 

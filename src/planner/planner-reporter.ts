@@ -35,6 +35,14 @@ export interface RefusedCheckRun extends CheckRunPlace {
   reason: string;
 }
 
+export interface ForkGateCheckRun extends CheckRunPlace {
+  /** `approve`: an `action_required` run with a "Build this commit" button; `never`: a neutral run. */
+  policy: "approve" | "never";
+  pullNumber: number;
+  /** The pull request's page, where a maintainer comments `/build`. */
+  detailsUrl: string;
+}
+
 /**
  * The check runs the planner writes. The GitHub reporter implements it behind the shared write budget;
  * `planner-check-runs.ts` is a direct Octokit implementation.
@@ -48,4 +56,6 @@ export interface PlannerReporter {
   createConfigFailureCheckRun(run: ConfigFailureCheckRun): Promise<void>;
   /** One completed `neutral` run `buildkit-bot` saying the account is not served; nothing is built. */
   createRefusedCheckRun(run: RefusedCheckRun): Promise<void>;
+  /** One run `buildkit-bot` on a fork's commit that the account's fork policy does not build (yet). */
+  createForkGateCheckRun(run: ForkGateCheckRun): Promise<void>;
 }

@@ -27,12 +27,26 @@ export interface PullRequestRef {
   headRepoFullName: string;
   /** The head lives in another repository than the base. */
   fork: boolean;
+  /** The PR author's `author_association` (OWNER, MEMBER, COLLABORATOR, CONTRIBUTOR, NONE, …), when known. */
+  authorAssociation?: string;
+}
+
+/**
+ * Someone asked to build a fork's pull request under the `approve` fork policy: a `/build` comment or the
+ * "Build this commit" button. The planner checks `by` has write access before anything is built.
+ */
+export interface ForkApprovalRequest {
+  /** The GitHub login of the commenter or clicker. */
+  by: string;
+  via: "comment" | "button";
+  /** The pull request commented on (comments only: the planner reads its head commit). */
+  pullNumber?: number;
 }
 
 /** One accepted webhook delivery, stored as-is by a handler and turned into builds by the planner. */
 export interface EventJob {
   deliveryId: string;
-  event: "push" | "pull_request" | "check_run" | "check_suite";
+  event: "push" | "pull_request" | "check_run" | "check_suite" | "issue_comment";
   reason: BuildReason;
   repository: RepositoryRef;
   sha: string;
@@ -45,6 +59,11 @@ export interface EventJob {
   pullRequest?: PullRequestRef;
   /** Check-run rerequest or a requested_action button: rebuild from the plan kept in `external_id`. */
   rerun?: { checkRunId: number; externalId: string; noCache: boolean };
+  /**
+   * A fork build's approval. An `issue_comment` job knows no commit: its `sha` is all zeros until the planner
+   * reads the pull request's head.
+   */
+  approval?: ForkApprovalRequest;
   receivedAt: string;
 }
 
