@@ -1,6 +1,6 @@
 import { Worker } from "node:worker_threads";
 import { ConfigError, REPO_CONFIG_PATH } from "../config/config-error.js";
-import { DEFAULT_CONFIG_LIMITS } from "../config/config-limits.js";
+import { CONFIG_LIMIT_SPECS, DEFAULT_CONFIG_LIMITS } from "../config/config-limits.js";
 import type { ConfigLimits } from "../config/config-limits.js";
 import type { ConfigSource } from "./config-source-memo.js";
 import { fromPlainError, fromPlainLoaded } from "./config-task.js";
@@ -68,6 +68,8 @@ interface Thread {
  */
 export class ConfigWorkerPool implements ConfigWork {
   readonly limits: ConfigLimits;
+  /** Each thread's heap cap: `checkMemoryMb`, never below the floor under which V8 aborts the whole process. */
+  readonly memoryMb: number;
   /** Threads kept running. */
   readonly size: number;
   private readonly log: ConfigWorkerPoolOptions["log"];
@@ -76,11 +78,13 @@ export class ConfigWorkerPool implements ConfigWork {
   private readonly stopping = new Set<Promise<unknown>>();
   private readyWaiters: Array<{ resolve(): void; reject(err: Error): void }> = [];
   private nextId = 1;
+  private startError: Error | undefined;
   private closed = false;
   private readonly counts: ConfigWorkerPoolStats = { started: 0, overTime: 0, overMemory: 0, crashed: 0 };
 
   constructor(opts: ConfigWorkerPoolOptions = {}) {
     this.limits = opts.limits ?? DEFAULT_CONFIG_LIMITS;
+    this.memoryMb = Math.max(CONFIG_LIMIT_SPECS.checkMemoryMb.min, this.limits.checkMemoryMb);
     this.size = Math.max(1, Math.floor(opts.size ?? 2));
     this.log = opts.log;
   }
@@ -89,6 +93,8 @@ export class ConfigWorkerPool implements ConfigWork {
   start(): Promise<void> {
     if (this.closed) return Promise.reject(new Error("the config worker pool is closed"));
     this.fill();
+    // A thread that could not even be constructed is already gone.
+    if (this.threads.size < this.size) return Promise.reject(this.startError ?? new Error("the config worker thread could not start"));
     if (this.allReady()) return Promise.resolve();
     return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
   }
@@ -156,7 +162,7 @@ export class ConfigWorkerPool implements ConfigWork {
       // The thread reads untrusted input: it gets none of the process's secrets.
       env: {},
       resourceLimits: {
-        maxOldGenerationSizeMb: limits.checkMemoryMb,
+        maxOldGenerationSizeMb: this.memoryMb,
         maxYoungGenerationSizeMb: YOUNG_GENERATION_MB,
         stackSizeMb: STACK_MB,
       },
@@ -219,12 +225,12 @@ export class ConfigWorkerPool implements ConfigWork {
     let cause: Error;
     if (outOfMemory && wasReady) {
       this.counts.overMemory++;
-      this.log?.warn({ checkMemoryMb: this.limits.checkMemoryMb }, "a repository config ran past the check memory limit; its worker thread is replaced");
-      cause = limitError(`the config took more than ${this.limits.checkMemoryMb} MB of memory to check (limit checkMemoryMb = ${this.limits.checkMemoryMb})`);
+      this.log?.warn({ checkMemoryMb: this.memoryMb }, "a repository config ran past the check memory limit; its worker thread is replaced");
+      cause = limitError(`the config took more than ${this.memoryMb} MB of memory to check (limit checkMemoryMb = ${this.memoryMb})`);
     } else {
       this.counts.crashed++;
       this.log?.warn({ err: err.message, starting: !wasReady }, "a config worker thread died");
-      cause = wasReady ? err : new Error(`the config worker thread could not start (checkMemoryMb = ${this.limits.checkMemoryMb}): ${err.message}`, { cause: err });
+      cause = wasReady ? err : new Error(`the config worker thread could not start (checkMemoryMb = ${this.memoryMb}): ${err.message}`, { cause: err });
     }
     this.letGo(thread, cause);
     if (wasReady) {
@@ -240,6 +246,7 @@ export class ConfigWorkerPool implements ConfigWork {
    * other thread is left to take them), and the next task tries again.
    */
   private cannotStart(cause: Error): void {
+    this.startError = cause;
     for (const waiter of this.readyWaiters.splice(0)) waiter.reject(cause);
     if (this.threads.size === 0) for (const pending of this.queue.splice(0)) pending.reject(cause);
   }
