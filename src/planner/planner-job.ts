@@ -27,7 +27,6 @@ import type { ConfigWork } from "./config-work.js";
 import { readConfigSource } from "./load-repo-config.js";
 import type { ImageDecision } from "./plan.js";
 import { PlanProgress } from "./plan-progress.js";
-import { namespaceIssues } from "./namespace-check.js";
 import { redisCall } from "./redis-transient.js";
 import { renderPlanSummary } from "./plan-summary.js";
 import { configRef, describeTarget, mergedTargetOfPullRequest, targetOfEvent } from "./plan-target.js";
@@ -160,11 +159,6 @@ async function plan(event: EventJob, deps: PlannerDeps): Promise<void> {
     return;
   }
   const config = loaded.config;
-  const outside = namespaceIssues(config, tenant.namespaces);
-  if (outside.length > 0) {
-    await reportInvalid(new ConfigError(outside));
-    return;
-  }
 
   // A same-repository PR plans the branch's push plan plus the PR (see build-claims.ts).
   const prEvent = !job.rerun && job.event === "pull_request" && target.kind === "pull_request" && !target.fork;
