@@ -141,6 +141,7 @@ export function productionParts(options: ProductionPartsOptions = {}): Productio
         },
         buildkitHost: parts.config.buildkitHost,
         registry: parts.config.registry,
+        tenants: parts.config.tenants,
         ...(parts.config.publicBaseUrl ? { publicBaseUrl: parts.config.publicBaseUrl } : {}),
         attemptsOf: async (buildId) => {
           const job = await queue.getJob(buildId);

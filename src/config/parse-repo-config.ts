@@ -141,7 +141,12 @@ export function parseRepoConfig(text: string, opts: { path?: string; limits?: Co
   const images: ImageConfig[] = [];
   raw.images.forEach((img, index) => {
     if (invalidImages.has(index)) return;
-    images.push(resolveImage(img, ["images", index], locator.locate(["images", index]).line, report, limits));
+    const resolved = resolveImage(img, ["images", index], locator.locate(["images", index]).line, report, limits);
+    const refLines = {
+      ...(img.repository !== undefined ? { repository: locator.locate(["images", index, "repository"]).line } : {}),
+      ...(typeof img.cache === "object" ? { cacheRef: locator.locate(["images", index, "cache", "ref"]).line } : {}),
+    };
+    images.push(Object.keys(refLines).length > 0 ? { ...resolved, refLines } : resolved);
     const previous = firstUse.get(img.name);
     if (previous === undefined) {
       firstUse.set(img.name, index);

@@ -39,4 +39,6 @@ export interface ImageConfig {
   repository?: string;
   /** 1-based line of the image entry, for messages about it. */
   line: number;
+  /** 1-based lines of `repository:` and `cache.ref` when the file sets them (the namespace check points there). */
+  refLines?: { repository?: number; cacheRef?: number };
 }

@@ -15,7 +15,8 @@ function unique(refs: string[]): string[] {
  * Registry cache for one image and target. Imports go most specific first — the PR's own cache, then its base
  * branch, then the default branch — so a first build of a branch or PR starts warm. Exports go to the ref's own
  * cache tag; fork pull requests only import (they must not write anything to our registry), and tag builds
- * only import (nothing would ever read a per-tag cache).
+ * only import (nothing would ever read a per-tag cache). No pull request ever exports to a branch's, the default
+ * branch's or a fixed cache ref: those are read by every build of the branch, and a PR may only read them.
  */
 export function planCache(opts: {
   setting: CacheSetting;
@@ -31,7 +32,8 @@ export function planCache(opts: {
   let exportRef: string | undefined;
   if (setting.kind === "fixed") {
     imports = [setting.ref];
-    exportRef = setting.ref;
+    // The one shared ref is every branch's cache: a pull request may read it, never write it.
+    exportRef = target.kind === "pull_request" ? undefined : setting.ref;
   } else {
     const repo = setting.repository ?? opts.imageRepository;
     const defaultRef = cacheTag(repo, opts.defaultBranch);
@@ -49,8 +51,10 @@ export function planCache(opts: {
         break;
       case "pull_request": {
         const own = cacheTag(repo, `pr-${target.number}`);
-        imports = [own, cacheTag(repo, target.baseRef), defaultRef];
-        exportRef = own;
+        const base = cacheTag(repo, target.baseRef);
+        imports = [own, base, defaultRef];
+        // A branch named like `pr-7` shares its cache tag with PR #7: the PR then only reads it.
+        exportRef = own === base || own === defaultRef ? undefined : own;
         break;
       }
     }

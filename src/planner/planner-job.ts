@@ -18,8 +18,6 @@ import { BuildClaims } from "./build-claims.js";
 import { decodeExternalId, encodeExternalId, EXTERNAL_ID_MAX_LENGTH, externalIdHash, hashedExternalId } from "./external-id.js";
 import type { ExternalIdData } from "./external-id.js";
 import { ExternalIdStore } from "./external-id-store.js";
-import { ForkApprovals } from "./fork-approvals.js";
-import { forkBuildAllowed, pullRequestJobOfComment } from "./fork-gate.js";
 import { ConfigSourceMemo, keepsConfigSource } from "./config-source-memo.js";
 import type { ConfigSource } from "./config-source-memo.js";
 import { inThreadConfigWork } from "./config-work.js";
@@ -27,6 +25,7 @@ import type { ConfigWork } from "./config-work.js";
 import { readConfigSource } from "./load-repo-config.js";
 import type { ImageDecision } from "./plan.js";
 import { PlanProgress } from "./plan-progress.js";
+import { namespaceIssues } from "./namespace-check.js";
 import { redisCall } from "./redis-transient.js";
 import { renderPlanSummary } from "./plan-summary.js";
 import { configRef, describeTarget, mergedTargetOfPullRequest, targetOfEvent } from "./plan-target.js";
@@ -84,12 +83,9 @@ export async function runPlannerJob(job: EventJob, deps: PlannerDeps): Promise<v
   }
 }
 
-async function plan(event: EventJob, deps: PlannerDeps): Promise<void> {
+async function plan(job: EventJob, deps: PlannerDeps): Promise<void> {
   const log = deps.log ?? silentLog;
   const prefix = deps.keyPrefix ?? "bkb";
-  // A `/build` comment is planned as its pull request's head commit (the fork gate below checks the approval).
-  const job = event.event === "issue_comment" ? await pullRequestJobOfComment(event, deps.octokit, log) : event;
-  if (!job) return;
   const repo = job.repository;
   const where = { deliveryId: job.deliveryId, repo: `${repo.owner}/${repo.repo}`, sha: job.sha };
   const externalIds = new ExternalIdStore(deps.redis, prefix);
@@ -130,12 +126,6 @@ async function plan(event: EventJob, deps: PlannerDeps): Promise<void> {
     log.info({ ...where, installationId: repo.installationId }, "account not served (tenants file): refusal reported");
     return;
   }
-  if (target.kind === "pull_request" && target.fork) {
-    const forkTarget = target;
-    const gate = { octokit: deps.octokit, approvals: new ForkApprovals(deps.redis, prefix), reporter: deps.reporter, log, where };
-    const externalId = () => externalIdFor({ target: forkTarget, image: "" }, externalIds);
-    if (!(await forkBuildAllowed(job, forkTarget, tenant.forkPolicy, { ...gate, externalId }))) return;
-  }
   const work = deps.configWork ?? inThreadConfigWork();
   const limits = tenant.repoConfigLimits;
   const configTarget = target;
@@ -159,6 +149,11 @@ async function plan(event: EventJob, deps: PlannerDeps): Promise<void> {
     return;
   }
   const config = loaded.config;
+  const outside = namespaceIssues(config, tenant.namespaces);
+  if (outside.length > 0) {
+    await reportInvalid(new ConfigError(outside));
+    return;
+  }
 
   // A same-repository PR plans the branch's push plan plus the PR (see build-claims.ts).
   const prEvent = !job.rerun && job.event === "pull_request" && target.kind === "pull_request" && !target.fork;

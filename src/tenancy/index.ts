@@ -12,3 +12,5 @@ export { parseTenantsFile, readTenantsFile, TENANTS_SCHEMA_URL } from "./tenants
 export { TenantsFileError } from "./tenants-file-error.js";
 export type { TenantsFileIssue } from "./tenants-file-error.js";
 export { CredentialReferenceError } from "./credentials.js";
+export { describeNamespaces, isInNamespaces, namespaceViolations, OutsideNamespacesError, repositoryOf } from "./namespaces.js";
+export type { NamespaceViolation } from "./namespaces.js";

@@ -2,6 +2,9 @@ import type { Probot } from "probot";
 import { BuildKitClient } from "../buildkit/client.js";
 import { BuildCancelledError } from "../buildkit/errors.js";
 import type { RegistryConfig } from "../config/app-config.js";
+import { DEFAULT_CONFIG_LIMITS } from "../config/config-limits.js";
+import { singleRegistryTenants } from "../tenancy/index.js";
+import type { Tenants } from "../tenancy/index.js";
 import { readBranchHead, readRepoFile, RepoReadError } from "../github/repo-reader.js";
 import type { GitHubClient } from "../github/repo-reader.js";
 import type { GitHubReporter, OctokitRequest } from "../github/reporter.js";
@@ -24,6 +27,7 @@ import { buildRequestForJob, dockerfileInContext } from "./build-request-for-job
 import { failureOf, scrubError } from "./failure-report.js";
 import type { InFlightBuilds } from "./in-flight-builds.js";
 import { mintRepositoryToken } from "./installation-token.js";
+import { assertInNamespaces, policyOfJob } from "./namespace-guard.js";
 import { ProgressBridge } from "./progress-bridge.js";
 import { readPullRequestHead } from "./pull-request-head.js";
 
@@ -37,7 +41,13 @@ export interface BuildProcessorDeps {
   handoff: CheckRunHandoff;
   /** BUILDKIT_HOST of the app config. */
   buildkitHost: string;
+  /** The single registry of the app config: every account's, owner-scoped, when there is no `tenants`. */
   registry: RegistryConfig;
+  /**
+   * The operator's tenants (the app config's): each build gets its own account's registry credentials and is
+   * refused when any reference leaves the account's namespaces. Looked up by the job's installation id.
+   */
+  tenants?: Tenants;
   /** BUILDKIT_BOT_PUBLIC_URL; without it check runs and statuses carry no link to the log page. */
   publicBaseUrl?: string;
   /**
@@ -81,7 +91,10 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
   const log = deps.log ?? silentLog;
   return async (job, signal) => {
     const where = { buildId: job.buildId, repo: `${job.repository.owner}/${job.repository.repo}`, sha: job.sha, image: job.image.name };
-    const secrets: string[] = deps.registry.credentials ? [deps.registry.credentials.password] : [];
+    const tenants = deps.tenants ?? singleRegistryTenants({ registry: deps.registry, repoConfigLimits: DEFAULT_CONFIG_LIMITS });
+    const known = tenants.policyFor({ accountLogin: job.repository.owner, installationId: job.repository.installationId });
+    const ownCredentials = known.served ? known.registry.credentials : undefined;
+    const secrets: string[] = ownCredentials ? [ownCredentials.password] : [];
     const pageToken = await deps.logs.open(job.buildId);
     const detailsUrl = deps.publicBaseUrl ? logPageUrl(deps.publicBaseUrl, pageToken) : undefined;
     // Registered before anything can fail on GitHub's side: if no attempt ever gets through, the reconciler
@@ -186,7 +199,10 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
       const moved = branchCheck ? branchMovedOn(job, await branchHead) : undefined;
       if (moved) writer.line(moved.note);
       const buildJob = moved ? { ...job, image: moved.image } : job;
-      const { request: buildRequest, pushTags, notes } = buildRequestForJob(buildJob, { ...(gitToken ? { gitToken } : {}), registry: deps.registry, capabilities });
+      // The job's own references are not trusted: the account's namespaces come from the tenants, by installation.
+      const policy = policyOfJob(tenants, job);
+      const { request: buildRequest, pushTags, notes } = buildRequestForJob(buildJob, { ...(gitToken ? { gitToken } : {}), registry: policy.registry, capabilities });
+      assertInNamespaces(buildRequest, policy);
       writer.line(`daemon: ${client.address} (${capabilities.daemon}${capabilities.buildkitVersion ? `, BuildKit ${capabilities.buildkitVersion}` : ""})`);
       for (const note of notes) writer.line(note);
       writer.line(pushTags.length > 0 ? `pushing: ${pushTags.join(", ")}` : "not pushing");

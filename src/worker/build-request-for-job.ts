@@ -33,7 +33,7 @@ export function dockerfileInContext(context: string, dockerfile: string): string
 
 /**
  * The BuildKit request for one build job: the git context at the exact commit (or the PR ref for forks), the
- * planned tags pushed with the app's registry credentials, and the cache plan in the form the daemon can do.
+ * planned tags pushed with the account's registry credentials (the tenants policy's registry), and the cache plan in the form the daemon can do.
  * Fork pull requests never push, never export cache and get no credentials of any kind.
  */
 export function buildRequestForJob(job: BuildJob, opts: JobRequestOptions): JobRequest {

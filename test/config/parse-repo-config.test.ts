@@ -68,6 +68,7 @@ test("a full config is resolved with every value and default", () => {
     cache: { kind: "per-ref", repository: "127.0.0.1:5000/acme/cache/api" },
     repository: "127.0.0.1:5000/acme/api-server",
     line: 3,
+    refLines: { cacheRef: 25, repository: 26 },
   });
   assert.deepEqual(worker, {
     name: "worker.v2",

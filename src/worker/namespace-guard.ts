@@ -1,0 +1,43 @@
+import type { BuildRequest } from "../buildkit/build-request.js";
+import type { BuildJob } from "../queue/job-types.js";
+import { namespaceViolations, OutsideNamespacesError } from "../tenancy/index.js";
+import type { NamespaceViolation, ServedTenant, Tenants } from "../tenancy/index.js";
+
+/** The job's account is not served (only a job written into Redis by hand gets this far: the planner refuses first). */
+export class TenantRefusedError extends Error {
+  readonly code = "TENANT_REFUSED";
+  constructor(reason: string) {
+    super(`refused: ${reason}`);
+    this.name = "TenantRefusedError";
+  }
+}
+
+/**
+ * The account's policy for a build job, from the operator's tenants: keyed by the job's installation id first (an
+ * entry with an installation id cannot be reached by renaming the owner), never from anything the job claims
+ * about namespaces or credentials.
+ */
+export function policyOfJob(tenants: Tenants, job: BuildJob): ServedTenant {
+  const policy = tenants.policyFor({ accountLogin: job.repository.owner, installationId: job.repository.installationId });
+  if (!policy.served) throw new TenantRefusedError(policy.reason);
+  return policy;
+}
+
+/** Every registry reference the request would push to, export cache to, or import cache from. */
+export function registryUses(request: BuildRequest): NamespaceViolation[] {
+  const uses: NamespaceViolation[] = [];
+  if (request.output?.type === "image") for (const name of request.output.names) uses.push({ use: "push", ref: name });
+  for (const entry of request.cacheExports ?? []) if (entry.attrs?.ref !== undefined) uses.push({ use: "cache export", ref: entry.attrs.ref });
+  for (const entry of request.cacheImports ?? []) if (entry.attrs?.ref !== undefined) uses.push({ use: "cache import", ref: entry.attrs.ref });
+  return uses;
+}
+
+/**
+ * The worker's own check, just before the solve: every reference of the request lies inside the account's
+ * namespaces, else the job is refused whole (nothing is sent to the daemon). The planner checked the config; this
+ * catches a job edited in Redis, or a plan that a bug let out.
+ */
+export function assertInNamespaces(request: BuildRequest, policy: ServedTenant): void {
+  const violations = namespaceViolations(registryUses(request), policy.namespaces);
+  if (violations.length > 0) throw new OutsideNamespacesError(violations, policy.namespaces, policy.account.accountLogin);
+}
