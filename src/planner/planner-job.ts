@@ -18,6 +18,8 @@ import { BuildClaims } from "./build-claims.js";
 import { decodeExternalId, encodeExternalId, EXTERNAL_ID_MAX_LENGTH, externalIdHash, hashedExternalId } from "./external-id.js";
 import type { ExternalIdData } from "./external-id.js";
 import { ExternalIdStore } from "./external-id-store.js";
+import { ForkApprovals } from "./fork-approvals.js";
+import { forkBuildAllowed, pullRequestJobOfComment } from "./fork-gate.js";
 import { ConfigSourceMemo, keepsConfigSource } from "./config-source-memo.js";
 import type { ConfigSource } from "./config-source-memo.js";
 import { inThreadConfigWork } from "./config-work.js";
@@ -83,9 +85,12 @@ export async function runPlannerJob(job: EventJob, deps: PlannerDeps): Promise<v
   }
 }
 
-async function plan(job: EventJob, deps: PlannerDeps): Promise<void> {
+async function plan(event: EventJob, deps: PlannerDeps): Promise<void> {
   const log = deps.log ?? silentLog;
   const prefix = deps.keyPrefix ?? "bkb";
+  // A `/build` comment is planned as its pull request's head commit (the fork gate below checks the approval).
+  const job = event.event === "issue_comment" ? await pullRequestJobOfComment(event, deps.octokit, log) : event;
+  if (!job) return;
   const repo = job.repository;
   const where = { deliveryId: job.deliveryId, repo: `${repo.owner}/${repo.repo}`, sha: job.sha };
   const externalIds = new ExternalIdStore(deps.redis, prefix);
@@ -125,6 +130,12 @@ async function plan(job: EventJob, deps: PlannerDeps): Promise<void> {
     });
     log.info({ ...where, installationId: repo.installationId }, "account not served (tenants file): refusal reported");
     return;
+  }
+  if (target.kind === "pull_request" && target.fork) {
+    const forkTarget = target;
+    const gate = { octokit: deps.octokit, approvals: new ForkApprovals(deps.redis, prefix), reporter: deps.reporter, log, where };
+    const externalId = () => externalIdFor({ target: forkTarget, image: "" }, externalIds);
+    if (!(await forkBuildAllowed(job, forkTarget, tenant.forkPolicy, { ...gate, externalId }))) return;
   }
   const work = deps.configWork ?? inThreadConfigWork();
   const limits = tenant.repoConfigLimits;
