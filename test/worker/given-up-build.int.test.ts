@@ -1,0 +1,133 @@
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { Probot } from "probot";
+import { JobOctokit } from "../../src/app/job-octokit.js";
+import { WriteBudget } from "../../src/github/write-budget.js";
+import { CheckRunHandoff } from "../../src/queue/check-run-handoff.js";
+import type { BuildJob } from "../../src/queue/job-types.js";
+import { LogStore } from "../../src/web/log-store.js";
+import { createBuildProcessor } from "../../src/worker/build-processor.js";
+import type { BuildProcessorDeps } from "../../src/worker/build-processor.js";
+import { InFlightBuilds } from "../../src/worker/in-flight-builds.js";
+import { redisForTest } from "../github/redis-test-keys.js";
+import { buildkitdDaemon } from "../support/daemons.js";
+import { createAppCredentials } from "../support/fake-github/app-credentials.js";
+import { startFakeGitHub } from "../support/fake-github/index.js";
+import type { FakeGitHub } from "../support/fake-github/index.js";
+import { startGitServer } from "../support/git-server.js";
+import type { GitRepo, GitServer } from "../support/git-server.js";
+import { testStack } from "../support/stack/env.js";
+import { buildJob, captureLog, unique } from "./worker-test-kit.js";
+
+/**
+ * Issue 14 item 4: a build queued while its check run was being created, whose planning then ended without
+ * handing the run over (Redis failed in between), is given up: its solve is stopped, its job ends without a
+ * retry, and nothing of it stays in flight.
+ */
+
+const stack = testStack();
+const daemon = buildkitdDaemon(stack);
+const INSTALLATION = 78;
+const OWNER = "octo";
+const creds = createAppCredentials(4303);
+const captured = captureLog();
+
+let git: GitServer;
+let fake: FakeGitHub<GitRepo>;
+let redisCtx: Awaited<ReturnType<typeof redisForTest>>;
+let deps: BuildProcessorDeps;
+
+before(async () => {
+  git = await startGitServer();
+  fake = await startFakeGitHub<GitRepo>({ appId: creds.appId, publicKeyPem: creds.publicKeyPem, gitServer: git });
+  fake.addInstallation(INSTALLATION, OWNER);
+  const probot = new Probot({ appId: creds.appId, privateKey: creds.privateKeyPem, baseUrl: fake.url, Octokit: JobOctokit, log: captured.logger });
+  redisCtx = await redisForTest("given-up");
+  deps = {
+    github: probot,
+    budget: new WriteBudget(redisCtx.redis, { prefix: `${redisCtx.prefix}:budget`, pollMs: 20 }),
+    logs: new LogStore(redisCtx.redis, { prefix: `${redisCtx.prefix}:logs` }),
+    inFlight: new InFlightBuilds(redisCtx.redis, redisCtx.prefix),
+    handoff: new CheckRunHandoff(redisCtx.redis, redisCtx.prefix),
+    buildkitHost: daemon.address,
+    registry: { prefix: `${stack.registry}/given-up`, host: stack.registry },
+    attemptsOf: async () => ({ attemptsMade: 0, attempts: 5 }),
+    log: captured.logger,
+    progressIntervalMs: 1_000,
+  };
+});
+
+after(async () => {
+  await fake?.close();
+  await git?.close();
+  await redisCtx?.cleanup();
+});
+
+/** A slow build (so the give-up lands mid-solve) queued without its run's id. */
+async function slowJob(): Promise<BuildJob> {
+  const name = `given-up-${unique()}`;
+  const repo = await fake.createRepo(INSTALLATION, OWNER, name);
+  const sha = await repo.commit({ Dockerfile: `FROM ${stack.baseImage}\nRUN echo ${unique()} && sleep 60\n` });
+  return buildJob({ installationId: INSTALLATION, repoId: repo.id, owner: OWNER, repo: name, private: true, cloneUrl: repo.remote, sha });
+}
+
+describe(`a build whose check run never comes, on ${daemon.name}`, { skip: daemon.skip, timeout: 300_000 }, () => {
+  test("is given up once its planning has ended: solve stopped, job completed without a retry, nothing in flight, the status says why", async () => {
+    const job = await slowJob();
+    let asked = 0;
+    const settled: string[] = [];
+    const outcome = await createBuildProcessor({
+      ...deps,
+      // The planning is at work for the first two questions, then has ended.
+      stillComing: async () => ++asked <= 2,
+      settleGivenUp: async (j) => {
+        settled.push(j.buildId);
+        return { replaced: false };
+      },
+    })(job, new AbortController().signal);
+
+    assert.equal(outcome.summary, "Not built: the planning that queued it ended without handing it a check run.");
+    assert.deepEqual(outcome.pushedTags, []);
+    assert.equal(asked, 3);
+    assert.deepEqual(settled, [job.buildId], "the check runs it leaves behind are settled");
+    assert.deepEqual(await deps.handoff.read(job.buildId), { kind: "abandoned" });
+    assert.equal(await deps.handoff.give(job.buildId, 999), "abandoned", "a run handed now goes to another build");
+    assert.equal(await deps.inFlight.get(job.buildId), undefined, "no longer in flight");
+    const log = await deps.logs.read(job.buildId);
+    assert.equal(log?.done, true);
+    assert.match(JSON.stringify(log?.entries), /Not built: the planning that queued it ended without handing it a check run/);
+    assert.equal(fake.findCheckRuns({ sha: job.sha }).length, 0, "no check run is made up for it");
+    const status = fake.latestStatus(OWNER, job.repository.repo, job.sha, "buildkit-bot/app");
+    assert.equal(status?.state, "error", "nothing else reports this image: the status ends");
+    assert.match(status?.description ?? "", /^Cancelled: the planning that queued it ended without/);
+  });
+
+  test("a given-up build that another build of the image replaces leaves the commit status to it", async () => {
+    const job = await slowJob();
+    const outcome = await createBuildProcessor({
+      ...deps,
+      stillComing: async () => false,
+      settleGivenUp: async () => ({ replaced: true }),
+    })(job, new AbortController().signal);
+    assert.match(outcome.summary, /^Not built: /);
+    const states = fake.statusHistory(OWNER, job.repository.repo, job.sha).map((s) => s.state);
+    assert.ok(!states.includes("error") && !states.includes("success") && !states.includes("failure"), `only pending statuses: ${states.join(", ")}`);
+  });
+
+  test("a run handed while the planning is at work is used: nothing is given up", async () => {
+    const name = `handed-${unique()}`;
+    const repo = await fake.createRepo(INSTALLATION, OWNER, name);
+    const sha = await repo.commit({ Dockerfile: "FROM scratch\nCOPY a.txt /a.txt\n", "a.txt": `${unique()}\n` });
+    const job = buildJob({ installationId: INSTALLATION, repoId: repo.id, owner: OWNER, repo: name, private: true, cloneUrl: repo.remote, sha });
+    const { data } = await (await deps.github.auth(INSTALLATION)).request("POST /repos/{owner}/{repo}/check-runs", { owner: OWNER, repo: name, name: "buildkit-bot / app", head_sha: sha, status: "queued" });
+    const runId = (data as { id: number }).id;
+    setTimeout(() => void deps.handoff.give(job.buildId, runId), 1_500);
+    const outcome = await createBuildProcessor({
+      ...deps,
+      stillComing: async () => true,
+      settleGivenUp: async () => assert.fail("nothing to settle"),
+    })(job, new AbortController().signal);
+    assert.equal(outcome.summary, "built, not pushed");
+    assert.equal(fake.checkRun(runId)?.conclusion, "success");
+  });
+});
