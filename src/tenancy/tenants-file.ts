@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import type { ErrorObject, ValidateFunction } from "ajv/dist/2020.js";
 import { LineCounter, parseDocument } from "yaml";
-import { CONFIG_LIMIT_NAMES, schemaNode } from "../config/config-limits.js";
-import type { ConfigLimitName } from "../config/config-limits.js";
+import { CONFIG_LIMIT_NAMES, CONFIG_LIMIT_SPECS, schemaNode } from "../config/config-limits.js";
+import type { ConfigLimitName, LimitSpec } from "../config/config-limits.js";
 import { createSchemaValidator } from "../config/config-schema.js";
 import { formatKeyPath, pointerToKeyPath, YamlLocator } from "../config/yaml-locate.js";
 import type { KeyPath } from "../config/yaml-locate.js";
@@ -64,7 +64,7 @@ const MAX_LIMIT_VALUE = 1_000_000_000;
 export function tenantsSchema(): Record<string, unknown> {
   const schema = JSON.parse(readFileSync(TENANTS_SCHEMA_URL, "utf8")) as Record<string, unknown>;
   const limits = schemaNode(schema, "/$defs/config_limits");
-  if (limits) limits.properties = Object.fromEntries(CONFIG_LIMIT_NAMES.map((name) => [name, { type: "integer", minimum: 1, maximum: MAX_LIMIT_VALUE }]));
+  if (limits) limits.properties = Object.fromEntries(CONFIG_LIMIT_NAMES.map((name) => [name, { type: "integer", minimum: (CONFIG_LIMIT_SPECS[name] as LimitSpec).min ?? 1, maximum: MAX_LIMIT_VALUE }]));
   return schema;
 }
 

@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import { inspect } from "node:util";
 import { fileURLToPath } from "node:url";
 import { CONFIG_LIMIT_NAMES, DEFAULT_CONFIG_LIMITS, parseConfigLimits } from "../../src/config/config-limits.js";
+import { tenantsSchema } from "../../src/tenancy/tenants-file.js";
 import { loadTenants, readTenantsFile, singleRegistryTenants, TENANTS_SCHEMA_URL, TenantsFileError } from "../../src/tenancy/index.js";
 import type { ServedTenant, TenancyDefaults, TenantPolicy, Tenants } from "../../src/tenancy/index.js";
 
@@ -164,6 +165,7 @@ describe("an invalid file is refused with file:line: reason", () => {
     { what: "a login that is not one", text: "unlisted_accounts: serve\naccounts:\n  - login: acme_corp\n", line: 3, reason: /accounts\[0\]\.login: "acme_corp" is not a GitHub login/ },
     { what: "max_concurrent_builds 0", text: "unlisted_accounts: serve\naccounts:\n  - login: acme\n    max_concurrent_builds: 0\n", line: 4, reason: /accounts\[0\]\.max_concurrent_builds: must be at least 1 \(got 0\)/ },
     { what: "unknown config limit", text: "unlisted_accounts: serve\ndefaults:\n  config_limits:\n    frobs: 3\n", line: 4, reason: /defaults\.config_limits\.frobs: unknown key; allowed keys: fileBytes/ },
+    { what: "a heap for the config check too small to start a thread", text: "unlisted_accounts: serve\ndefaults:\n  config_limits:\n    checkMemoryMb: 8\n", line: 4, reason: /defaults\.config_limits\.checkMemoryMb: must be at least 16 \(got 8\)/ },
     { what: "a config limit that is not a count", text: "unlisted_accounts: serve\ndefaults:\n  config_limits:\n    images: lots\n", line: 4, reason: /defaults\.config_limits\.images: must be integer/ },
     { what: "duplicate login (any case)", text: "unlisted_accounts: serve\naccounts:\n  - login: acme\n  - login: ACME\n", line: 4, reason: /accounts\[1\]\.login: "ACME" is already listed at accounts\[0\] \(line 3\)/ },
     { what: "duplicate installation id", text: "unlisted_accounts: serve\naccounts:\n  - installation_id: 7\n  - login: b\n    installation_id: 7\n", line: 5, reason: /accounts\[1\]\.installation_id: 7 is already listed at accounts\[0\] \(line 3\)/ },
@@ -233,5 +235,6 @@ describe("the shipped schema", () => {
   it("lists every repository-config limit under config_limits (editors see what the code accepts)", async () => {
     const schema = JSON.parse(await readFile(TENANTS_SCHEMA_URL, "utf8")) as { $defs: { config_limits: { properties: Record<string, unknown> } } };
     assert.deepEqual(Object.keys(schema.$defs.config_limits.properties), [...CONFIG_LIMIT_NAMES]);
+    assert.deepEqual(schema.$defs.config_limits.properties, (tenantsSchema() as typeof schema).$defs.config_limits.properties, "the shipped file says what the code enforces");
   });
 });
