@@ -103,7 +103,9 @@ export function parseRepoConfig(text: string, opts: { path?: string; limits?: Co
   }
   let data: unknown;
   try {
-    data = doc.toJS({ maxAliasCount: limits.aliases });
+    // aliasBombAt is the limit; the library's own count (which also counts each anchor once, and multiplies
+    // nested counts) is only a backstop, set loose enough never to refuse what aliasBombAt accepted.
+    data = doc.toJS({ maxAliasCount: (limits.aliases + 1) ** 2 });
   } catch (err) {
     // The checks above keep the library from throwing; if it still does, it is this file's fault all the same.
     if (err instanceof ReferenceError && /alias/i.test(err.message)) fail(1, 1, aliasMessage);

@@ -37,6 +37,15 @@ test("the alias bomb is a ConfigError, not the yaml library's ReferenceError", (
   assert.throws(() => parseRepoConfig(bomb.text), (err: unknown) => err instanceof ConfigError && !(err instanceof ReferenceError));
 });
 
+test("exactly the alias limit is accepted, one more is refused on the alias that goes over", () => {
+  const withAliases = (n: number): string => `x-value: &v value\nx-more: [${Array.from({ length: n }, () => "*v").join(", ")}]\nimages:\n  - name: app\n`;
+  assert.equal(parseRepoConfig(withAliases(100)).images.length, 1);
+  assert.throws(
+    () => parseRepoConfig(withAliases(101)),
+    (err: unknown) => err instanceof ConfigError && err.line === 2 && /more than the limit of 100/.test(err.issues[0]!.message),
+  );
+});
+
 test("anchors and merges within the alias limit still work", () => {
   const shared = "x-common: &common {platforms: [linux/amd64]}\n";
   const images = Array.from({ length: 20 }, (_, i) => `  - {<<: *common, name: i${i}}\n`).join("");

@@ -85,8 +85,8 @@ export function configAtEveryLimit(bytes = CONFIG_FILE_LIMIT): string {
   const longTag = `"{{${" ".repeat(124)}sha${" ".repeat(125)}}}"`;
   const paths = Array.from({ length: 50 }, (_, i) => `      - never/${String(i).padStart(2, "0")}/${"x".repeat(256 - 9)}\n`).join("");
   const args = Array.from({ length: 50 }, (_, i) => `      A${i}: *v\n`).join("");
-  // 99 aliases: at exactly 100 the yaml library's own count (toJS maxAliasCount) refuses already.
-  const aliases = `x-more: [${Array.from({ length: 49 }, () => "*v").join(", ")}]\n`;
+  // 100 aliases with the 50 build args: the limit.
+  const aliases = `x-more: [${Array.from({ length: 50 }, () => "*v").join(", ")}]\n`;
   // 20 levels: the root mapping, x-deep and 18 nested mappings below it.
   const deep = `x-deep:\n${Array.from({ length: 18 }, (_, i) => `${"  ".repeat(i + 1)}k:\n`).join("")}${"  ".repeat(19)}v: 1\n`;
   const text = [
@@ -129,7 +129,7 @@ function configCases(): Array<{ name: string; text: string; expect: Expectation 
       expect: { kind: "config-failure", message: `the file is ${CONFIG_FILE_LIMIT + 1} bytes, over the limit of ${CONFIG_FILE_LIMIT} bytes`, line: 1 },
     },
     {
-      name: "config: at every per-image limit (tags, tag length, paths, pattern length, build args, push globs, nesting; 99 aliases) and the file-size limit",
+      name: "config: at every per-image limit (tags, tag length, paths, pattern length, build args, push globs, nesting; 100 aliases) and the file-size limit",
       text: configAtEveryLimit(),
       expect: { kind: "skipped", image: "app" },
     },
