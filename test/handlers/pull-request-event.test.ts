@@ -30,6 +30,8 @@ describe("pullRequestEventJob", () => {
         baseSha: (p.base as Json).sha,
         headRepoFullName: "acme/widgets",
         fork: false,
+        // Read for the `approve` fork policy (owners, members and collaborators need no approval).
+        authorAssociation: p.author_association,
       });
     });
   }

@@ -6,7 +6,7 @@ import examples from "@octokit/webhooks-examples";
  * repository and installation, signed like GitHub signs them, sent over HTTP.
  */
 
-export type WebhookName = "push" | "pull_request" | "check_run" | "check_suite";
+export type WebhookName = "push" | "pull_request" | "check_run" | "check_suite" | "issue_comment";
 
 export interface TestRepository {
   installationId: number;

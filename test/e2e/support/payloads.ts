@@ -51,6 +51,8 @@ export interface PullRequestFields {
   base: { ref: string; sha: string };
   /** The head lives in a fork owned by this account (another repository id). */
   forkOwner?: string;
+  /** The author's `author_association` (OWNER, MEMBER, COLLABORATOR, CONTRIBUTOR, FIRST_TIME_CONTRIBUTOR, NONE…). */
+  authorAssociation?: string;
 }
 
 export function pullRequestPayload(repo: TestRepository, pr: PullRequestFields): Json {
@@ -69,6 +71,7 @@ export function pullRequestPayload(repo: TestRepository, pr: PullRequestFields):
   }
   pull.number = pr.number;
   pull.state = "open";
+  if (pr.authorAssociation) pull.author_association = pr.authorAssociation;
   pull.head = { ...(pull.head as Json), ref: pr.head.ref, sha: pr.head.sha, label: `${pr.forkOwner ?? repo.owner}:${pr.head.ref}`, repo: headRepo };
   pull.base = { ...(pull.base as Json), ref: pr.base.ref, sha: pr.base.sha, label: `${repo.owner}:${pr.base.ref}`, repo: baseRepo };
   return { ...p, action: pr.action, number: pr.number, pull_request: pull };
@@ -78,7 +81,9 @@ export function pullRequestPayload(repo: TestRepository, pr: PullRequestFields):
 export function checkRunPayload(
   repo: TestRepository,
   run: { id: number; name: string; head_sha: string; external_id: string | null; status: string; conclusion: string | null },
-  opts: { appId: number; branch?: string; action: "rerequested" } | { appId: number; branch?: string; action: "requested_action"; identifier: string },
+  opts:
+    | { appId: number; branch?: string; action: "rerequested" }
+    | { appId: number; branch?: string; action: "requested_action"; identifier: string; sender?: string },
 ): Json {
   const p = adaptPayload(examplePayload("check_run", opts.action), repo);
   const example = p.check_run as Json;
@@ -99,5 +104,31 @@ export function checkRunPayload(
     action: opts.action,
     check_run: checkRun,
     ...(opts.action === "requested_action" ? { requested_action: { identifier: opts.identifier } } : {}),
+    ...(opts.action === "requested_action" && opts.sender ? { sender: { ...(p.sender as Json), login: opts.sender } } : {}),
+  };
+}
+
+/**
+ * `issue_comment.created` on a pull request, as GitHub sends it: the PR is an issue whose `pull_request` object
+ * links to it; the payload names the commenter (`comment.user`, `sender`) but not the PR's head commit.
+ */
+export function issueCommentPayload(repo: TestRepository, comment: { number: number; body: string; login: string; association?: string }): Json {
+  const p = adaptPayload(examplePayload("issue_comment", "created"), repo);
+  const issue = p.issue as Json;
+  const example = p.comment as Json;
+  const user = { ...(example.user as Json), login: comment.login };
+  const api = `https://api.github.com/repos/${repo.owner}/${repo.name}`;
+  const html = `https://github.com/${repo.owner}/${repo.name}`;
+  return {
+    ...p,
+    action: "created",
+    issue: {
+      ...issue,
+      number: comment.number,
+      state: "open",
+      pull_request: { url: `${api}/pulls/${comment.number}`, html_url: `${html}/pull/${comment.number}`, diff_url: `${html}/pull/${comment.number}.diff`, patch_url: `${html}/pull/${comment.number}.patch`, merged_at: null },
+    },
+    comment: { ...example, body: comment.body, user, author_association: comment.association ?? "NONE" },
+    sender: { ...(p.sender as Json), login: comment.login },
   };
 }

@@ -11,6 +11,7 @@ import type {
   FakeInstallation,
   FakePullRequest,
   FakeRepository,
+  FakeRepositoryRole,
   FakeStatus,
   GitRepoLike,
   GitServerLike,
@@ -92,6 +93,8 @@ export class FakeGitHub<R extends GitRepoLike = GitRepoLike> {
   readonly checkRuns = new Map<number, FakeCheckRun>();
   readonly statuses: FakeStatus[] = [];
   readonly pullRequests = new Map<string, FakePullRequest>();
+  /** `owner/repo:login` (lower case) → role; see setCollaborator. */
+  readonly collaborators = new Map<string, FakeRepositoryRole>();
   delayMs: number;
   url = "";
   #server: Server;
@@ -156,8 +159,18 @@ export class FakeGitHub<R extends GitRepoLike = GitRepoLike> {
     return Object.assign(git, { id: r.id, fullName: `${owner}/${name}` });
   }
 
-  setPullRequest(owner: string, repo: string, number: number, refs: { base: string; head: string }): void {
+  setPullRequest(
+    owner: string,
+    repo: string,
+    number: number,
+    refs: { base: string; head: string; headRepo?: string; authorAssociation?: string; state?: "open" | "closed" },
+  ): void {
     this.pullRequests.set(`${owner}/${repo}#${number}`.toLowerCase(), { owner, repo, number, ...refs });
+  }
+
+  /** Gives `login` a role on the repository, as `GET …/collaborators/{username}/permission` reports it. */
+  setCollaborator(owner: string, repo: string, login: string, role: FakeRepositoryRole): void {
+    this.collaborators.set(`${owner}/${repo}:${login}`.toLowerCase(), role);
   }
 
   setWebhookUrl(url: string): void {
@@ -302,6 +315,14 @@ export class FakeGitHub<R extends GitRepoLike = GitRepoLike> {
     if ((h = /^\/compare\/(.+)\.\.\.(.+)$/.exec(rest)) && m === "GET") {
       const repo = this.#authorizeRepo(req, owner, name, "contents", "read");
       return this.#compare(repo, decodeURIComponent(h[1] ?? ""), decodeURIComponent(h[2] ?? ""));
+    }
+    if ((h = /^\/pulls\/(\d+)$/.exec(rest)) && m === "GET") {
+      const repo = this.#authorizeRepo(req, owner, name, "pull_requests", "read");
+      return this.#pull(repo, Number(h[1]));
+    }
+    if ((h = /^\/collaborators\/([^/]+)\/permission$/.exec(rest)) && m === "GET") {
+      const repo = this.#authorizeRepo(req, owner, name, "metadata", "read");
+      return this.#collaboratorPermission(repo, decodeURIComponent(h[1] ?? ""));
     }
     if ((h = /^\/pulls\/(\d+)\/files$/.exec(rest)) && m === "GET") {
       const repo = this.#authorizeRepo(req, owner, name, "pull_requests", "read");
@@ -515,6 +536,45 @@ export class FakeGitHub<R extends GitRepoLike = GitRepoLike> {
         commits: ahead.map((sha) => ({ sha })),
         files: files.slice(0, 300),
       },
+    };
+  }
+
+  /** `GET /repos/{owner}/{repo}/pulls/{n}`: the fields a pull request's reader needs, the head sha from git. */
+  async #pull(repo: FakeRepository, number: number): Promise<Reply> {
+    const pr = this.pullRequests.get(`${repo.owner}/${repo.name}#${number}`.toLowerCase());
+    if (!pr) throw notFound();
+    const baseRepo = { id: repo.id, name: repo.name, full_name: `${repo.owner}/${repo.name}`, owner: { login: repo.owner }, fork: false };
+    const [forkOwner, forkName] = (pr.headRepo ?? "").split("/");
+    // A fork is another repository: a stable id of its own, derived from the base's.
+    const headRepo = pr.headRepo ? { id: repo.id + 500_000, name: forkName, full_name: pr.headRepo, owner: { login: forkOwner }, fork: true } : baseRepo;
+    const headSha = await this.#commit(repo, pr.head);
+    const baseSha = await this.#commit(repo, pr.base);
+    const baseRef = /^[0-9a-f]{40}$/.test(pr.base) ? repo.defaultBranch : pr.base.replace(/^refs\/heads\//, "");
+    const headRef = pr.headRepo || /^[0-9a-f]{40}$/.test(pr.head) ? `pr-${number}` : pr.head.replace(/^refs\/heads\//, "");
+    return {
+      status: 200,
+      body: {
+        url: `${this.url}/repos/${repo.owner}/${repo.name}/pulls/${number}`,
+        number,
+        state: pr.state ?? "open",
+        author_association: pr.authorAssociation ?? "NONE",
+        head: { label: `${headRepo.owner.login}:${headRef}`, ref: headRef, sha: headSha, repo: headRepo },
+        base: { label: `${repo.owner}:${baseRef}`, ref: baseRef, sha: baseSha, repo: baseRepo },
+      },
+    };
+  }
+
+  /**
+   * `GET /repos/{owner}/{repo}/collaborators/{username}/permission`: `permission` is admin, write, read or none
+   * (maintain reads as write, triage as read), `role_name` the role itself. Someone with no role reads a public
+   * repository and nothing of a private one.
+   */
+  #collaboratorPermission(repo: FakeRepository, login: string): Reply {
+    const role = this.collaborators.get(`${repo.owner}/${repo.name}:${login}`.toLowerCase());
+    const permission = role === "maintain" ? "write" : role === "triage" ? "read" : (role ?? (repo.private ? "none" : "read"));
+    return {
+      status: 200,
+      body: { permission, role_name: role ?? permission, user: { login, type: "User", permissions: { admin: permission === "admin", push: permission === "admin" || permission === "write", pull: permission !== "none" } } },
     };
   }
 

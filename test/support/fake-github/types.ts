@@ -109,6 +109,15 @@ export interface FakePullRequest {
   owner: string;
   repo: string;
   number: number;
+  /** Base and head as refs or shas of the base repository's git directory (a fork's head: `refs/pull/N/head`). */
   base: string;
   head: string;
+  /** `owner/name` of a fork the head lives in; absent: the base repository itself. */
+  headRepo?: string;
+  /** The author's `author_association`; GitHub's default for a stranger is `NONE`. */
+  authorAssociation?: string;
+  state?: "open" | "closed";
 }
+
+/** A repository role as GitHub names it (`role_name`); `permission` is derived from it as GitHub does. */
+export type FakeRepositoryRole = "admin" | "maintain" | "write" | "triage" | "read";
