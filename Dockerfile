@@ -20,8 +20,10 @@ COPY bin ./bin
 # The image's non-root user, uid/gid 1000: deploy/buildkitd.toml gives BuildKit's socket to that uid.
 USER node
 EXPOSE 3000
-# Memory: a build's log stream allocates fast and briefly. A young generation of 2 x 1 MB (instead of up to
+# Memory: a build's log stream allocates fast and briefly. A young generation of 2 x 4 MB (instead of up to
 # 2 x 16 MB) and an old-generation cap of 128 MB (so V8 collects before it grows the heap far past what is live,
-# about 30 MB per process) keep the worker under 150 MB through a log flood (BENCHMARKS.md, item 5). Many builds
+# about 30 MB per process) keep the worker under 150 MB through a log flood (BENCHMARKS.md, item 5). 4 MB rather
+# than 1 MB: at webhook rates each delivery's parsed payload filled a 1 MB semi-space every few requests, and the
+# extra scavenges cost the web role 5-35 % more CPU per delivery and a higher p99 (BENCHMARKS.md, item 1). Many builds
 # per process (BUILDKIT_BOT_CONCURRENCY well above its default 2) may need a larger cap.
-CMD ["node", "--max-semi-space-size=1", "--max-old-space-size=128", "dist/app/main.js"]
+CMD ["node", "--max-semi-space-size=4", "--max-old-space-size=128", "dist/app/main.js"]

@@ -37,7 +37,7 @@ describe("the app's image", () => {
     const users = [...dockerfile.matchAll(/^USER\s+(\S+)/gm)].map((m) => m[1]);
     assert.deepEqual(users, ["node"], "the runtime stage's non-root user (uid 1000 in the node image)");
     assert.ok(dockerfile.lastIndexOf("USER node") < dockerfile.lastIndexOf("CMD "), "USER comes before CMD");
-    assert.match(dockerfile, /^CMD \["node", "--max-semi-space-size=1", "--max-old-space-size=128", "dist\/app\/main\.js"\]/m);
+    assert.match(dockerfile, /^CMD \["node", "--max-semi-space-size=4", "--max-old-space-size=128", "dist\/app\/main\.js"\]/m);
   });
 
   it("the build context leaves out .env and key files (.dockerignore, as BuildKit receives the context)", { skip: daemon.skip, timeout: 120_000 }, async () => {
