@@ -5,7 +5,7 @@
  *
  * Tokens are RS256 JWTs whose header carries the signing certificate in `x5c`; Distribution 2.8 accepts them when
  * that certificate is in its `rootcertbundle` (the leaf may be the root itself). The configured user is granted the
- * requested `pull`/`push` actions on any repository; anonymous clients get a token with no access (so the registry
+ * requested `pull`/`push` actions on any repository, each of `users` only under its own namespaces; anonymous clients get a token with no access (so the registry
  * answers 401 insufficient_scope, as public registries do); wrong credentials get 401 here.
  */
 import { execFile } from "node:child_process";
@@ -30,6 +30,12 @@ export interface TokenServerOptions {
   issuer?: string;
   /** Token lifetime in seconds, also returned as `expires_in`. Default 300. */
   expiresIn?: number;
+  /**
+   * More users, each granted pull/push only on repositories under its namespaces (paths after the host, ending in
+   * `/`, e.g. `acme/`): a per-tenant registry. A scope outside is answered with a token that grants nothing for it,
+   * so the registry refuses the request (401 insufficient_scope), as a real scoped registry does.
+   */
+  users?: ReadonlyArray<{ username: string; password: string; namespaces: readonly string[] }>;
 }
 
 export interface TokenRequestRecord {
@@ -38,6 +44,8 @@ export interface TokenRequestRecord {
   user?: string;
   scopes: string[];
   status: number;
+  /** What the token granted, as `repository:<name>:<actions>` (empty for a refused or anonymous request). */
+  granted?: string[];
 }
 
 export interface TokenServer {
@@ -99,7 +107,9 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
           ? { username: params.get("username") ?? "", password: params.get("password") ?? "" }
           : undefined
         : basicUser(req.headers.authorization);
-    if (user && (user.username !== opts.username || user.password !== opts.password)) {
+    const scoped = user ? opts.users?.find((u) => u.username === user.username) : undefined;
+    const known = user && ((user.username === opts.username && user.password === opts.password) || (scoped !== undefined && scoped.password === user.password));
+    if (user && !known) {
       requests.push({ method: req.method ?? "GET", user: user.username, scopes, status: 401 });
       return reply(401, { errors: [{ code: "UNAUTHORIZED", message: "invalid username or password" }] }, {
         "WWW-Authenticate": 'Basic realm="buildkit-bot test token server"',
@@ -109,7 +119,7 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
       requests.push({ method: req.method ?? "GET", user: user?.username, scopes, status: 400 });
       return reply(400, { errors: [{ code: "DENIED", message: `unknown service` }] });
     }
-    const access = user ? grant(scopes) : [];
+    const access = user ? grant(scopes).filter((a) => !scoped || scoped.namespaces.some((ns) => a.name.startsWith(ns))) : [];
     const now = Math.floor(Date.now() / 1000);
     const token = signJwt(key, certDer, {
       iss: issuer,
@@ -121,7 +131,7 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
       jti: randomUUID(),
       access,
     });
-    requests.push({ method: req.method ?? "GET", user: user?.username, scopes, status: 200 });
+    requests.push({ method: req.method ?? "GET", user: user?.username, scopes, status: 200, granted: access.map((a) => `${a.type}:${a.name}:${a.actions.join(",")}`) });
     reply(200, { token, access_token: token, expires_in: expiresIn, issued_at: new Date(now * 1000).toISOString() });
   };
   await new Promise<void>((resolve, reject) => {
