@@ -132,14 +132,14 @@ for (const daemon of testDaemons(stack)) {
       const repo = await newRepo(name);
       const sha = await repo.commit({ Dockerfile: `FROM ${stack.baseImage}\nRUN echo built-${name} > /built.txt\nCOPY hello.txt /hello.txt\n`, "hello.txt": "hello\n" });
       const checkRunId = await queuedCheckRun(name, sha);
-      const tags = [`${registry.prefix}/${name}:main`, `${registry.prefix}/${name}:sha-${sha.slice(0, 7)}`];
+      const tags = [`${registry.prefix}/${OWNER}/${name}:main`, `${registry.prefix}/${OWNER}/${name}:sha-${sha.slice(0, 7)}`];
       const job = jobOf(repo, name, { sha, checkRunId, image: { tags, push: true } });
 
       const outcome = await processor()(job, new AbortController().signal);
 
-      const digest = await registryDigest(stack.registry, `worker-test/${name}`, "main");
+      const digest = await registryDigest(stack.registry, `worker-test/${OWNER}/${name}`, "main");
       assert.match(digest ?? "", /^sha256:[0-9a-f]{64}$/, "the image is in the registry");
-      assert.equal(await registryDigest(stack.registry, `worker-test/${name}`, `sha-${sha.slice(0, 7)}`), digest, "both planned tags point at it");
+      assert.equal(await registryDigest(stack.registry, `worker-test/${OWNER}/${name}`, `sha-${sha.slice(0, 7)}`), digest, "both planned tags point at it");
       assert.equal(outcome.digest, digest);
       assert.deepEqual(outcome.pushedTags, tags);
 
@@ -175,8 +175,8 @@ for (const daemon of testDaemons(stack)) {
       const repo = await newRepo(name);
       const files = { Dockerfile: "FROM scratch\nARG REBUILD=0\nLABEL rebuild=$REBUILD\nCOPY hello.txt /hello.txt\n", "hello.txt": `${name}\n` };
       const older = await repo.commit(files);
-      const commitTag = `${registry.prefix}/${name}:sha-${older.slice(0, 7)}`;
-      const branchTags = [`${registry.prefix}/${name}:main`, `${registry.prefix}/${name}:latest`];
+      const commitTag = `${registry.prefix}/${OWNER}/${name}:sha-${older.slice(0, 7)}`;
+      const branchTags = [`${registry.prefix}/${OWNER}/${name}:main`, `${registry.prefix}/${OWNER}/${name}:latest`];
       const image = { tags: [branchTags[0]!, commitTag, branchTags[1]!], push: true, ifBranchMoved: { branch: "main", tags: [commitTag] } };
 
       // Still current: every planned tag is pushed.
@@ -187,7 +187,7 @@ for (const daemon of testDaemons(stack)) {
         fake.calls.some((c) => c.method === "GET" && decodeURIComponent(c.path) === `/repos/${OWNER}/${name}/git/ref/heads/main`),
         "the branch head was asked",
       );
-      const firstDigest = await registryDigest(stack.registry, `worker-test/${name}`, "latest");
+      const firstDigest = await registryDigest(stack.registry, `worker-test/${OWNER}/${name}`, "latest");
       assert.equal(firstDigest, first.digest);
 
       // The branch moves on before a rebuild of the older commit starts: only its own tag is pushed.
@@ -197,9 +197,9 @@ for (const daemon of testDaemons(stack)) {
       const second = await processor()(stale, new AbortController().signal);
       assert.deepEqual(second.pushedTags, [commitTag]);
       assert.notEqual(second.digest, firstDigest, "the rebuild made another image");
-      assert.equal(await registryDigest(stack.registry, `worker-test/${name}`, `sha-${older.slice(0, 7)}`), second.digest);
-      assert.equal(await registryDigest(stack.registry, `worker-test/${name}`, "latest"), firstDigest, "latest did not move back");
-      assert.equal(await registryDigest(stack.registry, `worker-test/${name}`, "main"), firstDigest, "main did not move back");
+      assert.equal(await registryDigest(stack.registry, `worker-test/${OWNER}/${name}`, `sha-${older.slice(0, 7)}`), second.digest);
+      assert.equal(await registryDigest(stack.registry, `worker-test/${OWNER}/${name}`, "latest"), firstDigest, "latest did not move back");
+      assert.equal(await registryDigest(stack.registry, `worker-test/${OWNER}/${name}`, "main"), firstDigest, "main did not move back");
       const run = fake.checkRun(checkRunId);
       assert.equal(run?.conclusion, "success");
       assert.match(run?.output.summary ?? "", new RegExp(`Not moved, because branch main has moved on to ${newer.slice(0, 7)}: .*:main.*:latest`));
@@ -267,7 +267,7 @@ for (const daemon of testDaemons(stack)) {
       const job = jobOf(repo, name, {
         sha,
         checkRunId,
-        image: { context: "services/api", dockerfile: "services/api/Dockerfile", tags: [`${registry.prefix}/${name}:main`], push: true },
+        image: { context: "services/api", dockerfile: "services/api/Dockerfile", tags: [`${registry.prefix}/${OWNER}/${name}:main`], push: true },
       });
 
       await assert.rejects(processor()(job, new AbortController().signal), (err: unknown) => {
@@ -288,7 +288,7 @@ for (const daemon of testDaemons(stack)) {
       assert.equal(annotation.end_line, 4);
       assert.equal(annotation.annotation_level, "failure");
       assert.equal(fake.latestStatus(OWNER, name, sha, "buildkit-bot/app")?.state, "failure");
-      assert.deepEqual(await registryTags(stack.registry, `worker-test/${name}`), [], "nothing pushed");
+      assert.deepEqual(await registryTags(stack.registry, `worker-test/${OWNER}/${name}`), [], "nothing pushed");
       const log = await deps.logs.read(job.buildId);
       assert.equal(log?.done, true, "the log is finished");
     });
@@ -309,7 +309,7 @@ for (const daemon of testDaemons(stack)) {
         fork: true,
         pullRequest: { number: 7, headRef: "feature", headSha: sha, baseRef: "main", baseSha: sha, headRepoFullName: "someone/fork", fork: true },
         // The planner never asks a fork to push or export cache; the worker refuses anyway.
-        image: { tags: [`${registry.prefix}/${name}:pr-7`], push: true, cache: { imports: [], export: `${registry.prefix}/${name}:buildcache` } },
+        image: { tags: [`${registry.prefix}/${OWNER}/${name}:pr-7`], push: true, cache: { imports: [], export: `${registry.prefix}/${OWNER}/${name}:buildcache` } },
       });
 
       const outcome = await processor()(job, new AbortController().signal);
@@ -318,7 +318,7 @@ for (const daemon of testDaemons(stack)) {
       const run = fake.checkRun(checkRunId);
       assert.equal(run?.conclusion, "success");
       assert.match(run?.output.summary ?? "", /^Built `app`/);
-      assert.deepEqual(await registryTags(stack.registry, `worker-test/${name}`), [], "nothing pushed, no cache exported");
+      assert.deepEqual(await registryTags(stack.registry, `worker-test/${OWNER}/${name}`), [], "nothing pushed, no cache exported");
       // The repository is public on the git server (createRepo with private: false), as on GitHub.
       const cloned = git.requests.filter((r) => r.path.startsWith(`/${OWNER}/${name}.git/`));
       assert.ok(cloned.some((r) => r.status === 200), "the daemon cloned the public repository");
@@ -333,22 +333,22 @@ for (const daemon of testDaemons(stack)) {
         const repo = await newRepo(name);
         const sha = await repo.commit({ Dockerfile: `FROM ${stack.baseImage}\nRUN echo ${name} > /c.txt\n` });
         const checkRunId = await queuedCheckRun(name, sha);
-        const cacheRef = `${registry.prefix}/${name}:buildcache-main`;
+        const cacheRef = `${registry.prefix}/${OWNER}/${name}:buildcache-main`;
         const job = jobOf(repo, name, {
           sha,
           checkRunId,
-          image: { tags: [`${registry.prefix}/${name}:main`], push: true, cache: { imports: [cacheRef], export: cacheRef } },
+          image: { tags: [`${registry.prefix}/${OWNER}/${name}:main`], push: true, cache: { imports: [cacheRef], export: cacheRef } },
         });
 
         const outcome = await processor()(job, new AbortController().signal);
 
-        assert.deepEqual(outcome.pushedTags, [`${registry.prefix}/${name}:main`], "the cache tag is not reported as an image tag");
+        assert.deepEqual(outcome.pushedTags, [`${registry.prefix}/${OWNER}/${name}:main`], "the cache tag is not reported as an image tag");
         assert.deepEqual(outcome.cacheExported, [cacheRef]);
-        assert.deepEqual((await registryTags(stack.registry, `worker-test/${name}`)).sort(), ["buildcache-main", "main"]);
+        assert.deepEqual((await registryTags(stack.registry, `worker-test/${OWNER}/${name}`)).sort(), ["buildcache-main", "main"]);
         const manifest = (await (
-          await fetch(`http://${stack.registry}/v2/worker-test/${name}/manifests/buildcache-main`, { headers: { accept: "application/vnd.docker.distribution.manifest.v2+json" } })
+          await fetch(`http://${stack.registry}/v2/worker-test/${OWNER}/${name}/manifests/buildcache-main`, { headers: { accept: "application/vnd.docker.distribution.manifest.v2+json" } })
         ).json()) as { config: { digest: string } };
-        const config = await (await fetch(`http://${stack.registry}/v2/worker-test/${name}/blobs/${manifest.config.digest}`)).text();
+        const config = await (await fetch(`http://${stack.registry}/v2/worker-test/${OWNER}/${name}/blobs/${manifest.config.digest}`)).text();
         assert.ok(config.includes("moby.buildkit.cache.v0"), "the image config carries the inline cache metadata");
         assert.ok((await logText(job.buildId)).includes("inline cache"), "the log says how the cache was exported");
       });
@@ -358,24 +358,24 @@ for (const daemon of testDaemons(stack)) {
         const repo = await newRepo(name);
         const sha = await repo.commit({ Dockerfile: `FROM ${stack.baseImage}\nRUN echo ${name} > /c.txt\n` });
         const checkRunId = await queuedCheckRun(name, sha);
-        const cacheRef = `${registry.prefix}/${name}:buildcache-main`;
+        const cacheRef = `${registry.prefix}/${OWNER}/${name}:buildcache-main`;
         const job = jobOf(repo, name, {
           sha,
           checkRunId,
-          image: { tags: [`${registry.prefix}/${name}:main`], push: true, cache: { imports: [cacheRef], export: cacheRef } },
+          image: { tags: [`${registry.prefix}/${OWNER}/${name}:main`], push: true, cache: { imports: [cacheRef], export: cacheRef } },
         });
 
         const outcome = await processor()(job, new AbortController().signal);
 
-        const digest = await registryDigest(stack.registry, `worker-test/${name}`, "main");
+        const digest = await registryDigest(stack.registry, `worker-test/${OWNER}/${name}`, "main");
         assert.equal(outcome.digest, digest);
-        assert.deepEqual(outcome.pushedTags, [`${registry.prefix}/${name}:main`]);
+        assert.deepEqual(outcome.pushedTags, [`${registry.prefix}/${OWNER}/${name}:main`]);
         assert.deepEqual(outcome.cacheExported, [cacheRef]);
-        assert.deepEqual((await registryTags(stack.registry, `worker-test/${name}`)).sort(), ["buildcache-main", "main"]);
-        const cacheDigest = await registryDigest(stack.registry, `worker-test/${name}`, "buildcache-main");
+        assert.deepEqual((await registryTags(stack.registry, `worker-test/${OWNER}/${name}`)).sort(), ["buildcache-main", "main"]);
+        const cacheDigest = await registryDigest(stack.registry, `worker-test/${OWNER}/${name}`, "buildcache-main");
         assert.ok(cacheDigest && cacheDigest !== digest, "the cache is a manifest of its own, not the image pushed again");
         const cache = await (
-          await fetch(`http://${stack.registry}/v2/worker-test/${name}/manifests/buildcache-main`, {
+          await fetch(`http://${stack.registry}/v2/worker-test/${OWNER}/${name}/manifests/buildcache-main`, {
             headers: { accept: "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json" },
           })
         ).text();

@@ -95,7 +95,7 @@ for (const daemon of testDaemons(stack)) {
           cloneUrl: `${git.url}/octo/${name}.git`,
           sha,
           checkRunId,
-          image: { tags: [`${stack.registry}/grace/${name}:main`], push: true },
+          image: { tags: [`${stack.registry}/grace/octo/${name}:main`], push: true },
         });
         await queue.enqueueBuild(input);
 
@@ -105,7 +105,7 @@ for (const daemon of testDaemons(stack)) {
 
         const run = fake.checkRun(checkRunId);
         assert.equal(run?.conclusion, "success", "the running build finished before the worker stopped");
-        assert.match(await registryDigest(stack.registry, `grace/${name}`, "main") ?? "", /^sha256:/);
+        assert.match(await registryDigest(stack.registry, `grace/octo/${name}`, "main") ?? "", /^sha256:/);
         // The app knows this fake only as GHE_HOST (its /api/v3 prefix); without GHE it would have called api.github.com.
         assert.ok(
           fake.calls.some((c) => c.path === "/app/installations/21/access_tokens" && (c.body as { repository_ids?: number[] } | undefined)?.repository_ids?.[0] === repo.id),
