@@ -54,3 +54,30 @@ export async function readOpenPullRequest(octokit: GitHubClient, at: RepoCoordin
     ...(typeof data.author_association === "string" ? { authorAssociation: data.author_association } : {}),
   };
 }
+
+/**
+ * When the commit's first completed check run named `name` with conclusion `action_required` was written (its
+ * `completed_at`, which the planner sets on creation); undefined when it has none.
+ */
+export async function actionRequiredSince(octokit: GitHubClient, at: RepoCoordinates & { sha: string; name: string }): Promise<Date | undefined> {
+  let runs: Array<{ conclusion?: unknown; completed_at?: unknown }>;
+  try {
+    const res = await octokit.request("GET /repos/{owner}/{repo}/commits/{ref}/check-runs", {
+      owner: at.owner,
+      repo: at.repo,
+      ref: at.sha,
+      check_name: at.name,
+      status: "completed",
+      per_page: 100,
+    });
+    runs = (res.data as { check_runs?: typeof runs }).check_runs ?? [];
+  } catch (err) {
+    if (statusOf(err) === 404) return undefined;
+    throw readError("listing a commit's check runs", err);
+  }
+  const times = runs
+    .filter((r) => r.conclusion === "action_required" && typeof r.completed_at === "string")
+    .map((r) => Date.parse(r.completed_at as string))
+    .filter((t) => Number.isFinite(t));
+  return times.length > 0 ? new Date(Math.min(...times)) : undefined;
+}

@@ -1,7 +1,7 @@
 import type { EventJob } from "../queue/job-types.js";
 import { invalidOnPayloadError } from "./handler-result.js";
 import type { HandlerContext, HandlerResult } from "./handler-result.js";
-import { int, obj, optObj, str } from "./payload-fields.js";
+import { int, obj, optObj, optStr, str } from "./payload-fields.js";
 import type { Obj } from "./payload-fields.js";
 import { repositoryRef } from "./repository-ref.js";
 
@@ -26,13 +26,14 @@ export function issueCommentEventJob(payload: unknown, ctx: HandlerContext): Han
     const body = typeof comment.body === "string" ? comment.body.trim() : "";
     if (body !== BUILD_COMMAND) return { kind: "ignored", reason: "comment is not a command" };
     const by = str(obj(comment, "user", "comment"), "login", "comment.user");
+    const at = optStr(comment, "created_at");
     const job: EventJob = {
       deliveryId: ctx.deliveryId,
       event: "issue_comment",
       reason: "pull_request",
       repository: repositoryRef(payload, ctx.gitBaseUrl),
       sha: ZERO_SHA,
-      approval: { by, via: "comment", pullNumber: int(issue, "number", "issue") },
+      approval: { by, via: "comment", pullNumber: int(issue, "number", "issue"), ...(at ? { at } : {}) },
       receivedAt: (ctx.now?.() ?? new Date()).toISOString(),
     };
     return { kind: "job", job };

@@ -1,10 +1,11 @@
-import { hasWriteAccess, readOpenPullRequest } from "../github/fork-approval-reads.js";
+import { actionRequiredSince, hasWriteAccess, readOpenPullRequest } from "../github/fork-approval-reads.js";
 import type { GitHubClient } from "../github/repo-reader.js";
 import type { EventJob } from "../queue/job-types.js";
 import type { QueueLog } from "../queue/queue-log.js";
 import type { ForkPolicy } from "../tenancy/index.js";
 import type { ForkApprovals } from "./fork-approvals.js";
 import type { PlanTarget } from "./plan-target.js";
+import { ACCOUNT_CHECK_RUN_NAME } from "./planner-reporter.js";
 import type { PlannerReporter } from "./planner-reporter.js";
 
 /** Authors GitHub calls part of the repository: their fork pull requests build at once under `approve`. */
@@ -12,7 +13,10 @@ const TRUSTED_ASSOCIATIONS: ReadonlySet<string> = new Set(["OWNER", "MEMBER", "C
 
 /**
  * A `/build` comment's job made into the pull_request job of the PR's head commit now, with the approval kept on
- * it for the gate; undefined when there is nothing to approve (the PR is closed, gone, or not from a fork).
+ * it for the gate; undefined when there is nothing to approve (the PR is closed, gone, or not from a fork), or when
+ * the head is not a commit the commenter can have seen: the comment approves only a commit whose `action_required`
+ * run existed before the comment was written. A commit pushed after the comment waits for its own approval, so a
+ * fork cannot slip a new commit in between a maintainer's `/build` and our reading of the pull request.
  */
 export async function pullRequestJobOfComment(job: EventJob, octokit: GitHubClient, log: QueueLog): Promise<EventJob | undefined> {
   const number = job.approval?.pullNumber;
@@ -22,6 +26,13 @@ export async function pullRequestJobOfComment(job: EventJob, octokit: GitHubClie
   const where = { deliveryId: job.deliveryId, repo: `${repo.owner}/${repo.repo}`, pullNumber: number };
   if (!pr || !pr.fork) {
     log.info(where, "/build on a pull request that is closed or not from a fork: nothing to approve");
+    return undefined;
+  }
+  const asked = await actionRequiredSince(octokit, { owner: repo.owner, repo: repo.repo, sha: pr.headSha, name: ACCOUNT_CHECK_RUN_NAME });
+  const commentedAt = job.approval?.at === undefined ? Number.NaN : Date.parse(job.approval.at);
+  // GitHub gives the comment's time in whole seconds: the run's time is compared at that precision.
+  if (!asked || !(Math.floor(asked.getTime() / 1000) * 1000 <= commentedAt)) {
+    log.info({ ...where, sha: pr.headSha, requestedBy: job.approval?.by }, "/build does not approve the head commit: it was not waiting for approval when the comment was written");
     return undefined;
   }
   return { ...job, event: "pull_request", reason: "pull_request", sha: pr.headSha, pullRequest: pr };

@@ -41,6 +41,8 @@ export interface ForkApprovalRequest {
   via: "comment" | "button";
   /** The pull request commented on (comments only: the planner reads its head commit). */
   pullNumber?: number;
+  /** When the comment was written (`comment.created_at`): a head commit that came later is not approved by it. */
+  at?: string;
 }
 
 /** One accepted webhook delivery, stored as-is by a handler and turned into builds by the planner. */

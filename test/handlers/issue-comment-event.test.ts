@@ -12,11 +12,12 @@ type Json = Record<string, unknown>;
 
 describe("issueCommentEventJob", () => {
   it("turns `/build` on a pull request into a job naming the PR and the commenter, with no commit yet", () => {
-    const result = issueCommentEventJob(issueCommentPayload(TEST_REPOSITORY, { number: 12, body: "  /build\n", login: "maintainer" }), ctx);
+    const createdAt = new Date("2026-03-04T05:06:07Z");
+    const result = issueCommentEventJob(issueCommentPayload(TEST_REPOSITORY, { number: 12, body: "  /build\n", login: "maintainer", createdAt }), ctx);
     assert.equal(result.kind, "job");
     const job = (result as Extract<typeof result, { kind: "job" }>).job;
     assert.equal(job.event, "issue_comment");
-    assert.deepEqual(job.approval, { by: "maintainer", via: "comment", pullNumber: 12 });
+    assert.deepEqual(job.approval, { by: "maintainer", via: "comment", pullNumber: 12, at: "2026-03-04T05:06:07Z" }, "with the comment's time: it approves no later commit");
     assert.equal(job.sha, "0".repeat(40), "the planner reads the head commit from GitHub");
     assert.equal(job.repository.repoId, TEST_REPOSITORY.repoId);
   });

@@ -129,8 +129,8 @@ async function openFork(f: Fixture, number: number, sha: string, opts: { action?
   await plan(jobOf(pullRequestEventJob(payload, ctx())));
 }
 
-async function comment(f: Fixture, number: number, login: string, body = "/build"): Promise<void> {
-  await plan(jobOf(issueCommentEventJob(issueCommentPayload(f.test, { number, body, login }), ctx())));
+async function comment(f: Fixture, number: number, login: string, body = "/build", createdAt?: Date): Promise<void> {
+  await plan(jobOf(issueCommentEventJob(issueCommentPayload(f.test, { number, body, login, ...(createdAt ? { createdAt } : {}) }), ctx())));
 }
 
 async function click(f: Fixture, run: FakeCheckRun, login: string): Promise<void> {
@@ -207,9 +207,16 @@ describe("fork policy approve", () => {
     assertBuiltOnce(f, first, 8);
 
     const second = await forkCommit(f, 8, "second");
+    // A /build written before the new commit was waiting (here: a minute ago, as if the fork pushed between the
+    // comment and our reading of the PR) approves nothing: the PR's head is no longer what the maintainer saw.
+    const lateRead = new Date(Date.now() - 60_000);
+    await comment(f, 8, "writer", "/build", lateRead);
+    assert.equal(buildsOf(f, second).length, 0, "a comment older than the head's approval request does not approve it");
     await openFork(f, 8, second, { action: "synchronize" });
     const gate = assertActionRequired(f, second, 8);
     assert.equal(buildsOf(f, second).length, 0, "the first approval does not carry over to the new commit");
+    await comment(f, 8, "writer", "/build", lateRead);
+    assert.equal(buildsOf(f, second).length, 0, "nor does a comment written before the head's run asked for approval");
 
     // "Re-run" on the gate's run is not an approval.
     await plan(jobOf(checkRunEventJob(checkRunPayload(f.test, gate, { appId: creds.appId, action: "rerequested" }), ctx())));

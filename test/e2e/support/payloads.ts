@@ -112,7 +112,10 @@ export function checkRunPayload(
  * `issue_comment.created` on a pull request, as GitHub sends it: the PR is an issue whose `pull_request` object
  * links to it; the payload names the commenter (`comment.user`, `sender`) but not the PR's head commit.
  */
-export function issueCommentPayload(repo: TestRepository, comment: { number: number; body: string; login: string; association?: string }): Json {
+export function issueCommentPayload(
+  repo: TestRepository,
+  comment: { number: number; body: string; login: string; association?: string; createdAt?: Date },
+): Json {
   const p = adaptPayload(examplePayload("issue_comment", "created"), repo);
   const issue = p.issue as Json;
   const example = p.comment as Json;
@@ -128,7 +131,14 @@ export function issueCommentPayload(repo: TestRepository, comment: { number: num
       state: "open",
       pull_request: { url: `${api}/pulls/${comment.number}`, html_url: `${html}/pull/${comment.number}`, diff_url: `${html}/pull/${comment.number}.diff`, patch_url: `${html}/pull/${comment.number}.patch`, merged_at: null },
     },
-    comment: { ...example, body: comment.body, user, author_association: comment.association ?? "NONE" },
+    comment: {
+      ...example,
+      body: comment.body,
+      user,
+      author_association: comment.association ?? "NONE",
+      created_at: (comment.createdAt ?? new Date()).toISOString().replace(/\.\d{3}Z$/, "Z"),
+      updated_at: (comment.createdAt ?? new Date()).toISOString().replace(/\.\d{3}Z$/, "Z"),
+    },
     sender: { ...(p.sender as Json), login: comment.login },
   };
 }
