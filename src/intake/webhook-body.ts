@@ -14,7 +14,8 @@ export interface BodyLimits {
 }
 
 export interface ReceivedBody {
-  bytes: Buffer;
+  /** Bytes received (the chunks went to `onChunk`; this module keeps none). */
+  length: number;
   /** Gives the reserved bytes back to the budget; call once the request is answered. */
   release(): void;
 }
@@ -30,9 +31,15 @@ function declaredLength(req: IncomingMessage): number | undefined {
 /**
  * Reads a request body within `limits`: a declared length over the limit is refused before anything is read;
  * a stream that passes the limit, outgrows the budget or takes too long stops being read at once (the caller
- * answers and destroys the request). `onChunk` sees every chunk as it arrives (the signature check).
+ * answers and destroys the request). `onChunk` gets every chunk as it arrives (the signature check, and whoever
+ * keeps the bytes); `onStart` gets the declared length, if any, before the first chunk.
  */
-export function readBody(req: IncomingMessage, limits: BodyLimits, onChunk: (chunk: Buffer) => void): Promise<ReceivedBody> {
+export function readBody(
+  req: IncomingMessage,
+  limits: BodyLimits,
+  onChunk: (chunk: Buffer, received: number) => void,
+  onStart?: (declared: number | undefined) => void,
+): Promise<ReceivedBody> {
   const declared = declaredLength(req);
   if (declared !== undefined && declared > limits.maxBytes) return Promise.reject(new BodyTooLargeError(limits.maxBytes));
   let reserved = 0;
@@ -44,9 +51,9 @@ export function readBody(req: IncomingMessage, limits: BodyLimits, onChunk: (chu
     if (!limits.budget.tryReserve(declared)) return Promise.reject(new BodyBudgetExhaustedError(limits.retryAfterSeconds));
     reserved = declared;
   }
+  onStart?.(declared);
 
   return new Promise<ReceivedBody>((resolve, reject) => {
-    let chunks: Buffer[] = [];
     let received = 0;
     const timer = setTimeout(() => fail(new BodyTimeoutError(limits.timeoutMs)), limits.timeoutMs);
     const cleanup = (): void => {
@@ -58,7 +65,6 @@ export function readBody(req: IncomingMessage, limits: BodyLimits, onChunk: (chu
     };
     const fail = (err: Error): void => {
       cleanup();
-      chunks = [];
       req.pause();
       release();
       reject(err);
@@ -70,12 +76,11 @@ export function readBody(req: IncomingMessage, limits: BodyLimits, onChunk: (chu
         if (!limits.budget.tryReserve(received - reserved)) return fail(new BodyBudgetExhaustedError(limits.retryAfterSeconds));
         reserved = received;
       }
-      chunks.push(chunk);
-      onChunk(chunk);
+      onChunk(chunk, received);
     };
     const onEnd = (): void => {
       cleanup();
-      resolve({ bytes: Buffer.concat(chunks, received), release });
+      resolve({ length: received, release });
     };
     const onAbort = (): void => fail(new BodyAbortedError());
     req.on("data", onData);

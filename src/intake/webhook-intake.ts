@@ -2,6 +2,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "probot";
 import { QueueUnavailableError } from "../queue/queue-errors.js";
 import { BodyBudget } from "./body-budget.js";
+import { BodyWorkerPool } from "./body-worker-pool.js";
+import type { BodySession } from "./body-worker-pool.js";
 import { readBody } from "./webhook-body.js";
 import { answer } from "./webhook-response.js";
 import type { BodyLimits, ReceivedBody } from "./webhook-body.js";
@@ -21,6 +23,11 @@ export const BODY_BUDGET_BYTES = 48 * 1024 * 1024;
 /** GitHub gives up on a delivery after 10 s, so a body still arriving then is not GitHub's. */
 export const BODY_TIMEOUT_MS = 10_000;
 const RETRY_AFTER_SECONDS = 5;
+/**
+ * Bodies up to this size are assembled and parsed on the main thread (a few ms at most); larger ones go, chunk by
+ * chunk as they arrive, to the body worker threads, since touching tens of MB of fresh memory stalls the loop.
+ */
+export const OFF_THREAD_BYTES = 1024 * 1024;
 
 export interface VerifiedEvent {
   id: string;
@@ -35,11 +42,14 @@ export interface WebhookIntakeOptions {
   /** Hands a verified, parsed event to the handlers; its errors decide the status. */
   receive(event: VerifiedEvent): Promise<void>;
   log: Logger;
-  limits?: Partial<Omit<BodyLimits, "budget">> & { budgetBytes?: number };
+  limits?: Partial<Omit<BodyLimits, "budget">> & { budgetBytes?: number; offThreadBytes?: number };
 }
 
-/** A route handler in Probot's server shape: true when it answered the request. */
-export type IntakeHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+/**
+ * A route handler in Probot's server shape: true when it answered the request. `close()` stops its body worker
+ * threads (they never keep the process alive on their own).
+ */
+export type IntakeHandler = ((req: IncomingMessage, res: ServerResponse) => Promise<boolean>) & { close(): Promise<void> };
 
 const JSON_CONTENT_TYPE = /^\s*application\/json\s*(?:;|$)/i;
 const EVENT_NAME = /^[a-z_]{1,64}$/;
@@ -105,23 +115,46 @@ export function createWebhookIntake(opts: WebhookIntakeOptions): IntakeHandler {
     retryAfterSeconds: opts.limits?.retryAfterSeconds ?? RETRY_AFTER_SECONDS,
     budget: new BodyBudget(opts.limits?.budgetBytes ?? BODY_BUDGET_BYTES),
   };
+  const offThreadBytes = opts.limits?.offThreadBytes ?? OFF_THREAD_BYTES;
+  const pool = new BodyWorkerPool();
   const log = opts.log.child({ name: "webhook-intake" });
 
-  return async (req, res) => {
+  const handler = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     if (pathnameOf(req.url) !== path) return false;
     if (req.method !== "POST") {
       answer(req, res, 404, `unknown route: ${req.method ?? ""} ${path}`);
       return true;
     }
     let body: ReceivedBody | undefined;
+    let session: BodySession | undefined;
     let where: { event?: string; deliveryId?: string } = {};
     try {
       const delivery = deliveryHeaders(req);
       where = { event: delivery.name, deliveryId: delivery.id };
       const check = new SignatureCheck(opts.secret);
-      body = await readBody(req, limits, (chunk) => check.update(chunk));
+      let kept: Buffer[] = [];
+      const offThread = (): BodySession => {
+        session = pool.open();
+        for (const c of kept) session.push(c);
+        kept = [];
+        return session;
+      };
+      body = await readBody(
+        req,
+        limits,
+        (chunk, received) => {
+          check.update(chunk);
+          if (session === undefined && received > offThreadBytes) offThread();
+          if (session) session.push(chunk);
+          else kept.push(chunk);
+        },
+        (declared) => {
+          if (declared !== undefined && declared > offThreadBytes) offThread();
+        },
+      );
       if (!check.matches(delivery.signature)) throw new SignatureMismatchError();
-      const payload = parsePayload(delivery.name, body.bytes);
+      const payload = session ? await session.parse(delivery.name) : parsePayload(delivery.name, Buffer.concat(kept, body.length));
+      kept = [];
       await opts.receive({ id: delivery.id, name: delivery.name, payload });
       answer(req, res, 200, "ok");
     } catch (err) {
@@ -135,8 +168,10 @@ export function createWebhookIntake(opts: WebhookIntakeOptions): IntakeHandler {
         answer(req, res, outcome.status, outcome.message);
       }
     } finally {
+      session?.drop();
       body?.release();
     }
     return true;
   };
+  return Object.assign(handler, { close: () => pool.close() });
 }

@@ -1,0 +1,126 @@
+import { Worker } from "node:worker_threads";
+import type { FromBodyWorker, ToBodyWorker } from "./body-worker.js";
+import { InvalidPayloadError } from "./intake-errors.js";
+import type { WebhookPayload } from "./webhook-payload.js";
+
+const UNDER_TSX = import.meta.url.endsWith(".ts");
+const WORKER_ENTRY = new URL(UNDER_TSX ? "./body-worker.ts" : "./body-worker.js", import.meta.url);
+
+/**
+ * Compiled, the thread runs body-worker.js. Under tsx (tests) on Node 20 a thread does not get tsx's loader from
+ * `--import tsx`, so it registers it itself before importing body-worker.ts (messages wait in the port meanwhile).
+ */
+function newWorker(): Worker {
+  // The thread reads untrusted input and needs none of the process's environment.
+  if (!UNDER_TSX) return new Worker(WORKER_ENTRY, { env: {} });
+  const boot = `import("tsx/esm/api").then((m) => m.register()).then(() => import(${JSON.stringify(WORKER_ENTRY.href)}));`;
+  return new Worker(boot, { eval: true, env: {}, execArgv: [] });
+}
+
+/** One body on its way to a thread. */
+export interface BodySession {
+  /** Hands one chunk (copied) to the thread as it arrives. */
+  push(chunk: Buffer): void;
+  /** The signature matched: the thread parses and shape-checks the body and returns what the handlers read. */
+  parse(name: string): Promise<WebhookPayload>;
+  /** The body is refused: the thread forgets it. */
+  drop(): void;
+}
+
+interface Thread {
+  worker: Worker;
+  open: number;
+  waiting: Map<number, { resolve(p: WebhookPayload): void; reject(err: Error): void }>;
+  gone?: Error;
+}
+
+/**
+ * A few long-lived threads that assemble, parse and shape-check large webhook bodies, so that touching tens of MB
+ * of fresh memory (concat, UTF-8 decode, JSON.parse) never happens on the main thread's event loop. Threads start
+ * on first use and do not keep the process alive; `close()` stops them. A thread that dies fails the bodies it
+ * held (a 500) and is replaced on the next body.
+ */
+export class BodyWorkerPool {
+  readonly #threads: Thread[] = [];
+  #nextId = 1;
+  #closed = false;
+
+  constructor(readonly size = 2) {}
+
+  open(): BodySession {
+    if (this.#closed) throw new Error("the body worker pool is closed");
+    const thread = this.#pick();
+    const id = this.#nextId++;
+    thread.open++;
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      thread.open--;
+    };
+    const send = (msg: ToBodyWorker, transfer: ArrayBuffer[] = []): void => {
+      if (!thread.gone) thread.worker.postMessage(msg, transfer);
+    };
+    return {
+      push: (chunk) => {
+        if (done) return;
+        // A chunk is often a view of a larger socket buffer, which a plain postMessage would clone whole: copy
+        // just its bytes and move the copy.
+        const copy = new Uint8Array(chunk);
+        send({ kind: "chunk", id, chunk: copy }, [copy.buffer]);
+      },
+      drop: () => {
+        if (done) return;
+        finish();
+        send({ kind: "drop", id });
+      },
+      parse: (name) => {
+        if (done) return Promise.reject(new Error("body session already ended"));
+        finish();
+        if (thread.gone) return Promise.reject(thread.gone);
+        return new Promise((resolve, reject) => {
+          thread.waiting.set(id, { resolve, reject });
+          send({ kind: "parse", id, name });
+        });
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const threads = this.#threads.splice(0);
+    await Promise.all(threads.map((t) => t.worker.terminate()));
+  }
+
+  #pick(): Thread {
+    const live = this.#threads.filter((t) => !t.gone);
+    if (live.length < this.size) return this.#start();
+    return live.reduce((a, b) => (b.open < a.open ? b : a));
+  }
+
+  #start(): Thread {
+    const worker = newWorker();
+    worker.unref();
+    const thread: Thread = { worker, open: 0, waiting: new Map() };
+    this.#threads.push(thread);
+    worker.on("message", (msg: FromBodyWorker) => {
+      const waiter = thread.waiting.get(msg.id);
+      if (!waiter) return;
+      thread.waiting.delete(msg.id);
+      if (msg.kind === "parsed") waiter.resolve(msg.payload);
+      else if (msg.kind === "invalid") waiter.reject(new InvalidPayloadError(msg.message));
+      else waiter.reject(new Error(`body worker: ${msg.message}`));
+    });
+    const lose = (err: Error): void => {
+      if (thread.gone) return;
+      thread.gone = err;
+      const i = this.#threads.indexOf(thread);
+      if (i >= 0) this.#threads.splice(i, 1);
+      for (const w of thread.waiting.values()) w.reject(err);
+      thread.waiting.clear();
+    };
+    worker.on("error", (err) => lose(err));
+    worker.on("exit", (code) => lose(new Error(`body worker thread exited (${code})`)));
+    return thread;
+  }
+}
