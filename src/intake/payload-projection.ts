@@ -49,7 +49,7 @@ const BY_EVENT: Readonly<Record<string, Readonly<Record<string, Spec>>>> = {
     },
   },
   check_suite: { check_suite: { app: { id: true }, head_sha: true, head_branch: true, pull_requests: CHECK_PULL_REQUEST } },
-  issue_comment: { issue: { number: true, pull_request: {} }, comment: { body: true, user: { login: true } } },
+  issue_comment: { issue: { number: true, pull_request: {} }, comment: { body: true, created_at: true, user: { login: true } } },
 };
 
 /** GitHub lists at most 20 commits in a push; past that the push handler does not read the list (push-event.ts). */
