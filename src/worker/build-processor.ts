@@ -26,7 +26,7 @@ import { attemptCause } from "./attempt-cause.js";
 import { buildRequestForJob, dockerfileInContext } from "./build-request-for-job.js";
 import { failureOf, scrubError } from "./failure-report.js";
 import type { InFlightBuilds } from "./in-flight-builds.js";
-import { mintRepositoryToken } from "./installation-token.js";
+import { installationAccountLogin, mintRepositoryToken } from "./installation-token.js";
 import { assertInNamespaces, policyOfJob } from "./namespace-guard.js";
 import { ProgressBridge } from "./progress-bridge.js";
 import { readPullRequestHead } from "./pull-request-head.js";
@@ -183,6 +183,8 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
       }).catch(() => undefined);
       const minting = job.fork ? Promise.resolve(undefined) : mintBuildToken(deps, job);
       minting.catch(() => undefined);
+      const account = deps.github.auth().then((app) => installationAccountLogin(app.request as unknown as OctokitRequest, job.repository.installationId));
+      account.catch(() => undefined);
       const branchCheck = job.image.ifBranchMoved;
       const branchHead = branchCheck
         ? readBranchHead(installation as unknown as GitHubClient, { owner: job.repository.owner, repo: job.repository.repo, branch: branchCheck.branch })
@@ -200,7 +202,7 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
       if (moved) writer.line(moved.note);
       const buildJob = moved ? { ...job, image: moved.image } : job;
       // The job's own references are not trusted: the account's namespaces come from the tenants, by installation.
-      const policy = policyOfJob(tenants, job);
+      const policy = policyOfJob(tenants, job, await account);
       const { request: buildRequest, pushTags, notes } = buildRequestForJob(buildJob, { ...(gitToken ? { gitToken } : {}), registry: policy.registry, capabilities });
       assertInNamespaces(buildRequest, policy);
       writer.line(`daemon: ${client.address} (${capabilities.daemon}${capabilities.buildkitVersion ? `, BuildKit ${capabilities.buildkitVersion}` : ""})`);

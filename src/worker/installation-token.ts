@@ -37,3 +37,22 @@ export async function mintRepositoryToken(appRequest: OctokitRequest, installati
   if (typeof token !== "string" || token === "") throw new TokenMintError("GitHub answered the token request without a token", undefined);
   return token;
 }
+
+/**
+ * The login of the account an installation belongs to, as GitHub says (`GET /app/installations/{id}`, as the App).
+ * The worker looks the account's policy up with it, and refuses a job whose owner claims another account.
+ * Transient failures are rethrown as they are.
+ */
+export async function installationAccountLogin(appRequest: OctokitRequest, installationId: number): Promise<string> {
+  let data: unknown;
+  try {
+    ({ data } = await appRequest("GET /app/installations/{installation_id}", { installation_id: installationId }));
+  } catch (err) {
+    const status = (err as { status?: unknown }).status;
+    if (typeof status === "number" && (status >= 500 || status === 429 || status === 403)) throw err;
+    throw new TokenMintError(`could not read installation ${installationId}${typeof status === "number" ? ` (HTTP ${status})` : ""}`, typeof status === "number" ? status : undefined);
+  }
+  const login = (data as { account?: { login?: unknown } } | undefined)?.account?.login;
+  if (typeof login !== "string" || login === "") throw new TokenMintError(`GitHub answered without the account of installation ${installationId}`, undefined);
+  return login;
+}

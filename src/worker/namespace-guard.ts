@@ -13,12 +13,15 @@ export class TenantRefusedError extends Error {
 }
 
 /**
- * The account's policy for a build job, from the operator's tenants: keyed by the job's installation id first (an
- * entry with an installation id cannot be reached by renaming the owner), never from anything the job claims
- * about namespaces or credentials.
+ * The account's policy for a build job, from the operator's tenants, for `accountLogin`: the installation's
+ * account as GitHub names it (the worker asks), never from anything the job claims about namespaces or
+ * credentials. A job whose owner is not that account is refused.
  */
-export function policyOfJob(tenants: Tenants, job: BuildJob): ServedTenant {
-  const policy = tenants.policyFor({ accountLogin: job.repository.owner, installationId: job.repository.installationId });
+export function policyOfJob(tenants: Tenants, job: BuildJob, accountLogin: string = job.repository.owner): ServedTenant {
+  if (accountLogin.toLowerCase() !== job.repository.owner.toLowerCase()) {
+    throw new TenantRefusedError(`the job names ${job.repository.owner} as the owner, but installation ${job.repository.installationId} belongs to ${accountLogin}`);
+  }
+  const policy = tenants.policyFor({ accountLogin, installationId: job.repository.installationId });
   if (!policy.served) throw new TenantRefusedError(policy.reason);
   return policy;
 }

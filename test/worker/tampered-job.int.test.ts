@@ -1,0 +1,149 @@
+/**
+ * The worker's own namespace check through the real build processor: a build job edited (in Redis, by anyone) to
+ * push or export cache outside its account's namespaces is refused, not trusted: the check run fails saying why,
+ * nothing reaches the registry, the job fails without a retry. The namespaces come from the tenants by the job's
+ * installation id, whatever owner the job claims.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Probot } from "probot";
+import { JobOctokit } from "../../src/app/job-octokit.js";
+import { DEFAULT_CONFIG_LIMITS } from "../../src/config/config-limits.js";
+import type { OctokitRequest } from "../../src/github/reporter.js";
+import { WriteBudget } from "../../src/github/write-budget.js";
+import type { BuildJob } from "../../src/queue/job-types.js";
+import { isTransientError } from "../../src/queue/queue-errors.js";
+import { loadTenants, OutsideNamespacesError } from "../../src/tenancy/index.js";
+import { LogStore } from "../../src/web/log-store.js";
+import { createBuildProcessor } from "../../src/worker/build-processor.js";
+import { TenantRefusedError } from "../../src/worker/namespace-guard.js";
+import type { BuildProcessorDeps } from "../../src/worker/build-processor.js";
+import { InFlightBuilds } from "../../src/worker/in-flight-builds.js";
+import { CheckRunHandoff } from "../../src/queue/check-run-handoff.js";
+import { redisForTest } from "../github/redis-test-keys.js";
+import { createAppCredentials } from "../support/fake-github/app-credentials.js";
+import { startFakeGitHub } from "../support/fake-github/index.js";
+import type { FakeGitHub } from "../support/fake-github/index.js";
+import { startGitServer } from "../support/git-server.js";
+import type { GitRepo, GitServer } from "../support/git-server.js";
+import { testDaemons } from "../support/daemons.js";
+import { testStack } from "../support/stack/env.js";
+import { buildJob, captureLog, registryTags, unique } from "./worker-test-kit.js";
+
+const stack = testStack();
+const INSTALLATION = 78;
+const creds = createAppCredentials(4311);
+const captured = captureLog();
+
+let git: GitServer;
+let fake: FakeGitHub<GitRepo>;
+let probot: Probot;
+let request: OctokitRequest;
+let redisCtx: Awaited<ReturnType<typeof redisForTest>>;
+let deps: BuildProcessorDeps;
+let dir: string;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "bkb-tampered-"));
+  git = await startGitServer();
+  fake = await startFakeGitHub<GitRepo>({ appId: creds.appId, publicKeyPem: creds.publicKeyPem, gitServer: git });
+  fake.addInstallation(INSTALLATION, "acme");
+  probot = new Probot({ appId: creds.appId, privateKey: creds.privateKeyPem, baseUrl: fake.url, Octokit: JobOctokit, log: captured.logger });
+  request = (await probot.auth(INSTALLATION)).request as unknown as OctokitRequest;
+  redisCtx = await redisForTest("tampered");
+  const file = join(dir, "tenants.yml");
+  // acme is listed by installation id too: a job claiming another owner still gets acme's namespaces.
+  await writeFile(file, `unlisted_accounts: serve\naccounts:\n  - login: acme\n    installation_id: ${INSTALLATION}\n`);
+  const registry = { prefix: `${stack.registry}/tampered-test`, host: stack.registry };
+  deps = {
+    github: probot,
+    budget: new WriteBudget(redisCtx.redis, { prefix: `${redisCtx.prefix}:budget`, pollMs: 20 }),
+    logs: new LogStore(redisCtx.redis, { prefix: `${redisCtx.prefix}:logs` }),
+    inFlight: new InFlightBuilds(redisCtx.redis, redisCtx.prefix),
+    handoff: new CheckRunHandoff(redisCtx.redis, redisCtx.prefix),
+    buildkitHost: stack.buildkitdAddr ?? stack.buildkitAddr,
+    registry,
+    tenants: loadTenants(file, { registry, repoConfigLimits: DEFAULT_CONFIG_LIMITS }, {}),
+    attemptsOf: async () => ({ attemptsMade: 0, attempts: 3 }),
+    log: captured.logger,
+  };
+});
+
+after(async () => {
+  await fake?.close();
+  await git?.close();
+  await redisCtx?.cleanup();
+  await rm(dir, { recursive: true, force: true });
+});
+
+for (const daemon of testDaemons(stack)) {
+  describe(`a tampered build job on ${daemon.name}`, { skip: daemon.skip, timeout: 300_000 }, () => {
+    const processor = (): ReturnType<typeof createBuildProcessor> => createBuildProcessor({ ...deps, buildkitHost: daemon.address });
+    const cases: Array<{ what: string; edit: (job: BuildJob, name: string) => void; refused: RegExp }> = [
+      {
+        what: "tags pointing at another account",
+        edit: (job, name) => {
+          job.image.tags = [`${stack.registry}/tampered-test/victim/${name}:main`];
+        },
+        refused: /push .*tampered-test\/victim\//,
+      },
+      {
+        what: "a cache export into another account",
+        edit: (job, name) => {
+          job.image.cache = { imports: [], export: `${stack.registry}/tampered-test/victim/${name}:buildcache-main` };
+        },
+        refused: /cache (export|import)|push .*victim/,
+      },
+      {
+        what: "the owner renamed to the victim (the installation id still says acme)",
+        edit: (job, name) => {
+          job.repository = { ...job.repository, owner: "victim" };
+          job.image.tags = [`${stack.registry}/tampered-test/victim/${name}:main`];
+        },
+        refused: /the job names victim as the owner, but installation 78 belongs to acme/,
+      },
+    ];
+    for (const c of cases) {
+      test(`${c.what}: refused before anything is pushed, the check run says why, no retry`, async () => {
+        const name = `t-${unique()}`;
+        const repo = await fake.createRepo(INSTALLATION, "acme", name, { private: true });
+        const sha = await repo.commit({ Dockerfile: "FROM scratch\nCOPY a.txt /a.txt\n", "a.txt": `${name}\n` });
+        const { data } = await request("POST /repos/{owner}/{repo}/check-runs", { owner: "acme", repo: name, name: "buildkit-bot / app", head_sha: sha, status: "queued" });
+        const checkRunId = (data as { id: number }).id;
+        const job = buildJob({
+          installationId: INSTALLATION,
+          repoId: repo.id,
+          owner: "acme",
+          repo: name,
+          private: true,
+          cloneUrl: repo.remote,
+          sha,
+          checkRunId,
+          image: { tags: [`${stack.registry}/tampered-test/acme/${name}:main`], push: true },
+        });
+        c.edit(job, name);
+        const refused = c.refused;
+        await assert.rejects(processor()(job, new AbortController().signal), (err: unknown) => {
+          assert.ok(err instanceof OutsideNamespacesError || err instanceof TenantRefusedError, String(err));
+          assert.equal(isTransientError(err), false);
+          assert.match(err.message, refused);
+          return true;
+        });
+        const run = fake.checkRun(checkRunId);
+        if (job.repository.owner === "acme") {
+          assert.equal(run?.conclusion, "failure");
+          assert.match(run?.output.summary ?? "", /refused: /);
+        } else {
+          // The job names the run under the victim's repository, where GitHub refuses the write: the run stays as
+          // it was, for the reconciler; and neither the victim's repository nor its check runs were touched.
+          assert.equal(run?.status, "queued");
+          assert.equal(fake.findCheckRuns({ owner: "victim", repo: name }).length, 0);
+        }
+        assert.deepEqual(await registryTags(stack.registry, `tampered-test/victim/${name}`), [], "nothing reached the victim's path");
+      });
+    }
+  });
+}
