@@ -35,11 +35,17 @@ function readError(what: string, err: unknown): RepoReadError {
   return new RepoReadError(`${what} failed${status ? ` (HTTP ${status})` : ""}`, status, { cause: err });
 }
 
-/** Text of a file at a commit, branch or tag; undefined when the file (or the ref) does not exist. */
-export async function readRepoFile(
+/**
+ * A file as the contents API describes it: its text, or only its size when GitHub leaves the content out (files
+ * over 1 MB: `"encoding": "none"`, empty content).
+ */
+export type RepoFileEntry = { kind: "text"; text: string } | { kind: "too-large"; bytes: number };
+
+/** A file at a commit, branch or tag, without downloading one over 1 MB; undefined when it (or the ref) does not exist. */
+export async function readRepoFileEntry(
   octokit: GitHubClient,
   at: RepoCoordinates & { path: string; ref: string },
-): Promise<string | undefined> {
+): Promise<RepoFileEntry | undefined> {
   try {
     const res = await octokit.request("GET /repos/{owner}/{repo}/contents/{path}", {
       owner: at.owner,
@@ -47,14 +53,39 @@ export async function readRepoFile(
       path: at.path,
       ref: at.ref,
     });
-    const data = res.data as { type?: string; encoding?: string; content?: string };
+    const data = res.data as { type?: string; encoding?: string; content?: string; size?: number };
     if (Array.isArray(res.data) || data.type !== "file") return undefined;
+    if (data.encoding === "none" && typeof data.size === "number") return { kind: "too-large", bytes: data.size };
     if (data.encoding !== "base64" || typeof data.content !== "string") {
       throw new RepoReadError(`reading ${at.path}: unexpected encoding "${String(data.encoding)}"`, res.status);
     }
-    return Buffer.from(data.content, "base64").toString("utf8");
+    return { kind: "text", text: Buffer.from(data.content, "base64").toString("utf8") };
   } catch (err) {
     if (err instanceof RepoReadError) throw err;
+    if (statusOf(err) === 404) return undefined;
+    throw readError(`reading ${at.path} at ${at.ref}`, err);
+  }
+}
+
+/** Text of a file at a commit, branch or tag (one over 1 MB through the raw media type); undefined when absent. */
+export async function readRepoFile(
+  octokit: GitHubClient,
+  at: RepoCoordinates & { path: string; ref: string },
+): Promise<string | undefined> {
+  const entry = await readRepoFileEntry(octokit, at);
+  if (entry?.kind !== "too-large") return entry?.text;
+  try {
+    const res = await octokit.request("GET /repos/{owner}/{repo}/contents/{path}", {
+      owner: at.owner,
+      repo: at.repo,
+      path: at.path,
+      ref: at.ref,
+      headers: { accept: "application/vnd.github.raw" },
+    });
+    // Octokit gives a body of this media type as an ArrayBuffer (a string when the server labels it text).
+    const data: unknown = res.data;
+    return typeof data === "string" ? data : Buffer.from(data as ArrayBuffer).toString("utf8");
+  } catch (err) {
     if (statusOf(err) === 404) return undefined;
     throw readError(`reading ${at.path} at ${at.ref}`, err);
   }

@@ -1,8 +1,11 @@
 import type { Redis } from "ioredis";
 import { REPO_CONFIG_PATH } from "../config/config-error.js";
 
-/** What decides a commit's config: the config file's text, else whether a root Dockerfile exists. */
-export type ConfigSource = { kind: "file"; text: string } | { kind: "root-dockerfile" } | { kind: "none" };
+/**
+ * What decides a commit's config: the config file's text (or only its size, when it is over the 1 MB GitHub's
+ * contents API serves), else whether a root Dockerfile exists.
+ */
+export type ConfigSource = { kind: "file"; text: string } | { kind: "too-large"; bytes: number } | { kind: "root-dockerfile" } | { kind: "none" };
 
 /** The files a ConfigSource is read from: a push that touches neither keeps the config of its parent. */
 export const CONFIG_SOURCE_PATHS: readonly string[] = [REPO_CONFIG_PATH, "Dockerfile"];

@@ -21,6 +21,9 @@ import type {
   RecordedCall,
 } from "./types.js";
 
+/** The contents API inlines a file's content only up to 1 MB; over that its default media type sends `"encoding": "none"`. */
+export const CONTENTS_INLINE_BYTES = 1024 * 1024;
+
 export type * from "./types.js";
 export { LIMITS } from "./limits.js";
 
@@ -490,16 +493,18 @@ export class FakeGitHub<R extends GitRepoLike = GitRepoLike> {
       };
     }
     if ((req.headers.accept ?? "").includes("application/vnd.github.raw")) return { status: 200, raw: found.content };
-    const b64 = found.content.toString("base64").replace(/(.{60})/g, "$1\n");
+    // As GitHub: over 1 MB, the default media type gives the size but no content.
+    const tooLarge = found.content.length > CONTENTS_INLINE_BYTES;
+    const b64 = tooLarge ? "" : `${found.content.toString("base64").replace(/(.{60})/g, "$1\n")}\n`;
     return {
       status: 200,
       body: {
         type: "file",
-        encoding: "base64",
+        encoding: tooLarge ? "none" : "base64",
         size: found.content.length,
         name: path.split("/").pop(),
         path,
-        content: `${b64}\n`,
+        content: b64,
         sha: found.sha,
         url: `${api}/${path}?ref=${ref}`,
       },
