@@ -27,6 +27,7 @@ interface RawImage {
   push?: { branches?: string[]; tags?: string[]; pull_requests?: boolean };
   cache?: boolean | { ref: string };
   repository?: string;
+  secrets?: string[];
 }
 
 interface RawConfig {
@@ -148,7 +149,11 @@ export function parseRepoConfig(text: string, opts: { path?: string; limits?: Co
       ...(img.repository !== undefined ? { repository: locator.locate(["images", index, "repository"]).line } : {}),
       ...(typeof img.cache === "object" ? { cacheRef: locator.locate(["images", index, "cache", "ref"]).line } : {}),
     };
-    images.push(Object.keys(refLines).length > 0 ? { ...resolved, refLines } : resolved);
+    const withSecrets =
+      img.secrets !== undefined && img.secrets.length > 0
+        ? { ...resolved, secrets: [...img.secrets], secretLines: img.secrets.map((_, i) => locator.locate(["images", index, "secrets", i]).line) }
+        : resolved;
+    images.push(Object.keys(refLines).length > 0 ? { ...withSecrets, refLines } : withSecrets);
     const previous = firstUse.get(img.name);
     if (previous === undefined) {
       firstUse.set(img.name, index);

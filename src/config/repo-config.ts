@@ -39,6 +39,10 @@ export interface ImageConfig {
   repository?: string;
   /** 1-based line of the image entry, for messages about it. */
   line: number;
+  /** Ids of the operator's build secrets the build may mount, as listed; undefined = none. */
+  secrets?: string[];
+  /** 1-based line of each `secrets` entry (the grant check points there). */
+  secretLines?: number[];
   /** 1-based lines of `repository:` and `cache.ref` when the file sets them (the namespace check points there). */
   refLines?: { repository?: number; cacheRef?: number };
 }

@@ -99,6 +99,8 @@ function planImage(input: PlanInput, image: ImageConfig): ImageDecision {
     ...(image.target !== undefined ? { target: image.target } : {}),
     platforms: [...image.platforms],
     buildArgs: { ...image.buildArgs },
+    // Ids only: the worker resolves the values from the operator's tenants. A fork's build gets none.
+    ...(image.secrets && image.secrets.length > 0 && !(target.kind === "pull_request" && target.fork) ? { secrets: [...image.secrets] } : {}),
     tags: tags.map((t) => `${repository}:${t}`),
     push,
     cache: planCache({

@@ -28,6 +28,7 @@ import { readConfigSource } from "./load-repo-config.js";
 import type { ImageDecision } from "./plan.js";
 import { PlanProgress } from "./plan-progress.js";
 import { namespaceIssues } from "./namespace-check.js";
+import { secretGrantIssues } from "./secret-check.js";
 import { redisCall } from "./redis-transient.js";
 import { renderPlanSummary } from "./plan-summary.js";
 import { configRef, describeTarget, mergedTargetOfPullRequest, targetOfEvent } from "./plan-target.js";
@@ -160,7 +161,7 @@ async function plan(event: EventJob, deps: PlannerDeps): Promise<void> {
     return;
   }
   const config = loaded.config;
-  const outside = namespaceIssues(config, tenant.namespaces);
+  const outside = [...namespaceIssues(config, tenant.namespaces), ...secretGrantIssues(config, tenant.buildSecrets, repo.repo)].sort((a, b) => a.line - b.line);
   if (outside.length > 0) {
     await reportInvalid(new ConfigError(outside));
     return;

@@ -90,6 +90,8 @@ export interface ImagePlan {
   tags: string[];
   push: boolean;
   cache: CachePlan;
+  /** Ids of the build secrets the build may mount (never values: the worker reads them from the tenants). */
+  secrets?: string[];
   /**
    * Set when `tags` includes tags that follow a branch (`main`, `latest`): they may move only if `branch` still
    * points at the commit when the build starts (the worker asks GitHub, alongside its other start-up calls).

@@ -14,3 +14,5 @@ export type { TenantsFileIssue } from "./tenants-file-error.js";
 export { CredentialReferenceError } from "./credentials.js";
 export { describeNamespaces, isInNamespaces, namespaceViolations, OutsideNamespacesError, repositoryOf } from "./namespaces.js";
 export type { NamespaceViolation } from "./namespaces.js";
+export { isReservedSecretId, secretIdsForRepository, secretsForRepository } from "./build-secrets.js";
+export type { BuildSecretGrant } from "./build-secrets.js";

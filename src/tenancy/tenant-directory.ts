@@ -2,10 +2,12 @@ import { dirname } from "node:path";
 import type { ConfigLimitName, ConfigLimits } from "../config/config-limits.js";
 import type { KeyPath } from "../config/yaml-locate.js";
 import { formatKeyPath } from "../config/yaml-locate.js";
+import { maskedBuildSecret } from "./build-secrets.js";
+import type { BuildSecretGrant } from "./build-secrets.js";
 import { CredentialReferenceError, maskedCredentials, resolveReference } from "./credentials.js";
 import { ownerNamespace } from "./owner-scoped.js";
 import type { AccountRef, ForkPolicy, PolicySource, TenantPolicy, TenantRegistry, Tenants } from "./tenant-policy.js";
-import { credentialReferences, readTenantsFile } from "./tenants-file.js";
+import { buildSecretReference, credentialReferences, readTenantsFile } from "./tenants-file.js";
 import type { RawAccount, RawPolicy, TenantsFile } from "./tenants-file.js";
 import { TenantsFileError } from "./tenants-file-error.js";
 import type { TenantsFileIssue } from "./tenants-file-error.js";
@@ -23,6 +25,7 @@ interface ResolvedPolicy {
   maxConcurrentBuilds: number | undefined;
   forkPolicy: ForkPolicy;
   repoConfigLimits: ConfigLimits;
+  buildSecrets: readonly BuildSecretGrant[];
 }
 
 const MASK = "***";
@@ -37,6 +40,7 @@ function served(account: AccountRef, source: PolicySource, policy: ResolvedPolic
     namespaces: policy.namespaces ?? [ownerNamespace(policy.registry.prefix, account.accountLogin)],
     maxConcurrentBuilds: policy.maxConcurrentBuilds,
     forkPolicy: policy.forkPolicy,
+    buildSecrets: policy.buildSecrets,
     repoConfigLimits: policy.repoConfigLimits,
   };
 }
@@ -50,7 +54,7 @@ function describeRegistry(registry: TenantRegistry): Record<string, unknown> {
 
 /** Without a tenants file: every account is served from the one registry, under its own `<prefix>/<owner>/`. */
 export function singleRegistryTenants(defaults: TenancyDefaults): Tenants {
-  const policy: ResolvedPolicy = { ...defaults, namespaces: undefined, maxConcurrentBuilds: undefined, forkPolicy: "build" };
+  const policy: ResolvedPolicy = { ...defaults, namespaces: undefined, maxConcurrentBuilds: undefined, forkPolicy: "build", buildSecrets: [] };
   return {
     file: undefined,
     policyFor: (account) => served(account, "single-registry", policy),
@@ -93,6 +97,19 @@ export function tenantsFromFile(file: TenantsFile, defaults: TenancyDefaults, en
     if (username !== undefined && password !== undefined) registry.credentials = maskedCredentials(username, password);
     return registry;
   };
+  const secretsOf = (entry: RawAccount, i: number, who: string): BuildSecretGrant[] =>
+    (entry.build_secrets ?? []).flatMap((secret, j) => {
+      const ref = buildSecretReference(secret);
+      try {
+        const repositories = secret.repositories?.map((r) => r.toLowerCase());
+        return [maskedBuildSecret(secret.id, resolveReference(ref, env, baseDir), repositories)];
+      } catch (err) {
+        if (!(err instanceof CredentialReferenceError)) throw err;
+        const keyPath = ["accounts", i, "build_secrets", j, ref.kind];
+        issues.push({ line: file.lineOf(keyPath), column: 1, reason: `${formatKeyPath(keyPath)} (${who}, secret ${secret.id}): ${err.message}` });
+        return [];
+      }
+    });
   const limitsOf = (base: ConfigLimits, policy: RawPolicy | undefined): ConfigLimits =>
     Object.freeze({ ...base, ...(policy?.config_limits as Partial<Record<ConfigLimitName, number>> | undefined) });
 
@@ -103,6 +120,7 @@ export function tenantsFromFile(file: TenantsFile, defaults: TenancyDefaults, en
     maxConcurrentBuilds: raw.defaults?.max_concurrent_builds,
     forkPolicy: raw.defaults?.fork_policy ?? "build",
     repoConfigLimits: limitsOf(defaults.repoConfigLimits, raw.defaults),
+    buildSecrets: [],
   };
   const byId = new Map<number, ResolvedPolicy>();
   const byLogin = new Map<string, ResolvedPolicy>();
@@ -115,6 +133,7 @@ export function tenantsFromFile(file: TenantsFile, defaults: TenancyDefaults, en
       maxConcurrentBuilds: entry.max_concurrent_builds ?? fallback.maxConcurrentBuilds,
       forkPolicy: entry.fork_policy ?? fallback.forkPolicy,
       repoConfigLimits: limitsOf(fallback.repoConfigLimits, entry),
+      buildSecrets: secretsOf(entry, i, who),
     };
     if (entry.installation_id !== undefined) byId.set(entry.installation_id, policy);
     if (entry.login !== undefined) byLogin.set(entry.login.toLowerCase(), policy);
@@ -123,6 +142,7 @@ export function tenantsFromFile(file: TenantsFile, defaults: TenancyDefaults, en
       ...(entry.installation_id !== undefined ? { installationId: entry.installation_id } : {}),
       registry: describeRegistry(policy.registry),
       forkPolicy: policy.forkPolicy,
+      ...(policy.buildSecrets.length > 0 ? { buildSecrets: policy.buildSecrets.map((g) => g.id) } : {}),
     });
   });
   if (issues.length > 0) throw new TenantsFileError(file.path, issues);

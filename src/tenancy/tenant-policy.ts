@@ -1,4 +1,5 @@
 import type { ConfigLimits } from "../config/config-limits.js";
+import type { BuildSecretGrant } from "./build-secrets.js";
 
 /** What to do with a pull request from a fork: build it, build it once a maintainer approves, or never. */
 export type ForkPolicy = "build" | "approve" | "never";
@@ -45,6 +46,8 @@ export interface ServedTenant {
   /** Undefined: no cap of its own. */
   maxConcurrentBuilds: number | undefined;
   forkPolicy: ForkPolicy;
+  /** Build secrets of the tenants file's entry (values masked in JSON and `inspect`); none for unlisted accounts. */
+  buildSecrets: readonly BuildSecretGrant[];
   /** Limits on the account's `.github/buildkit-bot.yml`: BUILDKIT_BOT_CONFIG_LIMITS with the file's overrides. */
   repoConfigLimits: ConfigLimits;
 }

@@ -6,6 +6,7 @@ import type { ConfigLimitName, LimitSpec } from "../config/config-limits.js";
 import { createSchemaValidator } from "../config/config-schema.js";
 import { formatKeyPath, pointerToKeyPath, YamlLocator } from "../config/yaml-locate.js";
 import type { KeyPath } from "../config/yaml-locate.js";
+import { isReservedSecretId } from "./build-secrets.js";
 import type { CredentialReference } from "./credentials.js";
 import type { ForkPolicy } from "./tenant-policy.js";
 import { TenantsFileError } from "./tenants-file-error.js";
@@ -30,8 +31,16 @@ export interface RawPolicy {
   config_limits?: Partial<Record<ConfigLimitName, number>>;
 }
 
+export interface RawBuildSecret {
+  id: string;
+  env?: string;
+  file?: string;
+  repositories?: string[];
+}
+
 export interface RawAccount extends RawPolicy {
   namespaces?: string[];
+  build_secrets?: RawBuildSecret[];
   login?: string;
   installation_id?: number;
 }
@@ -116,6 +125,7 @@ export function parseTenantsFile(text: string, path: string): TenantsFile {
   const ids = new Map<number, number>();
   (raw.accounts ?? []).forEach((account, i) => {
     checkCredentials(account, ["accounts", i], report);
+    checkBuildSecrets(account, ["accounts", i], report);
     if (account.login !== undefined) {
       const seen = logins.get(account.login.toLowerCase());
       if (seen === undefined) logins.set(account.login.toLowerCase(), i);
@@ -142,6 +152,24 @@ export function credentialReferences(c: RawCredentials): CredentialReferences {
         : { kind: "file", path: c.username_file! };
   const password: CredentialReference = c.password_env !== undefined ? { kind: "env", name: c.password_env } : { kind: "file", path: c.password_file! };
   return { username, password };
+}
+
+/** The value reference of a `build_secrets` entry that `checkBuildSecrets` accepted. */
+export function buildSecretReference(s: RawBuildSecret): CredentialReference {
+  return s.env !== undefined ? { kind: "env", name: s.env } : { kind: "file", path: s.file! };
+}
+
+function checkBuildSecrets(account: RawAccount, at: KeyPath, report: (keyPath: KeyPath, reason: string, keyOf?: string) => void): void {
+  const seen = new Map<string, number>();
+  (account.build_secrets ?? []).forEach((secret, i) => {
+    const where = [...at, "build_secrets", i];
+    const sources = (["env", "file"] as const).filter((k) => secret[k] !== undefined);
+    if (sources.length !== 1) report(where, `needs exactly one of env, file (got ${sources.join(", ") || "none"})`);
+    if (isReservedSecretId(secret.id)) report([...where, "id"], `"${secret.id}" is reserved for git authentication`);
+    const previous = seen.get(secret.id);
+    if (previous === undefined) seen.set(secret.id, i);
+    else report([...where, "id"], `"${secret.id}" is already the id of build_secrets[${previous}]; ids are unique per account`);
+  });
 }
 
 function checkCredentials(policy: RawPolicy | undefined, at: KeyPath, report: (keyPath: KeyPath, reason: string, keyOf?: string) => void): void {
@@ -195,7 +223,13 @@ function schemaIssues(errors: readonly ErrorObject[], locator: YamlLocator): Ten
         const prop = String((e.params as { additionalProperty: string }).additionalProperty);
         const known = Object.keys((e.parentSchema as { properties?: Record<string, unknown> }).properties ?? {});
         const inline = prop === "password" || prop === "token";
-        push(keyPath, inline ? "credentials are never written in this file: use password_env or password_file" : `unknown key; allowed keys: ${known.join(", ")}`, prop);
+        const inlineSecret = (prop === "value" || prop === "secret") && known.includes("env");
+        const reason = inline
+          ? "credentials are never written in this file: use password_env or password_file"
+          : inlineSecret
+            ? "build secrets are never written in this file: use env or file"
+            : `unknown key; allowed keys: ${known.join(", ")}`;
+        push(keyPath, reason, prop);
         break;
       }
       case "required":

@@ -3,7 +3,7 @@ import { BuildKitClient } from "../buildkit/client.js";
 import { BuildCancelledError } from "../buildkit/errors.js";
 import type { RegistryConfig } from "../config/app-config.js";
 import { DEFAULT_CONFIG_LIMITS } from "../config/config-limits.js";
-import { singleRegistryTenants } from "../tenancy/index.js";
+import { secretsForRepository, singleRegistryTenants } from "../tenancy/index.js";
 import type { Tenants } from "../tenancy/index.js";
 import { readBranchHead, readRepoFile, RepoReadError } from "../github/repo-reader.js";
 import type { GitHubClient } from "../github/repo-reader.js";
@@ -28,6 +28,7 @@ import { failureOf, scrubError } from "./failure-report.js";
 import type { InFlightBuilds } from "./in-flight-builds.js";
 import { installationAccountLogin, mintRepositoryToken } from "./installation-token.js";
 import { assertInNamespaces, policyOfJob } from "./namespace-guard.js";
+import { buildSecretsOfJob } from "./secret-guard.js";
 import { ProgressBridge } from "./progress-bridge.js";
 import { readPullRequestHead } from "./pull-request-head.js";
 
@@ -95,6 +96,8 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
     const known = tenants.policyFor({ accountLogin: job.repository.owner, installationId: job.repository.installationId });
     const ownCredentials = known.served ? known.registry.credentials : undefined;
     const secrets: string[] = ownCredentials ? [ownCredentials.password] : [];
+    // Every build secret the repository is given is scrubbed from logs and errors, whether this build mounts it or not.
+    if (known.served) secrets.push(...secretsForRepository(known.buildSecrets, job.repository.repo).values());
     const pageToken = await deps.logs.open(job.buildId);
     const detailsUrl = deps.publicBaseUrl ? logPageUrl(deps.publicBaseUrl, pageToken) : undefined;
     // Registered before anything can fail on GitHub's side: if no attempt ever gets through, the reconciler
@@ -203,7 +206,7 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
       const buildJob = moved ? { ...job, image: moved.image } : job;
       // The job's own references are not trusted: the account's namespaces come from the tenants, by installation.
       const policy = policyOfJob(tenants, job, await account);
-      const { request: buildRequest, pushTags, notes } = buildRequestForJob(buildJob, { ...(gitToken ? { gitToken } : {}), registry: policy.registry, capabilities });
+      const { request: buildRequest, pushTags, notes } = buildRequestForJob(buildJob, { ...(gitToken ? { gitToken } : {}), registry: policy.registry, capabilities, buildSecrets: buildSecretsOfJob(buildJob, policy) });
       assertInNamespaces(buildRequest, policy);
       writer.line(`daemon: ${client.address} (${capabilities.daemon}${capabilities.buildkitVersion ? `, BuildKit ${capabilities.buildkitVersion}` : ""})`);
       for (const note of notes) writer.line(note);

@@ -9,6 +9,8 @@ export interface JobRequestOptions {
   gitToken?: string;
   registry: RegistryConfig;
   capabilities: DaemonCapabilities;
+  /** Build secrets by id, checked against the tenants (secret-guard.ts); never given to a fork's build. */
+  buildSecrets?: Record<string, string>;
 }
 
 export interface JobRequest {
@@ -46,6 +48,7 @@ export function buildRequestForJob(job: BuildJob, opts: JobRequestOptions): JobR
     dockerfile: dockerfileInContext(image.context, image.dockerfile),
   };
   if (opts.gitToken && !fork) request.gitAuthToken = opts.gitToken;
+  if (opts.buildSecrets && !fork && Object.keys(opts.buildSecrets).length > 0) request.secrets = { ...opts.buildSecrets };
   if (image.target) request.target = image.target;
   if (image.platforms.length > 0) request.platforms = [...image.platforms];
   if (Object.keys(image.buildArgs).length > 0) request.buildArgs = { ...image.buildArgs };
