@@ -22,7 +22,7 @@ export function failureOf(
     dockerfile?: { inContext: string; path: string };
   },
 ): BuildFailure {
-  const clean = (text: string): string => redact(text, ctx.secrets);
+  const clean = (text: string): string => secretHint(redact(text, ctx.secrets));
   const base = {
     durationMs: ctx.durationMs,
     ...(ctx.attempts ? { attempts: ctx.attempts } : {}),
@@ -54,6 +54,16 @@ export function failureOf(
     };
   }
   return { ...base, message: clean(err instanceof Error ? err.message : String(err)), log: recent };
+}
+
+/**
+ * BuildKit's "secret <id>: not found" (0.8: "secret <id> not found: not found") says only that the session did not serve the id; the check run says why:
+ * the build mounts only the secrets its image lists and the operator gives the repository.
+ */
+function secretHint(text: string): string {
+  const m = /secret ([A-Za-z0-9_.-]+):? not found/.exec(text);
+  if (!m || text.includes("is not granted")) return text;
+  return `${text} (the build secret "${m[1]}" is not granted to this build: it is mounted only when the image's \`secrets:\` in .github/buildkit-bot.yml lists it and the operator's tenants file gives it to this repository; pull requests from forks get none)`;
 }
 
 /** Replaces any secret in an error's message in place, so whatever logs or stores the error cannot leak it. */
