@@ -7,8 +7,9 @@ const UNDER_TSX = import.meta.url.endsWith(".ts");
 const WORKER_ENTRY = new URL(UNDER_TSX ? "./body-worker.ts" : "./body-worker.js", import.meta.url);
 
 /**
- * Compiled, the thread runs body-worker.js. Under tsx (tests) on Node 20 a thread does not get tsx's loader from
- * `--import tsx`, so it registers it itself before importing body-worker.ts (messages wait in the port meanwhile).
+ * Compiled, the thread runs body-worker.js. Under tsx (tests) the thread registers tsx's loader itself before
+ * importing body-worker.ts, since not every Node passes `--import tsx` on to threads (20 does not); messages wait
+ * in the port meanwhile.
  */
 function newWorker(): Worker {
   // The thread reads untrusted input and needs none of the process's environment.
