@@ -401,6 +401,12 @@ function schemaIssues(errors: SchemaError[], locator: YamlLocator): LocatedMessa
         });
         break;
       }
+      case "uniqueItems": {
+        const { i, j } = e.params as { i: number; j: number };
+        const later = Math.max(i, j);
+        out.push({ at: locator.locate([...keyPath, later]), message: `${where}${JSON.stringify((e.data as unknown[])[later])} is listed twice` });
+        break;
+      }
       case "minItems":
         out.push({ at: locator.locate(keyPath), message: `${where}must list at least ${String(e.params.limit)} item` });
         break;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -17,7 +17,8 @@ import { pathComponent } from "../../src/tenancy/index.js";
 /**
  * Issue 5 item 7 h: after real builds (one pushed to a registry that needs a password, one failing, one pull
  * request), no installation token, private key or registry password is anywhere we can look: the app's logs,
- * every key in Redis, every request body the app sent to GitHub, the log pages.
+ * every key in Redis, every request body the app sent to GitHub, the log pages. Issue 15 item 8: nor is the
+ * account's build secret (from the tenants file), which every build here mounts and the failing one prints.
  */
 
 const TIMEOUT = 240_000;
@@ -29,11 +30,25 @@ for (const daemon of testDaemons()) {
     let e2e: E2E;
     const username = "bkb-pusher";
     const password = `pw-${randomBytes(18).toString("hex")}`;
+    const npmToken = `npm-${randomBytes(18).toString("hex")}`;
 
     before(async () => {
       registryDir = await mkdtemp(join(tmpdir(), "bkb-e2e-auth-registry-"));
       registry = await startRegistry({ dir: registryDir, htpasswd: { username, password } });
-      e2e = await startE2E({ name: `leaks-${daemon.kind}`, daemon, registry: { addr: registry.addr, username, password }, logLevel: "debug" });
+      const name = `leaks-${daemon.kind}`;
+      const tenantsFile = join(registryDir, "tenants.yml");
+      // The harness names the owner `e2e-<name>`; its build secret comes from the app's environment.
+      await writeFile(
+        tenantsFile,
+        `unlisted_accounts: refuse\naccounts:\n  - login: e2e-${name.toLowerCase().replace(/[^a-z0-9]+/g, "-")}\n    build_secrets:\n      - id: npm_token\n        env: BKB_E2E_NPM_TOKEN\n`,
+      );
+      e2e = await startE2E({
+        name,
+        daemon,
+        registry: { addr: registry.addr, username, password },
+        logLevel: "debug",
+        env: { BUILDKIT_BOT_TENANTS_FILE: tenantsFile, BKB_E2E_NPM_TOKEN: npmToken },
+      });
     });
 
     after(async () => {
@@ -44,8 +59,10 @@ for (const daemon of testDaemons()) {
 
     it("finds no token, private key or registry password in logs, Redis, GitHub request bodies or log pages", { timeout: 600_000 }, async () => {
       const base = e2e.stack.baseImage;
-      const repo = await e2e.createRepo("secretive", { "README.md": "hi\n" });
-      const pushed = await e2e.push(repo, { Dockerfile: `FROM ${base}\nRUN echo ${randomBytes(4).toString("hex")} > /x\n` });
+      const config = "images:\n  - name: secretive\n    secrets: [npm_token]\n";
+      const repo = await e2e.createRepo("secretive", { "README.md": "hi\n", ".github/buildkit-bot.yml": config });
+      const mount = "--mount=type=secret,id=npm_token";
+      const pushed = await e2e.push(repo, { Dockerfile: `FROM ${base}\nRUN ${mount} test -s /run/secrets/npm_token && echo ${randomBytes(4).toString("hex")} > /x\n` });
       const ok = await e2e.completedCheckRun(repo, pushed.sha, "buildkit-bot / secretive", TIMEOUT);
       assert.equal(ok.conclusion, "success", `${ok.output.title}\n${ok.output.summary}\n${ok.output.text ?? ""}`);
       const repository = `${e2e.registryPrefix.slice(registry.addr.length + 1)}/${pathComponent(e2e.owner)}/secretive`;
@@ -54,13 +71,14 @@ for (const daemon of testDaemons()) {
       assert.equal(anonymous.status, 401, "the registry refuses anonymous reads");
       assert.ok((await listTags(registry.addr, repository, { username, password })).includes("main"), "pushed with the password");
 
-      const failing = await e2e.push(repo, { Dockerfile: `FROM ${base}\nRUN echo failing && cat /nonexistent\n` });
+      // The build prints the secret, then fails: the log and the check run's tail must not show it.
+      const failing = await e2e.push(repo, { Dockerfile: `FROM ${base}\nRUN ${mount} echo failing && cat /run/secrets/npm_token && cat /nonexistent\n` });
       const failed = await e2e.completedCheckRun(repo, failing.sha, "buildkit-bot / secretive", TIMEOUT);
       assert.equal(failed.conclusion, "failure");
 
       const baseSha = repo.heads.get("main") as string;
       await repo.git.setRef("refs/heads/topic", baseSha);
-      const prSha = await e2e.commit(repo, { Dockerfile: `FROM ${base}\nRUN echo topic\n` }, { branch: "topic" });
+      const prSha = await e2e.commit(repo, { Dockerfile: `FROM ${base}\nRUN ${mount} test -s /run/secrets/npm_token && echo topic\n` }, { branch: "topic" });
       await repo.git.setRef("refs/pull/1/head", prSha);
       e2e.github.setPullRequest(repo.owner, repo.name, 1, { base: baseSha, head: prSha });
       await e2e.pullRequest(repo, { action: "opened", number: 1, head: { ref: "topic", sha: prSha }, base: { ref: "main", sha: baseSha } });
@@ -79,6 +97,7 @@ for (const daemon of testDaemons()) {
         { label: "registry password", value: password },
         { label: "registry user:password", value: `${username}:${password}` },
         { label: "webhook secret", value: e2e.webhookSecret },
+        { label: "build secret npm_token", value: npmToken },
       ];
       // Sanity: the scan finds what it looks for, in every form it can take.
       const token = tokens[0] as string;
@@ -89,6 +108,7 @@ for (const daemon of testDaemons()) {
         `secret ${Buffer.from(token).toString("base64")}`,
         `X-Registry-Auth: ${registryAuth}`,
         `key ${e2e.privateKeyPem.split("\n")[5]}`,
+        `npm ${npmToken}`,
       ]) {
         assert.ok(scanForSecrets(new Map([["probe", probe]]), secrets).length > 0, `the scan catches ${probe.slice(0, 24)}…`);
       }
