@@ -11,6 +11,8 @@ export interface AppDeps extends WebhookHandlerDeps {
   routes?: RouteHandler[];
   /** The webhook endpoint: WEBHOOK_PATH and WEBHOOK_SECRET as Probot reads them. */
   webhook: { path: string; secret: string };
+  /** Receives what must run when the app stops (the intake's body threads). */
+  onClose?(close: () => Promise<void>): void;
 }
 
 /**
@@ -26,6 +28,7 @@ export function createApp(deps: AppDeps): ApplicationFunction {
   return (app, { addHandler }) => {
     const dispatch = createEventDispatcher(deps, app.log.child({ name: "event" }));
     const intake = createWebhookIntake({ ...deps.webhook, log: app.log, receive: dispatch });
+    deps.onClose?.(() => intake.close());
     // Probot's server puts what this returns first in its request chain, before ping and our routes; the
     // intake takes that place so no webhook body reaches Probot's own middleware, which buffers a body of
     // any size before checking its signature.

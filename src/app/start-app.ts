@@ -134,6 +134,7 @@ export async function startBuildkitBot(
         routes: parts.routes?.(base),
         // Probot's defaults for both (its own middleware is replaced by our intake, see createApp).
         webhook: { path: env.WEBHOOK_PATH || "/api/github/webhooks", secret: env.WEBHOOK_SECRET || "development" },
+        onClose: (close) => stops.push(close),
       });
       // run() adds a SIGINT listener that exits the process at once; our own handler closes workers first.
       const before = new Set(process.listeners("SIGINT"));
