@@ -261,30 +261,64 @@ for (const daemon of testDaemons()) {
       });
     });
 
-    it("a build job edited in Redis to push into the other tenant is refused by the worker", { timeout: TIMEOUT }, async () => {
-      await attempt("tampered job in Redis", async () => {
-        const repo = await e2e.createRepo("tamper", { "README.md": "x\n" });
-        const queue = new Queue<BuildJob>(QueueName.Builds, { connection: e2e.redisClient, prefix: e2e.queuePrefix });
-        try {
-          await queue.pause();
-          const from = tokens.requests.length;
-          const { sha } = await e2e.push(repo, dockerfile("tamper"));
-          const job = await eventually(async () => (await queue.getJobs(["waiting", "wait", "prioritized"])).find((j) => j?.data.sha === sha), "the build job to be queued", { timeoutMs: 60_000 });
+    const tamperings: Array<{ kind: string; edit: (job: BuildJob) => BuildJob; names: () => RegExp }> = [
+      {
+        kind: "tampered job in Redis: tags and cache at the other tenant",
+        edit: (job) => {
           const target = `${REG()}/${OTHER}/app`;
-          await job.updateData({ ...job.data, image: { ...job.data.image, tags: [`${target}:main`], cache: { imports: [`${target}:buildcache-main`], export: `${target}:buildcache-main` } } });
-          await queue.resume();
-          const check = await e2e.completedCheckRun(repo, sha, "buildkit-bot / tamper", TIMEOUT);
-          assert.equal(check.conclusion, "failure", describeRuns(e2e.github, repo));
-          assert.match(`${check.output.summary}\n${check.output.text ?? ""}`, /refused/);
-          assert.match(`${check.output.summary}\n${check.output.text ?? ""}`, new RegExp(`${OTHER}/app`));
-          await assertOtherUntouched(from);
-          return `build check run failed: ${(check.output.summary ?? "").split("\n")[0] ?? ""}`;
-        } finally {
-          await queue.resume().catch(() => undefined);
-          await queue.close();
-        }
+          return { ...job, image: { ...job.image, tags: [`${target}:main`], cache: { imports: [`${target}:buildcache-main`], export: `${target}:buildcache-main` } } };
+        },
+        names: () => new RegExp(`${OTHER}/app`),
+      },
+      {
+        kind: "tampered job in Redis: `../` in the tag (past the config schema)",
+        edit: (job) => ({ ...job, image: { ...job.image, tags: [`${REG()}/${acme}/../${OTHER}/app:main`] } }),
+        names: () => /\.\.\//,
+      },
+      {
+        kind: "tampered job in Redis: upper-case tag (past the config schema)",
+        edit: (job) => ({ ...job, image: { ...job.image, tags: [`${REG()}/${acme.toUpperCase()}/app:main`] } }),
+        names: () => new RegExp(acme.toUpperCase()),
+      },
+      {
+        kind: "tampered job in Redis: owner renamed to the other tenant",
+        edit: (job) => ({ ...job, repository: { ...job.repository, owner: OTHER }, image: { ...job.image, tags: [`${REG()}/${OTHER}/app:main`] } }),
+        names: () => new RegExp(`${OTHER}`),
+      },
+    ];
+    for (const [n, c] of tamperings.entries()) {
+      it(`refused by the worker: ${c.kind}`, { timeout: TIMEOUT }, async () => {
+        await attempt(c.kind, async () => {
+          const repo = await e2e.createRepo(`tamper-${n}`, { "README.md": "x\n" });
+          const queue = new Queue<BuildJob>(QueueName.Builds, { connection: e2e.redisClient, prefix: e2e.queuePrefix });
+          try {
+            // Paused, the workers take nothing: the job waits in Redis while the test edits it.
+            await queue.pause();
+            const from = tokens.requests.length;
+            const { sha } = await e2e.push(repo, dockerfile(`tamper-${n}`));
+            const job = await eventually(async () => (await queue.getJobs(["waiting", "wait", "prioritized"])).find((j) => j?.data.sha === sha), "the build job to be queued", { timeoutMs: 60_000 });
+            await job.updateData(c.edit(job.data));
+            await queue.resume();
+            const failed = await eventually(async () => (await queue.getJob(job.id!))?.failedReason || undefined, "the tampered job to fail", { timeoutMs: TIMEOUT });
+            assert.match(failed, /refused|outside|belongs to/, failed);
+            assert.match(failed, c.names());
+            if (c.edit(job.data).repository.owner === acme) {
+              // Where the user sees it: the image's check run fails saying why.
+              const check = await e2e.completedCheckRun(repo, sha, `buildkit-bot / tamper-${n}`, TIMEOUT);
+              assert.equal(check.conclusion, "failure", describeRuns(e2e.github, repo));
+              assert.match(`${check.output.summary ?? ""}\n${check.output.text ?? ""}`, /refused/);
+            }
+            assert.equal((await queue.getJob(job.id!))?.attemptsMade, 1, "no retry");
+            await assertOtherUntouched(from);
+            assert.deepEqual(appRequests(from), [], "no token request at all");
+            return `job failed, no retry: ${failed.split("\n")[0] ?? ""}`;
+          } finally {
+            await queue.resume().catch(() => undefined);
+            await queue.close();
+          }
+        });
       });
-    });
+    }
 
     /** A fork PR from a stranger: the fork's commit reaches the base only through the PR's ref. */
     async function forkPr(repo: E2ERepo, number: number): Promise<string> {
@@ -350,7 +384,7 @@ for (const daemon of testDaemons()) {
     it("tried / refused", (t) => {
       const rows = outcomes.map((o) => `${o.refused ? "refused" : "NOT REFUSED"} | ${o.kind} | ${o.how}`);
       t.diagnostic(`tenancy escape battery on ${daemon.name}: tried ${outcomes.length}, refused ${outcomes.filter((o) => o.refused).length}\n${rows.join("\n")}`);
-      assert.ok(outcomes.length >= 12, `every kind was tried (${outcomes.length})`);
+      assert.ok(outcomes.length >= 16, `every kind was tried (${outcomes.length})`);
       assert.deepEqual(outcomes.filter((o) => !o.refused).map((o) => o.kind), []);
     });
   });
