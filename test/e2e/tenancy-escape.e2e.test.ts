@@ -235,6 +235,7 @@ for (const daemon of testDaemons()) {
       { kind: "a fixed cache tag of the other tenant", config: () => `images:\n  - name: app\n    cache:\n      ref: ${REG()}/${OTHER}/app:buildcache-main\n`, expect: () => outside(`${REG()}/${OTHER}/app:buildcache-main`), line: 4 },
       { kind: "`../` out of the own namespace", config: () => `images:\n  - name: app\n    repository: ${REG()}/${acme}/../${OTHER}/app\n`, expect: () => /outside the account's namespaces|not a valid|\.\./, line: 3 },
       { kind: "case trick (OTHER/App, Acme-cased prefix)", config: () => `images:\n  - name: app\n    repository: ${REG()}/${OTHER.toUpperCase()}/App\n`, expect: () => /outside the account's namespaces|not a valid image repository/, line: 3 },
+      { kind: "owner-prefix trick (`<acme>-evil/`, no namespace boundary)", config: () => `images:\n  - name: app\n    repository: ${REG()}/${acme}-evil/app\n`, expect: () => outside(`${REG()}/${acme}-evil/app`), line: 3 },
       { kind: "build secret given to another repository", config: () => "images:\n  - name: app\n    secrets: [npm-token]\n", expect: () => /npm-token/, line: 3 },
     ];
     for (const c of configEscapes) {
@@ -261,7 +262,8 @@ for (const daemon of testDaemons()) {
       });
     });
 
-    const tamperings: Array<{ kind: string; edit: (job: BuildJob) => BuildJob; names: () => RegExp }> = [
+    /** `refusedBy`: what refuses it (default the worker's namespace guard, failing the job for good). */
+    const tamperings: Array<{ kind: string; edit: (job: BuildJob) => BuildJob; names: () => RegExp; refusedBy?: RegExp }> = [
       {
         kind: "tampered job in Redis: tags and cache at the other tenant",
         edit: (job) => {
@@ -285,6 +287,22 @@ for (const daemon of testDaemons()) {
         edit: (job) => ({ ...job, repository: { ...job.repository, owner: OTHER }, image: { ...job.image, tags: [`${REG()}/${OTHER}/app:main`] } }),
         names: () => new RegExp(`${OTHER}`),
       },
+      {
+        // The other installation's token cannot be minted for acme's repository: GitHub refuses before any clone.
+        kind: "tampered job in Redis: installation and owner both swapped to the other tenant",
+        edit: (job) => ({ ...job, repository: { ...job.repository, installationId: OTHER_INSTALLATION, owner: OTHER }, image: { ...job.image, tags: [`${REG()}/${OTHER}/app:main`] } }),
+        names: () => new RegExp(`installation ${OTHER_INSTALLATION}`),
+        refusedBy: /could not get a read-only token for repository \d+ of installation \d+/,
+      },
+      {
+        // A complete forgery of the other tenant's job (installation, owner, repository, tags, cache), only the
+        // clone URL still acme's: the guard cannot tell it from the other tenant's own job, but the other
+        // installation's read token does not open acme's repository, so the clone fails before any push.
+        kind: "tampered job in Redis: installation, owner and repository id swapped, acme's clone URL kept",
+        edit: (job) => ({ ...job, repository: { ...job.repository, installationId: OTHER_INSTALLATION, owner: OTHER, repoId: otherApp.repoId, repo: "app" }, image: { ...job.image, tags: [`${REG()}/${OTHER}/app:main`], ifBranchMoved: undefined, cache: { imports: [], export: `${REG()}/${OTHER}/app:buildcache-main` } } }),
+        names: () => new RegExp(`${acme}/tamper-`),
+        refusedBy: /could not clone .* the daemon was refused access/,
+      },
     ];
     for (const [n, c] of tamperings.entries()) {
       it(`refused by the worker: ${c.kind}`, { timeout: TIMEOUT }, async () => {
@@ -300,7 +318,7 @@ for (const daemon of testDaemons()) {
             await job.updateData(c.edit(job.data));
             await queue.resume();
             const failed = await eventually(async () => (await queue.getJob(job.id!))?.failedReason || undefined, "the tampered job to fail", { timeoutMs: TIMEOUT });
-            assert.match(failed, /refused|outside|belongs to/, failed);
+            assert.match(failed, c.refusedBy ?? /refused|outside|belongs to/, failed);
             assert.match(failed, c.names());
             if (c.edit(job.data).repository.owner === acme) {
               // Where the user sees it: the image's check run fails saying why.
@@ -308,10 +326,10 @@ for (const daemon of testDaemons()) {
               assert.equal(check.conclusion, "failure", describeRuns(e2e.github, repo));
               assert.match(`${check.output.summary ?? ""}\n${check.output.text ?? ""}`, /refused/);
             }
-            assert.equal((await queue.getJob(job.id!))?.attemptsMade, 1, "no retry");
+            if (!c.refusedBy) assert.equal((await queue.getJob(job.id!))?.attemptsMade, 1, "no retry");
             await assertOtherUntouched(from);
             assert.deepEqual(appRequests(from), [], "no token request at all");
-            return `job failed, no retry: ${failed.split("\n")[0] ?? ""}`;
+            return `job failed${c.refusedBy ? "" : ", no retry"}: ${failed.split("\n")[0] ?? ""}`;
           } finally {
             await queue.resume().catch(() => undefined);
             await queue.close();
@@ -384,7 +402,7 @@ for (const daemon of testDaemons()) {
     it("tried / refused", (t) => {
       const rows = outcomes.map((o) => `${o.refused ? "refused" : "NOT REFUSED"} | ${o.kind} | ${o.how}`);
       t.diagnostic(`tenancy escape battery on ${daemon.name}: tried ${outcomes.length}, refused ${outcomes.filter((o) => o.refused).length}\n${rows.join("\n")}`);
-      assert.ok(outcomes.length >= 16, `every kind was tried (${outcomes.length})`);
+      assert.ok(outcomes.length >= 19, `every kind was tried (${outcomes.length})`);
       assert.deepEqual(outcomes.filter((o) => !o.refused).map((o) => o.kind), []);
     });
   });
