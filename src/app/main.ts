@@ -1,4 +1,4 @@
-import { AppConfigError } from "../config/app-config.js";
+import { AppConfigError } from "./app-config.js";
 import { productionParts } from "./production-parts.js";
 import { startBuildkitBot } from "./start-app.js";
 import type { AppParts, RunningApp } from "./start-app.js";

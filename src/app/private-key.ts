@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { AppConfigError } from "../config/app-config.js";
+import { AppConfigError } from "./app-config.js";
 
 /**
  * The App's private key from the variables Probot reads: PRIVATE_KEY (PEM, with literal "\n" escapes

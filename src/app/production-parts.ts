@@ -1,6 +1,6 @@
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
-import type { AppConfig } from "../config/app-config.js";
+import type { AppConfig } from "./app-config.js";
 import { BudgetedPlannerReporter } from "../github/budgeted-planner-reporter.js";
 import { OctokitPlannerCheckRuns } from "../github/planner-check-runs.js";
 import type { OctokitRequest } from "../github/reporter.js";

@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
 import { Probot, run } from "probot";
 import type { Logger, Options as ProbotOptions } from "probot";
-import { loadAppConfig } from "../config/app-config.js";
-import type { AppConfig } from "../config/app-config.js";
+import { loadAppConfig } from "./app-config.js";
+import type { AppConfig } from "./app-config.js";
 import { BuildQueue } from "../queue/build-queue.js";
 import type { EnqueueBuild, WithdrawBuild } from "../queue/build-queue.js";
 import { createBuildWorker } from "../queue/build-worker.js";

@@ -1,10 +1,9 @@
 import type { Probot } from "probot";
 import { BuildKitClient } from "../buildkit/client.js";
 import { BuildCancelledError } from "../buildkit/errors.js";
-import type { RegistryConfig } from "../config/app-config.js";
 import { DEFAULT_CONFIG_LIMITS } from "../config/config-limits.js";
 import { secretsForRepository, singleRegistryTenants } from "../tenancy/index.js";
-import type { Tenants } from "../tenancy/index.js";
+import type { TenantRegistry, Tenants } from "../tenancy/index.js";
 import { readBranchHead, readRepoFile, RepoReadError } from "../github/repo-reader.js";
 import type { GitHubClient } from "../github/repo-reader.js";
 import type { GitHubReporter, OctokitRequest } from "../github/reporter.js";
@@ -43,7 +42,7 @@ export interface BuildProcessorDeps {
   /** BUILDKIT_HOST of the app config. */
   buildkitHost: string;
   /** The single registry of the app config: every account's, owner-scoped, when there is no `tenants`. */
-  registry: RegistryConfig;
+  registry: TenantRegistry;
   /**
    * The operator's tenants (the app config's): each build gets its own account's registry credentials and is
    * refused when any reference leaves the account's namespaces. Looked up by the job's installation id.

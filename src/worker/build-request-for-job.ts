@@ -1,13 +1,13 @@
 import { posix } from "node:path";
 import type { BuildRequest, CacheEntry, RegistryCredential } from "../buildkit/build-request.js";
 import type { DaemonCapabilities } from "../buildkit/solve/daemon-capabilities.js";
-import type { RegistryConfig } from "../config/app-config.js";
 import type { BuildJob } from "../queue/job-types.js";
+import type { TenantRegistry } from "../tenancy/index.js";
 
 export interface JobRequestOptions {
   /** Read-only token for the repository; absent for fork pull requests (they clone anonymously). */
   gitToken?: string;
-  registry: RegistryConfig;
+  registry: TenantRegistry;
   capabilities: DaemonCapabilities;
   /** Build secrets by id, checked against the tenants (secret-guard.ts); never given to a fork's build. */
   buildSecrets?: Record<string, string>;

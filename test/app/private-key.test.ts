@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { readPrivateKey } from "../../src/app/private-key.js";
-import { AppConfigError } from "../../src/config/app-config.js";
+import { AppConfigError } from "../../src/app/app-config.js";
 import { generateAppPrivateKey } from "../support/webhooks.js";
 
 describe("readPrivateKey", () => {

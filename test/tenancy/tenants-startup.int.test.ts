@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { AppConfigError, loadAppConfig } from "../../src/config/app-config.js";
+import { AppConfigError, loadAppConfig } from "../../src/app/app-config.js";
 import { startAppProcess } from "../support/app-process.js";
 import { createAppCredentials } from "../support/fake-github/app-credentials.js";
 import { testStack } from "../support/stack/env.js";

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { Probot } from "probot";
 import { JobOctokit } from "../../src/app/job-octokit.js";
 import { StepFailedError } from "../../src/buildkit/errors.js";
-import type { RegistryConfig } from "../../src/config/app-config.js";
+import type { RegistryConfig } from "../../src/app/app-config.js";
 import type { OctokitRequest } from "../../src/github/reporter.js";
 import { WriteBudget } from "../../src/github/write-budget.js";
 import { REBUILD_ACTIONS } from "../../src/handlers/rebuild-actions.js";

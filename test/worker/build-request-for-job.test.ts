@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { DaemonCapabilities } from "../../src/buildkit/solve/daemon-capabilities.js";
-import type { RegistryConfig } from "../../src/config/app-config.js";
+import type { RegistryConfig } from "../../src/app/app-config.js";
 import { buildRequestForJob, dockerfileInContext, isLoopbackRegistry } from "../../src/worker/build-request-for-job.js";
 import { buildJob } from "./worker-test-kit.js";
 

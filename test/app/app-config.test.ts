@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
 import { describe, it } from "node:test";
-import { AppConfigError, loadAppConfig } from "../../src/config/app-config.js";
+import { AppConfigError, loadAppConfig } from "../../src/app/app-config.js";
 
 const base = {
   BUILDKIT_BOT_REDIS_URL: "redis://:hunter2@127.0.0.1:6379/0",

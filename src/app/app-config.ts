@@ -1,8 +1,8 @@
 import { inspect } from "node:util";
-import { CONFIG_LIMITS_VARIABLE, ConfigLimitsError, configLimitsFromEnv } from "./config-limits.js";
-import type { ConfigLimits } from "./config-limits.js";
+import { CONFIG_LIMITS_VARIABLE, ConfigLimitsError, configLimitsFromEnv } from "../config/config-limits.js";
+import type { ConfigLimits } from "../config/config-limits.js";
 import { loadTenants, singleRegistryTenants, TenantsFileError } from "../tenancy/index.js";
-import type { Tenants } from "../tenancy/index.js";
+import type { TenantRegistry, Tenants } from "../tenancy/index.js";
 
 /**
  * The app's own configuration, read from the environment once at start. Probot keeps reading its own
@@ -13,14 +13,8 @@ import type { Tenants } from "../tenancy/index.js";
  */
 export type AppRole = "web" | "worker" | "all";
 
-export interface RegistryConfig {
-  /** Where images go, without a trailing slash: `ghcr.io/acme`, `127.0.0.1:5000/acme`. */
-  prefix: string;
-  /** `host[:port]` part of the prefix, as the daemon dials it. */
-  host: string;
-  /** Present only when both username and password are set. */
-  credentials?: { username: string; password: string };
-}
+/** The deployment's registry (BUILDKIT_BOT_REGISTRY and its credentials): the shape every tenant's registry has. */
+export type RegistryConfig = TenantRegistry;
 
 export interface GitHubHostConfig {
   /** `github.com` or the GHE host. */
