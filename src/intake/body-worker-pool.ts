@@ -33,12 +33,13 @@ interface Thread {
   open: number;
   waiting: Map<number, { resolve(p: WebhookPayload): void; reject(err: Error): void }>;
   gone?: Error;
+  idle?: NodeJS.Timeout;
 }
 
 /**
- * A few long-lived threads that assemble, parse and shape-check large webhook bodies, so that touching tens of MB
- * of fresh memory (concat, UTF-8 decode, JSON.parse) never happens on the main thread's event loop. Threads start
- * on first use and do not keep the process alive; `close()` stops them. A thread that dies fails the bodies it
+ * Threads that assemble, parse and shape-check large webhook bodies, so that touching tens of MB of fresh memory
+ * (concat, UTF-8 decode, JSON.parse) never happens on the main thread's event loop. Threads start on first use,
+ * stop when idle and never keep the process alive; `close()` stops them. A thread that dies fails the bodies it
  * held (a 500) and is replaced on the next body.
  */
 export class BodyWorkerPool {
@@ -46,7 +47,14 @@ export class BodyWorkerPool {
   #nextId = 1;
   #closed = false;
 
-  constructor(readonly size = 2) {}
+  /**
+   * One thread by default: two 25 MB parses at once would each grow a heap by ~75 MB; one after the other they
+   * share one (the bodies still arrive in parallel, only their parses queue).
+   */
+  constructor(
+    readonly size = 1,
+    readonly idleMs = 500,
+  ) {}
 
   open(): BodySession {
     if (this.#closed) throw new Error("the body worker pool is closed");
@@ -59,6 +67,7 @@ export class BodyWorkerPool {
       done = true;
       thread.open--;
     };
+    this.#keep(thread);
     const send = (msg: ToBodyWorker, transfer: ArrayBuffer[] = []): void => {
       if (!thread.gone) thread.worker.postMessage(msg, transfer);
     };
@@ -74,6 +83,7 @@ export class BodyWorkerPool {
         if (done) return;
         finish();
         send({ kind: "drop", id });
+        this.#retireWhenIdle(thread);
       },
       parse: (name) => {
         if (done) return Promise.reject(new Error("body session already ended"));
@@ -93,6 +103,33 @@ export class BodyWorkerPool {
     await Promise.all(threads.map((t) => t.worker.terminate()));
   }
 
+  /** Threads running now (a retired or lost thread is not counted). */
+  get liveThreads(): number {
+    return this.#threads.filter((t) => !t.gone).length;
+  }
+
+  #keep(thread: Thread): void {
+    if (thread.idle) clearTimeout(thread.idle);
+    thread.idle = undefined;
+  }
+
+  /**
+   * A thread's heap stays as large as the largest body it parsed made it, so a thread with nothing to do is
+   * stopped after idleMs; the next large body starts a fresh one (tens of ms, for a rare delivery).
+   */
+  #retireWhenIdle(thread: Thread): void {
+    if (thread.open > 0 || thread.waiting.size > 0 || thread.gone) return;
+    this.#keep(thread);
+    thread.idle = setTimeout(() => {
+      if (thread.open > 0 || thread.waiting.size > 0 || thread.gone) return;
+      thread.gone = new Error("body worker thread retired");
+      const i = this.#threads.indexOf(thread);
+      if (i >= 0) this.#threads.splice(i, 1);
+      void thread.worker.terminate();
+    }, this.idleMs);
+    thread.idle.unref();
+  }
+
   #pick(): Thread {
     const live = this.#threads.filter((t) => !t.gone);
     if (live.length < this.size) return this.#start();
@@ -108,6 +145,7 @@ export class BodyWorkerPool {
       const waiter = thread.waiting.get(msg.id);
       if (!waiter) return;
       thread.waiting.delete(msg.id);
+      this.#retireWhenIdle(thread);
       if (msg.kind === "parsed") waiter.resolve(msg.payload);
       else if (msg.kind === "invalid") waiter.reject(new InvalidPayloadError(msg.message));
       else waiter.reject(new Error(`body worker: ${msg.message}`));
