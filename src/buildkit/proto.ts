@@ -7,8 +7,10 @@ import type { ProtoGrpcType as AuthProto } from "./generated/auth.js";
 import type { ProtoGrpcType as FileSyncProto } from "./generated/filesync.js";
 import type { ProtoGrpcType as HealthProto } from "./generated/health.js";
 import type { ProtoGrpcType as StatusProto } from "./generated/google_rpc_status.js";
+import type { ProtoGrpcType as ContentProto } from "./generated/content.js";
+import { DESCRIPTORS_JSON } from "./generated/descriptors.js";
 
-/** Where our own trimmed .proto files live: `<package root>/proto`, the same depth from src/ and dist/. */
+/** Where our own trimmed .proto files live in a checkout (`scripts/proto-descriptors.mjs` compiles them). */
 export const PROTO_DIR = fileURLToPath(new URL("../../proto/", import.meta.url));
 
 /** Exactly the options the TypeScript types are generated with (package.json `proto:gen`). */
@@ -21,13 +23,6 @@ export const LOADER_OPTIONS: protoLoader.Options = {
   includeDirs: [PROTO_DIR],
 };
 
-function load<T>(file: string): T {
-  const definition = protoLoader.loadSync(file, LOADER_OPTIONS);
-  return grpc.loadPackageDefinition(definition) as unknown as T;
-}
-
-let cache: Protos | undefined;
-
 export interface Protos {
   control: ControlProto;
   secrets: SecretsProto;
@@ -35,22 +30,36 @@ export interface Protos {
   filesync: FileSyncProto;
   health: HealthProto;
   status: StatusProto;
+  content: ContentProto;
 }
 
-/** Loads every proto once per process. */
+let definition: protoLoader.PackageDefinition | undefined;
+let cache: Protos | undefined;
+
+function allDefinitions(): protoLoader.PackageDefinition {
+  // Every .proto resolved into one protobufjs root at `npm run proto:gen` time: start-up parses no .proto text.
+  definition ??= protoLoader.fromJSON(JSON.parse(DESCRIPTORS_JSON) as DescriptorsJson, LOADER_OPTIONS);
+  return definition;
+}
+type DescriptorsJson = Parameters<typeof protoLoader.fromJSON>[0];
+
+/**
+ * Every proto's gRPC object, loaded once per process. One package definition holds all files, so each field is
+ * the same object typed as that file's generated `ProtoGrpcType`.
+ */
 export function protos(): Protos {
-  cache ??= {
-    control: load<ControlProto>("control.proto"),
-    secrets: load<SecretsProto>("secrets.proto"),
-    auth: load<AuthProto>("auth.proto"),
-    filesync: load<FileSyncProto>("filesync.proto"),
-    health: load<HealthProto>("health.proto"),
-    status: load<StatusProto>("google_rpc_status.proto"),
-  };
+  if (!cache) {
+    const all = grpc.loadPackageDefinition(allDefinitions());
+    cache = {
+      control: all as unknown as ControlProto,
+      secrets: all as unknown as SecretsProto,
+      auth: all as unknown as AuthProto,
+      filesync: all as unknown as FileSyncProto,
+      health: all as unknown as HealthProto,
+      status: all as unknown as StatusProto,
+      content: all as unknown as ContentProto,
+    };
+  }
   return cache;
 }
 
-/** The raw package definition of one file, for message (de)serialisation outside a service call. */
-export function packageDefinition(file: string): protoLoader.PackageDefinition {
-  return protoLoader.loadSync(file, LOADER_OPTIONS);
-}

@@ -1,13 +1,11 @@
 import { once } from "node:events";
 import type { Readable } from "node:stream";
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
 import type { ContentDefinition, ContentHandlers } from "../generated/containerd/services/content/v1/Content.js";
 import type { WriteContentRequest__Output } from "../generated/containerd/services/content/v1/WriteContentRequest.js";
 import type { WriteContentResponse } from "../generated/containerd/services/content/v1/WriteContentResponse.js";
-import type { ProtoGrpcType as ContentProto } from "../generated/content.js";
 import type { Timestamp } from "../generated/google/protobuf/Timestamp.js";
-import { LOADER_OPTIONS } from "../proto.js";
+import { protos } from "../proto.js";
 import { ContentStoreError } from "./oci-layout-store.js";
 import type { BlobWriter, ContentStoreErrorKind, OciLayoutStore } from "./oci-layout-store.js";
 import type { SessionService } from "./service.js";
@@ -24,15 +22,8 @@ export function localCacheStoreId(dir: string): string {
 /** Read chunks: far below the daemon's message size limit, large enough to keep a layer's transfer cheap. */
 const READ_CHUNK_BYTES = 1024 * 1024;
 
-let definition: ContentDefinition | undefined;
-
-/** Loaded here rather than in proto.ts's `protos()`: only builds with a local cache need it. */
 function contentDefinition(): ContentDefinition {
-  if (!definition) {
-    const loaded = grpc.loadPackageDefinition(protoLoader.loadSync("content.proto", LOADER_OPTIONS)) as unknown as ContentProto;
-    definition = loaded.containerd.services.content.v1.Content.service;
-  }
-  return definition;
+  return protos().content.containerd.services.content.v1.Content.service;
 }
 
 const CODES: Record<ContentStoreErrorKind, grpc.status> = {
