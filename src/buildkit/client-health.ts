@@ -13,15 +13,13 @@ export interface WorkerInfo {
 
 export interface DaemonHealth {
   address: string;
+  /** What the daemon's profile calls it. */
   daemon: "buildkitd" | "docker-engine";
   workers: WorkerInfo[];
   version?: { buildkit?: string; engine?: string; revision?: string };
   /** The daemon answers `Control.Info` (BuildKit v0.11+). */
   infoSupported: boolean;
 }
-
-/** Docker Engine names its single embedded worker `moby` (WIRE.md §1.6). */
-export const ENGINE_WORKER_ID = "moby";
 
 export function formatPlatform(p: Platform__Output): string {
   return [p.OS, p.Architecture, p.Variant].filter((part) => part).join("/");

@@ -1,19 +1,18 @@
 import * as grpc from "@grpc/grpc-js";
 import type { BuildRequest, BuildResult } from "./build-request.js";
 import type { DaemonHealth } from "./client-health.js";
-import { ENGINE_WORKER_ID, daemonInfo, listWorkers, workerInfo } from "./client-health.js";
-import { channelReady } from "./transport/channel-ready.js";
+import { daemonInfo, listWorkers, workerInfo } from "./client-health.js";
 import type { ConnectOptions } from "./connect-options.js";
 import { DEFAULT_CONNECT_TIMEOUT_MS } from "./connect-options.js";
-import { EngineApi } from "./engine/engine-api.js";
-import { askEngineFacts, engineMayBeAtLeast } from "./engine/engine-facts.js";
-import type { EngineFacts } from "./engine/engine-facts.js";
+import type { DaemonCapabilities } from "./daemon/daemon-capabilities.js";
+import { daemonCapabilities } from "./daemon/daemon-capabilities.js";
+import type { DaemonProfile } from "./daemon/daemon-profile.js";
+import { detectBuildkitVersion, identifyDaemon } from "./daemon/identify-daemon.js";
+import type { DaemonIdentity } from "./daemon/identify-daemon.js";
 import { ConnectionError, InvalidRequestError } from "./errors.js";
 import type { ControlClient } from "./generated/moby/buildkit/v1/Control.js";
 import type { WorkerRecord__Output } from "./generated/moby/buildkit/v1/types/WorkerRecord.js";
 import { protos } from "./proto.js";
-import type { DaemonCapabilities } from "./solve/daemon-capabilities.js";
-import { engineBuildkitVersion, supportsGitSubdirFragment } from "./solve/daemon-capabilities.js";
 import type { SolveOptions } from "./solve/run-solve.js";
 import { runSolve } from "./solve/run-solve.js";
 import type { Transport } from "./transport/open-transport.js";
@@ -31,15 +30,13 @@ export class BuildKitClient {
     /** Asked while connecting; on an Engine, awaited only by what needs the records. */
     private readonly workers: Promise<WorkerRecord__Output[]>,
     private readonly timeoutMs: number,
-    /** The Engine's version and image store, asked while connecting; set exactly for docker-engine:// addresses. */
-    private readonly engineFacts: EngineFacts | undefined,
+    /** Which daemon answers: its profile, and the Engine's API when reached through it. */
+    private readonly identity: DaemonIdentity,
   ) {}
 
   /**
-   * Connects and checks that the daemon answers, failing with a ConnectionError naming the address within
-   * `connectTimeoutMs`: a `ListWorkers` call for buildkitd; for a Docker Engine its `/_ping` and the `/grpc`
-   * upgrade, which are much quicker than a `ListWorkers` through the Engine (5–8 ms on 20.10, even on an open
-   * connection). The address defaults to `BUILDKIT_HOST`.
+   * Connects, checks that the daemon answers and chooses its profile (`identifyDaemon`), failing with a
+   * ConnectionError naming the address within `connectTimeoutMs`. The address defaults to `BUILDKIT_HOST`.
    */
   static async connect(address?: string, options: ConnectOptions = {}): Promise<BuildKitClient> {
     const env = options.env ?? process.env;
@@ -60,16 +57,8 @@ export class BuildKitClient {
     const workers = listWorkers(control, deadline);
     workers.catch(() => undefined);
     try {
-      if (transport.address.scheme !== "docker-engine") {
-        await workers;
-        return new BuildKitClient(transport, control, workers, timeoutMs, undefined);
-      }
-      const facts = askEngineFacts(new EngineApi(transport.address.socketPath)).catch((err: unknown) => {
-        const reason = err instanceof Error ? err.message : String(err);
-        throw new ConnectionError(transport.display, `cannot connect to BuildKit at ${transport.display}: ${reason}`, { cause: err });
-      });
-      const [engineFacts] = await Promise.all([facts, channelReady(control, deadline)]);
-      return new BuildKitClient(transport, control, workers, timeoutMs, engineFacts);
+      const identity = await identifyDaemon(transport, control, workers, deadline);
+      return new BuildKitClient(transport, control, workers, timeoutMs, identity);
     } catch (err) {
       control.close();
       await transport.close();
@@ -82,18 +71,22 @@ export class BuildKitClient {
     return this.transport.display;
   }
 
+  /** How the connected kind of daemon differs from the others, chosen while connecting. */
+  get profile(): DaemonProfile {
+    return this.identity.profile;
+  }
+
   /** Which daemon answers, its workers and version. */
   async health(): Promise<DaemonHealth> {
     const deadline = (): number => Date.now() + this.timeoutMs;
     try {
       const [records, info] = await Promise.all([listWorkers(this.control, deadline()), daemonInfo(this.control, deadline())]);
-      const daemon = this.daemonKind(records);
-      const health: DaemonHealth = { address: this.address, daemon, workers: records.map(workerInfo), infoSupported: info !== undefined };
+      const health: DaemonHealth = { address: this.address, daemon: this.profile.daemon, workers: records.map(workerInfo), infoSupported: info !== undefined };
       const version: NonNullable<DaemonHealth["version"]> = {};
       const buildkit = info?.buildkitVersion ?? records.find((r) => r.BuildkitVersion?.version)?.BuildkitVersion;
       if (buildkit?.version) version.buildkit = buildkit.version;
       if (buildkit?.revision) version.revision = buildkit.revision;
-      if (this.engineFacts) version.engine = this.engineFacts.version;
+      if (this.identity.engine) version.engine = this.identity.engine.facts.version;
       if (Object.keys(version).length > 0) health.version = version;
       return health;
     } catch (err) {
@@ -120,7 +113,7 @@ export class BuildKitClient {
       {
         control: this.control,
         capabilities,
-        engine: this.engineApi(),
+        engine: this.identity.engine?.api,
         address: this.address,
         connectionError: (err) => connectionError(this.transport, err, "lost the connection to BuildKit"),
       },
@@ -137,36 +130,9 @@ export class BuildKitClient {
     await this.transport.close();
   }
 
-  private engineApi(): EngineApi | undefined {
-    const address = this.transport.address;
-    return address.scheme === "docker-engine" ? new EngineApi(address.socketPath) : undefined;
-  }
-
-  private daemonKind(records: WorkerRecord__Output[]): DaemonHealth["daemon"] {
-    return this.transport.address.scheme === "docker-engine" || records.some((r) => r.ID === ENGINE_WORKER_ID) ? "docker-engine" : "buildkitd";
-  }
-
   private async detectCapabilities(): Promise<DaemonCapabilities> {
-    const engine = this.engineFacts;
-    if (engine) {
-      // Worker records name the BuildKit version from BuildKit 0.11 (Engine 24) on; before, the Engine release says it.
-      const records = engineMayBeAtLeast(engine.version, 24) ? await this.workers.catch(() => []) : [];
-      const buildkitVersion = records.find((r) => r.BuildkitVersion?.version)?.BuildkitVersion?.version ?? engineBuildkitVersion(engine.version);
-      return {
-        daemon: "docker-engine",
-        buildkitVersion,
-        containerdImageStore: engine.containerdImageStore,
-        gitSubdirFragment: supportsGitSubdirFragment(buildkitVersion),
-      };
-    }
-    const records = await this.workers;
-    const daemon = this.daemonKind(records);
-    let buildkitVersion = records.find((r) => r.BuildkitVersion?.version)?.BuildkitVersion?.version;
-    if (!buildkitVersion) {
-      const info = await daemonInfo(this.control, Date.now() + this.timeoutMs).catch(() => undefined);
-      buildkitVersion = info?.buildkitVersion?.version || undefined;
-    }
-    return { daemon, buildkitVersion, containerdImageStore: false, gitSubdirFragment: supportsGitSubdirFragment(buildkitVersion) };
+    const info = () => daemonInfo(this.control, Date.now() + this.timeoutMs);
+    return daemonCapabilities(this.profile, await detectBuildkitVersion(this.identity, this.workers, info));
   }
 }
 

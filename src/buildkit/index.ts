@@ -3,7 +3,10 @@ export { BuildKitClient } from "./client.js";
 export type { DaemonHealth, WorkerInfo } from "./client-health.js";
 export type { ConnectOptions, TlsOptions } from "./connect-options.js";
 export type { SolveOptions } from "./solve/run-solve.js";
-export type { DaemonCapabilities } from "./solve/daemon-capabilities.js";
+export type { DaemonCapabilities } from "./daemon/daemon-capabilities.js";
+export { daemonCapabilities } from "./daemon/daemon-capabilities.js";
+export type { DaemonFeature, DaemonKind, DaemonProfile } from "./daemon/daemon-profile.js";
+export { daemonProfile } from "./daemon/profiles.js";
 export type {
   BuildContext,
   BuildOutput,

@@ -1,6 +1,5 @@
 import { posix } from "node:path";
-import type { BuildRequest, CacheEntry, RegistryCredential } from "../buildkit/build-request.js";
-import type { DaemonCapabilities } from "../buildkit/solve/daemon-capabilities.js";
+import type { BuildRequest, CacheEntry, DaemonCapabilities, RegistryCredential } from "../buildkit/index.js";
 import type { BuildJob } from "../queue/job-types.js";
 import type { TenantRegistry } from "../tenancy/index.js";
 
@@ -54,10 +53,10 @@ export function buildRequestForJob(job: BuildJob, opts: JobRequestOptions): JobR
   if (Object.keys(image.buildArgs).length > 0) request.buildArgs = { ...image.buildArgs };
   if (job.noCache) request.noCache = true;
 
-  // A standalone buildkitd reaches a plain-HTTP registry only when told (BuildKit v0.12+ `registry.insecure`;
-  // older versions ignore the attribute and need it in buildkitd.toml). The Engine treats 127.0.0.0/8 as insecure.
+  // BuildKit v0.12+ takes `registry.insecure` on a cache entry; older versions ignore it and need buildkitd.toml.
+  const { profile } = opts.capabilities;
   const insecureCache = (ref: string): Record<string, string> =>
-    opts.capabilities.daemon === "buildkitd" && isLoopbackRegistry(ref.split("/")[0] ?? "") ? { "registry.insecure": "true" } : {};
+    profile.loopbackRegistryNeedsInsecureFlag && isLoopbackRegistry(ref.split("/")[0] ?? "") ? { "registry.insecure": "true" } : {};
   const imports: CacheEntry[] = job.noCache ? [] : image.cache.imports.map((ref) => ({ type: "registry", attrs: { ref, ...insecureCache(ref) } }));
   if (imports.length > 0) request.cacheImports = imports;
 
@@ -65,15 +64,14 @@ export function buildRequestForJob(job: BuildJob, opts: JobRequestOptions): JobR
   const names = [...pushTags];
   const cacheRef = fork ? undefined : image.cache.export;
   if (cacheRef) {
-    const { daemon, containerdImageStore } = opts.capabilities;
-    if (daemon === "docker-engine" && !containerdImageStore) {
-      // This Engine can only export an inline cache: the cache travels inside the image config, so the image
-      // is also pushed under the cache tag, where the next build's import looks for it.
+    if (profile.exportsCache("registry")) {
+      request.cacheExports = [{ type: "registry", attrs: { ref: cacheRef, mode: "max", ...insecureCache(cacheRef) } }];
+    } else {
+      // An inline cache travels inside the image config, so the image is also pushed under the cache tag, where
+      // the next build's import looks for it.
       request.cacheExports = [{ type: "inline" }];
       if (!names.includes(cacheRef)) names.push(cacheRef);
-      notes.push(`cache: this Docker Engine can only export an inline cache; the image is also pushed as ${cacheRef} to carry it`);
-    } else {
-      request.cacheExports = [{ type: "registry", attrs: { ref: cacheRef, mode: "max", ...insecureCache(cacheRef) } }];
+      notes.push(`cache: ${profile.cacheExportLimit ?? "this daemon cannot export a registry cache"}; the image is also pushed as ${cacheRef} to carry it`);
     }
   }
   if (names.length > 0) {

@@ -52,10 +52,12 @@ for (const daemon of testDaemons()) {
         assert.equal(health.address, daemon.address);
         if (daemon.kind === "docker-engine") {
           assertEngineHealth(health);
+          assert.equal(client.profile.kind, "engine-classic", "Engine 20.10 asked through its socket: the classic image store");
           assert.equal(health.address, `docker-engine://${stack.dockerSocket}`);
           assert.match(health.version?.engine ?? "", /^20\.10\./);
         } else {
           assert.equal(health.daemon, "buildkitd");
+          assert.equal(client.profile.kind, "buildkitd");
           assert.equal(health.infoSupported, true);
           assert.match(health.version?.buildkit ?? "", /^v?\d+\.\d+\.\d+/);
           assert.equal(health.version?.engine, undefined);
@@ -77,6 +79,7 @@ describe("BuildKitClient.health through forwarders", () => {
       try {
         const health = await client.health();
         assertEngineHealth(health);
+        assert.equal(client.profile.kind, "engine-classic", "known by its `moby` worker, without the Engine's API to ask");
         assert.equal(health.address, forwarder.address);
         assert.ok(forwarder.accepted >= 1);
       } finally {

@@ -9,13 +9,14 @@ import { InvalidOptionError, UnsupportedByDaemonError } from "../../src/buildkit
 import type { SolveRequest__Output } from "../../src/buildkit/generated/moby/buildkit/v1/SolveRequest.js";
 import { protos } from "../../src/buildkit/proto.js";
 import { stagedNames } from "../../src/buildkit/push/engine-publish.js";
-import type { DaemonCapabilities } from "../../src/buildkit/solve/daemon-capabilities.js";
+import { daemonCapabilities, daemonProfile } from "../../src/buildkit/index.js";
+import type { DaemonCapabilities } from "../../src/buildkit/index.js";
 import type { LocalCacheLookup } from "../../src/buildkit/solve/local-cache.js";
 import { planSolve } from "../../src/buildkit/solve/solve-plan.js";
 
-const buildkitd: DaemonCapabilities = { daemon: "buildkitd", buildkitVersion: "v0.24.0", containerdImageStore: false, gitSubdirFragment: true };
-const engine2010: DaemonCapabilities = { daemon: "docker-engine", buildkitVersion: "v0.8", containerdImageStore: false, gitSubdirFragment: false };
-const engineContainerd: DaemonCapabilities = { ...engine2010, buildkitVersion: "v0.12", containerdImageStore: true };
+const buildkitd = daemonCapabilities(daemonProfile("buildkitd"), "v0.24.0");
+const engine2010 = daemonCapabilities(daemonProfile("engine-classic"), "v0.8");
+const engineContainerd = daemonCapabilities(daemonProfile("engine-containerd"), "v0.12");
 
 type Codec = { serialize(v: object): Buffer; deserialize(b: Buffer): SolveRequest__Output };
 const codec = protos().control.moby.buildkit.v1.SolveRequest as unknown as Codec;

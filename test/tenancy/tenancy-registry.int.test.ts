@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { BuildKitClient } from "../../src/buildkit/client.js";
 import type { BuildRequest, BuildResult } from "../../src/buildkit/build-request.js";
-import type { DaemonCapabilities } from "../../src/buildkit/solve/daemon-capabilities.js";
+import type { DaemonCapabilities } from "../../src/buildkit/index.js";
 import { RegistryClient } from "../../src/buildkit/registry/registry-client.js";
 import { DEFAULT_CONFIG_LIMITS } from "../../src/config/config-limits.js";
 import { planCache } from "../../src/planner/cache-plan.js";

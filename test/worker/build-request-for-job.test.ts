@@ -1,12 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { DaemonCapabilities } from "../../src/buildkit/solve/daemon-capabilities.js";
+import { daemonCapabilities, daemonProfile } from "../../src/buildkit/index.js";
 import type { RegistryConfig } from "../../src/app/app-config.js";
 import { buildRequestForJob, dockerfileInContext, isLoopbackRegistry } from "../../src/worker/build-request-for-job.js";
 import { buildJob } from "./worker-test-kit.js";
 
-const ENGINE_20_10: DaemonCapabilities = { daemon: "docker-engine", buildkitVersion: "v0.8.2", containerdImageStore: false, gitSubdirFragment: false };
-const BUILDKITD: DaemonCapabilities = { daemon: "buildkitd", buildkitVersion: "v0.11.6", containerdImageStore: false, gitSubdirFragment: true };
+const ENGINE_20_10 = daemonCapabilities(daemonProfile("engine-classic"), "v0.8.2");
+const BUILDKITD = daemonCapabilities(daemonProfile("buildkitd"), "v0.11.6");
 const REGISTRY: RegistryConfig = { prefix: "ghcr.io/acme", host: "ghcr.io", credentials: { username: "bot", password: "pw-123" } };
 const SHA = "a".repeat(40);
 
@@ -72,7 +72,7 @@ test("cache export: a registry cache (mode=max) on buildkitd, an inline cache ca
   assert.deepEqual(onEngine.pushTags, ["ghcr.io/acme/api:main", "ghcr.io/acme/api:sha-aaaaaaa"], "the cache tag is not a planned tag");
   assert.match(onEngine.notes[0] ?? "", /inline cache/);
 
-  const withContainerd = buildRequestForJob(job({ cache }), { registry: REGISTRY, capabilities: { ...ENGINE_20_10, containerdImageStore: true } });
+  const withContainerd = buildRequestForJob(job({ cache }), { registry: REGISTRY, capabilities: daemonCapabilities(daemonProfile("engine-containerd"), "v0.12.5") });
   assert.equal(withContainerd.request.cacheExports?.[0]?.type, "registry");
 });
 

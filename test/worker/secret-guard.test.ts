@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { DaemonCapabilities } from "../../src/buildkit/solve/daemon-capabilities.js";
+import { daemonCapabilities, daemonProfile } from "../../src/buildkit/index.js";
 import { DEFAULT_CONFIG_LIMITS } from "../../src/config/config-limits.js";
 import { loadTenants } from "../../src/tenancy/index.js";
 import type { ServedTenant } from "../../src/tenancy/index.js";
@@ -11,7 +11,7 @@ import { buildRequestForJob } from "../../src/worker/build-request-for-job.js";
 import { buildSecretsOfJob, isForkJob, UngrantedSecretError } from "../../src/worker/secret-guard.js";
 import { buildJob } from "./worker-test-kit.js";
 
-const BUILDKITD: DaemonCapabilities = { daemon: "buildkitd", buildkitVersion: "v0.24.0", containerdImageStore: false, gitSubdirFragment: true };
+const BUILDKITD = daemonCapabilities(daemonProfile("buildkitd"), "v0.24.0");
 const registry = { prefix: "r.example/b", host: "r.example" };
 
 function acmePolicy(): ServedTenant {

@@ -2,8 +2,9 @@ import { createHash, randomBytes } from "node:crypto";
 import { posix, resolve } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import type { BuildRequest, BuildResult } from "../build-request.js";
+import type { DaemonCapabilities } from "../daemon/daemon-capabilities.js";
 import type { EngineApi } from "../engine/engine-api.js";
-import { BuildCancelledError, UnsupportedByDaemonError } from "../errors.js";
+import { BuildCancelledError } from "../errors.js";
 import type { BuildKitError, ConnectionError } from "../errors.js";
 import { fileSendService } from "../export/file-send-service.js";
 import { classifySolveError } from "../failure/classify.js";
@@ -21,7 +22,6 @@ import { secretsService } from "../session/secrets-service.js";
 import type { SessionService } from "../session/service.js";
 import { openSession } from "../session/session.js";
 import { newBuildRef } from "./build-ref.js";
-import type { DaemonCapabilities } from "./daemon-capabilities.js";
 import { closeLocalCacheStores, lookUpLocalCaches, openLocalCacheStores, recordExportedCache } from "./local-cache.js";
 import { planSolve } from "./solve-plan.js";
 import { followStatus } from "./status-stream.js";
@@ -41,7 +41,7 @@ export interface SolveOptions {
 export interface SolveDependencies {
   control: ControlClient;
   capabilities: DaemonCapabilities;
-  /** The Engine's HTTP API, when connected through `docker-engine://`; needed to push from the Engine's store. */
+  /** The Engine's HTTP API, when connected through its socket; the profile's `push: "engine-api"` needs it. */
   engine?: EngineApi;
   /** The daemon address, for messages. */
   address: string;
@@ -55,7 +55,7 @@ export const LOG_LOST_WARNING =
 
 /**
  * One build: session up, Solve + Status concurrently, session down, then (Engine image store) the push.
- * WIRE.md §10 has the call order.
+ * docs/buildkit-wire.md#call-order has the order.
  */
 export async function runSolve(deps: SolveDependencies, request: BuildRequest, options: SolveOptions = {}): Promise<BuildResult> {
   const { signal } = options;
@@ -71,10 +71,8 @@ export async function runSolve(deps: SolveDependencies, request: BuildRequest, o
     localCacheImports: await lookUpLocalCaches(request.cacheImports ?? []),
   });
   if (plan.enginePush && !deps.engine) {
-    throw new UnsupportedByDaemonError(
-      "engine-push",
-      "this daemon is a Docker Engine without a containerd image store: pushing needs its API socket, so connect with a docker-engine:// address",
-    );
+    const refused = deps.capabilities.profile.refusal("engine-push");
+    if (refused) throw refused;
   }
 
   const redactor = new Redactor();
@@ -101,7 +99,7 @@ export async function runSolve(deps: SolveDependencies, request: BuildRequest, o
   try {
     const solving = new Promise<SolveResponse__Output>((resolve, reject) => {
       const call = deps.control.Solve(plan.solve, (err, res) => (err ? reject(err) : resolve(res as SolveResponse__Output)));
-      // Cancelling the call makes the daemon stop the build and kill running steps (WIRE.md §8.1).
+      // Cancelling the call makes the daemon stop the build and kill running steps (docs/buildkit-wire.md#cancel).
       const abort = (): void => call.cancel();
       signal?.addEventListener("abort", abort, { once: true });
       call.on("status", () => signal?.removeEventListener("abort", abort));
@@ -201,8 +199,8 @@ function dockerfilePath(request: BuildRequest): string {
 
 /**
  * The session's shared key for local directories: stable per directory pair, so the daemon's transfer cache
- * (keyed by dir name + shared key, WIRE.md §4.3.6) lets a rebuild send only the files whose size, mtime or mode
- * changed. Safe because FileSync sends real nanosecond mtimes.
+ * (keyed by dir name + shared key, docs/buildkit-wire.md#transfer-cache) lets a rebuild send only the files whose
+ * size, mtime or mode changed. Safe because FileSync sends real nanosecond mtimes.
  */
 function transferCacheKey(dirs: { context: string; dockerfile: string }): string {
   return createHash("sha256").update(`${resolve(dirs.context)}\0${resolve(dirs.dockerfile)}`).digest("hex").slice(0, 32);

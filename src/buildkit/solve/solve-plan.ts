@@ -3,8 +3,8 @@ import type { BuildOutput, BuildRequest, CacheEntry } from "../build-request.js"
 import { InvalidRequestError, UnsupportedByDaemonError } from "../errors.js";
 import type { CacheOptionsEntry } from "../generated/moby/buildkit/v1/CacheOptionsEntry.js";
 import type { SolveRequest } from "../generated/moby/buildkit/v1/SolveRequest.js";
-import type { DaemonCapabilities } from "./daemon-capabilities.js";
-import { parseMinorVersion } from "./daemon-capabilities.js";
+import type { DaemonCapabilities } from "../daemon/daemon-capabilities.js";
+import { parseMinorVersion } from "../daemon/daemon-capabilities.js";
 import { gitAuthSecretId, gitContextAttrs } from "./git-context.js";
 import type { LocalCacheLookup, LocalCachePlan } from "./local-cache.js";
 import { planLocalCaches } from "./local-cache.js";
@@ -23,7 +23,7 @@ export interface SolvePlan {
   solve: SolveRequest;
   /** Session secrets by id: build secrets plus `GIT_AUTH_TOKEN.<host>` — nothing else is served. */
   secrets: Map<string, string | Buffer>;
-  /** Set when the image must be pushed from the Engine's store after the solve. */
+  /** Set when the image must be pushed from the Engine's store after the solve (the profile's `push: "engine-api"`). */
   enginePush?: { names: string[]; insecure: boolean };
   /** Local directories the daemon will ask for through FileSync. */
   localDirs?: { context: string; dockerfile: string };
@@ -33,7 +33,10 @@ export interface SolvePlan {
   localCaches?: LocalCachePlan;
 }
 
-/** Turns a BuildRequest into the SolveRequest for the connected daemon (WIRE.md §1.3, §5, §6) — no I/O. */
+/**
+ * Turns a BuildRequest into the SolveRequest for the connected daemon (docs/buildkit-wire.md#solve-request,
+ * #dockerfile-frontend, #exporters) — no I/O.
+ */
 export function planSolve(request: BuildRequest, ctx: SolvePlanContext): SolvePlan {
   const dockerfile = request.dockerfile ?? "Dockerfile";
   const attrs: Record<string, string> = {};
@@ -77,9 +80,9 @@ export function planSolve(request: BuildRequest, ctx: SolvePlanContext): SolvePl
     Session: ctx.sessionId,
     Frontend: "dockerfile.v0",
     FrontendAttrs: attrs,
-    // Always present, even empty: some daemons dereference it unchecked (WIRE.md §1.3).
+    // Always present, even empty: some daemons dereference it unchecked (docs/buildkit-wire.md#solve-request).
     Cache: { Exports: local.exports.map(cacheEntry), Imports: imports },
-    // Old daemons read only fields 3/4, v0.13+ only field 13: send both (WIRE.md §1.3).
+    // Old daemons read only fields 3/4, v0.13+ only field 13: send both (docs/buildkit-wire.md#solve-request).
     Exporters: exporters,
   };
   if (first) {
@@ -89,25 +92,19 @@ export function planSolve(request: BuildRequest, ctx: SolvePlanContext): SolvePl
   return { ...plan, solve };
 }
 
-/** What the daemon would reject mid-solve with a terse message (WIRE.md §2, §6.5), refused up front instead. */
+/**
+ * What the daemon would reject mid-solve with a terse message (docs/buildkit-wire.md#version-matrix,
+ * #cache-options), refused up front instead.
+ */
 function checkCacheEntries(imports: CacheEntry[], exports: CacheEntry[], capabilities: DaemonCapabilities): void {
-  const { daemon, containerdImageStore, buildkitVersion } = capabilities;
-  if (daemon === "docker-engine" && !containerdImageStore) {
-    const other = exports.find((e) => e.type !== "inline");
-    if (other) {
-      throw new UnsupportedByDaemonError(
-        "cache-export",
-        `this Docker Engine stores images without containerd and can only export an inline cache (type=inline), not type=${other.type}; use a standalone buildkitd for registry and local caches`,
-      );
-    }
-    // Its BuildKit (0.8) does open a local cache, but cannot use the OCI cache manifests a current buildkitd
-    // writes (every step runs again), and it exports none itself: a local import could only ever miss.
-    if (imports.some((e) => e.type === "local")) {
-      throw new UnsupportedByDaemonError(
-        "cache-import",
-        "this Docker Engine stores images without containerd and cannot import a type=local cache; use a standalone buildkitd for local caches",
-      );
-    }
+  const { profile, buildkitVersion } = capabilities;
+  for (const entry of exports) {
+    const refused = profile.refusal("cache-export", entry.type);
+    if (refused) throw refused;
+  }
+  for (const entry of imports) {
+    const refused = profile.refusal("cache-import", entry.type);
+    if (refused) throw refused;
   }
   const version = parseMinorVersion(buildkitVersion);
   if (exports.length > 1 && version !== undefined && version[0] === 0 && version[1] < 11) {
@@ -134,21 +131,18 @@ function exportersFor(
   for (const name of output.names) {
     if (!name || /[\s,]/.test(name)) throw new InvalidRequestError(`invalid image name "${name}"`);
   }
-  const { daemon, containerdImageStore } = ctx.capabilities;
-  if (daemon === "buildkitd" || containerdImageStore) {
-    const attrs: Record<string, string> = {};
-    if (output.names.length > 0) attrs.name = output.names.join(",");
-    if (output.push) attrs.push = "true";
-    if (output.push && output.insecure) attrs["registry.insecure"] = "true";
-    return [{ Type: daemon === "buildkitd" ? "image" : "moby", Attrs: attrs }];
-  }
+  const { profile } = ctx.capabilities;
   if (platforms.length > 1) {
-    throw new UnsupportedByDaemonError(
-      "multi-platform-image",
-      "this Docker Engine stores images without containerd and cannot export a multi-platform image; build one platform, or use a standalone buildkitd",
-    );
+    const refused = profile.refusal("multi-platform-image");
+    if (refused) throw refused;
   }
-  if (!output.push) return [{ Type: "moby", Attrs: output.names.length > 0 ? { name: output.names.join(",") } : {} }];
-  plan.enginePush = { names: output.names, insecure: output.insecure ?? false };
-  return [{ Type: "moby", Attrs: { name: ctx.stageNames(output.names, ctx.ref).join(",") } }];
+  if (output.push && profile.push === "engine-api") {
+    plan.enginePush = { names: output.names, insecure: output.insecure ?? false };
+    return [{ Type: profile.imageExporter, Attrs: { name: ctx.stageNames(output.names, ctx.ref).join(",") } }];
+  }
+  const attrs: Record<string, string> = {};
+  if (output.names.length > 0) attrs.name = output.names.join(",");
+  if (output.push) attrs.push = "true";
+  if (output.push && output.insecure) attrs["registry.insecure"] = "true";
+  return [{ Type: profile.imageExporter, Attrs: attrs }];
 }

@@ -5,7 +5,7 @@ import { formatAddress, parseAddress } from "./address.js";
 import { EngineUpgradeCredentials } from "./engine-upgrade.js";
 import { channelCredentials, resolveTls } from "./tls-credentials.js";
 
-/** BuildKit's own clients use 16 MiB both ways (WIRE.md §0); grpc-js would otherwise receive only 4 MiB. */
+/** BuildKit's own clients use 16 MiB both ways (docs/buildkit-wire.md#message-size); grpc-js would otherwise receive only 4 MiB. */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 /** Everything needed to build a grpc-js channel to one daemon, plus what must be released afterwards. */
@@ -18,6 +18,8 @@ export interface Transport {
   channelOptions: grpc.ChannelOptions;
   /** The channel is TLS (tcp:// with any TLS material). */
   tls: boolean;
+  /** The Docker Engine's API socket, when the address is one (`docker-engine://`): the Engine can be asked about itself there. */
+  engineSocket?: string;
   /** Why the last connection attempt failed below gRPC, when the transport knows (the Engine's upgrade answer). */
   lastError(): Error | undefined;
   close(): Promise<void>;
@@ -67,6 +69,7 @@ export async function openTransport(address: string, tls: TlsOptions | undefined
         address: parsed,
         display,
         target: `unix://${parsed.socketPath}`,
+        engineSocket: parsed.socketPath,
         credentials,
         channelOptions,
         tls: false,

@@ -6,12 +6,13 @@ import type { SolveRequest__Output } from "../../../src/buildkit/generated/moby/
 import { protos } from "../../../src/buildkit/proto.js";
 import { stagedNames } from "../../../src/buildkit/push/engine-publish.js";
 import { newBuildRef } from "../../../src/buildkit/solve/build-ref.js";
-import type { DaemonCapabilities } from "../../../src/buildkit/solve/daemon-capabilities.js";
+import { daemonCapabilities, daemonProfile } from "../../../src/buildkit/index.js";
+import type { DaemonCapabilities } from "../../../src/buildkit/index.js";
 import { planSolve } from "../../../src/buildkit/solve/solve-plan.js";
 
-const buildkitd: DaemonCapabilities = { daemon: "buildkitd", buildkitVersion: "v0.11.6", containerdImageStore: false, gitSubdirFragment: true };
-const engine2010: DaemonCapabilities = { daemon: "docker-engine", buildkitVersion: "v0.8", containerdImageStore: false, gitSubdirFragment: false };
-const engineContainerd: DaemonCapabilities = { daemon: "docker-engine", buildkitVersion: "v0.12", containerdImageStore: true, gitSubdirFragment: true };
+const buildkitd = daemonCapabilities(daemonProfile("buildkitd"), "v0.11.6");
+const engine2010 = daemonCapabilities(daemonProfile("engine-classic"), "v0.8");
+const engineContainerd = daemonCapabilities(daemonProfile("engine-containerd"), "v0.12");
 
 const git = { type: "git" as const, remote: "https://git.example:8443/octo/app.git", ref: "0123456789abcdef0123456789abcdef01234567" };
 

@@ -1,11 +1,11 @@
-import { parseMinorVersion } from "../solve/daemon-capabilities.js";
-import type { EngineApi } from "./engine-api.js";
+import type { EngineApi } from "../engine/engine-api.js";
+import { parseMinorVersion } from "./daemon-capabilities.js";
 
 /** What the client needs to know about a Docker Engine it builds on. */
 export interface EngineFacts {
   /** The Engine's release, e.g. `20.10.24+dfsg1`. */
   version: string;
-  /** True on the containerd image store, where the `moby` exporter can push by itself (WIRE.md §6.4). */
+  /** True on the containerd image store, where the `moby` exporter can push by itself (docs/buildkit-wire.md#engine-exporter). */
   containerdImageStore: boolean;
 }
 

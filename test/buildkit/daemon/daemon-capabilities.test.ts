@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { engineBuildkitVersion, parseMinorVersion, supportsGitSubdirFragment } from "../../../src/buildkit/solve/daemon-capabilities.js";
+import { engineBuildkitVersion, parseMinorVersion, supportsGitSubdirFragment } from "../../../src/buildkit/daemon/daemon-capabilities.js";
 
 test("versions parse with or without v and build suffixes", () => {
   assert.deepEqual(parseMinorVersion("v0.11.6"), [0, 11]);

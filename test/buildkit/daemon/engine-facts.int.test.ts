@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { EngineApi } from "../../../src/buildkit/engine/engine-api.js";
-import { askEngineFacts } from "../../../src/buildkit/engine/engine-facts.js";
+import { askEngineFacts } from "../../../src/buildkit/daemon/engine-facts.js";
 import { answerJson, startFakeEngine } from "../../support/fake-engine.js";
 import type { FakeEngine } from "../../support/fake-engine.js";
 import { testStack } from "../../support/stack/env.js";
