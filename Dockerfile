@@ -2,9 +2,12 @@
 FROM node:26-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# The client library is an npm workspace (src/buildkit): npm ci links it into node_modules.
+COPY src/buildkit/package.json ./src/buildkit/
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY proto ./proto
+COPY scripts/proto-descriptors.mjs ./scripts/
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
@@ -12,9 +15,11 @@ FROM node:26-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
+# node_modules/@buildkit-bot/buildkit links to src/buildkit: the library's package.json and its build.
+COPY --from=build /app/src/buildkit/package.json ./src/buildkit/
+COPY --from=build /app/src/buildkit/dist ./src/buildkit/dist
 COPY --from=build /app/dist ./dist
 COPY package.json app.yml ./
-COPY proto ./proto
 COPY schema ./schema
 COPY bin ./bin
 # The image's non-root user, uid/gid 1000: deploy/buildkitd.toml gives BuildKit's socket to that uid.

@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { BuildKitClient } from "../src/buildkit/client.js";
-import type { BuildContext } from "../src/buildkit/build-request.js";
+import { BuildKitClient } from "@buildkit-bot/buildkit";
+import type { BuildContext } from "@buildkit-bot/buildkit";
 import { startGitServer } from "../test/support/git-server.js";
 import { buildkitdBenchDaemon, engineBenchDaemon, findBuildctl } from "./support/bench-daemon.js";
 import type { BenchDaemon } from "./support/bench-daemon.js";

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { BuildKitClient } from "../src/buildkit/client.js";
-import type { BuildResult } from "../src/buildkit/build-request.js";
+import { BuildKitClient } from "@buildkit-bot/buildkit";
+import type { BuildResult } from "@buildkit-bot/buildkit";
 import type { BuildJob } from "../src/queue/job-types.js";
 import { buildRequestForJob } from "../src/worker/build-request-for-job.js";
 import type { Benchmark, BenchContext, BenchResult, GoalResult } from "./support/benchmark.js";

@@ -2,7 +2,7 @@
 //   GITHUB_TOKEN=… BUILDKIT_HOST=… npx tsx examples/build-github.ts https://github.com/OWNER/REPO REF IMAGE
 // IMAGE is a full name such as ghcr.io/owner/repo:tag. Registry credentials, when needed, come from
 // REGISTRY_USER / REGISTRY_PASSWORD.
-import { BuildConfig, BuildKitClient, jsonLinesProgress } from "../src/buildkit/index.js";
+import { BuildConfig, BuildKitClient, jsonLinesProgress } from "@buildkit-bot/buildkit";
 
 const [url, ref, image] = process.argv.slice(2);
 if (!url || !ref || !image) {

@@ -1,6 +1,6 @@
 // Builds a directory on this machine and writes the image's files to a local directory.
 //   BUILDKIT_HOST=docker-engine:///var/run/docker.sock npx tsx examples/build-local.ts [context-dir] [out-dir]
-import { BuildConfig, BuildKitClient, consoleProgress } from "../src/buildkit/index.js";
+import { BuildConfig, BuildKitClient, consoleProgress } from "@buildkit-bot/buildkit";
 
 const [contextDir = "examples/hello", outDir = "out/hello"] = process.argv.slice(2);
 

@@ -1,6 +1,6 @@
 // Connects to BUILDKIT_HOST and prints which daemon answers.
 //   BUILDKIT_HOST=docker-engine:///var/run/docker.sock npx tsx examples/health.ts
-import { BuildKitClient, ConnectionError } from "../src/buildkit/index.js";
+import { BuildKitClient, ConnectionError } from "@buildkit-bot/buildkit";
 
 try {
   const client = await BuildKitClient.connect(); // address from BUILDKIT_HOST

@@ -68,9 +68,9 @@ bkb_ensure_node() {
   hash -r
 }
 
-# Installs node_modules when it is missing or incomplete.
+# Installs node_modules when it is missing or incomplete (no tsx, or no link to the library's workspace).
 bkb_ensure_node_modules() {
-  [ -x "$BKB_REPO/node_modules/.bin/tsx" ] && return 0
+  [ -x "$BKB_REPO/node_modules/.bin/tsx" ] && [ -f "$BKB_REPO/node_modules/@buildkit-bot/buildkit/package.json" ] && return 0
   echo "stack: installing node_modules" >&2
   bkb_npm_install
 }

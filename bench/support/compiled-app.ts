@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { execFile } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
-import { copyFile, mkdir, readFile, rm, symlink } from "node:fs/promises";
+import { copyFile, mkdir, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
@@ -13,19 +13,36 @@ const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 
 /**
  * The app compiled with tsconfig.build.json, as production runs it (`node dist/app/main.js`), into a scratch
- * package root: `dist/` next to links to the repository's proto/, schema/ and node_modules/, so the compiled code
- * finds them at the same relative paths as in the published package. Returns the path of main.js.
+ * package root: `dist/` next to links to the repository's proto/ and schema/, and a node_modules/ of links to the
+ * repository's packages except the library (@buildkit-bot/buildkit), which is compiled there on its own, as
+ * `npm run build` compiles it into src/buildkit/dist. Returns the path of main.js.
  */
 export async function compileApp(scratch: string): Promise<string> {
   await rm(scratch, { recursive: true, force: true });
-  await mkdir(scratch, { recursive: true });
-  for (const name of ["proto", "schema", "node_modules"]) await symlink(join(REPO, name), join(scratch, name));
+  await mkdir(join(scratch, "node_modules"), { recursive: true });
+  for (const name of ["proto", "schema"]) await symlink(join(REPO, name), join(scratch, name));
+  for (const name of await readdir(join(REPO, "node_modules"))) {
+    if (name !== LIBRARY_SCOPE) await symlink(join(REPO, "node_modules", name), join(scratch, "node_modules", name));
+  }
   await copyFile(join(REPO, "package.json"), join(scratch, "package.json"));
-  await run(process.execPath, [join(REPO, "node_modules/typescript/bin/tsc"), "-p", join(REPO, "tsconfig.build.json"), "--outDir", join(scratch, "dist"), "--sourceMap", "false", "--declaration", "false"], {
-    cwd: REPO,
-    maxBuffer: 16 * 1024 * 1024,
-  });
+  const library = join(scratch, "node_modules", LIBRARY);
+  await mkdir(library, { recursive: true });
+  await copyFile(join(REPO, "src/buildkit/package.json"), join(library, "package.json"));
+  await tsc(["-p", join(REPO, "src/buildkit/tsconfig.json"), "--outDir", join(library, "dist")]); // with its typings
+  // The app against that build's typings, as tsconfig.build.json has it against src/buildkit/dist.
+  const tsconfig = join(scratch, "tsconfig.json");
+  const paths = { [LIBRARY]: [join(library, "dist/index.d.ts")] };
+  await writeFile(tsconfig, JSON.stringify({ extends: join(REPO, "tsconfig.build.json"), compilerOptions: { paths } }));
+  await tsc(["-p", tsconfig, "--outDir", join(scratch, "dist"), "--sourceMap", "false", "--declaration", "false"]);
   return join(scratch, "dist/app/main.js");
+}
+
+const LIBRARY = "@buildkit-bot/buildkit";
+const LIBRARY_SCOPE = LIBRARY.split("/")[0];
+
+function tsc(args: string[]): Promise<unknown> {
+  const tscBin = join(REPO, "node_modules/typescript/bin/tsc");
+  return run(process.execPath, [tscBin, ...args], { cwd: REPO, maxBuffer: 16 * 1024 * 1024 });
 }
 
 /**

@@ -1,4 +1,4 @@
-import { BuildKitClient } from "../../src/buildkit/client.js";
+import { BuildKitClient } from "@buildkit-bot/buildkit";
 import { statusMessageCounter } from "../../test/support/status-message-counter.js";
 
 /**

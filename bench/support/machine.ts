@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { cpus, release, totalmem } from "node:os";
-import { BuildKitClient } from "../../src/buildkit/client.js";
+import { BuildKitClient } from "@buildkit-bot/buildkit";
 import { docker } from "./docker-cli.js";
 
 export interface MachineInfo {

@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { EngineApi } from "../../src/buildkit/engine/engine-api.js";
 import { ExitCode } from "../../src/cli/exit-codes.js";
@@ -20,6 +21,9 @@ const run = promisify(execFile);
 const unique = (): string => randomBytes(5).toString("hex");
 const mainModule = new URL("../../src/cli/main.ts", import.meta.url).href;
 const tsx = import.meta.resolve("tsx");
+// The child runs in a scratch directory: tsx reads the repository's tsconfig (its `paths` resolve the library's
+// package name to its source) only when told where it is.
+const tsconfig = fileURLToPath(new URL("../../tsconfig.json", import.meta.url));
 
 interface CliRun {
   code: number | null;
@@ -33,7 +37,7 @@ function cli(args: string[], options: { env: NodeJS.ProcessEnv; cwd: string; inp
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", tsx, "--input-type=module", "-e", launcher, ...args], {
       cwd: options.cwd,
-      env: options.env,
+      env: { ...options.env, TSX_TSCONFIG_PATH: tsconfig },
       stdio: ["pipe", "pipe", "pipe"],
     });
     const out: Buffer[] = [];
