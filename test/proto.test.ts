@@ -12,7 +12,7 @@ test("every trimmed proto loads and exposes its service", () => {
   assert.ok(p.status.google.rpc.Status);
 });
 
-test("an empty Cache is still encoded on the wire (WIRE.md §0)", () => {
+test("an empty Cache is still encoded on the wire (docs/buildkit-wire.md#proto-rules)", () => {
   const solve = protos().control.moby.buildkit.v1.SolveRequest as unknown as { serialize(v: object): Buffer };
   const bytes = solve.serialize({ Ref: "r", Cache: {} });
   // field 8, wire type 2 = 0x42, then length 0

@@ -7,7 +7,7 @@ export const MIN_SECRET_LENGTH = 4;
 /**
  * Replaces secrets in text before it is logged, stored or shown. Besides the raw value it catches the
  * encodings a secret travels in: base64 (standard and URL-safe, with and without padding) and the base64 of
- * `x-access-token:<secret>`, which is what a git `Authorization: basic …` header carries (WIRE.md §7).
+ * `x-access-token:<secret>`, which is what a git `Authorization: basic …` header carries (docs/buildkit-wire.md#git-auth).
  *
  * The combined pattern is rebuilt only when a secret is added, so `redact` is one regex pass per call.
  */

@@ -1,6 +1,6 @@
 /**
  * Git commits a build actually used, from the `containerimage.buildinfo` exporter response (BuildKit v0.10–v0.11:
- * std-base64 JSON `{ sources: [{ type: "git", ref, pin }] }`, WIRE.md §6.2). Empty when the daemon does not send
+ * std-base64 JSON `{ sources: [{ type: "git", ref, pin }] }`, docs/buildkit-wire.md#exporter-response). Empty when the daemon does not send
  * it (Engine 20.10) or it cannot be read.
  */
 export function gitPinsOf(exporterResponse: Record<string, string>): string[] {

@@ -61,7 +61,7 @@ export class EngineApi {
     return parseJson("info", res.body);
   }
 
-  /** True on the containerd image store, where the `moby` exporter can push by itself (WIRE.md §6.4). */
+  /** True on the containerd image store, where the `moby` exporter can push by itself (docs/buildkit-wire.md#engine-exporter). */
   async usesContainerdSnapshotter(): Promise<boolean> {
     const info = await this.info();
     const status = info.DriverStatus;

@@ -11,7 +11,7 @@ const identity = (frame: Buffer): Buffer => frame;
 
 /**
  * `moby.filesync.v1.FileSend/DiffCopy`, through which the daemon hands the `local` and `tar` exporters' results to
- * the client (WIRE.md §4.4). The frames differ per exporter (raw tar bytes in BytesMessages, or fsutil packets), so
+ * the client (docs/buildkit-wire.md#filesend). The frames differ per exporter (raw tar bytes in BytesMessages, or fsutil packets), so
  * the method is registered with identity serializers and each receiver decodes what it expects.
  */
 export function fileSendService(output: ClientSideOutput): SessionService {

@@ -20,7 +20,7 @@ interface IncomingFile {
 class ExportProtocolError extends Error {}
 
 /**
- * Receives a `local` export: the daemon is the fsutil sender (WIRE.md §4.4), so this side reads its listing,
+ * Receives a `local` export: the daemon is the fsutil sender (docs/buildkit-wire.md#filesend), so this side reads its listing,
  * creates directories and symlinks, requests every regular file, writes the DATA chunks, applies modes and
  * mtimes (directories last, so writing their contents does not change them) and then sends FIN.
  * Files are written as the current user. Paths are confined to `dest`: an entry must name a directory of this

@@ -26,7 +26,7 @@ const TYPE_PREFIX = "github.com/moby/buildkit/";
 
 /**
  * Reads BuildKit's typed error details from a gRPC error's `grpc-status-details-bin` trailer: a
- * `google.rpc.Status` whose `Any` values hold JSON, not protobuf (WIRE.md §8.2). Key case differs between
+ * `google.rpc.Status` whose `Any` values hold JSON, not protobuf (docs/buildkit-wire.md#error-details). Key case differs between
  * versions (`Line` vs `line`), so keys are matched case-insensitively. Docker Engine 20.10 sends no trailer:
  * the result is then empty, as it is for anything undecodable.
  */

@@ -5,7 +5,7 @@ import type { DockerfileInstruction, DockerfileStage, ParsedDockerfile } from ".
 
 /**
  * Maps a step name (`[build 2/4] RUN make`, `[2/4] RUN make`) to the physical lines of its Dockerfile
- * instruction — the fallback when the daemon sends no source details (Docker Engine 20.10, WIRE.md §8.3).
+ * instruction — the fallback when the daemon sends no source details (Docker Engine 20.10, docs/buildkit-wire.md#failing-step).
  * The stage is found by name (`stage-N` for unnamed ones) and the step by the frontend's own numbering; the
  * instruction text must agree. When the numbering does not fit (other frontend version, ONBUILD triggers) the
  * instruction is found by its text instead. Returns undefined rather than guess between equal candidates.

@@ -48,7 +48,7 @@ interface DirFrame {
 }
 
 /**
- * Walks `root` lazily in the order BuildKit's receiver validates (WIRE.md §4.3.3): depth-first, siblings sorted
+ * Walks `root` lazily in the order BuildKit's receiver validates (docs/buildkit-wire.md#filesync-packets): depth-first, siblings sorted
  * byte-wise, each directory immediately followed by its contents. Filtering follows fsutil's walker: an excluded
  * directory is pruned unless an exception could re-include something inside it; a directory that is not itself
  * sent but has a sent descendant is emitted just before that descendant.

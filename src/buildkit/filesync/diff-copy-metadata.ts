@@ -1,6 +1,6 @@
 import type * as grpc from "@grpc/grpc-js";
 
-/** What the daemon asks for when it opens a FileSync `DiffCopy` (WIRE.md §4.3.2). */
+/** What the daemon asks for when it opens a FileSync `DiffCopy` (docs/buildkit-wire.md#diffcopy-metadata). */
 export interface DiffCopyRequest {
   /** `context`, `dockerfile` or a custom local name. */
   dirName: string;
@@ -27,7 +27,7 @@ export function readDiffCopyMetadata(metadata: grpc.Metadata): DiffCopyRequest {
 
 /**
  * All values of a repeated metadata key. Node's http2 joins repeated incoming header fields with ", " into one
- * string (WIRE.md §3.5 pitfall), so values are split again; `<key>-encoded: 1` means each value is URL-query-escaped
+ * string (docs/buildkit-wire.md#repeated-metadata), so values are split again; `<key>-encoded: 1` means each value is URL-query-escaped
  * (which also escapes commas and spaces, so splitting first is safe).
  */
 export function metadataValues(metadata: grpc.Metadata, key: string): string[] {

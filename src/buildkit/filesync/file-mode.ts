@@ -1,7 +1,7 @@
 import type { BigIntStats } from "node:fs";
 import type { Stat } from "../generated/fsutil/types/Stat.js";
 
-/** Go `os.FileMode` type and permission bits, as fsutil puts them in `Stat.mode` (WIRE.md §4.3.1). */
+/** Go `os.FileMode` type and permission bits, as fsutil puts them in `Stat.mode` (docs/buildkit-wire.md#file-mode). */
 export const GoFileMode = {
   Dir: 0x80000000,
   Symlink: 0x08000000,

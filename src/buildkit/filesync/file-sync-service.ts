@@ -37,7 +37,7 @@ type DiffCopyCall = grpc.ServerDuplexStream<Packet__Output, Packet>;
 
 /**
  * `moby.filesync.v1.FileSync/DiffCopy` serving two local directories under the names the Dockerfile frontend asks
- * for, `context` and `dockerfile` (WIRE.md §4.3). The client is the fsutil sender: it lists the tree, then streams
+ * for, `context` and `dockerfile` (docs/buildkit-wire.md#filesync). The client is the fsutil sender: it lists the tree, then streams
  * the files the daemon requests.
  */
 export function fileSyncService(dirs: { context: string; dockerfile: string }, options: FileSyncOptions = {}): SessionService {

@@ -3,7 +3,7 @@ import { InvalidRequestError } from "../errors.js";
 
 /**
  * Docker's `.dockerignore` pattern language, as BuildKit's file walker applies it to `exclude-patterns` and
- * `include-patterns` (WIRE.md §4.3.2):
+ * `include-patterns` (docs/buildkit-wire.md#diffcopy-metadata):
  * - patterns are trimmed, cleaned like Go's `filepath.Clean` and lose a leading `/`; `!` marks an exception;
  * - `*` and `?` never cross `/`, `**` spans any number of path segments, `[…]` classes and `\` escapes work;
  * - a pattern matching a directory also matches everything below it;

@@ -7,7 +7,7 @@ import { methodPaths } from "./service.js";
 
 /**
  * `moby.filesync.v1.Auth/Credentials` only: the token-authority methods stay unregistered, so grpc-js answers them
- * UNIMPLEMENTED and the daemon fetches registry tokens itself with these credentials (WIRE.md §4.2). An unknown
+ * UNIMPLEMENTED and the daemon fetches registry tokens itself with these credentials (docs/buildkit-wire.md#registry-auth). An unknown
  * host gets empty credentials, i.e. anonymous access.
  */
 export function authService(credentials: readonly RegistryCredential[]): SessionService {

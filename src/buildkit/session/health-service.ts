@@ -3,7 +3,7 @@ import { protos } from "../proto.js";
 import type { SessionService } from "./service.js";
 import { methodPaths } from "./service.js";
 
-/** `grpc.health.v1.Health/Check` answering SERVING: the daemon closes the session when this errors (WIRE.md §3.4). */
+/** `grpc.health.v1.Health/Check` answering SERVING: the daemon closes the session when this errors (docs/buildkit-wire.md#session-health). */
 export function healthService(): SessionService {
   const definition = protos().health.grpc.health.v1.Health.service;
   const implementation: HealthHandlers = {

@@ -5,12 +5,12 @@ import { protos } from "../proto.js";
 import type { SessionService } from "./service.js";
 import { methodPaths } from "./service.js";
 
-/** Same cap as BuildKit's own secret provider; also keeps every session response far below 4 MiB (WIRE.md §0). */
+/** Same cap as BuildKit's own secret provider; also keeps every session response far below 4 MiB (docs/buildkit-wire.md#message-size). */
 export const MAX_SECRET_BYTES = 500 * 1024;
 
 /**
  * `moby.buildkit.secrets.v1.Secrets/GetSecret` serving exactly the given ids; any other id is NOT_FOUND, which the
- * daemon treats as "no such secret" (WIRE.md §4.1, §7). Values are copied at construction.
+ * daemon treats as "no such secret" (docs/buildkit-wire.md#secrets, #git-auth). Values are copied at construction.
  */
 export function secretsService(secrets: ReadonlyMap<string, string | Buffer>): SessionService {
   const values = new Map<string, Buffer>();

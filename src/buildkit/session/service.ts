@@ -3,7 +3,7 @@ import type * as grpc from "@grpc/grpc-js";
 /**
  * One service the client serves to the daemon inside a session (Secrets, Auth, Health, FileSync, FileSend…).
  * The session registers `definition` + `implementation` on its tunnelled gRPC server and advertises every
- * full method path in `methods` through `x-docker-expose-session-grpc-method` (WIRE.md §3.2).
+ * full method path in `methods` through `x-docker-expose-session-grpc-method` (docs/buildkit-wire.md#session-headers).
  */
 export interface SessionService {
   definition: grpc.ServiceDefinition;

@@ -16,7 +16,7 @@ export const SESSION_METADATA = {
 export interface SessionOptions {
   /** Session id; must be unique among live sessions. Default: random. */
   id?: string;
-  /** Transfer-cache key for local dirs (WIRE.md §4.3.6). Default: random, i.e. no reuse between builds. */
+  /** Transfer-cache key for local dirs (docs/buildkit-wire.md#transfer-cache). Default: random, i.e. no reuse between builds. */
   sharedKey?: string;
   name?: string;
   /**
@@ -36,7 +36,7 @@ export interface Session {
   close(): Promise<void>;
 }
 
-/** The Control.Session metadata: uuid, sharedkey, name and one grpc-method entry per served method (WIRE.md §3.2). */
+/** The Control.Session metadata: uuid, sharedkey, name and one grpc-method entry per served method (docs/buildkit-wire.md#session-headers). */
 export function sessionMetadata(id: string, sharedKey: string, name: string, methods: readonly string[]): grpc.Metadata {
   const metadata = new grpc.Metadata();
   metadata.set(SESSION_METADATA.uuid, id);
@@ -47,7 +47,7 @@ export function sessionMetadata(id: string, sharedKey: string, name: string, met
 }
 
 /**
- * Opens the session tunnel before a solve (WIRE.md §3.5): the services are registered on a grpc-js server that
+ * Opens the session tunnel before a solve (docs/buildkit-wire.md#session-in-node): the services are registered on a grpc-js server that
  * never listens; the `Control.Session` byte stream is injected into it as its only connection.
  */
 export function openSession(control: ControlClient, services: readonly SessionService[], options: SessionOptions = {}): Session {

@@ -7,7 +7,7 @@ const MAX_CHUNK = 1024 * 1024;
 
 /**
  * The bytes of a `Control.Session` call as a plain Duplex: the concatenated `data` of the messages in each direction
- * is one raw HTTP/2 connection on which the daemon is the client (WIRE.md §3.1).
+ * is one raw HTTP/2 connection on which the daemon is the client (docs/buildkit-wire.md#session-roles).
  */
 export function tunnelDuplex(call: grpc.ClientDuplexStream<BytesMessage, BytesMessage__Output>): Duplex {
   const send = (chunk: Buffer, callback: (error?: Error | null) => void): void => {

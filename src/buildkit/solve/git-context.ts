@@ -11,7 +11,7 @@ export function gitRemoteHost(remote: string): string {
   return match[1];
 }
 
-/** The session secret id that carries the git token for this remote (WIRE.md §7). */
+/** The session secret id that carries the git token for this remote (docs/buildkit-wire.md#git-auth). */
 export function gitAuthSecretId(remote: string): string {
   return `GIT_AUTH_TOKEN.${gitRemoteHost(remote)}`;
 }
@@ -26,7 +26,7 @@ export interface GitContextAttrs {
 /**
  * FrontendAttrs for a git context. With a subdir, daemons that understand `#ref:subdir` get it in the fragment
  * (it scopes context and Dockerfile lookup); BuildKit 0.8 rejects that, so there the context is narrowed with
- * `contextsubdir` and the Dockerfile path is given from the repository root instead (WIRE.md §5.2).
+ * `contextsubdir` and the Dockerfile path is given from the repository root instead (docs/buildkit-wire.md#git-context).
  */
 export function gitContextAttrs(
   context: { remote: string; ref: string; subdir?: string },

@@ -4,7 +4,7 @@ import type { StatusResponse__Output } from "../generated/moby/buildkit/v1/Statu
 
 /**
  * How long the Status stream may stay silent after Solve returned before it is cancelled; Engine 20.10 can leave
- * it open when Status attached after the job ended (WIRE.md §1.4).
+ * it open when Status attached after the job ended (docs/buildkit-wire.md#status-stream).
  */
 export const STATUS_GRACE_MS = 1500;
 

@@ -19,7 +19,7 @@ const UPGRADE_REQUEST = [
 ].join("\r\n");
 
 /**
- * Channel credentials for the Docker Engine's `/grpc` endpoint (WIRE.md §9.2): grpc-js dials the Engine's API socket
+ * Channel credentials for the Docker Engine's `/grpc` endpoint (docs/buildkit-wire.md#engine-grpc-upgrade): grpc-js dials the Engine's API socket
  * itself, and each connection is turned into BuildKit's HTTP/2 by one `POST /grpc` + `Upgrade: h2c` before grpc-js
  * speaks on it. No relay in between: every gRPC byte goes straight from the Engine's socket to grpc-js.
  *

@@ -198,7 +198,7 @@ describe("classifySolveError: git context", () => {
 
 describe("classifySolveError: push, cancellation, connection, other", () => {
   it("a push refused with 401 is not transient", () => {
-    // buildkitd v0.11.6 / Engine 20.10.24 text from WIRE.md §4.2 (push to a Basic-auth registry without creds).
+    // buildkitd v0.11.6 / Engine 20.10.24 text (push to a Basic-auth registry without creds; docs/buildkit-wire.md#registry-auth).
     const typed = classifySolveError(
       new Error("failed to push 127.0.0.1:5001/probe/auth:latest: unexpected status: 401 Unauthorized"),
       context({ tracker: failedTracker("exporting to image", "failed to push 127.0.0.1:5001/probe/auth:latest: unexpected status: 401 Unauthorized") }),
@@ -259,7 +259,7 @@ describe("classifySolveError: push, cancellation, connection, other", () => {
   });
 
   it("anything else is a SolveError with the daemon's text, and typed errors pass through", async () => {
-    // Engine 20.10.24 / buildkitd v0.11.6 text for a Status call on an unknown ref (WIRE.md §1.4).
+    // Engine 20.10.24 / buildkitd v0.11.6 text for a Status call on an unknown ref (docs/buildkit-wire.md#status-stream).
     const err = await realGrpcError(grpc.status.UNKNOWN, "no such job 4kz1vxm0p0o6w1kq2hrmbd8t3");
     const typed = classifySolveError(err, context());
     assert.ok(typed instanceof SolveError);

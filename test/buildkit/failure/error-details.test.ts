@@ -7,7 +7,7 @@ import { realGrpcError, statusDetails } from "./grpc-failure.js";
 const DOCKERFILE = "FROM busybox\nWORKDIR /w\nRUN echo about-to-fail && \\\n    exit 3\n";
 const DIGEST = "sha256:fa24e9df8d6e1f7b8a0d0b5f0e4a7c8bd8f3f8f6bd5e2f8b6d4e0c1a2b3c4d5e";
 
-// The detail set buildkitd v0.11.6 attached to a failing `RUN … exit 3` (WIRE.md §8.3), shapes per §8.2.
+// The detail set buildkitd v0.11.6 attached to a failing `RUN … exit 3` (docs/buildkit-wire.md#failing-step), shapes per docs/buildkit-wire.md#error-details.
 const RUN_FAILURE = [
   { type: "stack.Stack+json", json: { frames: [{ Name: "main.main", File: "main.go", Line: 1 }], pid: 1 } },
   {

@@ -7,7 +7,7 @@ export interface DetailSpec {
   json: unknown;
 }
 
-/** A google.rpc.Status trailer holding BuildKit's JSON `Any` details (WIRE.md §8.2). */
+/** A google.rpc.Status trailer holding BuildKit's JSON `Any` details (docs/buildkit-wire.md#error-details). */
 export function statusDetails(code: number, message: string, details: DetailSpec[]): Buffer {
   return protos().status.google.rpc.Status.serialize({
     code,

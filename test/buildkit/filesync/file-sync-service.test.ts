@@ -131,7 +131,7 @@ test("DiffCopy sends the filtered listing, the requested files and answers FIN",
     await rm(context, { recursive: true, force: true });
   });
 
-  // Three separate header fields per key: Node joins them with ", " on the server (WIRE.md §3.5).
+  // Three separate header fields per key: Node joins them with ", " on the server (docs/buildkit-wire.md#repeated-metadata).
   const call = client.DiffCopy(
     metadata({ "dir-name": "context", "exclude-patterns": ["*.log", "!keep.log", "tmp", ".dockerignore"] }),
   );

@@ -131,7 +131,7 @@ describe("consoleProgress", () => {
     handler({ type: "log", id: "s", name: "", at: later(9_999), stream: "stdout", data: "a\n" });
     handler({ type: "log", id: "s", name: "", at: later(42_123), stream: "stdout", data: "b\n" });
     handler({ type: "log", id: "s", name: "", at: later(123_456), stream: "stdout", data: "c\n" });
-    // Engine 20.10.24 / buildkitd v0.11.6 text for a RUN killed by a cancelled solve (WIRE.md §8.1).
+    // Engine 20.10.24 / buildkitd v0.11.6 text for a RUN killed by a cancelled solve (docs/buildkit-wire.md#cancel).
     handler({ type: "step-failed", id: "s", name: "", at: later(130_000), error: "executor failed running [/bin/sh -c ./slow-tests]: exit code: 137: context canceled: context canceled" });
     assert.equal(text(), "#1 [2/2] RUN ./slow-tests\n#1 9.999 a\n#1 42.12 b\n#1 123.5 c\n#1 CANCELED\n");
   });

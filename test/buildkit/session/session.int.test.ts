@@ -25,7 +25,7 @@ for (const daemon of testDaemons()) describe(`sessions on ${daemon.name}`, { ski
       };
       const session = openSession(client.control, [counted]);
       assert.deepEqual(session.methods, ["/grpc.health.v1.Health/Check"]);
-      // Engine 20.10 checks every second, later daemons every 5 s (WIRE.md §3.4).
+      // Engine 20.10 checks every second, later daemons every 5 s (docs/buildkit-wire.md#session-health).
       await new Promise<void>((resolve) => {
         notify = resolve;
         if (checks > 0) resolve();

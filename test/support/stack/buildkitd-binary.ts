@@ -20,7 +20,7 @@ export const NO_BUILDKITD_HINT =
   "(with Debian's runc and containernetworking-plugins), or point BKB_TEST_BUILDKITD_ADDR=tcp://host:port at a running daemon";
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
-/** `../shared/buildkit` beside the checkout: present on the project's machines and in CI, not on a user's. */
+/** The folder beside the checkout that holds the BuildKit release tarball: on the project's machines and in CI, not on a user's. */
 export const SHARED_BUILDKIT_DIR = resolve(REPO_ROOT, "..", "shared", "buildkit");
 
 /**
