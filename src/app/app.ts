@@ -1,7 +1,7 @@
 import type { ApplicationFunction } from "probot";
-import { createWebhookIntake } from "../intake/webhook-intake.js";
-import { createEventDispatcher } from "../handlers/register-handlers.js";
-import type { WebhookHandlerDeps } from "../handlers/register-handlers.js";
+import { createWebhookIntake } from "../intake/index.js";
+import { createEventDispatcher } from "../handlers/index.js";
+import type { WebhookHandlerDeps } from "../handlers/index.js";
 
 /** A plain HTTP route added next to the webhook endpoint (Probot's `addHandler`). */
 export type RouteHandler = Parameters<Parameters<ApplicationFunction>[1]["addHandler"]>[0];

@@ -1,4 +1,4 @@
-import type { ConfigFailureCheckRun, ForkGateCheckRun, PlannerReporter, QueuedCheckRun, RefusedCheckRun, SkippedCheckRun } from "../planner/planner-reporter.js";
+import type { ConfigFailureCheckRun, ForkGateCheckRun, PlannerReporter, QueuedCheckRun, RefusedCheckRun, SkippedCheckRun } from "./planner-reporter.js";
 import type { WriteBudget } from "./write-budget.js";
 
 /**

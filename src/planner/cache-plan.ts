@@ -1,6 +1,6 @@
-import type { CacheSetting } from "../config/repo-config.js";
-import { sanitizeDockerTag } from "../config/tags.js";
-import type { CachePlan } from "../queue/job-types.js";
+import { sanitizeDockerTag } from "../config/index.js";
+import type { CacheSetting } from "../config/index.js";
+import type { CachePlan } from "../queue/index.js";
 import type { PlanTarget } from "./plan-target.js";
 
 function cacheTag(repository: string, name: string): string {

@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import { REPO_CONFIG_PATH } from "../config/config-error.js";
+import { REPO_CONFIG_PATH } from "../config/index.js";
 
 /**
  * What decides a commit's config: the config file's text (or only its size, when it is over the 1 MB GitHub's

@@ -1,7 +1,5 @@
-import { ConfigError } from "../config/config-error.js";
-import type { ConfigIssue } from "../config/config-error.js";
-import type { ConfigLimits } from "../config/config-limits.js";
-import type { RepoConfig } from "../config/repo-config.js";
+import { ConfigError } from "../config/index.js";
+import type { ConfigIssue, ConfigLimits, RepoConfig } from "../config/index.js";
 import type { ConfigSource } from "./config-source-memo.js";
 import { interpretConfigSource } from "./load-repo-config.js";
 import type { LoadedRepoConfig } from "./load-repo-config.js";

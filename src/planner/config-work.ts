@@ -1,4 +1,4 @@
-import type { ConfigLimits } from "../config/config-limits.js";
+import type { ConfigLimits } from "../config/index.js";
 import type { ConfigSource } from "./config-source-memo.js";
 import { interpretConfigSource } from "./load-repo-config.js";
 import type { LoadedRepoConfig } from "./load-repo-config.js";

@@ -1,7 +1,6 @@
 import { Worker } from "node:worker_threads";
-import { ConfigError, REPO_CONFIG_PATH } from "../config/config-error.js";
-import { CONFIG_LIMIT_SPECS, DEFAULT_CONFIG_LIMITS } from "../config/config-limits.js";
-import type { ConfigLimits } from "../config/config-limits.js";
+import { ConfigError, REPO_CONFIG_PATH, CONFIG_LIMIT_SPECS, DEFAULT_CONFIG_LIMITS } from "../config/index.js";
+import type { ConfigLimits } from "../config/index.js";
 import type { ConfigSource } from "./config-source-memo.js";
 import { fromPlainError, fromPlainLoaded } from "./config-task.js";
 import type { ConfigTask, PlainLoaded, TaskOutcome } from "./config-task.js";

@@ -1,5 +1,5 @@
 import { parentPort, workerData } from "node:worker_threads";
-import type { ConfigLimits } from "../config/config-limits.js";
+import type { ConfigLimits } from "../config/index.js";
 import { runConfigTask } from "./config-task.js";
 import type { ConfigTask } from "./config-task.js";
 

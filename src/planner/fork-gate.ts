@@ -1,12 +1,9 @@
-import { actionRequiredSince, hasWriteAccess, readOpenPullRequest } from "../github/fork-approval-reads.js";
-import type { GitHubClient } from "../github/repo-reader.js";
-import type { EventJob } from "../queue/job-types.js";
-import type { QueueLog } from "../queue/queue-log.js";
+import { actionRequiredSince, hasWriteAccess, readOpenPullRequest, ACCOUNT_CHECK_RUN_NAME } from "../github/index.js";
+import type { GitHubClient, PlannerReporter } from "../github/index.js";
+import type { EventJob, QueueLog } from "../queue/index.js";
 import type { ForkPolicy } from "../tenancy/index.js";
 import type { ForkApprovals } from "./fork-approvals.js";
 import type { PlanTarget } from "./plan-target.js";
-import { ACCOUNT_CHECK_RUN_NAME } from "./planner-reporter.js";
-import type { PlannerReporter } from "./planner-reporter.js";
 
 /** Authors GitHub calls part of the repository: their fork pull requests build at once under `approve`. */
 const TRUSTED_ASSOCIATIONS: ReadonlySet<string> = new Set(["OWNER", "MEMBER", "COLLABORATOR"]);

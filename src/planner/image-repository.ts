@@ -1,4 +1,4 @@
-import type { ImageConfig } from "../config/repo-config.js";
+import type { ImageConfig } from "../config/index.js";
 import { ImagePathTooLongError, ownerScopedRepository } from "../tenancy/index.js";
 
 export { ImagePathTooLongError };

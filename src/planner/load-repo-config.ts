@@ -1,11 +1,7 @@
-import { ConfigError, REPO_CONFIG_PATH } from "../config/config-error.js";
-import { DEFAULT_CONFIG_LIMITS } from "../config/config-limits.js";
-import type { ConfigLimits } from "../config/config-limits.js";
-import { rootDockerfileConfig } from "../config/default-repo-config.js";
-import { parseRepoConfig } from "../config/parse-repo-config.js";
-import type { RepoConfig } from "../config/repo-config.js";
-import { readRepoFileEntry } from "../github/repo-reader.js";
-import type { GitHubClient } from "../github/repo-reader.js";
+import { ConfigError, REPO_CONFIG_PATH, DEFAULT_CONFIG_LIMITS, rootDockerfileConfig, parseRepoConfig } from "../config/index.js";
+import type { ConfigLimits, RepoConfig } from "../config/index.js";
+import { readRepoFileEntry } from "../github/index.js";
+import type { GitHubClient } from "../github/index.js";
 import type { ConfigSource } from "./config-source-memo.js";
 
 export type LoadedRepoConfig =

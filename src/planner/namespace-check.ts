@@ -1,6 +1,5 @@
-import type { ConfigIssue } from "../config/config-error.js";
-import { REPO_CONFIG_PATH } from "../config/config-error.js";
-import type { RepoConfig } from "../config/repo-config.js";
+import { REPO_CONFIG_PATH } from "../config/index.js";
+import type { ConfigIssue, RepoConfig } from "../config/index.js";
 import { describeNamespaces, isInNamespaces } from "../tenancy/index.js";
 
 /**

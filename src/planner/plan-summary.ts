@@ -1,5 +1,5 @@
-import type { DroppedTag } from "../config/tags.js";
-import type { ImagePlan } from "../queue/job-types.js";
+import type { DroppedTag } from "../config/index.js";
+import type { ImagePlan } from "../queue/index.js";
 import type { PlanTarget } from "./plan-target.js";
 import { describeTarget } from "./plan-target.js";
 

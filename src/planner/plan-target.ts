@@ -1,4 +1,4 @@
-import type { EventJob } from "../queue/job-types.js";
+import type { EventJob } from "../queue/index.js";
 
 /**
  * What a build is for, independent of the event that asked for it. A `branch` target with `pullRequest` is the

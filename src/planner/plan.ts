@@ -1,8 +1,6 @@
-import { refMatches, selectFiles } from "../config/path-filter.js";
-import type { ImageConfig, RepoConfig } from "../config/repo-config.js";
-import { DEFAULT_TAG_TEMPLATES, renderTags, templateVariables } from "../config/tags.js";
-import type { DroppedTag, RefContext } from "../config/tags.js";
-import type { ImagePlan } from "../queue/job-types.js";
+import { refMatches, selectFiles, DEFAULT_TAG_TEMPLATES, renderTags, templateVariables } from "../config/index.js";
+import type { ImageConfig, RepoConfig, DroppedTag, RefContext } from "../config/index.js";
+import type { ImagePlan } from "../queue/index.js";
 import { planCache } from "./cache-plan.js";
 import { ImagePathTooLongError, imageRepository } from "./image-repository.js";
 import type { PlanTarget } from "./plan-target.js";

@@ -1,13 +1,10 @@
 import type { Redis } from "ioredis";
 import type { Probot } from "probot";
-import { OctokitPlannerCheckRuns } from "../github/planner-check-runs.js";
-import type { EnqueueBuild, WithdrawBuild } from "../queue/build-queue.js";
-import type { EventProcessor } from "../queue/event-worker.js";
-import type { EventJob } from "../queue/job-types.js";
-import type { QueueLog } from "../queue/queue-log.js";
+import { OctokitPlannerCheckRuns } from "../github/index.js";
+import type { PlannerReporter } from "../github/index.js";
+import type { EnqueueBuild, WithdrawBuild, EventProcessor, EventJob, QueueLog } from "../queue/index.js";
 import { runPlannerJob } from "./planner-job.js";
 import type { PlannerDeps } from "./planner-job.js";
-import type { PlannerReporter } from "./planner-reporter.js";
 
 export interface PlannerProcessorOptions {
   /** Authenticated as the App; each job gets its installation's Octokit from it. */

@@ -1,4 +1,4 @@
-import { TransientError } from "../queue/queue-errors.js";
+import { TransientError } from "../queue/index.js";
 
 /**
  * Runs a Redis call of the planner; a failure (connection lost, Redis restarting, retries exhausted) becomes a

@@ -1,7 +1,6 @@
 import { dirname } from "node:path";
-import type { ConfigLimitName, ConfigLimits } from "../config/config-limits.js";
-import type { KeyPath } from "../config/yaml-locate.js";
-import { formatKeyPath } from "../config/yaml-locate.js";
+import { formatKeyPath } from "../config/index.js";
+import type { ConfigLimitName, ConfigLimits, KeyPath } from "../config/index.js";
 import { maskedBuildSecret } from "./build-secrets.js";
 import type { BuildSecretGrant } from "./build-secrets.js";
 import { CredentialReferenceError, maskedCredentials, resolveReference } from "./credentials.js";

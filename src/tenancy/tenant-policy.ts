@@ -1,4 +1,4 @@
-import type { ConfigLimits } from "../config/config-limits.js";
+import type { ConfigLimits } from "../config/index.js";
 import type { BuildSecretGrant } from "./build-secrets.js";
 
 /** What to do with a pull request from a fork: build it, build it once a maintainer approves, or never. */

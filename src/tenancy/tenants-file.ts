@@ -1,11 +1,16 @@
 import { readFileSync } from "node:fs";
 import type { ErrorObject, ValidateFunction } from "ajv/dist/2020.js";
 import { LineCounter, parseDocument } from "yaml";
-import { CONFIG_LIMIT_NAMES, CONFIG_LIMIT_SPECS, schemaNode } from "../config/config-limits.js";
-import type { ConfigLimitName, LimitSpec } from "../config/config-limits.js";
-import { createSchemaValidator } from "../config/config-schema.js";
-import { formatKeyPath, pointerToKeyPath, YamlLocator } from "../config/yaml-locate.js";
-import type { KeyPath } from "../config/yaml-locate.js";
+import {
+  CONFIG_LIMIT_NAMES,
+  CONFIG_LIMIT_SPECS,
+  schemaNode,
+  createSchemaValidator,
+  formatKeyPath,
+  pointerToKeyPath,
+  YamlLocator,
+} from "../config/index.js";
+import type { ConfigLimitName, LimitSpec, KeyPath } from "../config/index.js";
 import { isReservedSecretId } from "./build-secrets.js";
 import type { CredentialReference } from "./credentials.js";
 import type { ForkPolicy } from "./tenant-policy.js";

@@ -1,5 +1,5 @@
-import type { ConfigIssue } from "../config/config-error.js";
-import type { RepositoryRef } from "../queue/job-types.js";
+import type { ConfigIssue } from "../config/index.js";
+import type { RepositoryRef } from "../queue/index.js";
 
 /** Check-run name for one image, and for the config itself. */
 export const imageCheckRunName = (image: string): string => `buildkit-bot / ${image}`;
@@ -44,8 +44,8 @@ export interface ForkGateCheckRun extends CheckRunPlace {
 }
 
 /**
- * The check runs the planner writes. The GitHub reporter implements it behind the shared write budget;
- * `planner-check-runs.ts` is a direct Octokit implementation.
+ * The check runs the planner writes. `OctokitPlannerCheckRuns` sends each straight through an installation
+ * Octokit; `BudgetedPlannerReporter` wraps it behind the shared write budget.
  */
 export interface PlannerReporter {
   /** A `queued` run `buildkit-bot / <image>`; returns its id for the build job. */

@@ -1,0 +1,23 @@
+// Jobs in Redis (BullMQ): their shapes and ids, enqueue and dedupe, supersede and cancel, retries, the check-run hand-off.
+export { BuildAttempts } from "./build-attempts.js";
+export type { BuildOutcome } from "./build-outcome.js";
+export { BuildQueue } from "./build-queue.js";
+export type { BuildJobInput, EnqueueBuild, WithdrawBuild } from "./build-queue.js";
+export { createBuildWorker } from "./build-worker.js";
+export type { BuildProcessor, BuildWorker } from "./build-worker.js";
+export { CheckRunHandoff } from "./check-run-handoff.js";
+export { CheckRunLedger } from "./check-run-ledger.js";
+export type { PlannerLookup, RunSlot } from "./check-run-ledger.js";
+export { EventQueue } from "./event-queue.js";
+export type { EventStore } from "./event-queue.js";
+export { createEventWorker } from "./event-worker.js";
+export type { EventProcessor, EventWorker } from "./event-worker.js";
+export { buildJobId, eventJobId, supersedeKey } from "./job-ids.js";
+export type { BuildJob, BuildReason, CachePlan, EventJob, ImagePlan, PullRequestRef, RepositoryRef } from "./job-types.js";
+export { isTransientError, QueueUnavailableError, SecretInJobDataError, TransientError } from "./queue-errors.js";
+export { silentLog } from "./queue-log.js";
+export type { QueueLog } from "./queue-log.js";
+export { QueueName } from "./queue-names.js";
+export { createProducerConnection, createWorkerConnection, whenReady } from "./redis-connections.js";
+export { supersededMessage } from "./supersede-listener.js";
+export type { SupersededBy, SupersedeListener } from "./supersede-listener.js";

@@ -1,0 +1,2 @@
+// What the app serves people: the build log page.
+export { createLogPageHandler } from "./log-page-handler.js";
