@@ -1,8 +1,9 @@
 import { inspect } from "node:util";
-import { CONFIG_LIMITS_VARIABLE, ConfigLimitsError, configLimitsFromEnv } from "../config/config-limits.js";
-import type { ConfigLimits } from "../config/config-limits.js";
+import { CONFIG_LIMITS_VARIABLE, ConfigLimitsError, configLimitsFromEnv } from "../config/index.js";
+import type { ConfigLimits } from "../config/index.js";
 import { loadTenants, singleRegistryTenants, TenantsFileError } from "../tenancy/index.js";
 import type { TenantRegistry, Tenants } from "../tenancy/index.js";
+import { AppError } from "../errors/index.js";
 
 /**
  * The app's own configuration, read from the environment once at start. Probot keeps reading its own
@@ -74,13 +75,13 @@ export const AppConfigVariable = {
 } as const;
 
 /** A configuration value is missing or invalid; `variable` names the environment variable to fix. */
-export class AppConfigError extends Error {
+export class AppConfigError extends AppError {
+  readonly code = "APP_CONFIG_INVALID";
   constructor(
     readonly variable: string,
     message: string,
   ) {
     super(`${variable}: ${message}`);
-    this.name = "AppConfigError";
   }
 }
 

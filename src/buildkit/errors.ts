@@ -1,7 +1,8 @@
 /**
  * One error hierarchy for everything the BuildKit client can fail with. Every error carries a stable `code`
- * (for programs and exit codes) and a message a person can act on. Messages never contain secrets: callers
- * pass them through the session's redactor before constructing an error.
+ * (for programs and exit codes), a message a person can act on, and `transient`: whether the same request may
+ * succeed if simply tried again later (daemon or registry away, 5xx, rate limit). Each class sets its own flag.
+ * Messages never contain secrets: callers pass them through the session's redactor before constructing an error.
  */
 export const BuildKitErrorCode = {
   Connection: "CONNECTION",
@@ -18,23 +19,32 @@ export const BuildKitErrorCode = {
 } as const;
 export type BuildKitErrorCode = (typeof BuildKitErrorCode)[keyof typeof BuildKitErrorCode];
 
+export interface BuildKitErrorOptions {
+  cause?: unknown;
+  /** Whether a later attempt of the same request may succeed. Default false. */
+  transient?: boolean;
+}
+
 export class BuildKitError extends Error {
   readonly code: BuildKitErrorCode;
-  constructor(code: BuildKitErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  /** A later attempt of the same request may succeed (the far side was away or overloaded); never a user mistake. */
+  readonly transient: boolean;
+  constructor(code: BuildKitErrorCode, message: string, options?: BuildKitErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
+    this.transient = options?.transient ?? false;
   }
 }
 
-/** The daemon cannot be reached (nothing listens, TLS refused, the Engine's /grpc upgrade failed). */
+/** The daemon cannot be reached (nothing listens, TLS refused, the Engine's /grpc upgrade failed). Transient. */
 export class ConnectionError extends BuildKitError {
   constructor(
     readonly address: string,
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(BuildKitErrorCode.Connection, message, options);
+    super(BuildKitErrorCode.Connection, message, { ...options, transient: true });
   }
 }
 
@@ -117,14 +127,17 @@ export class PushRefusedError extends BuildKitError {
   constructor(
     readonly registry: string,
     message: string,
-    readonly transient: boolean = false,
+    transient = false,
     options?: { cause?: unknown },
   ) {
-    super(BuildKitErrorCode.Push, message, options);
+    super(BuildKitErrorCode.Push, message, { ...options, transient });
   }
 }
 
-/** A registry HTTP API call failed. `registryCode`/`registryMessage` are the first entry of the registry's JSON error body. */
+/**
+ * A registry HTTP API call failed. `registryCode`/`registryMessage` are the first entry of the registry's JSON error
+ * body. Transient for 5xx, 429, and when no answer came at all (`status` undefined).
+ */
 export class RegistryError extends BuildKitError {
   readonly registryCode?: string;
   readonly registryMessage?: string;
@@ -134,26 +147,26 @@ export class RegistryError extends BuildKitError {
     message: string,
     options?: { cause?: unknown; registryCode?: string; registryMessage?: string },
   ) {
-    super(BuildKitErrorCode.Registry, message, options);
+    super(BuildKitErrorCode.Registry, message, {
+      cause: options?.cause,
+      transient: status === undefined || status >= 500 || status === 429,
+    });
     this.registryCode = options?.registryCode;
     this.registryMessage = options?.registryMessage;
   }
-  get transient(): boolean {
-    return this.status === undefined || this.status >= 500 || this.status === 429;
-  }
 }
 
-/** The Docker Engine API answered a request with an error status (no such image, conflict, daemon error). */
+/**
+ * The Docker Engine API answered a request with an error status (no such image, conflict, daemon error).
+ * Transient for 5xx: the Engine itself failed, not the request.
+ */
 export class EngineApiError extends BuildKitError {
   constructor(
     readonly status: number,
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(BuildKitErrorCode.EngineApi, message, options);
-  }
-  get transient(): boolean {
-    return this.status >= 500;
+    super(BuildKitErrorCode.EngineApi, message, { ...options, transient: status >= 500 });
   }
 }
 

@@ -1,3 +1,4 @@
+import { AppError } from "../errors/index.js";
 /** Where the per-repo configuration lives in a repository. */
 export const REPO_CONFIG_PATH = ".github/buildkit-bot.yml";
 
@@ -20,7 +21,7 @@ export function formatConfigIssue(issue: ConfigIssue): string {
  * The repository's `.github/buildkit-bot.yml` is invalid. Carries every issue found (in file order), the first
  * one also as `path`/`line`/`column`/`message` fields. Never retried: the file has to change.
  */
-export class ConfigError extends Error {
+export class ConfigError extends AppError {
   readonly code = "REPO_CONFIG_INVALID";
   readonly issues: readonly ConfigIssue[];
   readonly path: string;
@@ -32,7 +33,6 @@ export class ConfigError extends Error {
     if (!first) throw new TypeError("ConfigError needs at least one issue");
     const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : "";
     super(`${first.path}: ${formatConfigIssue(first)}${more}`);
-    this.name = "ConfigError";
     this.issues = issues;
     this.path = first.path;
     this.line = first.line;

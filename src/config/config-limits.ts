@@ -1,3 +1,4 @@
+import { AppError } from "../errors/index.js";
 /**
  * Hard limits on a repository's `.github/buildkit-bot.yml`. One deployment serves every installation and the file is
  * untrusted, so its size and every count or length that drives work (parsing, builds, glob matching) is bounded
@@ -104,11 +105,11 @@ export const DEFAULT_CONFIG_LIMITS: ConfigLimits = Object.freeze(
 export const CONFIG_LIMITS_VARIABLE = "BUILDKIT_BOT_CONFIG_LIMITS";
 
 /** `BUILDKIT_BOT_CONFIG_LIMITS` is malformed; `variable` names it, like the app's other configuration errors. */
-export class ConfigLimitsError extends Error {
+export class ConfigLimitsError extends AppError {
+  readonly code = "CONFIG_LIMITS_INVALID";
   readonly variable = CONFIG_LIMITS_VARIABLE;
   constructor(message: string) {
     super(`${CONFIG_LIMITS_VARIABLE}: ${message}`);
-    this.name = "ConfigLimitsError";
   }
 }
 

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { AppError } from "../errors/index.js";
 
 /**
  * Tag templates (`sha-{{short_sha}}`, `{{major}}.{{minor}}`) and Docker tag sanitising.
@@ -25,13 +26,13 @@ const SHORT_SHA_LENGTH = 7;
 type TemplatePart = { text: string } | { variable: TagVariable };
 
 /** A template is malformed or names an unknown variable. `offset` is the position in the template string. */
-export class TagTemplateError extends Error {
+export class TagTemplateError extends AppError {
+  readonly code = "TAG_TEMPLATE_INVALID";
   constructor(
     message: string,
     readonly offset: number,
   ) {
     super(message);
-    this.name = "TagTemplateError";
   }
 }
 

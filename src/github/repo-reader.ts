@@ -1,7 +1,10 @@
-import type { Octokit } from "@octokit/core";
+import type { OctokitRequest } from "./octokit-request.js";
+import { AppError, httpStatusOf } from "../errors/index.js";
 
-/** Any Octokit (Probot's included): only `request` is used, so plugins don't matter. */
-export type GitHubClient = Pick<Octokit, "request">;
+/** Any Octokit (Probot's included): only its typed `request` is used, so plugins don't matter. */
+export interface GitHubClient {
+  request: OctokitRequest;
+}
 
 export interface RepoCoordinates {
   owner: string;
@@ -9,28 +12,24 @@ export interface RepoCoordinates {
 }
 
 /**
- * A GitHub read failed for a reason other than "not there" (5xx, rate limit, permissions, network). The planner
- * treats it as transient: the cause is on GitHub's side or in the installation's settings, not in the commit.
+ * A GitHub read failed for a reason other than "not there" (5xx, rate limit, permissions, network). Transient: the
+ * cause is on GitHub's side or in the installation's settings, not in the commit, so the job is tried again.
  */
-export class RepoReadError extends Error {
+export class RepoReadError extends AppError {
   readonly code = "GITHUB_READ_FAILED";
+  override readonly transient = true;
   constructor(
     message: string,
     readonly status: number | undefined,
     options?: { cause?: unknown },
   ) {
     super(message, options);
-    this.name = "RepoReadError";
   }
 }
 
-function statusOf(err: unknown): number | undefined {
-  const status = (err as { status?: unknown } | null)?.status;
-  return typeof status === "number" ? status : undefined;
-}
-
-function readError(what: string, err: unknown): RepoReadError {
-  const status = statusOf(err);
+/** A failed GitHub read as a RepoReadError: `<what> failed (HTTP <status>)`, the request's error as its cause. */
+export function readError(what: string, err: unknown): RepoReadError {
+  const status = httpStatusOf(err);
   // Octokit's messages carry the URL and GitHub's text, never the token; keep only the status to be safe.
   return new RepoReadError(`${what} failed${status ? ` (HTTP ${status})` : ""}`, status, { cause: err });
 }
@@ -62,7 +61,7 @@ export async function readRepoFileEntry(
     return { kind: "text", text: Buffer.from(data.content, "base64").toString("utf8") };
   } catch (err) {
     if (err instanceof RepoReadError) throw err;
-    if (statusOf(err) === 404) return undefined;
+    if (httpStatusOf(err) === 404) return undefined;
     throw readError(`reading ${at.path} at ${at.ref}`, err);
   }
 }
@@ -86,7 +85,7 @@ export async function readRepoFile(
     const data: unknown = res.data;
     return typeof data === "string" ? data : Buffer.from(data as ArrayBuffer).toString("utf8");
   } catch (err) {
-    if (statusOf(err) === 404) return undefined;
+    if (httpStatusOf(err) === 404) return undefined;
     throw readError(`reading ${at.path} at ${at.ref}`, err);
   }
 }
@@ -119,7 +118,7 @@ export async function listPushChangedFiles(
     if (files.length >= COMPARE_FILE_LIMIT) return undefined;
     return changedPaths(files);
   } catch (err) {
-    const status = statusOf(err);
+    const status = httpStatusOf(err);
     if (status === 404 || status === 422) return undefined;
     throw readError(`comparing ${at.before.slice(0, 7)}...${at.after.slice(0, 7)}`, err);
   }
@@ -176,7 +175,7 @@ export async function readBranchHead(
     });
     return res.data.object.sha;
   } catch (err) {
-    if (statusOf(err) === 404) return undefined;
+    if (httpStatusOf(err) === 404) return undefined;
     throw readError(`reading the head of branch ${at.branch}`, err);
   }
 }

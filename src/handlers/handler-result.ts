@@ -1,4 +1,5 @@
-import type { EventJob } from "../queue/job-types.js";
+import type { EventJob } from "../queue/index.js";
+import { AppError } from "../errors/index.js";
 
 /** What a payload turns into: one event job, a deliberate no-op, or a payload we cannot read. */
 export type HandlerResult =
@@ -17,10 +18,10 @@ export interface HandlerContext {
 }
 
 /** Thrown by the field readers; turned into `{ kind: "invalid" }`. */
-export class PayloadError extends Error {
+export class PayloadError extends AppError {
+  readonly code = "PAYLOAD_INVALID";
   constructor(message: string) {
     super(message);
-    this.name = "PayloadError";
   }
 }
 

@@ -1,6 +1,6 @@
-import type { EventStore } from "../queue/event-queue.js";
-import { InvalidPayloadError } from "../intake/intake-errors.js";
-import { QueueUnavailableError, SecretInJobDataError } from "../queue/queue-errors.js";
+import { QueueUnavailableError, SecretInJobDataError } from "../queue/index.js";
+import type { EventStore } from "../queue/index.js";
+import { MalformedDeliveryError } from "../intake/index.js";
 import { checkRunEventJob } from "./check-run-event.js";
 import { checkSuiteEventJob } from "./check-suite-event.js";
 import type { HandlerContext, HandlerResult } from "./handler-result.js";
@@ -35,7 +35,7 @@ export type EventDispatcher = (event: WebhookEvent) => Promise<void>;
 /**
  * Thin handlers: the intake (src/intake) has verified the signature and the payload's minimal shape; each
  * handler reads the payload, stores at most one event job and answers. No GitHub API call happens here — the
- * planner does those from the queue. A payload that is not what its event says throws InvalidPayloadError (the
+ * planner does those from the queue. A payload that is not what its event says throws MalformedDeliveryError (the
  * intake answers 400 with its plain message); a Redis failure becomes a 503 (QueueUnavailableError.status) so the
  * delivery shows as failed and can be redelivered.
  */
@@ -45,7 +45,7 @@ export function createEventDispatcher(deps: WebhookHandlerDeps, log: HandlerLog)
     const where = { event: event.name, deliveryId: event.id };
     if (result.kind === "invalid") {
       log.warn({ ...where, problem: result.problem }, `malformed ${event.name} payload refused: ${result.problem}`);
-      throw new InvalidPayloadError(`malformed ${event.name} payload: ${result.problem}`);
+      throw new MalformedDeliveryError(`malformed ${event.name} payload: ${result.problem}`);
     }
     if (result.kind === "ignored") {
       log.debug({ ...where, reason: result.reason }, `${event.name} ignored: ${result.reason}`);

@@ -1,6 +1,6 @@
 import { Worker } from "node:worker_threads";
 import type { FromBodyWorker, ToBodyWorker } from "./body-worker.js";
-import { InvalidPayloadError } from "./intake-errors.js";
+import { MalformedDeliveryError } from "./intake-errors.js";
 import type { WebhookPayload } from "./webhook-payload.js";
 
 const UNDER_TSX = import.meta.url.endsWith(".ts");
@@ -147,7 +147,7 @@ export class BodyWorkerPool {
       thread.waiting.delete(msg.id);
       this.#retireWhenIdle(thread);
       if (msg.kind === "parsed") waiter.resolve(msg.payload);
-      else if (msg.kind === "invalid") waiter.reject(new InvalidPayloadError(msg.message));
+      else if (msg.kind === "invalid") waiter.reject(new MalformedDeliveryError(msg.message));
       else waiter.reject(new Error(`body worker: ${msg.message}`));
     });
     const lose = (err: Error): void => {

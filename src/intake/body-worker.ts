@@ -1,5 +1,5 @@
 import { parentPort } from "node:worker_threads";
-import { InvalidPayloadError } from "./intake-errors.js";
+import { MalformedDeliveryError } from "./intake-errors.js";
 import { projectPayload } from "./payload-projection.js";
 import { parsePayload } from "./webhook-payload.js";
 import type { WebhookPayload } from "./webhook-payload.js";
@@ -27,7 +27,7 @@ function parse(id: number, name: string): FromBodyWorker {
     const payload = parsePayload(name, Buffer.concat(chunks));
     return { kind: "parsed", id, payload: projectPayload(name, payload) };
   } catch (err) {
-    if (err instanceof InvalidPayloadError) return { kind: "invalid", id, message: err.message };
+    if (err instanceof MalformedDeliveryError) return { kind: "invalid", id, message: err.message };
     return { kind: "failed", id, message: err instanceof Error ? err.message : String(err) };
   }
 }

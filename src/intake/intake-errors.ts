@@ -1,8 +1,10 @@
+import { AppError } from "../errors/index.js";
+
 /**
  * Why the webhook intake refused a delivery. Each carries the HTTP status and a plain message that is safe to
  * show whoever sent the request (no stack, no library internals); details for us go to the log.
  */
-export abstract class IntakeError extends Error {
+export abstract class IntakeError extends AppError {
   abstract readonly status: number;
   /** Extra response headers (e.g. Retry-After). */
   readonly headers: Readonly<Record<string, string>> = {};
@@ -10,8 +12,8 @@ export abstract class IntakeError extends Error {
 
 /** Over the size GitHub ever sends: refused from Content-Length, or as soon as the stream passes the limit. */
 export class BodyTooLargeError extends IntakeError {
+  readonly code = "BODY_TOO_LARGE";
   readonly status = 413;
-  override readonly name = "BodyTooLargeError";
   constructor(readonly limitBytes: number) {
     super(`request body is larger than ${limitBytes} bytes`);
   }
@@ -19,8 +21,9 @@ export class BodyTooLargeError extends IntakeError {
 
 /** Bodies already in flight hold the whole memory budget: try again shortly. */
 export class BodyBudgetExhaustedError extends IntakeError {
+  readonly code = "BODY_BUDGET_EXHAUSTED";
+  override readonly transient = true;
   readonly status = 503;
-  override readonly name = "BodyBudgetExhaustedError";
   override readonly headers: Readonly<Record<string, string>>;
   constructor(retryAfterSeconds: number) {
     super("too many request bodies in flight, retry later");
@@ -30,8 +33,8 @@ export class BodyBudgetExhaustedError extends IntakeError {
 
 /** The body did not arrive in time (GitHub sends a whole delivery well within its own 10 s timeout). */
 export class BodyTimeoutError extends IntakeError {
+  readonly code = "BODY_TIMEOUT";
   readonly status = 408;
-  override readonly name = "BodyTimeoutError";
   constructor(timeoutMs: number) {
     super(`request body not received within ${timeoutMs} ms`);
   }
@@ -39,23 +42,26 @@ export class BodyTimeoutError extends IntakeError {
 
 /** The client went away or the stream broke before the body ended. */
 export class BodyAbortedError extends IntakeError {
+  readonly code = "BODY_ABORTED";
   readonly status = 400;
-  override readonly name = "BodyAbortedError";
   constructor() {
     super("request body ended early");
   }
 }
 
-/** Required webhook headers missing or malformed (checked before the body is read). */
-export class BadRequestHeadersError extends IntakeError {
+/**
+ * A malformed delivery: required webhook headers missing or malformed (checked before the body is read), or a
+ * correctly signed payload that is not what its event says (not JSON, wrong shape, no installation…).
+ */
+export class MalformedDeliveryError extends IntakeError {
+  readonly code = "MALFORMED_DELIVERY";
   readonly status = 400;
-  override readonly name = "BadRequestHeadersError";
 }
 
 /** Not `application/json`: GitHub is configured to send JSON. */
 export class UnsupportedContentTypeError extends IntakeError {
+  readonly code = "UNSUPPORTED_CONTENT_TYPE";
   readonly status = 415;
-  override readonly name = "UnsupportedContentTypeError";
   constructor() {
     super('content-type must be "application/json"');
   }
@@ -63,15 +69,9 @@ export class UnsupportedContentTypeError extends IntakeError {
 
 /** X-Hub-Signature-256 does not match the body. */
 export class SignatureMismatchError extends IntakeError {
+  readonly code = "SIGNATURE_MISMATCH";
   readonly status = 400;
-  override readonly name = "SignatureMismatchError";
   constructor() {
     super("signature does not match");
   }
-}
-
-/** A correctly signed payload that is not what its event says (not JSON, wrong shape, no installation…). */
-export class InvalidPayloadError extends IntakeError {
-  readonly status = 400;
-  override readonly name = "InvalidPayloadError";
 }

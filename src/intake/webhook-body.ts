@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import type { BodyBudget } from "./body-budget.js";
-import { BadRequestHeadersError, BodyAbortedError, BodyBudgetExhaustedError, BodyTimeoutError, BodyTooLargeError } from "./intake-errors.js";
+import { MalformedDeliveryError, BodyAbortedError, BodyBudgetExhaustedError, BodyTimeoutError, BodyTooLargeError } from "./intake-errors.js";
 
 export interface BodyLimits {
   /** Largest body accepted, in bytes. */
@@ -24,7 +24,7 @@ export interface ReceivedBody {
 function declaredLength(req: IncomingMessage): number | undefined {
   const header = req.headers["content-length"];
   if (header === undefined) return undefined;
-  if (!/^\d{1,16}$/.test(header)) throw new BadRequestHeadersError("content-length is not a byte count");
+  if (!/^\d{1,16}$/.test(header)) throw new MalformedDeliveryError("content-length is not a byte count");
   return Number(header);
 }
 

@@ -1,13 +1,13 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "probot";
-import { QueueUnavailableError } from "../queue/queue-errors.js";
+import { QueueUnavailableError } from "../queue/index.js";
 import { BodyBudget } from "./body-budget.js";
 import { BodyWorkerPool } from "./body-worker-pool.js";
 import type { BodySession } from "./body-worker-pool.js";
 import { readBody } from "./webhook-body.js";
 import { answer } from "./webhook-response.js";
 import type { BodyLimits, ReceivedBody } from "./webhook-body.js";
-import { BadRequestHeadersError, IntakeError, SignatureMismatchError, UnsupportedContentTypeError } from "./intake-errors.js";
+import { MalformedDeliveryError, IntakeError, SignatureMismatchError, UnsupportedContentTypeError } from "./intake-errors.js";
 import { parsePayload } from "./webhook-payload.js";
 import type { WebhookPayload } from "./webhook-payload.js";
 import { parseSignatureHeader, SignatureCheck } from "./webhook-signature.js";
@@ -94,10 +94,10 @@ function deliveryHeaders(req: IncomingMessage): { id: string; name: string; sign
   if (!JSON_CONTENT_TYPE.test(header(req, "content-type") ?? "")) throw new UnsupportedContentTypeError();
   const name = header(req, "x-github-event");
   const id = header(req, "x-github-delivery");
-  if (name === undefined || !EVENT_NAME.test(name)) throw new BadRequestHeadersError("x-github-event is missing or malformed");
-  if (id === undefined || !DELIVERY_ID.test(id)) throw new BadRequestHeadersError("x-github-delivery is missing or malformed");
+  if (name === undefined || !EVENT_NAME.test(name)) throw new MalformedDeliveryError("x-github-event is missing or malformed");
+  if (id === undefined || !DELIVERY_ID.test(id)) throw new MalformedDeliveryError("x-github-delivery is missing or malformed");
   const signature = parseSignatureHeader(header(req, "x-hub-signature-256"));
-  if (!signature) throw new BadRequestHeadersError("x-hub-signature-256 is missing or malformed");
+  if (!signature) throw new MalformedDeliveryError("x-hub-signature-256 is missing or malformed");
   return { id, name, signature };
 }
 

@@ -1,4 +1,4 @@
-import { InvalidPayloadError } from "./intake-errors.js";
+import { MalformedDeliveryError } from "./intake-errors.js";
 
 export type WebhookPayload = Record<string, unknown>;
 
@@ -22,27 +22,27 @@ function isObject(v: unknown): v is Record<string, unknown> {
 /**
  * A verified body as the payload of event `name`: UTF-8 JSON, an object, and for the events we handle the
  * minimum Probot and our handlers rely on (installation id, repository, the event's subject). Anything else is
- * an InvalidPayloadError with a plain message.
+ * a MalformedDeliveryError with a plain message.
  */
 export function parsePayload(name: string, bytes: Buffer): WebhookPayload {
   let parsed: unknown;
   try {
     parsed = JSON.parse(utf8.decode(bytes));
   } catch {
-    throw new InvalidPayloadError("body is not UTF-8 JSON");
+    throw new MalformedDeliveryError("body is not UTF-8 JSON");
   }
-  if (!isObject(parsed)) throw new InvalidPayloadError("payload is not a JSON object");
+  if (!isObject(parsed)) throw new MalformedDeliveryError("payload is not a JSON object");
   if (!INSTALLATION_EVENTS.has(name)) return parsed;
 
   const installation = parsed.installation;
   const id = isObject(installation) ? installation.id : undefined;
   if (typeof id !== "number" || !Number.isSafeInteger(id) || id <= 0) {
-    throw new InvalidPayloadError(`${name} payload has no installation id`);
+    throw new MalformedDeliveryError(`${name} payload has no installation id`);
   }
-  if (!isObject(parsed.repository)) throw new InvalidPayloadError(`${name} payload has no repository`);
-  if ("action" in parsed && typeof parsed.action !== "string") throw new InvalidPayloadError(`${name} payload action is not a string`);
+  if (!isObject(parsed.repository)) throw new MalformedDeliveryError(`${name} payload has no repository`);
+  if ("action" in parsed && typeof parsed.action !== "string") throw new MalformedDeliveryError(`${name} payload action is not a string`);
   const subject = SUBJECT[name];
-  if (subject !== undefined && !isObject(parsed[subject])) throw new InvalidPayloadError(`${name} payload has no ${subject}`);
-  if (name === "push" && typeof parsed.ref !== "string") throw new InvalidPayloadError("push payload has no ref");
+  if (subject !== undefined && !isObject(parsed[subject])) throw new MalformedDeliveryError(`${name} payload has no ${subject}`);
+  if (name === "push" && typeof parsed.ref !== "string") throw new MalformedDeliveryError("push payload has no ref");
   return parsed;
 }

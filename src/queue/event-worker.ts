@@ -2,7 +2,7 @@ import { UnrecoverableError, Worker } from "bullmq";
 import type { Job } from "bullmq";
 import type { Redis } from "ioredis";
 import type { EventJob } from "./job-types.js";
-import { isTransientError } from "./queue-errors.js";
+import { isTransientError } from "../errors/index.js";
 import type { QueueLog } from "./queue-log.js";
 import { silentLog } from "./queue-log.js";
 import { QueueName } from "./queue-names.js";

@@ -1,5 +1,5 @@
 import type { BackoffStrategy, JobsOptions } from "bullmq";
-import { isTransientError, retryAfterMs } from "./queue-errors.js";
+import { isTransientError, retryAfterMs } from "../errors/index.js";
 
 /**
  * Retries live in BullMQ only. Octokits used inside jobs have plugin-retry switched off

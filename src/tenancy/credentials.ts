@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { inspect } from "node:util";
 import type { RegistryCredentials } from "./tenant-policy.js";
+import { AppError } from "../errors/index.js";
 
 const MASK = "***";
 
@@ -9,11 +10,10 @@ const MASK = "***";
 export type CredentialReference = { kind: "env"; name: string } | { kind: "file"; path: string };
 
 /** A reference could not be resolved. The message names the reference, never a value. */
-export class CredentialReferenceError extends Error {
+export class CredentialReferenceError extends AppError {
   readonly code = "CREDENTIAL_REFERENCE_UNRESOLVED";
   constructor(message: string) {
     super(message);
-    this.name = "CredentialReferenceError";
   }
 }
 

@@ -1,3 +1,4 @@
+import { AppError } from "../errors/index.js";
 /**
  * Whether an image or cache reference stays inside an account's namespaces (`<prefix>/<owner>/`-style paths, each
  * ending in `/`). Checked by the planner on the repository's config and again by the worker on the job it is about
@@ -48,7 +49,7 @@ export interface NamespaceViolation {
 }
 
 /** The worker refuses a job that points outside its account's namespaces: the job is not trusted, whoever queued it. */
-export class OutsideNamespacesError extends Error {
+export class OutsideNamespacesError extends AppError {
   readonly code = "OUTSIDE_NAMESPACES";
   constructor(
     readonly violations: readonly NamespaceViolation[],
@@ -57,7 +58,6 @@ export class OutsideNamespacesError extends Error {
   ) {
     const list = violations.map((v) => `${v.use} ${v.ref}`).join(", ");
     super(`refused: this build would reach outside the namespaces of ${account} (${describeNamespaces(namespaces)}): ${list}`);
-    this.name = "OutsideNamespacesError";
   }
 }
 

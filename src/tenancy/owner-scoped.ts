@@ -1,4 +1,5 @@
 import { pathComponent } from "./path-component.js";
+import { AppError } from "../errors/index.js";
 
 /**
  * The registry's limit on a repository name. Current registries count the path only; older ones (and older Docker
@@ -7,14 +8,13 @@ import { pathComponent } from "./path-component.js";
 export const REPOSITORY_NAME_MAX_LENGTH = 255;
 
 /** An owner-scoped image path does not fit the registry's name limit; the message says what to do. */
-export class ImagePathTooLongError extends Error {
+export class ImagePathTooLongError extends AppError {
   readonly code = "IMAGE_PATH_TOO_LONG";
   constructor(readonly path: string) {
     super(
       `the image path ${path} is ${path.length} characters, over the registry's limit of ${REPOSITORY_NAME_MAX_LENGTH}; ` +
         "set a shorter `repository:` for the image in .github/buildkit-bot.yml",
     );
-    this.name = "ImagePathTooLongError";
   }
 }
 

@@ -1,3 +1,4 @@
+import { AppError } from "../errors/index.js";
 /**
  * GitHub names (owner, repository, the config's image names) as registry path components, without ever merging
  * two distinct names.
@@ -26,11 +27,10 @@ const NO_SEPARATOR = "e";
 const NO_WORDS = "x";
 
 /** Thrown for a name outside what GitHub allows in owner, repository and image names (`[A-Za-z0-9._-]+`). */
-export class PathComponentError extends Error {
+export class PathComponentError extends AppError {
   readonly code = "PATH_COMPONENT_INVALID";
   constructor(readonly input: string) {
     super(`${JSON.stringify(input)} is not a GitHub name (letters, digits, '.', '_' and '-' only, not empty)`);
-    this.name = "PathComponentError";
   }
 }
 

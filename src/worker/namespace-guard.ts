@@ -1,14 +1,14 @@
-import type { BuildRequest } from "../buildkit/build-request.js";
-import type { BuildJob } from "../queue/job-types.js";
+import type { BuildRequest } from "@buildkit-bot/buildkit";
+import type { BuildJob } from "../queue/index.js";
 import { namespaceViolations, OutsideNamespacesError } from "../tenancy/index.js";
 import type { NamespaceViolation, ServedTenant, Tenants } from "../tenancy/index.js";
+import { AppError } from "../errors/index.js";
 
 /** The job's account is not served (only a job written into Redis by hand gets this far: the planner refuses first). */
-export class TenantRefusedError extends Error {
+export class TenantRefusedError extends AppError {
   readonly code = "TENANT_REFUSED";
   constructor(reason: string) {
     super(`refused: ${reason}`);
-    this.name = "TenantRefusedError";
   }
 }
 

@@ -1,16 +1,16 @@
-import type { BuildJob } from "../queue/job-types.js";
+import type { BuildJob } from "../queue/index.js";
 import { secretsForRepository } from "../tenancy/index.js";
 import type { ServedTenant } from "../tenancy/index.js";
+import { AppError } from "../errors/index.js";
 
 /** A job asks for build secrets its repository is not given (or asks for any on a fork's build): it was tampered with. */
-export class UngrantedSecretError extends Error {
+export class UngrantedSecretError extends AppError {
   readonly code = "BUILD_SECRET_NOT_GRANTED";
   constructor(
     readonly ids: readonly string[],
     why: string,
   ) {
     super(`refused: ${why}; nothing was built`);
-    this.name = "UngrantedSecretError";
   }
 }
 

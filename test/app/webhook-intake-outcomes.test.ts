@@ -4,7 +4,7 @@ import { createServer, request } from "node:http";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, beforeEach, describe, it } from "node:test";
-import { InvalidPayloadError } from "../../src/intake/intake-errors.js";
+import { MalformedDeliveryError } from "../../src/intake/intake-errors.js";
 import { createWebhookIntake } from "../../src/intake/webhook-intake.js";
 import type { VerifiedEvent, WebhookIntakeOptions } from "../../src/intake/webhook-intake.js";
 import { QueueUnavailableError } from "../../src/queue/queue-errors.js";
@@ -101,8 +101,8 @@ describe("webhook intake outcomes", () => {
     assert.doesNotMatch(res.body, /ECONNREFUSED/);
   });
 
-  it("answers a handler's InvalidPayloadError with 400 and its message", async () => {
-    failWith = new AggregateError([new InvalidPayloadError("malformed ping payload: no zen")], "x");
+  it("answers a handler's MalformedDeliveryError with 400 and its message", async () => {
+    failWith = new AggregateError([new MalformedDeliveryError("malformed ping payload: no zen")], "x");
     const res = await post("{}");
     assert.equal(res.status, 400);
     assert.deepEqual(JSON.parse(res.body), { error: "malformed ping payload: no zen" });
