@@ -1,14 +1,16 @@
-import type { PullRequestRef } from "../queue/job-types.js";
-import { int, obj, optStr, sha, str } from "./payload-fields.js";
-import type { Obj } from "./payload-fields.js";
+import type { PullRequestRef } from "../queue/index.js";
+import { int, obj, optItems, optStr, sha, str } from "./payload-fields.js";
+import type { Fields, ObjectPart, PayloadOf, ValueAt } from "../intake/index.js";
+
+/** What a check run or a check suite of a payload holds, the list of its pull requests among it. */
+type CheckSubject = ObjectPart<ValueAt<PayloadOf<"check_run">, "check_run">> | ObjectPart<ValueAt<PayloadOf<"check_suite">, "check_suite">>;
 
 /**
  * The pull request a check run/suite belongs to, from the short PR objects GitHub embeds in check payloads
  * (no full_name there: it is read from the repo's API URL). Undefined when none matches the head sha.
  */
-export function checkPullRequest(pullRequests: unknown, headSha: string): PullRequestRef | undefined {
-  if (!Array.isArray(pullRequests)) return undefined;
-  for (const pr of pullRequests as Obj[]) {
+export function checkPullRequest(subject: Fields<CheckSubject>, headSha: string): PullRequestRef | undefined {
+  for (const pr of optItems(subject, "pull_requests") ?? []) {
     const head = obj(pr, "head", "pull_requests[]");
     if (head.sha !== headSha) continue;
     const base = obj(pr, "base", "pull_requests[]");

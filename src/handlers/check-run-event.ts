@@ -1,11 +1,11 @@
-import type { BuildReason, EventJob } from "../queue/job-types.js";
+import type { BuildReason, EventJob } from "../queue/index.js";
 import { checkPullRequest } from "./check-pull-requests.js";
 import { invalidOnPayloadError } from "./handler-result.js";
 import type { HandlerContext, HandlerResult } from "./handler-result.js";
 import { int, isPlausibleRefName, obj, optObj, optStr, sha, str } from "./payload-fields.js";
-import type { Obj } from "./payload-fields.js";
-import { FORK_BUILD_ACTION, RebuildAction } from "./rebuild-actions.js";
+import { FORK_BUILD_ACTION, RebuildAction } from "../github/index.js";
 import { repositoryRef } from "./repository-ref.js";
+import { payloadFields } from "../intake/index.js";
 
 const ACTION_REASONS: Record<string, { reason: BuildReason; noCache: boolean }> = {
   [RebuildAction.Rebuild.identifier]: { reason: "rebuild", noCache: false },
@@ -19,7 +19,7 @@ const ACTION_REASONS: Record<string, { reason: BuildReason; noCache: boolean }> 
  */
 export function checkRunEventJob(payload: unknown, ctx: HandlerContext): HandlerResult {
   return invalidOnPayloadError(() => {
-    const p = (payload ?? {}) as Obj;
+    const p = payloadFields("check_run", payload);
     const action = typeof p.action === "string" ? p.action : "";
     let reason: BuildReason;
     let noCache = false;
@@ -39,8 +39,8 @@ export function checkRunEventJob(payload: unknown, ctx: HandlerContext): Handler
     if (appId !== ctx.appId) return { kind: "ignored", reason: `check run belongs to app ${appId}, not ours` };
     const externalId = str(run, "external_id", "check_run");
     const headSha = sha(run, "head_sha", "check_run");
-    const branch = optStr(optObj(run, "check_suite") ?? {}, "head_branch");
-    const pullRequest = checkPullRequest(run.pull_requests, headSha);
+    const branch = optStr(optObj(run, "check_suite"), "head_branch");
+    const pullRequest = checkPullRequest(run, headSha);
     // Who clicked "Build this commit": the planner checks their access before the fork's commit is built.
     const approvedBy =
       action === "requested_action" && optStr(obj(p, "requested_action", "payload"), "identifier") === FORK_BUILD_ACTION.identifier
@@ -51,7 +51,7 @@ export function checkRunEventJob(payload: unknown, ctx: HandlerContext): Handler
       deliveryId: ctx.deliveryId,
       event: "check_run",
       reason,
-      repository: repositoryRef(payload, ctx.gitBaseUrl),
+      repository: repositoryRef(p, ctx.gitBaseUrl),
       sha: headSha,
       ...(branch && isPlausibleRefName(branch) ? { ref: `refs/heads/${branch}` } : {}),
       ...(pullRequest ? { pullRequest } : {}),

@@ -1,15 +1,15 @@
-import type { EventJob } from "../queue/job-types.js";
+import type { EventJob } from "../queue/index.js";
 import { checkPullRequest } from "./check-pull-requests.js";
 import { invalidOnPayloadError } from "./handler-result.js";
 import type { HandlerContext, HandlerResult } from "./handler-result.js";
 import { int, isPlausibleRefName, obj, optStr, sha } from "./payload-fields.js";
-import type { Obj } from "./payload-fields.js";
 import { repositoryRef } from "./repository-ref.js";
+import { payloadFields } from "../intake/index.js";
 
 /** "Re-run all" on our check suite: the planner plans the whole commit again. */
 export function checkSuiteEventJob(payload: unknown, ctx: HandlerContext): HandlerResult {
   return invalidOnPayloadError(() => {
-    const p = (payload ?? {}) as Obj;
+    const p = payloadFields("check_suite", payload);
     const action = typeof p.action === "string" ? p.action : "";
     if (action !== "rerequested") return { kind: "ignored", reason: `check_suite.${action || "?"} needs no build` };
     const suite = obj(p, "check_suite", "payload");
@@ -17,13 +17,13 @@ export function checkSuiteEventJob(payload: unknown, ctx: HandlerContext): Handl
     if (appId !== ctx.appId) return { kind: "ignored", reason: `check suite belongs to app ${appId}, not ours` };
     const headSha = sha(suite, "head_sha", "check_suite");
     const branch = optStr(suite, "head_branch");
-    const pullRequest = checkPullRequest(suite.pull_requests, headSha);
+    const pullRequest = checkPullRequest(suite, headSha);
 
     const job: EventJob = {
       deliveryId: ctx.deliveryId,
       event: "check_suite",
       reason: "rerequested",
-      repository: repositoryRef(payload, ctx.gitBaseUrl),
+      repository: repositoryRef(p, ctx.gitBaseUrl),
       sha: headSha,
       ...(branch && isPlausibleRefName(branch) ? { ref: `refs/heads/${branch}` } : {}),
       ...(pullRequest ? { pullRequest } : {}),

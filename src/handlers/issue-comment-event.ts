@@ -1,9 +1,9 @@
-import type { EventJob } from "../queue/job-types.js";
+import type { EventJob } from "../queue/index.js";
 import { invalidOnPayloadError } from "./handler-result.js";
 import type { HandlerContext, HandlerResult } from "./handler-result.js";
 import { int, obj, optObj, optStr, str } from "./payload-fields.js";
-import type { Obj } from "./payload-fields.js";
 import { repositoryRef } from "./repository-ref.js";
+import { payloadFields } from "../intake/index.js";
 
 /** The comment that approves a fork's pull request for one build: alone on its comment, nothing else. */
 export const BUILD_COMMAND = "/build";
@@ -17,7 +17,7 @@ const ZERO_SHA = "0".repeat(40);
  */
 export function issueCommentEventJob(payload: unknown, ctx: HandlerContext): HandlerResult {
   return invalidOnPayloadError(() => {
-    const p = (payload ?? {}) as Obj;
+    const p = payloadFields("issue_comment", payload);
     const action = typeof p.action === "string" ? p.action : "";
     if (action !== "created") return { kind: "ignored", reason: `issue_comment.${action || "?"} is not a command` };
     const issue = obj(p, "issue", "payload");
@@ -31,7 +31,7 @@ export function issueCommentEventJob(payload: unknown, ctx: HandlerContext): Han
       deliveryId: ctx.deliveryId,
       event: "issue_comment",
       reason: "pull_request",
-      repository: repositoryRef(payload, ctx.gitBaseUrl),
+      repository: repositoryRef(p, ctx.gitBaseUrl),
       sha: ZERO_SHA,
       approval: { by, via: "comment", pullNumber: int(issue, "number", "issue"), ...(at ? { at } : {}) },
       receivedAt: (ctx.now?.() ?? new Date()).toISOString(),

@@ -1,44 +1,62 @@
 import { PayloadError } from "./handler-result.js";
+import type { FieldName, Fields, ItemOf, ObjectPart, ValueAt } from "../intake/index.js";
 
-/** Small typed readers over an untrusted webhook payload; each failure names the field. */
-export type Obj = Record<string, unknown>;
+/**
+ * Small typed readers over an untrusted webhook payload: field names come from GitHub's payload types (see
+ * webhook-payloads.ts), values are checked as they are read, and each failure names the field.
+ */
 
-export function obj(parent: unknown, key: string, path: string): Obj {
-  const v = (parent as Obj | null | undefined)?.[key];
-  if (v === null || typeof v !== "object" || Array.isArray(v)) throw new PayloadError(`${path}.${key} is missing or not an object`);
-  return v as Obj;
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
-export function optObj(parent: unknown, key: string): Obj | undefined {
-  const v = (parent as Obj | null | undefined)?.[key];
-  return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Obj) : undefined;
+function valueOf(parent: object | undefined, key: string): unknown {
+  return parent === undefined ? undefined : (parent as Record<string, unknown>)[key];
 }
 
-export function str(parent: Obj, key: string, path: string): string {
-  const v = parent[key];
+export function obj<T, K extends FieldName<T>>(parent: Fields<T> | undefined, key: K, path: string): Fields<ObjectPart<ValueAt<T, K>>> {
+  const v = valueOf(parent, key);
+  if (!isObject(v)) throw new PayloadError(`${path}.${key} is missing or not an object`);
+  return v as Fields<ObjectPart<ValueAt<T, K>>>;
+}
+
+export function optObj<T, K extends FieldName<T>>(parent: Fields<T> | undefined, key: K): Fields<ObjectPart<ValueAt<T, K>>> | undefined {
+  const v = valueOf(parent, key);
+  return isObject(v) ? (v as Fields<ObjectPart<ValueAt<T, K>>>) : undefined;
+}
+
+/** The objects of an array field (other elements are read as empty objects, which the readers then refuse); undefined when it is no array. */
+export function optItems<T, K extends FieldName<T>>(parent: Fields<T> | undefined, key: K): Array<Fields<ObjectPart<ItemOf<ValueAt<T, K>>>>> | undefined {
+  const v = valueOf(parent, key);
+  if (!Array.isArray(v)) return undefined;
+  return v.map((item: unknown) => (isObject(item) ? item : {}) as Fields<ObjectPart<ItemOf<ValueAt<T, K>>>>);
+}
+
+export function str<T>(parent: Fields<T>, key: FieldName<T>, path: string): string {
+  const v = valueOf(parent, key);
   if (typeof v !== "string" || v.length === 0) throw new PayloadError(`${path}.${key} is missing or not a string`);
   return v;
 }
 
-export function optStr(parent: Obj, key: string): string | undefined {
-  const v = parent[key];
+export function optStr<T>(parent: Fields<T> | undefined, key: FieldName<T>): string | undefined {
+  const v = valueOf(parent, key);
   return typeof v === "string" && v.length > 0 ? v : undefined;
 }
 
-export function int(parent: Obj, key: string, path: string): number {
-  const v = parent[key];
+export function int<T>(parent: Fields<T>, key: FieldName<T>, path: string): number {
+  const v = valueOf(parent, key);
   if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) throw new PayloadError(`${path}.${key} is missing or not an integer`);
   return v;
 }
 
-export function bool(parent: Obj, key: string): boolean {
-  return parent[key] === true;
+export function bool<T>(parent: Fields<T>, key: FieldName<T>): boolean {
+  return valueOf(parent, key) === true;
 }
 
 const SHA = /^[0-9a-f]{40}$|^[0-9a-f]{64}$/;
 const ZERO_SHA = /^0+$/;
 
-export function sha(parent: Obj, key: string, path: string): string {
+export function sha<T>(parent: Fields<T>, key: FieldName<T>, path: string): string {
   const v = str(parent, key, path);
   if (!SHA.test(v)) throw new PayloadError(`${path}.${key} is not a commit sha`);
   return v;

@@ -1,16 +1,16 @@
-import type { EventJob, PullRequestRef } from "../queue/job-types.js";
+import type { EventJob, PullRequestRef } from "../queue/index.js";
 import { invalidOnPayloadError } from "./handler-result.js";
 import type { HandlerContext, HandlerResult } from "./handler-result.js";
 import { int, obj, optObj, optStr, sha, str } from "./payload-fields.js";
-import type { Obj } from "./payload-fields.js";
 import { repositoryRef } from "./repository-ref.js";
+import { payloadFields } from "../intake/index.js";
 
 export const PULL_REQUEST_ACTIONS: ReadonlySet<string> = new Set(["opened", "synchronize", "reopened"]);
 
 /** A PR opened, updated or reopened becomes one event job for its head commit. */
 export function pullRequestEventJob(payload: unknown, ctx: HandlerContext): HandlerResult {
   return invalidOnPayloadError(() => {
-    const p = (payload ?? {}) as Obj;
+    const p = payloadFields("pull_request", payload);
     const action = typeof p.action === "string" ? p.action : "";
     if (!PULL_REQUEST_ACTIONS.has(action)) return { kind: "ignored", reason: `pull_request.${action || "?"} is not built` };
     const pr = obj(p, "pull_request", "payload");
@@ -35,7 +35,7 @@ export function pullRequestEventJob(payload: unknown, ctx: HandlerContext): Hand
       deliveryId: ctx.deliveryId,
       event: "pull_request",
       reason: "pull_request",
-      repository: repositoryRef(payload, ctx.gitBaseUrl),
+      repository: repositoryRef(p, ctx.gitBaseUrl),
       sha: pullRequest.headSha,
       pullRequest,
       receivedAt: (ctx.now?.() ?? new Date()).toISOString(),

@@ -1,9 +1,10 @@
-import type { RepositoryRef } from "../queue/job-types.js";
+import type { RepositoryRef } from "../queue/index.js";
 import { PayloadError } from "./handler-result.js";
 import { bool, int, obj, optStr, str } from "./payload-fields.js";
+import type { Fields, HandledEvent, PayloadOf } from "../intake/index.js";
 
 /** The repository and installation of a payload, with a credential-free clone URL on our git host. */
-export function repositoryRef(payload: unknown, gitBaseUrl: string): RepositoryRef {
+export function repositoryRef(payload: Fields<PayloadOf<HandledEvent>>, gitBaseUrl: string): RepositoryRef {
   const installation = obj(payload, "installation", "payload");
   const repository = obj(payload, "repository", "payload");
   const owner = obj(repository, "owner", "repository");

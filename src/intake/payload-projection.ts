@@ -1,3 +1,4 @@
+import type { FieldName, HandledEvent, ItemOf, ObjectPart, PayloadOf, ValueAt } from "./payload-types.js";
 import type { WebhookPayload } from "./webhook-payload.js";
 
 /**
@@ -7,19 +8,26 @@ import type { WebhookPayload } from "./webhook-payload.js";
  */
 type Spec = true | { readonly [key: string]: Spec } | { readonly items: Spec };
 
-const REPOSITORY: Spec = { id: true, name: true, owner: { login: true, name: true }, private: true, default_branch: true, master_branch: true };
-const COMMON: Readonly<Record<string, Spec>> = { action: true, installation: { id: true }, repository: REPOSITORY, sender: { login: true } };
-const CHECK_PULL_REQUEST: Spec = {
+/** A spec of a value of type `T`: its keys are GitHub's field names, so a misspelt one does not compile. */
+type SpecOf<T> = true | { readonly items: SpecOf<ObjectPart<ItemOf<T>>> | true } | FieldsSpec<ObjectPart<T>>;
+type FieldsSpec<T> = { readonly [K in FieldName<T>]?: SpecOf<ValueAt<T, K>> };
+
+type AnyPayload = PayloadOf<HandledEvent>;
+type RepositoryOf = ObjectPart<ValueAt<AnyPayload, "repository">>;
+
+const REPOSITORY: FieldsSpec<RepositoryOf> = { id: true, name: true, owner: { login: true, name: true }, private: true, default_branch: true, master_branch: true };
+const COMMON: FieldsSpec<AnyPayload> = { action: true, installation: { id: true }, repository: REPOSITORY, sender: { login: true } };
+const CHECK_PULL_REQUEST = {
   items: {
     number: true,
     head: { ref: true, sha: true, repo: { id: true, url: true, name: true } },
     base: { ref: true, sha: true, repo: { id: true } },
   },
-};
+} as const;
 
-const FILE_LIST: Spec = { items: true };
+const FILE_LIST = { items: true } as const;
 
-const BY_EVENT: Readonly<Record<string, Readonly<Record<string, Spec>>>> = {
+const BY_EVENT: { readonly [E in HandledEvent]: FieldsSpec<PayloadOf<E>> } = {
   push: {
     ref: true,
     before: true,
@@ -85,7 +93,8 @@ function isSpec(v: unknown): v is Spec {
  * their results on the whole payload (test/intake/payload-projection.test.ts).
  */
 export function projectPayload(name: string, payload: WebhookPayload): WebhookPayload {
-  const specs = { ...COMMON, ...(BY_EVENT[name] ?? {}) };
+  const own: object = Object.hasOwn(BY_EVENT, name) ? BY_EVENT[name as HandledEvent] : {};
+  const specs = { ...COMMON, ...own } as Spec;
   const out = project(payload, specs) as WebhookPayload;
   if (Array.isArray(out.commits) && out.commits.length > COMMITS_READ) out.commits = out.commits.slice(0, COMMITS_READ);
   const comment = out.comment;
