@@ -1,27 +1,15 @@
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { AppConfig } from "./app-config.js";
-import { BudgetedPlannerReporter } from "../github/budgeted-planner-reporter.js";
-import { OctokitPlannerCheckRuns } from "../github/planner-check-runs.js";
-import type { OctokitRequest } from "../github/reporter.js";
-import { WriteBudget } from "../github/write-budget.js";
-import { plannerProcessor } from "../planner/planner-processor.js";
-import { BuildAttempts } from "../queue/build-attempts.js";
-import { CheckRunHandoff } from "../queue/check-run-handoff.js";
-import { CheckRunLedger } from "../queue/check-run-ledger.js";
-import type { RunSlot } from "../queue/check-run-ledger.js";
-import type { BuildJob, EventJob } from "../queue/job-types.js";
-import { QueueName } from "../queue/queue-names.js";
-import type { QueueLog } from "../queue/queue-log.js";
-import { createWorkerConnection } from "../queue/redis-connections.js";
-import { createLogPageHandler } from "../web/log-page-handler.js";
-import { LogStore } from "../web/log-store.js";
-import { createBuildProcessor } from "../worker/build-processor.js";
-import { concludeAbandonedBuild } from "../worker/conclude-abandoned.js";
-import { GitHubSupersedeReporter } from "../worker/github-supersede-reporter.js";
-import { InFlightBuilds, reconcileAbandonedBuilds } from "../worker/in-flight-builds.js";
-import { plannerLookupOf, reconcileOrphanedCheckRuns, settleSlot, slotBuildsOf } from "../worker/orphaned-check-runs.js";
-import type { OrphanedRunDeps } from "../worker/orphaned-check-runs.js";
+import { BudgetedPlannerReporter, OctokitPlannerCheckRuns, WriteBudget } from "../github/index.js";
+import type { OctokitRequest } from "../github/index.js";
+import { plannerProcessor } from "../planner/index.js";
+import { BuildAttempts, CheckRunHandoff, CheckRunLedger, createWorkerConnection, QueueName } from "../queue/index.js";
+import type { BuildJob, EventJob, QueueLog, RunSlot } from "../queue/index.js";
+import { GitHubTrails, InFlightBuilds, LogStore, reconcileAbandonedBuilds } from "../trail/index.js";
+import { createLogPageHandler } from "../web/index.js";
+import { createBuildProcessor, plannerLookupOf, reconcileOrphanedCheckRuns, settleSlot, slotBuildsOf } from "../worker/index.js";
+import type { OrphanedRunDeps } from "../worker/index.js";
 import type { AppParts, SharedParts } from "./start-app.js";
 
 /** How often the worker looks for builds abandoned by a dead worker (BullMQ checks stalls every 30 s). */
@@ -36,6 +24,8 @@ interface Common {
   ledger: CheckRunLedger;
 }
 
+type WorkerParts = Omit<SharedParts, "enqueueBuild" | "withdrawBuild">;
+
 export interface ProductionPartsOptions {
   /** How often the reconciler runs (abandoned builds, check runs left behind). Default 60 s. */
   reconcileIntervalMs?: number;
@@ -48,12 +38,13 @@ export interface ProductionParts extends AppParts {
 
 /**
  * The app's real parts, built from what start-app shares: the planner behind the write budget, the build
- * processor, the GitHub supersede reporter and the log page. The Redis connection, write budget, log store and
- * in-flight registry are made once and shared by every part.
+ * processor, the build trails (which also end superseded builds) and the log page. The Redis connection, write
+ * budget, log store, in-flight registry and trails are made once and shared by every part.
  */
 export function productionParts(options: ProductionPartsOptions = {}): ProductionParts {
   let common: Common | undefined;
   let orphans: OrphanedRunDeps | undefined;
+  let trails: GitHubTrails | undefined;
   const closers: Array<() => Promise<unknown>> = [];
   const shared = (config: AppConfig): Common => {
     if (!common) {
@@ -72,7 +63,7 @@ export function productionParts(options: ProductionPartsOptions = {}): Productio
     return common;
   };
   // What finding and concluding check runs left behind needs: both queues' job states and GitHub.
-  const orphanDeps = (parts: Omit<SharedParts, "enqueueBuild" | "withdrawBuild">): OrphanedRunDeps => {
+  const orphanDeps = (parts: WorkerParts): OrphanedRunDeps => {
     if (!orphans) {
       const c = shared(parts.config);
       const prefix = parts.config.queuePrefix;
@@ -89,12 +80,31 @@ export function productionParts(options: ProductionPartsOptions = {}): Productio
         handoff: c.handoff,
         inFlight: c.inFlight,
         budget: c.budget,
-        request: async (installationId) => (await parts.probot.auth(installationId)).request as unknown as OctokitRequest,
+        request: async (installationId) => (await parts.probot.auth(installationId)).request,
         planner: plannerLookupOf(events),
         builds: slotBuildsOf(builds, attempts),
       };
     }
     return orphans;
+  };
+
+  // Every way a build ends goes through these: its attempts on this worker, supersede, the reconciler, shutdown.
+  const buildTrails = (parts: WorkerParts): GitHubTrails => {
+    if (!trails) {
+      const c = shared(parts.config);
+      const o = orphanDeps(parts);
+      trails = new GitHubTrails({
+        github: parts.probot,
+        budget: c.budget,
+        logs: c.logs,
+        inFlight: c.inFlight,
+        handoff: c.handoff,
+        stillComing: (job) => c.ledger.mayStillHand({ repoId: job.repository.repoId, sha: job.sha, image: job.image.name, queuedAt: job.queuedAt }, o.planner),
+        ...(parts.config.publicBaseUrl ? { publicBaseUrl: parts.config.publicBaseUrl } : {}),
+        log: parts.log,
+      });
+    }
+    return trails;
   };
 
   return {
@@ -125,15 +135,11 @@ export function productionParts(options: ProductionPartsOptions = {}): Productio
         parts.log.warn("BUILDKIT_BOT_PUBLIC_URL is not set: check runs and statuses get no link to the build log page");
       }
       const o = orphanDeps(parts);
-      const stopReconciler = startReconciler(parts, c, queue, o, options.reconcileIntervalMs ?? RECONCILE_INTERVAL_MS);
+      const stopReconciler = startReconciler(parts, c, buildTrails(parts), queue, o, options.reconcileIntervalMs ?? RECONCILE_INTERVAL_MS);
       closers.push(async () => stopReconciler());
       return createBuildProcessor({
         github: parts.probot,
-        budget: c.budget,
-        logs: c.logs,
-        inFlight: c.inFlight,
-        handoff: c.handoff,
-        stillComing: (job) => c.ledger.mayStillHand({ repoId: job.repository.repoId, sha: job.sha, image: job.image.name, queuedAt: job.queuedAt }, o.planner),
+        trails: buildTrails(parts),
         settleGivenUp: async (job) => {
           const result = await settleSlot(slotOfBuild(job), o, { exceptBuild: job.buildId });
           // Busy: a planning of the image is still at work, and its build reports the status.
@@ -142,7 +148,6 @@ export function productionParts(options: ProductionPartsOptions = {}): Productio
         buildkitHost: parts.config.buildkitHost,
         registry: parts.config.registry,
         tenants: parts.config.tenants,
-        ...(parts.config.publicBaseUrl ? { publicBaseUrl: parts.config.publicBaseUrl } : {}),
         attemptsOf: async (buildId) => {
           const job = await queue.getJob(buildId);
           return job ? { attemptsMade: job.attemptsMade, attempts: job.opts.attempts ?? 1 } : undefined;
@@ -151,16 +156,11 @@ export function productionParts(options: ProductionPartsOptions = {}): Productio
       });
     },
 
-    supersedeReporter: (parts) => {
-      const c = shared(parts.config);
-      return new GitHubSupersedeReporter({
-        github: parts.probot,
-        budget: c.budget,
-        logs: c.logs,
-        inFlight: c.inFlight,
-        handoff: c.handoff,
-        ...(parts.config.publicBaseUrl ? { publicBaseUrl: parts.config.publicBaseUrl } : {}),
-      });
+    supersedeListener: (parts) => buildTrails(parts),
+
+    buildsLeftRunning: async (parts) => {
+      const interrupted = await trails?.interruptRunning();
+      if (interrupted) parts.log.warn({ builds: interrupted }, "builds still running at shutdown go back to the queue");
     },
 
     routes: (parts) => [createLogPageHandler(shared(parts.config).logs)],
@@ -169,6 +169,8 @@ export function productionParts(options: ProductionPartsOptions = {}): Productio
       // The reconciler and the queue go before the connection they use.
       for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
       common = undefined;
+      orphans = undefined;
+      trails = undefined;
     },
   };
 }
@@ -183,8 +185,9 @@ function slotOfBuild(job: BuildJob): RunSlot {
  * background of the worker role. Returns its stop.
  */
 function startReconciler(
-  parts: Omit<SharedParts, "enqueueBuild" | "withdrawBuild">,
+  parts: WorkerParts,
   c: Common,
+  trails: GitHubTrails,
   queue: Queue<BuildJob>,
   orphans: OrphanedRunDeps,
   intervalMs: number,
@@ -202,10 +205,7 @@ function startReconciler(
           if (!job) return undefined;
           return { state: await job.getState(), ...(job.failedReason ? { failedReason: job.failedReason } : {}) };
         },
-        conclude: async (entry, message) => {
-          const octokit = await parts.probot.auth(entry.installationId);
-          await concludeAbandonedBuild(octokit.request as unknown as OctokitRequest, c.budget, c.logs, c.handoff, entry, message);
-        },
+        conclude: (entry, message) => trails.abandoned(entry, message),
         onError: (entry, err) =>
           log.warn({ buildId: entry.buildId, err: err instanceof Error ? err.message : String(err) }, "could not conclude an abandoned build"),
       });

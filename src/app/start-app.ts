@@ -3,17 +3,18 @@ import { Probot, run } from "probot";
 import type { Logger, Options as ProbotOptions } from "probot";
 import { loadAppConfig } from "./app-config.js";
 import type { AppConfig } from "./app-config.js";
-import { BuildQueue } from "../queue/build-queue.js";
-import type { EnqueueBuild, WithdrawBuild } from "../queue/build-queue.js";
-import { createBuildWorker } from "../queue/build-worker.js";
-import type { BuildProcessor, BuildWorker } from "../queue/build-worker.js";
-import { EventQueue } from "../queue/event-queue.js";
-import { createEventWorker } from "../queue/event-worker.js";
-import type { EventProcessor, EventWorker } from "../queue/event-worker.js";
-import { createProducerConnection, createWorkerConnection, whenReady } from "../queue/redis-connections.js";
-import { ConfigWorkerPool } from "../planner/config-worker-pool.js";
-import type { ConfigWork } from "../planner/config-work.js";
-import type { SupersedeReporter } from "../queue/supersede-reporter.js";
+import { ConfigWorkerPool } from "../planner/index.js";
+import type { ConfigWork } from "../planner/index.js";
+import {
+  BuildQueue,
+  createBuildWorker,
+  createEventWorker,
+  createProducerConnection,
+  createWorkerConnection,
+  EventQueue,
+  whenReady,
+} from "../queue/index.js";
+import type { BuildProcessor, BuildWorker, EnqueueBuild, EventProcessor, EventWorker, SupersedeListener, WithdrawBuild } from "../queue/index.js";
 import { quietAccessLog } from "./access-log.js";
 import { createApp } from "./app.js";
 import type { RouteHandler } from "./app.js";
@@ -41,8 +42,13 @@ export interface AppParts {
   planner?: (shared: SharedParts) => EventProcessor;
   /** The build itself. */
   builder?: (shared: SharedParts) => BuildProcessor;
-  /** Reports superseded builds on GitHub. */
-  supersedeReporter?: (shared: Omit<SharedParts, "enqueueBuild" | "withdrawBuild">) => SupersedeReporter;
+  /** Ends the public record of each build the queue supersedes (check run, status, log, in-flight entry). */
+  supersedeListener?: (shared: Omit<SharedParts, "enqueueBuild" | "withdrawBuild">) => SupersedeListener;
+  /**
+   * Called at shutdown once the build worker has stopped waiting for its running builds (the grace period is
+   * over): ends this attempt of each build still running, which the queue then resumes.
+   */
+  buildsLeftRunning?: (shared: Omit<SharedParts, "enqueueBuild" | "withdrawBuild">) => Promise<void>;
   /** Extra HTTP routes (the log page). */
   routes?: (shared: Omit<SharedParts, "enqueueBuild" | "withdrawBuild">) => RouteHandler[];
 }
@@ -145,11 +151,11 @@ export async function startBuildkitBot(
     }
 
     if (config.role !== "web") {
-      const reporter = parts.supersedeReporter?.(base);
+      const supersedeListener = parts.supersedeListener?.(base);
       const builds = new BuildQueue({
         connection: producer,
         prefix: config.queuePrefix,
-        reporter: reporter ?? { superseded: async (b) => log.warn({ buildId: b.buildId }, "superseded (no reporter wired)") },
+        supersedeListener: supersedeListener ?? { superseded: async (b) => log.warn({ buildId: b.buildId }, "superseded (no listener wired)") },
         log,
       });
       stops.push(() => builds.close());
@@ -176,21 +182,25 @@ export async function startBuildkitBot(
         log.warn("no planner wired: the event worker is not started");
       }
 
-      if (parts.builder && reporter) {
+      if (parts.builder && supersedeListener) {
         const connection = createWorkerConnection(config.redisUrl);
         const worker: BuildWorker = await createBuildWorker({
           connection,
           prefix: config.queuePrefix,
           concurrency: config.workerConcurrency,
           processor: parts.builder(shared),
-          reporter,
+          supersedeListener,
           log,
         });
         stops.push(() => connection.quit());
-        // Running builds get the grace period; what is still running then is resumed from the queue (stall check).
-        stops.push(() => worker.close(config.shutdownGraceMs));
+        // Running builds get the grace period; what is still running then is resumed from the queue (stall check),
+        // and its trail says so.
+        stops.push(async () => {
+          await worker.close(config.shutdownGraceMs);
+          await parts.buildsLeftRunning?.(base);
+        });
       } else {
-        log.warn("no build processor or supersede reporter wired: the build worker is not started");
+        log.warn("no build processor or supersede listener wired: the build worker is not started");
       }
     }
 

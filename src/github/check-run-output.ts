@@ -1,6 +1,9 @@
-import { MAX_OUTPUT_BYTES, clipChars, headUtf8, stripAnsi, tailUtf8 } from "./utf8-limits.js";
+import { clipChars, headUtf8, stripAnsi, tailUtf8 } from "../text/index.js";
 
-/** What a check run's `output` carries (annotations are batched by the reporter, not here). */
+/** GitHub's check-run output fields take 65,535 characters; we promise 65,535 bytes, which is stricter. */
+export const MAX_OUTPUT_BYTES = 65_535;
+
+/** What a check run's `output` carries (annotations are batched by BuildCheckRun, not here). */
 export interface CheckRunOutput {
   title: string;
   summary: string;
@@ -15,7 +18,8 @@ export interface BuildProgress {
   currentStep?: string;
 }
 
-export interface BuildResult {
+/** What a succeeded build's check run says (the library's `BuildResult` is the solve's own answer). */
+export interface BuildSuccess {
   /** Full references pushed or tagged. */
   tags: string[];
   pushed: boolean;
@@ -116,7 +120,7 @@ export function renderProgress(image: string, p?: BuildProgress): CheckRunOutput
   return { title: `Building (${p.stepsDone}/${p.stepsTotal})`, summary: fit(lines.join("\n")) };
 }
 
-export function renderSucceeded(image: string, r: BuildResult): CheckRunOutput {
+export function renderSucceeded(image: string, r: BuildSuccess): CheckRunOutput {
   const lines = [
     `${r.pushed ? "Built and pushed" : "Built"} ${code(image)} in ${formatDuration(r.durationMs)}${attemptsNote(r.attempts)}.`,
     "",

@@ -12,7 +12,7 @@ import { DEFAULT_RETRY_POLICY, retryJobOptions } from "./retry-policy.js";
 import type { RetryPolicy } from "./retry-policy.js";
 import { SupersedeRegistry } from "./supersede-registry.js";
 import type { SupersededEntry } from "./supersede-registry.js";
-import type { SupersedeReporter } from "./supersede-reporter.js";
+import type { SupersedeListener } from "./supersede-listener.js";
 
 /** What the planner hands over; the queue fills in the attempt number, the build id and the queue time. */
 export type BuildJobInput = Omit<BuildJob, "buildId" | "attempt" | "queuedAt"> &
@@ -33,7 +33,8 @@ export interface SupersedeResult {
 export interface BuildQueueOptions {
   connection: Redis;
   prefix: string;
-  reporter: SupersedeReporter;
+  /** Ends the public record of each build this queue supersedes. */
+  supersedeListener: SupersedeListener;
   retry?: RetryPolicy;
   log?: QueueLog;
 }
@@ -111,7 +112,7 @@ export class BuildQueue {
     if (QUEUED_STATES.has(state) && (await this.queue.remove(entry.buildId)) === 1) {
       this.log.info({ buildId: entry.buildId, by: by.buildId }, "superseded queued build removed");
       try {
-        await this.opts.reporter.superseded(old.data, { sha: by.sha, buildId: by.buildId });
+        await this.opts.supersedeListener.superseded(old.data, { sha: by.sha, buildId: by.buildId });
       } catch (err) {
         this.log.error({ err, buildId: entry.buildId }, "could not report a superseded build");
       }

@@ -12,8 +12,8 @@ import { QueueName } from "./queue-names.js";
 import { DEFAULT_RETRY_POLICY, transientBackoff } from "./retry-policy.js";
 import type { RetryPolicy } from "./retry-policy.js";
 import { SupersedeRegistry } from "./supersede-registry.js";
-import { supersededMessage } from "./supersede-reporter.js";
-import type { SupersededBy, SupersedeReporter } from "./supersede-reporter.js";
+import { supersededMessage } from "./supersede-listener.js";
+import type { SupersededBy, SupersedeListener } from "./supersede-listener.js";
 
 export type BuildProcessor = (job: BuildJob, signal: AbortSignal) => Promise<BuildOutcome>;
 
@@ -25,7 +25,8 @@ export interface BuildWorkerOptions {
   prefix?: string;
   concurrency: number;
   processor: BuildProcessor;
-  reporter: SupersedeReporter;
+  /** Ends the public record of each build this queue supersedes. */
+  supersedeListener: SupersedeListener;
   /** Must match the policy the jobs were queued with (attempts live on the job, the backoff here). */
   retry?: RetryPolicy;
   /** How long an aborted processor gets to wind down before the job is failed anyway. */
@@ -53,7 +54,7 @@ export async function createBuildWorker(opts: BuildWorkerOptions): Promise<Build
 
   const superseded = async (data: BuildJob, by: SupersededBy): Promise<never> => {
     try {
-      await opts.reporter.superseded(data, by);
+      await opts.supersedeListener.superseded(data, by);
     } catch (err) {
       log.error({ err, buildId: data.buildId }, "could not report a superseded build");
     }

@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import { supersedeKeyToken } from "./job-ids.js";
 import { appKey } from "./queue-names.js";
-import type { SupersededBy } from "./supersede-reporter.js";
+import type { SupersededBy } from "./supersede-listener.js";
 
 /**
  * Which builds are current for each supersede key (a branch or a PR). One Redis hash per key:

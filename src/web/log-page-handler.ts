@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { renderLogPage, pageItems } from "./log-page.js";
-import type { LogStore } from "./log-store.js";
-import { isWellFormedLogToken } from "./log-token.js";
+import { isWellFormedLogToken } from "../trail/index.js";
+import type { LogStore } from "../trail/index.js";
 
 export interface LogPageOptions {
   /** Default `/logs`. */

@@ -1,7 +1,6 @@
 import { ansiToHtml } from "./ansi-to-html.js";
 import { escapeHtml } from "./html-escape.js";
-import type { LogRecord, StepStatus } from "./log-records.js";
-import type { LogEntry, LogSnapshot } from "./log-store.js";
+import type { LogEntry, LogRecord, LogSnapshot, StepStatus } from "../trail/index.js";
 
 type Outcome = Extract<LogRecord, { t: "end" }>["outcome"];
 

@@ -1,16 +1,10 @@
 import type { Queue } from "bullmq";
-import { renderCancelled } from "../github/check-run-output.js";
-import type { OctokitRequest } from "../github/reporter.js";
-import { checkRunName } from "../github/reporter.js";
-import type { WriteBudget } from "../github/write-budget.js";
-import { REBUILD_ACTIONS } from "../handlers/rebuild-actions.js";
-import type { BuildAttempts } from "../queue/build-attempts.js";
-import type { CheckRunHandoff } from "../queue/check-run-handoff.js";
-import type { CheckRunLedger, PlannerLookup, RunSlot } from "../queue/check-run-ledger.js";
-import { buildJobId } from "../queue/job-ids.js";
-import type { BuildJob, EventJob } from "../queue/job-types.js";
-import { reporterForBuild } from "./build-reporter.js";
-import type { InFlightBuilds } from "./in-flight-builds.js";
+import { checkRunName } from "../github/index.js";
+import type { OctokitRequest, WriteBudget } from "../github/index.js";
+import { buildJobId } from "../queue/index.js";
+import type { BuildAttempts, BuildJob, CheckRunHandoff, CheckRunLedger, EventJob, PlannerLookup, RunSlot } from "../queue/index.js";
+import { checkRunTrail } from "../trail/index.js";
+import type { InFlightBuilds } from "../trail/index.js";
 
 /** Job states in which a job will still run (or is running). */
 const LIVE = new Set(["active", "waiting", "delayed", "prioritized", "waiting-children", "paused"]);
@@ -161,26 +155,12 @@ async function listOurRuns(request: OctokitRequest, slot: RunSlot, appId: number
  */
 async function concludeOrphan(request: OctokitRequest, budget: WriteBudget, slot: RunSlot, checkRunId: number, replacement: number | undefined): Promise<void> {
   const lost = "its build was lost when the app's queue (Redis) failed while the build was being planned";
+  const trail = checkRunTrail({ request, budget }, slot, checkRunId);
   if (replacement === undefined) {
-    await reporterForBuild(request, budget, { ...slot, checkRunId }, undefined).checkRunFailed({
-      message: `Not built: ${lost}, and nothing else is building this image. Use "Rebuild" to try again.`,
-      log: [],
-    });
-    return;
+    await trail.failed(new Error(`Not built: ${lost}, and nothing else is building this image. Use "Rebuild" to try again.`));
+  } else {
+    await trail.cancelled(`${lost}; check run ${replacement} reports this image instead`, { statusReportedElsewhere: true });
   }
-  const output = renderCancelled(`${lost}; check run ${replacement} reports this image instead`);
-  await budget.send("final", `checkrun:${slot.owner}/${slot.repo}:${checkRunId}`, () =>
-    request("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", {
-      owner: slot.owner,
-      repo: slot.repo,
-      check_run_id: checkRunId,
-      status: "completed",
-      conclusion: "cancelled",
-      completed_at: new Date().toISOString(),
-      output,
-      actions: REBUILD_ACTIONS,
-    }),
-  );
 }
 
 /** `OrphanedRunDeps.planner` from the event queue. */

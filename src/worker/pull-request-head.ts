@@ -1,5 +1,5 @@
-import { RepoReadError } from "../github/repo-reader.js";
-import type { OctokitRequest } from "../github/reporter.js";
+import { RepoReadError } from "../github/index.js";
+import type { OctokitRequest } from "../github/index.js";
 
 /**
  * The commit `refs/pull/<number>/head` of the base repository points at now, or undefined when the ref is gone.

@@ -7,7 +7,7 @@ import type { RunningApp } from "../../src/app/start-app.js";
 import type { BuildJob, EventJob } from "../../src/queue/job-types.js";
 import { QueueName } from "../../src/queue/queue-names.js";
 import { createProducerConnection, whenReady } from "../../src/queue/redis-connections.js";
-import { buildInput, dropPrefix, eventually, freshPrefix, RecordingReporter } from "../queue/queue-test-kit.js";
+import { buildInput, dropPrefix, eventually, freshPrefix, RecordingListener } from "../queue/queue-test-kit.js";
 import { testStack } from "../support/stack/env.js";
 import { adaptPayload, examplePayload, sendWebhook } from "../support/webhooks.js";
 import { captureLog, WEBHOOK_SECRET, webEnv } from "./app-test-kit.js";
@@ -39,7 +39,7 @@ describe("BUILDKIT_BOT_ROLE=all wiring", () => {
           built.push(job);
           return { pushedTags: job.image.tags, durationMs: 1, summary: "built" };
         },
-        supersedeReporter: () => new RecordingReporter(),
+        supersedeListener: () => new RecordingListener(),
       },
       { ...e.env, BUILDKIT_BOT_ROLE: "all" },
       { log: captureLog().logger },

@@ -5,14 +5,14 @@ import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { startBuildkitBot } from "../../src/app/start-app.js";
 import type { RunningApp } from "../../src/app/start-app.js";
-import { RebuildAction } from "../../src/handlers/rebuild-actions.js";
+import { RebuildAction } from "../../src/github/check-run-actions.js";
 import { BuildQueue } from "../../src/queue/build-queue.js";
 import { eventJobId } from "../../src/queue/job-ids.js";
 import { findSecretPath } from "../../src/queue/job-data-guard.js";
 import type { EventJob } from "../../src/queue/job-types.js";
 import { QueueName } from "../../src/queue/queue-names.js";
 import { createProducerConnection, whenReady } from "../../src/queue/redis-connections.js";
-import { buildInput, dropPrefix, freshPrefix, RecordingReporter } from "../queue/queue-test-kit.js";
+import { buildInput, dropPrefix, freshPrefix, RecordingListener } from "../queue/queue-test-kit.js";
 import { testStack } from "../support/stack/env.js";
 import { adaptPayload, examplePayload, sendWebhook, TEST_REPOSITORY } from "../support/webhooks.js";
 import type { WebhookName } from "../support/webhooks.js";
@@ -181,7 +181,7 @@ describe("webhook intake over HTTP (real Probot server, real Redis)", () => {
 
   it("keeps secrets out of Redis and the logs", async () => {
     // Put a build job next to the event jobs so both kinds of job data are scanned.
-    const builds = new BuildQueue({ connection: redis, prefix, reporter: new RecordingReporter() });
+    const builds = new BuildQueue({ connection: redis, prefix, supersedeListener: new RecordingListener() });
     await builds.enqueueBuild(buildInput());
     await builds.close();
 

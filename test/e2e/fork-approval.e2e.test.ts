@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
-import { FORK_BUILD_ACTION } from "../../src/handlers/rebuild-actions.js";
+import { FORK_BUILD_ACTION } from "../../src/github/check-run-actions.js";
 import { testDaemons } from "../support/daemons.js";
 import { describeRuns, isFirstRunnableDaemon, startE2E } from "./support/e2e-harness.js";
 import type { E2E } from "./support/e2e-harness.js";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { RebuildAction } from "../../src/handlers/rebuild-actions.js";
+import { RebuildAction } from "../../src/github/check-run-actions.js";
 import { startE2E } from "./support/e2e-harness.js";
 import { testDaemons } from "../support/daemons.js";
 import type { E2E, E2ERepo } from "./support/e2e-harness.js";

@@ -1,22 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { renderFailed, renderLogTail, renderSucceeded, statusDescription, formatDuration } from "../../src/github/check-run-output.js";
-import { headUtf8, tailUtf8, stripAnsi, MAX_OUTPUT_BYTES } from "../../src/github/utf8-limits.js";
-
-test("tailUtf8/headUtf8 never split a character, whatever the cut", () => {
-  const text = "a€😀é".repeat(50);
-  for (let max = 0; max <= 60; max++) {
-    const tail = tailUtf8(text, max);
-    const head = headUtf8(text, max);
-    for (const part of [tail, head]) {
-      assert.ok(Buffer.byteLength(part) <= max);
-      assert.ok(!part.includes("\uFFFD"));
-      assert.ok(Buffer.byteLength(part) >= max - 3, "drops at most one partial character");
-    }
-    assert.ok(text.endsWith(tail));
-    assert.ok(text.startsWith(head));
-  }
-});
+import { MAX_OUTPUT_BYTES, renderFailed, renderLogTail, renderSucceeded, statusDescription, formatDuration } from "../../src/github/check-run-output.js";
+import { stripAnsi } from "../../src/text/index.js";
 
 test("renderLogTail keeps short logs whole and cuts long ones to the byte budget, marked at the top", () => {
   assert.equal(renderLogTail(["one", "two"]), "```text\none\ntwo\n```");

@@ -5,7 +5,8 @@ import { JobOctokit } from "../../src/app/job-octokit.js";
 import { BudgetedPlannerReporter } from "../../src/github/budgeted-planner-reporter.js";
 import { OctokitPlannerCheckRuns } from "../../src/github/planner-check-runs.js";
 import type { GitHubClient } from "../../src/github/repo-reader.js";
-import { GitHubReporter, type OctokitRequest } from "../../src/github/reporter.js";
+import { BuildCheckRun } from "../../src/github/build-check-run.js";
+import type { OctokitRequest } from "../../src/github/octokit-request.js";
 import { WriteBudget } from "../../src/github/write-budget.js";
 import { startFakeGitHub, type FakeGitHub } from "../support/fake-github/index.js";
 import { createAppCredentials } from "../support/fake-github/app-credentials.js";
@@ -37,21 +38,21 @@ describe("a secondary rate limit or a 429 pauses every write of the app", { time
       const prefix = `${redisCtx.prefix}:${status}`;
       const budgets = [0, 1, 2].map(() => new WriteBudget(redisCtx.connect(), { prefix, pollMs: 20, transitMarginMs: 0 }));
       const request = octokit.request as unknown as OctokitRequest;
-      const reporter = (budget: WriteBudget, image: string) =>
-        new GitHubReporter({ request, budget, target: { owner: "acme", repo: "api", sha: sha(), image } });
+      const checkRunFor = (budget: WriteBudget, image: string) =>
+        new BuildCheckRun({ request, budget, target: { owner: "acme", repo: "api", sha: sha(), image } });
       const writesBefore = fake.writes.total;
       fake.armSlowDown({ retryAfterSeconds: 2, status });
 
-      const first = reporter(budgets[0] as WriteBudget, "first");
-      const firstRun = first.checkRunQueued();
+      const first = checkRunFor(budgets[0] as WriteBudget, "first");
+      const firstRun = first.queued();
       // The other processes start writing once the refusal has come back (writes already on their way when GitHub
       // answers cannot be called back), while the first one's create waits to be sent again.
       while ((await (budgets[1] as WriteBudget).pausedForMs()) === 0) await new Promise((resolve) => setTimeout(resolve, 10));
       const others = [1, 2].map(async (i) => {
-        const r = reporter(budgets[i] as WriteBudget, `other-${i}`);
-        await r.checkRunQueued();
-        await r.checkRunStarted({ stepsDone: 0, stepsTotal: 2, cachedSteps: 0 });
-        await r.checkRunSucceeded({ tags: [], pushed: false, durationMs: 1_000, stepsDone: 2, stepsTotal: 2, cachedSteps: 0 });
+        const r = checkRunFor(budgets[i] as WriteBudget, `other-${i}`);
+        await r.queued();
+        await r.started({ stepsDone: 0, stepsTotal: 2, cachedSteps: 0 });
+        await r.succeeded({ tags: [], pushed: false, durationMs: 1_000, stepsDone: 2, stepsTotal: 2, cachedSteps: 0 });
         return r.checkRunId as number;
       });
       const planner = new BudgetedPlannerReporter(new OctokitPlannerCheckRuns(octokit as unknown as GitHubClient), budgets[2] as WriteBudget);

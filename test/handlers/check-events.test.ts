@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { checkRunEventJob } from "../../src/handlers/check-run-event.js";
 import { checkSuiteEventJob } from "../../src/handlers/check-suite-event.js";
 import type { HandlerContext } from "../../src/handlers/handler-result.js";
-import { RebuildAction, REBUILD_ACTIONS } from "../../src/handlers/rebuild-actions.js";
+import { RebuildAction, REBUILD_ACTIONS } from "../../src/github/check-run-actions.js";
 import { adaptPayload, examplePayload } from "../support/webhooks.js";
 
 const OUR_APP = 31337;

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { checkRunEventJob } from "../../src/handlers/check-run-event.js";
 import type { HandlerContext } from "../../src/handlers/handler-result.js";
 import { issueCommentEventJob } from "../../src/handlers/issue-comment-event.js";
-import { FORK_BUILD_ACTION } from "../../src/handlers/rebuild-actions.js";
+import { FORK_BUILD_ACTION } from "../../src/github/check-run-actions.js";
 import { checkRunPayload, issueCommentPayload } from "../e2e/support/payloads.js";
 import { adaptPayload, examplePayload, TEST_REPOSITORY } from "../support/webhooks.js";
 

@@ -12,7 +12,7 @@ import { checkRunEventJob } from "../../src/handlers/check-run-event.js";
 import type { HandlerContext, HandlerResult } from "../../src/handlers/handler-result.js";
 import { issueCommentEventJob } from "../../src/handlers/issue-comment-event.js";
 import { pullRequestEventJob } from "../../src/handlers/pull-request-event.js";
-import { FORK_BUILD_ACTION } from "../../src/handlers/rebuild-actions.js";
+import { FORK_BUILD_ACTION } from "../../src/github/check-run-actions.js";
 import { plannerProcessor } from "../../src/planner/planner-processor.js";
 import type { BuildJobInput } from "../../src/queue/build-queue.js";
 import type { BuildJob, EventJob } from "../../src/queue/job-types.js";

@@ -5,7 +5,7 @@ import { Redis } from "ioredis";
 import { Probot } from "probot";
 import { JobOctokit } from "../../src/app/job-octokit.js";
 import { OctokitPlannerCheckRuns } from "../../src/github/planner-check-runs.js";
-import type { OctokitRequest } from "../../src/github/reporter.js";
+import type { OctokitRequest } from "../../src/github/octokit-request.js";
 import { WriteBudget } from "../../src/github/write-budget.js";
 import type { GitHubClient } from "../../src/github/repo-reader.js";
 import { runPlannerJob } from "../../src/planner/planner-job.js";
@@ -19,10 +19,10 @@ import { eventJobId } from "../../src/queue/job-ids.js";
 import type { BuildJob, EventJob } from "../../src/queue/job-types.js";
 import { isTransientError } from "../../src/queue/queue-errors.js";
 import { QueueName } from "../../src/queue/queue-names.js";
-import { InFlightBuilds } from "../../src/worker/in-flight-builds.js";
+import { InFlightBuilds } from "../../src/trail/in-flight-builds.js";
 import { plannerLookupOf, settleSlot, slotBuildsOf } from "../../src/worker/orphaned-check-runs.js";
 import { redisForTest } from "../github/redis-test-keys.js";
-import { RecordingReporter } from "../queue/queue-test-kit.js";
+import { RecordingListener } from "../queue/queue-test-kit.js";
 import { createAppCredentials } from "../support/fake-github/app-credentials.js";
 import { startFakeGitHub } from "../support/fake-github/index.js";
 import type { FakeGitHub } from "../support/fake-github/index.js";
@@ -67,7 +67,7 @@ before(async () => {
   fake.addInstallation(INSTALLATION, "acme");
   probot = new Probot({ appId: creds.appId, privateKey: creds.privateKeyPem, baseUrl: fake.url, Octokit: JobOctokit, logLevel: "warn" });
   redisCtx = await redisForTest("interrupted");
-  builds = new BuildQueue({ connection: redisCtx.connect(), prefix: redisCtx.prefix, reporter: new RecordingReporter() });
+  builds = new BuildQueue({ connection: redisCtx.connect(), prefix: redisCtx.prefix, supersedeListener: new RecordingListener() });
   events = new Queue<EventJob>(QueueName.Events, { connection: redisCtx.connect(), prefix: redisCtx.prefix });
 });
 
@@ -93,7 +93,7 @@ test("a planning cut off between the create and the hand-over: the retry's run r
     before: "0".repeat(40),
     receivedAt: new Date().toISOString(),
   };
-  const octokit = (await probot.auth(INSTALLATION)) as unknown as GitHubClient;
+  const octokit = await probot.auth(INSTALLATION);
   const url = testStack().redisUrl;
   const settled: Array<{ slot: RunSlot; plannerId: string }> = [];
   const deps = (redis: Redis, onCreated?: () => void): PlannerDeps => ({

@@ -7,8 +7,8 @@ import { after, before, describe, it } from "node:test";
 import type { Redis } from "ioredis";
 import { BuildQueue } from "../../src/queue/build-queue.js";
 import { createProducerConnection, whenReady } from "../../src/queue/redis-connections.js";
-import { supersededMessage } from "../../src/queue/supersede-reporter.js";
-import { buildInput, dropPrefix, eventually, freshPrefix, RecordingReporter, redisUrl } from "./queue-test-kit.js";
+import { supersededMessage } from "../../src/queue/supersede-listener.js";
+import { buildInput, dropPrefix, eventually, freshPrefix, RecordingListener, redisUrl } from "./queue-test-kit.js";
 import { jobInState } from "../support/settled-job.js";
 
 const CHILD = fileURLToPath(new URL("./fixtures/child-build-worker.ts", import.meta.url));
@@ -23,7 +23,7 @@ describe("cancel message across processes", () => {
   before(async () => {
     producer = await whenReady(createProducerConnection(redisUrl()));
     prefix = freshPrefix();
-    queue = new BuildQueue({ connection: producer, prefix, reporter: new RecordingReporter(), retry: { attempts: 3, baseDelayMs: 50, maxDelayMs: 200 } });
+    queue = new BuildQueue({ connection: producer, prefix, supersedeListener: new RecordingListener(), retry: { attempts: 3, baseDelayMs: 50, maxDelayMs: 200 } });
     child = spawn(process.execPath, ["--import", "tsx", CHILD], {
       env: { ...process.env, CHILD_REDIS_URL: redisUrl(), CHILD_PREFIX: prefix },
       stdio: ["ignore", "pipe", "inherit"],

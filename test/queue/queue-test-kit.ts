@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { BuildJobInput } from "../../src/queue/build-queue.js";
 import type { BuildJob } from "../../src/queue/job-types.js";
-import type { SupersededBy, SupersedeReporter } from "../../src/queue/supersede-reporter.js";
+import type { SupersededBy, SupersedeListener } from "../../src/queue/supersede-listener.js";
 import { testStack } from "../support/stack/env.js";
 
 /** Shared pieces of the queue integration tests (not a test file itself). */
@@ -25,7 +25,7 @@ export async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
   } while (cursor !== "0");
 }
 
-export class RecordingReporter implements SupersedeReporter {
+export class RecordingListener implements SupersedeListener {
   readonly calls: Array<{ build: BuildJob; by: SupersededBy }> = [];
   private waiters: Array<() => void> = [];
   async superseded(build: BuildJob, by: SupersededBy): Promise<void> {
@@ -35,7 +35,7 @@ export class RecordingReporter implements SupersedeReporter {
   async waitFor(count: number, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (this.calls.length < count) {
-      if (Date.now() > deadline) throw new Error(`reporter saw ${this.calls.length} of ${count} calls`);
+      if (Date.now() > deadline) throw new Error(`the listener saw ${this.calls.length} of ${count} calls`);
       await new Promise<void>((resolve) => {
         this.waiters.push(resolve);
         setTimeout(resolve, 200);

@@ -11,7 +11,7 @@ import type { EventWorker } from "../../src/queue/event-worker.js";
 import type { EventJob } from "../../src/queue/job-types.js";
 import { TransientError } from "../../src/queue/queue-errors.js";
 import { createProducerConnection, createWorkerConnection, whenReady } from "../../src/queue/redis-connections.js";
-import { buildInput, dropPrefix, eventually, freshPrefix, RecordingReporter, redisUrl } from "./queue-test-kit.js";
+import { buildInput, dropPrefix, eventually, freshPrefix, RecordingListener, redisUrl } from "./queue-test-kit.js";
 import { jobInState } from "../support/settled-job.js";
 
 const FAST = { attempts: 4, baseDelayMs: 100, maxDelayMs: 400 };
@@ -28,13 +28,13 @@ describe("build retries", () => {
     producer = await whenReady(createProducerConnection(redisUrl()));
     workerConnection = createWorkerConnection(redisUrl());
     prefix = freshPrefix();
-    const reporter = new RecordingReporter();
-    queue = new BuildQueue({ connection: producer, prefix, reporter, retry: FAST });
+    const listener = new RecordingListener();
+    queue = new BuildQueue({ connection: producer, prefix, supersedeListener: listener, retry: FAST });
     worker = await createBuildWorker({
       connection: workerConnection,
       prefix,
       concurrency: 2,
-      reporter,
+      supersedeListener: listener,
       retry: FAST,
       processor: async (job) => {
         const times = attemptTimes.get(job.buildId) ?? [];

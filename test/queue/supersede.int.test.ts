@@ -8,8 +8,8 @@ import type { BuildOutcome } from "../../src/queue/build-outcome.js";
 import type { BuildJob } from "../../src/queue/job-types.js";
 import { createProducerConnection, createWorkerConnection, whenReady } from "../../src/queue/redis-connections.js";
 import { SupersedeRegistry } from "../../src/queue/supersede-registry.js";
-import { supersededMessage } from "../../src/queue/supersede-reporter.js";
-import { buildInput, dropPrefix, eventually, freshPrefix, RecordingReporter, redisUrl } from "./queue-test-kit.js";
+import { supersededMessage } from "../../src/queue/supersede-listener.js";
+import { buildInput, dropPrefix, eventually, freshPrefix, RecordingListener, redisUrl } from "./queue-test-kit.js";
 import { jobInState } from "../support/settled-job.js";
 
 const FAST = { attempts: 3, baseDelayMs: 50, maxDelayMs: 200 };
@@ -19,13 +19,13 @@ describe("supersede of queued builds", () => {
   let producer: Redis;
   let prefix: string;
   let queue: BuildQueue;
-  let reporter: RecordingReporter;
+  let listener: RecordingListener;
 
   before(async () => {
     producer = await whenReady(createProducerConnection(redisUrl()));
     prefix = freshPrefix();
-    reporter = new RecordingReporter();
-    queue = new BuildQueue({ connection: producer, prefix, reporter, retry: FAST });
+    listener = new RecordingListener();
+    queue = new BuildQueue({ connection: producer, prefix, supersedeListener: listener, retry: FAST });
   });
   after(async () => {
     await queue.close();
@@ -37,14 +37,14 @@ describe("supersede of queued builds", () => {
     const older = await queue.enqueueBuild(buildInput());
     const sibling = await queue.enqueueBuild(buildInput({ sha: older.sha, image: "web" }));
     assert.equal(await (await queue.queue.getJob(older.buildId))?.getState(), "waiting");
-    assert.equal(reporter.calls.length, 0, "another image of the same commit supersedes nothing");
+    assert.equal(listener.calls.length, 0, "another image of the same commit supersedes nothing");
 
     const newer = await queue.enqueueBuild(buildInput());
     assert.equal(await queue.queue.getJob(older.buildId), undefined, "older build removed");
     assert.equal(await queue.queue.getJob(sibling.buildId), undefined, "its sibling image too");
     assert.equal(await (await queue.queue.getJob(newer.buildId))?.getState(), "waiting");
     assert.deepEqual(
-      reporter.calls.map((c) => [c.build.buildId, c.by.sha, c.by.buildId]).sort(),
+      listener.calls.map((c) => [c.build.buildId, c.by.sha, c.by.buildId]).sort(),
       [
         [older.buildId, newer.sha, newer.buildId],
         [sibling.buildId, newer.sha, newer.buildId],
@@ -54,7 +54,7 @@ describe("supersede of queued builds", () => {
   });
 
   it("never supersedes across branches, for tags, or by a rerun of an older commit", async () => {
-    reporter.calls.length = 0;
+    listener.calls.length = 0;
     const main = await queue.enqueueBuild(buildInput({ supersedeKey: "22/branch/other" }));
     const pr = await queue.enqueueBuild(buildInput({ supersedeKey: "22/pull/7", reason: "pull_request" }));
     const tag1 = await queue.enqueueBuild(buildInput({ supersedeKey: "", ref: "refs/tags/v1" }));
@@ -65,17 +65,17 @@ describe("supersede of queued builds", () => {
     for (const b of [main, pr, tag1, tag2, current, rerun]) {
       assert.equal(await (await queue.queue.getJob(b.buildId))?.getState(), "waiting", b.buildId);
     }
-    assert.equal(reporter.calls.length, 0);
+    assert.equal(listener.calls.length, 0);
   });
 
   it("withdraws a queued build: removed, not reported as superseded, and no longer superseded by the next one", async () => {
-    reporter.calls.length = 0;
+    listener.calls.length = 0;
     const withdrawn = await queue.enqueueBuild(buildInput({ supersedeKey: "22/branch/wd" }));
     await queue.withdrawBuild(withdrawn.buildId, "its check run could not be created");
     assert.equal(await queue.queue.getJob(withdrawn.buildId), undefined);
     const next = await queue.enqueueBuild(buildInput({ supersedeKey: "22/branch/wd" }));
     assert.equal(await (await queue.queue.getJob(next.buildId))?.getState(), "waiting");
-    assert.equal(reporter.calls.length, 0);
+    assert.equal(listener.calls.length, 0);
     await queue.withdrawBuild("bld-that-never-was", "nothing");
   });
 
@@ -93,7 +93,7 @@ describe("supersede of a running build (same process)", () => {
   let workerConnection: Redis;
   let prefix: string;
   let queue: BuildQueue;
-  let reporter: RecordingReporter;
+  let listener: RecordingListener;
   let worker: BuildWorker;
   const started = new Map<string, AbortSignal>();
   const calls = new Map<string, number>();
@@ -102,13 +102,13 @@ describe("supersede of a running build (same process)", () => {
     producer = await whenReady(createProducerConnection(redisUrl()));
     workerConnection = createWorkerConnection(redisUrl());
     prefix = freshPrefix();
-    reporter = new RecordingReporter();
-    queue = new BuildQueue({ connection: producer, prefix, reporter, retry: FAST });
+    listener = new RecordingListener();
+    queue = new BuildQueue({ connection: producer, prefix, supersedeListener: listener, retry: FAST });
     worker = await createBuildWorker({
       connection: workerConnection,
       prefix,
       concurrency: 2,
-      reporter,
+      supersedeListener: listener,
       retry: FAST,
       cancelGraceMs: 10_000,
       processor: async (job, signal) => {
@@ -143,9 +143,9 @@ describe("supersede of a running build (same process)", () => {
     assert.equal(job.failedReason, supersededMessage(newer.sha));
     assert.equal(job.attemptsMade, 1);
     assert.equal(calls.get(running.buildId), 1, "not run again");
-    await reporter.waitFor(1);
-    assert.equal(reporter.calls[0]?.build.buildId, running.buildId);
-    assert.equal(reporter.calls[0]?.by.sha, newer.sha);
+    await listener.waitFor(1);
+    assert.equal(listener.calls[0]?.build.buildId, running.buildId);
+    assert.equal(listener.calls[0]?.by.sha, newer.sha);
 
     // A withdrawn running build stops the same way, failing with the planner's note and no supersede report.
     await eventually(async () => started.get(newer.buildId), "the newer slow build to start");
@@ -153,7 +153,7 @@ describe("supersede of a running build (same process)", () => {
     const withdrawn = await eventually(async () => jobInState(queue.queue, newer.buildId, ["failed"]), "the withdrawn build to fail");
     assert.equal(withdrawn.failedReason, "cancelled: its check run could not be created");
     assert.equal(withdrawn.attemptsMade, 1);
-    assert.equal(reporter.calls.length, 1, "a withdrawal is not a supersede");
+    assert.equal(listener.calls.length, 1, "a withdrawal is not a supersede");
 
     // Let the newer slow build go too, so the worker can close.
     await queue.enqueueBuild(buildInput({ image: "fast", supersedeKey: running.supersedeKey }));
@@ -165,8 +165,8 @@ describe("supersede racing a worker's pickup", () => {
     const producer = await whenReady(createProducerConnection(redisUrl()));
     const workerConnection = createWorkerConnection(redisUrl());
     const prefix = freshPrefix();
-    const reporter = new RecordingReporter();
-    const queue = new BuildQueue({ connection: producer, prefix, reporter, retry: FAST });
+    const listener = new RecordingListener();
+    const queue = new BuildQueue({ connection: producer, prefix, supersedeListener: listener, retry: FAST });
     let worker: BuildWorker | undefined;
     const ran: string[] = [];
     try {
@@ -180,7 +180,7 @@ describe("supersede racing a worker's pickup", () => {
         connection: workerConnection,
         prefix,
         concurrency: 1,
-        reporter,
+        supersedeListener: listener,
         retry: FAST,
         processor: async (job) => {
           ran.push(job.buildId);
@@ -193,8 +193,8 @@ describe("supersede racing a worker's pickup", () => {
       assert.equal(job.failedReason, supersededMessage(newerSha));
       assert.equal(job.attemptsMade, 1);
       assert.deepEqual(ran, [], "the processor never ran");
-      await reporter.waitFor(1);
-      assert.deepEqual(reporter.calls[0]?.by, { sha: newerSha, buildId: "bld-newer" });
+      await listener.waitFor(1);
+      assert.deepEqual(listener.calls[0]?.by, { sha: newerSha, buildId: "bld-newer" });
     } finally {
       await worker?.close(10_000);
       await queue.close();
@@ -210,8 +210,8 @@ describe("a processor that ignores its AbortSignal", () => {
     const producer = await whenReady(createProducerConnection(redisUrl()));
     const workerConnection = createWorkerConnection(redisUrl());
     const prefix = freshPrefix();
-    const reporter = new RecordingReporter();
-    const queue = new BuildQueue({ connection: producer, prefix, reporter, retry: FAST });
+    const listener = new RecordingListener();
+    const queue = new BuildQueue({ connection: producer, prefix, supersedeListener: listener, retry: FAST });
     const started: string[] = [];
     let worker: BuildWorker | undefined;
     try {
@@ -219,7 +219,7 @@ describe("a processor that ignores its AbortSignal", () => {
         connection: workerConnection,
         prefix,
         concurrency: 2,
-        reporter,
+        supersedeListener: listener,
         retry: FAST,
         cancelGraceMs: 300,
         processor: async (job) => {
@@ -236,7 +236,7 @@ describe("a processor that ignores its AbortSignal", () => {
       }, "the stubborn job to be failed");
       assert.equal(job.failedReason, supersededMessage(newer.sha));
       assert.equal(job.attemptsMade, 1);
-      await reporter.waitFor(1);
+      await listener.waitFor(1);
     } finally {
       await worker?.close(10_000);
       await queue.close();

@@ -14,6 +14,7 @@ import { BuildKitClient } from "../../src/buildkit/client.js";
 import type { BuildRequest, BuildResult } from "../../src/buildkit/build-request.js";
 import type { DaemonCapabilities } from "../../src/buildkit/index.js";
 import { RegistryClient } from "../../src/buildkit/registry/registry-client.js";
+import { Redactor } from "../../src/buildkit/index.js";
 import { DEFAULT_CONFIG_LIMITS } from "../../src/config/config-limits.js";
 import { planCache } from "../../src/planner/cache-plan.js";
 import type { PlanTarget } from "../../src/planner/plan-target.js";
@@ -21,7 +22,7 @@ import type { BuildJob } from "../../src/queue/job-types.js";
 import { loadTenants, OutsideNamespacesError } from "../../src/tenancy/index.js";
 import type { ServedTenant, Tenants } from "../../src/tenancy/index.js";
 import { buildRequestForJob } from "../../src/worker/build-request-for-job.js";
-import { failureOf } from "../../src/worker/failure-report.js";
+import { failureOf } from "../../src/trail/failure-report.js";
 import { assertInNamespaces, policyOfJob } from "../../src/worker/namespace-guard.js";
 import { testDaemons } from "../support/daemons.js";
 import { startGitServer } from "../support/git-server.js";
@@ -191,7 +192,7 @@ for (const daemon of testDaemons()) {
         () => assert.fail("the push to the other account's path succeeded"),
         (e: unknown) => e,
       );
-      const failure = failureOf(err, { secrets: [passwords.acme], durationMs: 0 });
+      const failure = failureOf(err, { redactor: new Redactor([passwords.acme]), durationMs: 0 });
       assert.match(failure.message, /denied|unauthori[sz]ed|insufficient_scope|authorization failed|401|403/i, failure.message);
       assert.ok(!failure.message.includes(passwords.acme));
       const asked = tokens.requests.slice(from).filter((r) => r.scopes.some((s) => s.includes("other/")));

@@ -9,9 +9,9 @@ import { chromium } from "playwright-core";
 import type { BrowserContext } from "playwright-core";
 import { ProgressTracker } from "../../src/buildkit/progress/tracker.js";
 import { createLogPageHandler } from "../../src/web/log-page-handler.js";
-import { LogStore } from "../../src/web/log-store.js";
-import { LogWriter } from "../../src/web/log-writer.js";
-import { ProgressBridge } from "../../src/worker/progress-bridge.js";
+import { LogStore } from "../../src/trail/log-store.js";
+import { LogWriter } from "../../src/trail/log-writer.js";
+import { ProgressBridge } from "../../src/trail/progress-bridge.js";
 import { loadStatusFixture } from "../buildkit/progress/status-messages.js";
 import { redisForTest } from "../github/redis-test-keys.js";
 

@@ -2,7 +2,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { LogStore } from "../../src/web/log-store.js";
+import { LogStore } from "../../src/trail/log-store.js";
 import { createLogPageHandler } from "../../src/web/log-page-handler.js";
 import { redisForTest } from "../github/redis-test-keys.js";
 

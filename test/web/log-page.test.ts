@@ -1,8 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { renderLogPage } from "../../src/web/log-page.js";
-import type { LogRecord } from "../../src/web/log-records.js";
-import type { LogSnapshot } from "../../src/web/log-store.js";
+import type { LogRecord } from "../../src/trail/log-records.js";
+import type { LogSnapshot } from "../../src/trail/log-store.js";
 
 function snapshot(records: LogRecord[], done = records.some((r) => r.t === "end")): LogSnapshot {
   return { entries: [{ id: "1-0", records }], lastId: "1-0", done, droppedBytes: 0 };

@@ -4,15 +4,17 @@ import { Probot } from "probot";
 import { JobOctokit } from "../../src/app/job-octokit.js";
 import { StepFailedError } from "../../src/buildkit/errors.js";
 import type { RegistryConfig } from "../../src/app/app-config.js";
-import type { OctokitRequest } from "../../src/github/reporter.js";
+import type { OctokitRequest } from "../../src/github/octokit-request.js";
 import { WriteBudget } from "../../src/github/write-budget.js";
-import { REBUILD_ACTIONS } from "../../src/handlers/rebuild-actions.js";
+import { REBUILD_ACTIONS } from "../../src/github/check-run-actions.js";
 import type { BuildJob } from "../../src/queue/job-types.js";
 import { isTransientError } from "../../src/queue/queue-errors.js";
-import { LogStore } from "../../src/web/log-store.js";
+import { LogStore } from "../../src/trail/log-store.js";
 import { createBuildProcessor } from "../../src/worker/build-processor.js";
 import type { BuildProcessorDeps } from "../../src/worker/build-processor.js";
-import { InFlightBuilds } from "../../src/worker/in-flight-builds.js";
+import { InFlightBuilds } from "../../src/trail/in-flight-builds.js";
+import { GitHubTrails } from "../../src/trail/github-trails.js";
+import type { GitHubTrailsDeps } from "../../src/trail/github-trails.js";
 import { redisForTest } from "../github/redis-test-keys.js";
 import { createAppCredentials } from "../support/fake-github/app-credentials.js";
 import { startFakeGitHub } from "../support/fake-github/index.js";
@@ -38,6 +40,7 @@ let fake: FakeGitHub<GitRepo>;
 let probot: Probot;
 let request: OctokitRequest;
 let redisCtx: Awaited<ReturnType<typeof redisForTest>>;
+let trailDeps: GitHubTrailsDeps;
 let deps: BuildProcessorDeps;
 const registry: RegistryConfig = {
   prefix: `${stack.registry}/worker-test`,
@@ -50,21 +53,26 @@ before(async () => {
   fake = await startFakeGitHub<GitRepo>({ appId: creds.appId, publicKeyPem: creds.publicKeyPem, gitServer: git });
   fake.addInstallation(INSTALLATION, OWNER);
   probot = new Probot({ appId: creds.appId, privateKey: creds.privateKeyPem, baseUrl: fake.url, Octokit: JobOctokit, log: captured.logger });
-  request = (await probot.auth(INSTALLATION)).request as unknown as OctokitRequest;
+  request = (await probot.auth(INSTALLATION)).request;
   redisCtx = await redisForTest("worker");
-  deps = {
+  trailDeps = {
     github: probot,
     budget: new WriteBudget(redisCtx.redis, { prefix: `${redisCtx.prefix}:budget`, pollMs: 20 }),
     logs: new LogStore(redisCtx.redis, { prefix: `${redisCtx.prefix}:logs` }),
     inFlight: new InFlightBuilds(redisCtx.redis, redisCtx.prefix),
     handoff: new CheckRunHandoff(redisCtx.redis, redisCtx.prefix),
+    publicBaseUrl: PUBLIC_URL,
+    log: captured.logger,
+    progressIntervalMs: 1_000,
+  };
+  deps = {
+    github: probot,
+    trails: new GitHubTrails(trailDeps),
     // Each daemon's suite sets its own; the tests that never reach a daemon keep this one.
     buildkitHost: stack.buildkitdAddr ?? stack.buildkitAddr,
     registry,
-    publicBaseUrl: PUBLIC_URL,
     attemptsOf: async () => ({ attemptsMade: 0, attempts: 1 }),
     log: captured.logger,
-    progressIntervalMs: 1_000,
   };
 });
 
@@ -108,7 +116,7 @@ async function waitUntil<T>(check: () => Promise<T | undefined>, what: string, t
 }
 
 async function logText(buildId: string): Promise<string> {
-  const snapshot = await deps.logs.read(buildId);
+  const snapshot = await trailDeps.logs.read(buildId);
   return JSON.stringify(snapshot?.entries ?? []);
 }
 
@@ -165,7 +173,7 @@ for (const daemon of testDaemons(stack)) {
 
       const log = await logText(job.buildId);
       assert.ok(log.includes("COPY hello.txt"), "the log page has the steps");
-      assert.ok(!(await deps.inFlight.list()).some((e) => e.buildId === job.buildId), "no longer in flight");
+      assert.ok(!(await trailDeps.inFlight.list()).some((e) => e.buildId === job.buildId), "no longer in flight");
       await assertNoSecretsAnywhere([minted[0]?.token ?? "?", REGISTRY_PASSWORD]);
       assert.ok(!log.includes(minted[0]?.token ?? "?"));
     });
@@ -219,7 +227,7 @@ for (const daemon of testDaemons(stack)) {
       const solving = await waitUntil(async () => ((await logText(job.buildId)).includes(`RUN echo ${name}`) ? true : undefined), "the solve to start");
       assert.ok(solving);
       const checkRunId = await queuedCheckRun(name, sha);
-      await deps.handoff.give(job.buildId, checkRunId);
+      await trailDeps.handoff.give(job.buildId, checkRunId);
       await building;
 
       const run = fake.checkRun(checkRunId);
@@ -233,7 +241,7 @@ for (const daemon of testDaemons(stack)) {
       const repo = await newRepo(name);
       const sha = await repo.commit({ Dockerfile: "FROM scratch\nCOPY hello.txt /\n", "hello.txt": "hi\n" });
       const job = jobOf(repo, name, { sha });
-      await deps.handoff.withdraw(job.buildId);
+      await trailDeps.handoff.withdraw(job.buildId);
 
       await processor()(job, new AbortController().signal);
 
@@ -248,8 +256,8 @@ for (const daemon of testDaemons(stack)) {
       const sha = await repo.commit({ Dockerfile: "FROM scratch\nCOPY r.txt /r.txt\n", "r.txt": "r\n" });
       const checkRunId = await queuedCheckRun(name, sha);
       const job: BuildJob = jobOf(repo, name, { sha, checkRunId });
-      const token = await deps.logs.open(job.buildId);
-      await deps.inFlight.begin(job, undefined);
+      const token = await trailDeps.logs.open(job.buildId);
+      await trailDeps.inFlight.begin(job, undefined);
 
       await processor()(job, new AbortController().signal);
 
@@ -289,7 +297,7 @@ for (const daemon of testDaemons(stack)) {
       assert.equal(annotation.annotation_level, "failure");
       assert.equal(fake.latestStatus(OWNER, name, sha, "buildkit-bot/app")?.state, "failure");
       assert.deepEqual(await registryTags(stack.registry, `worker-test/${OWNER}/${name}`), [], "nothing pushed");
-      const log = await deps.logs.read(job.buildId);
+      const log = await trailDeps.logs.read(job.buildId);
       assert.equal(log?.done, true, "the log is finished");
     });
 
@@ -417,7 +425,7 @@ for (const daemon of testDaemons(stack)) {
       const checkRunId = await queuedCheckRun(name, sha);
       const job = jobOf(repo, name, { sha, checkRunId });
       // An attempt that registered and never reported: its worker was killed (the queue's stall check resumes the job).
-      await deps.inFlight.begin(job, undefined);
+      await trailDeps.inFlight.begin(job, undefined);
 
       await processor()(job, new AbortController().signal);
 
@@ -461,8 +469,8 @@ describe("the build processor where no build reaches a daemon", { timeout: 300_0
     const mintedBefore = scopedTokens().length;
     const job = jobOf(repo, name, { sha, gitRef: "refs/pull/3/head", checkRunId, fork: true });
 
-    const { publicBaseUrl: _url, ...withoutPublicUrl } = deps;
-    await createBuildProcessor(withoutPublicUrl)(job, new AbortController().signal);
+    const { publicBaseUrl: _url, ...withoutPublicUrl } = trailDeps;
+    await createBuildProcessor({ ...deps, trails: new GitHubTrails(withoutPublicUrl) })(job, new AbortController().signal);
 
     const run = fake.checkRun(checkRunId);
     assert.equal(run?.conclusion, "neutral");
@@ -489,13 +497,13 @@ describe("the build processor where no build reaches a daemon", { timeout: 300_0
     assert.notEqual(run?.status, "completed", "not concluded after the first attempt");
     assert.equal(run?.status, "queued");
     assert.match(run?.output.summary ?? "", /will be tried again/);
-    assert.ok((await deps.inFlight.list()).some((e) => e.buildId === job.buildId), "still in flight between attempts");
+    assert.ok((await trailDeps.inFlight.list()).some((e) => e.buildId === job.buildId), "still in flight between attempts");
 
     await assert.rejects(createBuildProcessor({ ...down, attemptsOf: async () => ({ attemptsMade: 2, attempts: 3 }) })(job, new AbortController().signal), (err: unknown) => isTransientError(err));
     run = fake.checkRun(checkRunId);
     assert.equal(run?.conclusion, "failure", "the last attempt concludes it");
     assert.match(run?.output.summary ?? "", /cannot connect to BuildKit/);
     assert.equal(fake.latestStatus(OWNER, name, sha, "buildkit-bot/app")?.state, "failure");
-    assert.ok(!(await deps.inFlight.list()).some((e) => e.buildId === job.buildId));
+    assert.ok(!(await trailDeps.inFlight.list()).some((e) => e.buildId === job.buildId));
   });
 });

@@ -14,16 +14,17 @@ import { join } from "node:path";
 import { Probot } from "probot";
 import { JobOctokit } from "../../src/app/job-octokit.js";
 import { DEFAULT_CONFIG_LIMITS } from "../../src/config/config-limits.js";
-import type { OctokitRequest } from "../../src/github/reporter.js";
+import type { OctokitRequest } from "../../src/github/octokit-request.js";
 import { WriteBudget } from "../../src/github/write-budget.js";
 import type { BuildJob } from "../../src/queue/job-types.js";
 import { isTransientError } from "../../src/queue/queue-errors.js";
 import { loadTenants } from "../../src/tenancy/index.js";
-import { LogStore } from "../../src/web/log-store.js";
+import { LogStore } from "../../src/trail/log-store.js";
 import { createBuildProcessor } from "../../src/worker/build-processor.js";
 import type { BuildProcessorDeps } from "../../src/worker/build-processor.js";
 import { UngrantedSecretError } from "../../src/worker/secret-guard.js";
-import { InFlightBuilds } from "../../src/worker/in-flight-builds.js";
+import { InFlightBuilds } from "../../src/trail/in-flight-builds.js";
+import { GitHubTrails } from "../../src/trail/github-trails.js";
 import { CheckRunHandoff } from "../../src/queue/check-run-handoff.js";
 import { redisForTest } from "../github/redis-test-keys.js";
 import { createAppCredentials } from "../support/fake-github/app-credentials.js";
@@ -58,7 +59,7 @@ before(async () => {
   fake = await startFakeGitHub<GitRepo>({ appId: creds.appId, publicKeyPem: creds.publicKeyPem, gitServer: git });
   fake.addInstallation(INSTALLATION, "acme");
   probot = new Probot({ appId: creds.appId, privateKey: creds.privateKeyPem, baseUrl: fake.url, Octokit: JobOctokit, log: captured.logger });
-  request = (await probot.auth(INSTALLATION)).request as unknown as OctokitRequest;
+  request = (await probot.auth(INSTALLATION)).request;
   redisCtx = await redisForTest("build-secrets");
   await writeFile(join(dir, "other-token"), `${OTHER_TOKEN}\n`);
   const file = join(dir, "tenants.yml");
@@ -82,10 +83,14 @@ before(async () => {
   logs = new LogStore(redisCtx.redis, { prefix: `${redisCtx.prefix}:logs` });
   deps = {
     github: probot,
-    budget: new WriteBudget(redisCtx.redis, { prefix: `${redisCtx.prefix}:budget`, pollMs: 20 }),
-    logs,
-    inFlight: new InFlightBuilds(redisCtx.redis, redisCtx.prefix),
-    handoff: new CheckRunHandoff(redisCtx.redis, redisCtx.prefix),
+    trails: new GitHubTrails({
+      github: probot,
+      budget: new WriteBudget(redisCtx.redis, { prefix: `${redisCtx.prefix}:budget`, pollMs: 20 }),
+      logs,
+      inFlight: new InFlightBuilds(redisCtx.redis, redisCtx.prefix),
+      handoff: new CheckRunHandoff(redisCtx.redis, redisCtx.prefix),
+      log: captured.logger,
+    }),
     buildkitHost: stack.buildkitdAddr ?? stack.buildkitAddr,
     registry,
     tenants: loadTenants(file, { registry, repoConfigLimits: DEFAULT_CONFIG_LIMITS }, { ACME_NPM_TOKEN: NPM_TOKEN }),

@@ -5,10 +5,12 @@ import { JobOctokit } from "../../src/app/job-octokit.js";
 import { WriteBudget } from "../../src/github/write-budget.js";
 import { CheckRunHandoff } from "../../src/queue/check-run-handoff.js";
 import type { BuildJob } from "../../src/queue/job-types.js";
-import { LogStore } from "../../src/web/log-store.js";
+import { LogStore } from "../../src/trail/log-store.js";
 import { createBuildProcessor } from "../../src/worker/build-processor.js";
 import type { BuildProcessorDeps } from "../../src/worker/build-processor.js";
-import { InFlightBuilds } from "../../src/worker/in-flight-builds.js";
+import { InFlightBuilds } from "../../src/trail/in-flight-builds.js";
+import { GitHubTrails } from "../../src/trail/github-trails.js";
+import type { GitHubTrailsDeps } from "../../src/trail/github-trails.js";
 import { redisForTest } from "../github/redis-test-keys.js";
 import { buildkitdDaemon } from "../support/daemons.js";
 import { createAppCredentials } from "../support/fake-github/app-credentials.js";
@@ -35,7 +37,13 @@ const captured = captureLog();
 let git: GitServer;
 let fake: FakeGitHub<GitRepo>;
 let redisCtx: Awaited<ReturnType<typeof redisForTest>>;
+let trailDeps: GitHubTrailsDeps;
 let deps: BuildProcessorDeps;
+
+/** The processor, with the planning's answer to "is the check run still coming?" and the slot's settling. */
+function processorWith(stillComing: NonNullable<GitHubTrailsDeps["stillComing"]>, settleGivenUp: NonNullable<BuildProcessorDeps["settleGivenUp"]>): ReturnType<typeof createBuildProcessor> {
+  return createBuildProcessor({ ...deps, trails: new GitHubTrails({ ...trailDeps, stillComing }), settleGivenUp });
+}
 
 before(async () => {
   git = await startGitServer();
@@ -43,17 +51,22 @@ before(async () => {
   fake.addInstallation(INSTALLATION, OWNER);
   const probot = new Probot({ appId: creds.appId, privateKey: creds.privateKeyPem, baseUrl: fake.url, Octokit: JobOctokit, log: captured.logger });
   redisCtx = await redisForTest("given-up");
-  deps = {
+  trailDeps = {
     github: probot,
     budget: new WriteBudget(redisCtx.redis, { prefix: `${redisCtx.prefix}:budget`, pollMs: 20 }),
     logs: new LogStore(redisCtx.redis, { prefix: `${redisCtx.prefix}:logs` }),
     inFlight: new InFlightBuilds(redisCtx.redis, redisCtx.prefix),
     handoff: new CheckRunHandoff(redisCtx.redis, redisCtx.prefix),
+    log: captured.logger,
+    progressIntervalMs: 1_000,
+  };
+  deps = {
+    github: probot,
+    trails: new GitHubTrails(trailDeps),
     buildkitHost: daemon.address,
     registry: { prefix: `${stack.registry}/given-up`, host: stack.registry },
     attemptsOf: async () => ({ attemptsMade: 0, attempts: 5 }),
     log: captured.logger,
-    progressIntervalMs: 1_000,
   };
 });
 
@@ -76,24 +89,23 @@ describe(`a build whose check run never comes, on ${daemon.name}`, { skip: daemo
     const job = await slowJob();
     let asked = 0;
     const settled: string[] = [];
-    const outcome = await createBuildProcessor({
-      ...deps,
+    const outcome = await processorWith(
       // The planning is at work for the first two questions, then has ended.
-      stillComing: async () => ++asked <= 2,
-      settleGivenUp: async (j) => {
+      async () => ++asked <= 2,
+      async (j) => {
         settled.push(j.buildId);
         return { replaced: false };
       },
-    })(job, new AbortController().signal);
+    )(job, new AbortController().signal);
 
     assert.equal(outcome.summary, "Not built: the planning that queued it ended without handing it a check run.");
     assert.deepEqual(outcome.pushedTags, []);
     assert.equal(asked, 3);
     assert.deepEqual(settled, [job.buildId], "the check runs it leaves behind are settled");
-    assert.deepEqual(await deps.handoff.read(job.buildId), { kind: "abandoned" });
-    assert.equal(await deps.handoff.give(job.buildId, 999), "abandoned", "a run handed now goes to another build");
-    assert.equal(await deps.inFlight.get(job.buildId), undefined, "no longer in flight");
-    const log = await deps.logs.read(job.buildId);
+    assert.deepEqual(await trailDeps.handoff.read(job.buildId), { kind: "abandoned" });
+    assert.equal(await trailDeps.handoff.give(job.buildId, 999), "abandoned", "a run handed now goes to another build");
+    assert.equal(await trailDeps.inFlight.get(job.buildId), undefined, "no longer in flight");
+    const log = await trailDeps.logs.read(job.buildId);
     assert.equal(log?.done, true);
     assert.match(JSON.stringify(log?.entries), /Not built: the planning that queued it ended without handing it a check run/);
     assert.equal(fake.findCheckRuns({ sha: job.sha }).length, 0, "no check run is made up for it");
@@ -104,11 +116,10 @@ describe(`a build whose check run never comes, on ${daemon.name}`, { skip: daemo
 
   test("a given-up build that another build of the image replaces leaves the commit status to it", async () => {
     const job = await slowJob();
-    const outcome = await createBuildProcessor({
-      ...deps,
-      stillComing: async () => false,
-      settleGivenUp: async () => ({ replaced: true }),
-    })(job, new AbortController().signal);
+    const outcome = await processorWith(
+      async () => false,
+      async () => ({ replaced: true }),
+    )(job, new AbortController().signal);
     assert.match(outcome.summary, /^Not built: /);
     const states = fake.statusHistory(OWNER, job.repository.repo, job.sha).map((s) => s.state);
     assert.ok(!states.includes("error") && !states.includes("success") && !states.includes("failure"), `only pending statuses: ${states.join(", ")}`);
@@ -121,12 +132,11 @@ describe(`a build whose check run never comes, on ${daemon.name}`, { skip: daemo
     const job = buildJob({ installationId: INSTALLATION, repoId: repo.id, owner: OWNER, repo: name, private: true, cloneUrl: repo.remote, sha });
     const { data } = await (await deps.github.auth(INSTALLATION)).request("POST /repos/{owner}/{repo}/check-runs", { owner: OWNER, repo: name, name: "buildkit-bot / app", head_sha: sha, status: "queued" });
     const runId = (data as { id: number }).id;
-    setTimeout(() => void deps.handoff.give(job.buildId, runId), 1_500);
-    const outcome = await createBuildProcessor({
-      ...deps,
-      stillComing: async () => true,
-      settleGivenUp: async () => assert.fail("nothing to settle"),
-    })(job, new AbortController().signal);
+    setTimeout(() => void trailDeps.handoff.give(job.buildId, runId), 1_500);
+    const outcome = await processorWith(
+      async () => true,
+      async () => assert.fail("nothing to settle"),
+    )(job, new AbortController().signal);
     assert.equal(outcome.summary, "built, not pushed");
     assert.equal(fake.checkRun(runId)?.conclusion, "success");
   });

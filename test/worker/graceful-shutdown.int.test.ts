@@ -5,9 +5,10 @@ import { Probot } from "probot";
 import { JobOctokit } from "../../src/app/job-octokit.js";
 import { productionParts } from "../../src/app/production-parts.js";
 import { startBuildkitBot } from "../../src/app/start-app.js";
-import type { OctokitRequest } from "../../src/github/reporter.js";
+import type { OctokitRequest } from "../../src/github/octokit-request.js";
 import { BuildQueue } from "../../src/queue/build-queue.js";
 import { createProducerConnection, whenReady } from "../../src/queue/redis-connections.js";
+import { InFlightBuilds } from "../../src/trail/in-flight-builds.js";
 import { createAppCredentials } from "../support/fake-github/app-credentials.js";
 import { startFakeGitHub } from "../support/fake-github/index.js";
 import type { FakeGitHub } from "../support/fake-github/index.js";
@@ -78,13 +79,13 @@ for (const daemon of testDaemons(stack)) {
       const repo = await fake.createRepo(21, "octo", name);
       const sha = await repo.commit({ Dockerfile: `FROM ${stack.baseImage}\nRUN echo start && sleep 6 && echo ${name}-slept\n` });
       const probot = new Probot({ appId: creds.appId, privateKey: creds.privateKeyPem, baseUrl: `${fake.url}/api/v3`, Octokit: JobOctokit, logLevel: "warn" });
-      const request = (await probot.auth(21)).request as unknown as OctokitRequest;
+      const request = (await probot.auth(21)).request;
       const { data } = await request("POST /repos/{owner}/{repo}/check-runs", { owner: "octo", repo: name, name: "buildkit-bot / app", head_sha: sha, status: "queued" });
       const checkRunId = (data as { id: number }).id;
 
       const parts = productionParts();
       const app = await startBuildkitBot(parts, env, { log: captured.logger });
-      const queue = new BuildQueue({ connection: producer, prefix, reporter: { superseded: async () => assert.fail("nothing is superseded") } });
+      const queue = new BuildQueue({ connection: producer, prefix, supersedeListener: { superseded: async () => assert.fail("nothing is superseded") } });
       try {
         const { buildId: _b, attempt: _a, queuedAt: _q, ...input } = buildJob({
           installationId: 21,
@@ -118,6 +119,71 @@ for (const daemon of testDaemons(stack)) {
       } finally {
         await queue.close();
         await app.stop();
+        await parts.close();
+      }
+    });
+
+    test("a build still running when the grace period is over goes back to the queue, and its trail says so", { timeout: 300_000 }, async () => {
+      const env: NodeJS.ProcessEnv = {
+        APP_ID: String(creds.appId),
+        PRIVATE_KEY: creds.privateKeyPem,
+        BUILDKIT_BOT_ROLE: "worker",
+        BUILDKIT_BOT_REDIS_URL: stack.redisUrl,
+        BUILDKIT_BOT_QUEUE_PREFIX: prefix,
+        BUILDKIT_HOST: daemon.address,
+        BUILDKIT_BOT_REGISTRY: `${stack.registry}/grace`,
+        GHE_HOST: `127.0.0.1:${new URL(fake.url).port}`,
+        GHE_PROTOCOL: "http",
+        BUILDKIT_BOT_GIT_URL: git.url,
+        BUILDKIT_BOT_PUBLIC_URL: "https://bot.example.test",
+        BUILDKIT_BOT_SHUTDOWN_GRACE_SECONDS: "0",
+        LOG_LEVEL: "debug",
+      };
+      const name = `grace-zero-${unique()}`;
+      const repo = await fake.createRepo(21, "octo", name);
+      const sha = await repo.commit({ Dockerfile: `FROM ${stack.baseImage}\nRUN echo start && sleep 8 && echo ${name}-slept\n` });
+      const probot = new Probot({ appId: creds.appId, privateKey: creds.privateKeyPem, baseUrl: `${fake.url}/api/v3`, Octokit: JobOctokit, logLevel: "warn" });
+      const request = (await probot.auth(21)).request;
+      const { data } = await request("POST /repos/{owner}/{repo}/check-runs", { owner: "octo", repo: name, name: "buildkit-bot / app", head_sha: sha, status: "queued" });
+      const checkRunId = (data as { id: number }).id;
+
+      const parts = productionParts();
+      const app = await startBuildkitBot(parts, env, { log: captured.logger });
+      const queue = new BuildQueue({ connection: producer, prefix, supersedeListener: { superseded: async () => assert.fail("nothing is superseded") } });
+      try {
+        const { buildId: _b, attempt: _a, queuedAt: _q, ...input } = buildJob({
+          installationId: 21,
+          repoId: repo.id,
+          owner: "octo",
+          repo: name,
+          private: true,
+          cloneUrl: `${git.url}/octo/${name}.git`,
+          sha,
+          checkRunId,
+          image: { tags: [`${stack.registry}/grace/octo/${name}:main`], push: true },
+        });
+        await queue.enqueueBuild(input);
+        await waitFor("the build to run", () => (fake.checkRun(checkRunId)?.status === "in_progress" ? true : undefined), 120_000);
+
+        await app.stop();
+
+        const run = fake.checkRun(checkRunId);
+        assert.equal(run?.status, "queued", "the run waits for the attempt that resumes the build");
+        assert.equal(run?.output.title, "Waiting to retry");
+        assert.match(run?.output.summary ?? "", /the app stopped while this attempt ran; the build resumes from the queue/);
+        assert.match(fake.latestStatus("octo", name, sha, "buildkit-bot/app")?.description ?? "", /^Retrying: the app stopped/);
+        const entry = (await new InFlightBuilds(producer, prefix).list()).find((e) => e.sha === sha);
+        assert.deepEqual(entry?.earlier, ["the worker was stopped"], "still in flight, the cause counted for the next attempt");
+        assert.match(captured.text(), /builds still running at shutdown go back to the queue/);
+      } finally {
+        await queue.close();
+        await app.stop();
+        // The interrupted attempt's solve still runs in this process (a real stop exits it): let it push and end
+        // before the connections it reports through close.
+        for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 500))) {
+          if (await registryDigest(stack.registry, `grace/octo/${name}`, "main")) break;
+        }
+        await new Promise((r) => setTimeout(r, 1_000));
         await parts.close();
       }
     });

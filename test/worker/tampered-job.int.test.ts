@@ -12,16 +12,17 @@ import { join } from "node:path";
 import { Probot } from "probot";
 import { JobOctokit } from "../../src/app/job-octokit.js";
 import { DEFAULT_CONFIG_LIMITS } from "../../src/config/config-limits.js";
-import type { OctokitRequest } from "../../src/github/reporter.js";
+import type { OctokitRequest } from "../../src/github/octokit-request.js";
 import { WriteBudget } from "../../src/github/write-budget.js";
 import type { BuildJob } from "../../src/queue/job-types.js";
 import { isTransientError } from "../../src/queue/queue-errors.js";
 import { loadTenants, OutsideNamespacesError } from "../../src/tenancy/index.js";
-import { LogStore } from "../../src/web/log-store.js";
+import { LogStore } from "../../src/trail/log-store.js";
 import { createBuildProcessor } from "../../src/worker/build-processor.js";
 import { TenantRefusedError } from "../../src/worker/namespace-guard.js";
 import type { BuildProcessorDeps } from "../../src/worker/build-processor.js";
-import { InFlightBuilds } from "../../src/worker/in-flight-builds.js";
+import { InFlightBuilds } from "../../src/trail/in-flight-builds.js";
+import { GitHubTrails } from "../../src/trail/github-trails.js";
 import { CheckRunHandoff } from "../../src/queue/check-run-handoff.js";
 import { redisForTest } from "../github/redis-test-keys.js";
 import { createAppCredentials } from "../support/fake-github/app-credentials.js";
@@ -52,7 +53,7 @@ before(async () => {
   fake = await startFakeGitHub<GitRepo>({ appId: creds.appId, publicKeyPem: creds.publicKeyPem, gitServer: git });
   fake.addInstallation(INSTALLATION, "acme");
   probot = new Probot({ appId: creds.appId, privateKey: creds.privateKeyPem, baseUrl: fake.url, Octokit: JobOctokit, log: captured.logger });
-  request = (await probot.auth(INSTALLATION)).request as unknown as OctokitRequest;
+  request = (await probot.auth(INSTALLATION)).request;
   redisCtx = await redisForTest("tampered");
   const file = join(dir, "tenants.yml");
   // acme is listed by installation id too: a job claiming another owner still gets acme's namespaces.
@@ -60,10 +61,14 @@ before(async () => {
   const registry = { prefix: `${stack.registry}/tampered-test`, host: stack.registry };
   deps = {
     github: probot,
-    budget: new WriteBudget(redisCtx.redis, { prefix: `${redisCtx.prefix}:budget`, pollMs: 20 }),
-    logs: new LogStore(redisCtx.redis, { prefix: `${redisCtx.prefix}:logs` }),
-    inFlight: new InFlightBuilds(redisCtx.redis, redisCtx.prefix),
-    handoff: new CheckRunHandoff(redisCtx.redis, redisCtx.prefix),
+    trails: new GitHubTrails({
+      github: probot,
+      budget: new WriteBudget(redisCtx.redis, { prefix: `${redisCtx.prefix}:budget`, pollMs: 20 }),
+      logs: new LogStore(redisCtx.redis, { prefix: `${redisCtx.prefix}:logs` }),
+      inFlight: new InFlightBuilds(redisCtx.redis, redisCtx.prefix),
+      handoff: new CheckRunHandoff(redisCtx.redis, redisCtx.prefix),
+      log: captured.logger,
+    }),
     buildkitHost: stack.buildkitdAddr ?? stack.buildkitAddr,
     registry,
     tenants: loadTenants(file, { registry, repoConfigLimits: DEFAULT_CONFIG_LIMITS }, {}),

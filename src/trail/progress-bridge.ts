@@ -1,14 +1,14 @@
-import type { ProgressEvent } from "../buildkit/progress/events.js";
-import { LogTail } from "../buildkit/progress/log-tail.js";
-import type { BuildProgress } from "../github/check-run-output.js";
-import type { LogWriter } from "../web/log-writer.js";
+import { LogTail } from "@buildkit-bot/buildkit";
+import type { ProgressEvent } from "@buildkit-bot/buildkit";
+import type { BuildProgress } from "../github/index.js";
+import type { LogWriter } from "./log-writer.js";
 
-/** Where the bridge sends check-run progress; never awaited (GitHubReporter.checkRunProgress fits). */
+/** Where the bridge sends check-run progress; never awaited (BuildCheckRun.progress fits). */
 export type ProgressSink = (progress: BuildProgress) => Promise<unknown>;
 
 /**
  * Turns one build's progress events into log-page records (step headers, log lines, warnings) and check-run
- * progress. The check-run updates are fired and forgotten: the reporter throttles them (30 s, only on change)
+ * progress. The check-run updates are fired and forgotten: BuildCheckRun throttles them (30 s, only on change)
  * and a slow GitHub must never hold up the daemon's status stream.
  */
 export class ProgressBridge {

@@ -1,11 +1,12 @@
-import { ConnectionError, PushRefusedError, RegistryError } from "../buildkit/errors.js";
-import { RepoReadError } from "../github/repo-reader.js";
-import { QueueUnavailableError } from "../queue/queue-errors.js";
+import { ConnectionError, PushRefusedError, RegistryError } from "@buildkit-bot/buildkit";
+import { RepoReadError } from "../github/index.js";
+import { QueueUnavailableError } from "../queue/index.js";
 
 /** Why an attempt of a build ended early, in words a check run can count ("the builder was lost once"). */
 export type AttemptCause =
   | "the builder was lost"
   | "the worker was lost"
+  | "the worker was stopped"
   | "the registry was unavailable"
   | "GitHub was unavailable"
   | "Redis was unavailable"

@@ -1,19 +1,20 @@
-import { DockerfileParseError, StepFailedError } from "../buildkit/errors.js";
-import type { BuildFailure, BuildProgress, FailureLocation } from "../github/check-run-output.js";
-import { redact } from "../web/redact.js";
+import { DockerfileParseError, StepFailedError } from "@buildkit-bot/buildkit";
+import type { Redactor } from "@buildkit-bot/buildkit";
+import type { BuildFailure, BuildProgress, FailureLocation } from "../github/index.js";
 
 /**
  * What the check run says about an error that ends the build: for a failed step its name, exit code, the tail
  * of its log and the Dockerfile lines; for a Dockerfile error the line it points at; otherwise the message.
- * `secrets` are redacted once more on top of what the client already did. The Dockerfile's path is from the
+ * The build's secrets are redacted once more on top of what the client already did. The Dockerfile's path is from the
  * repository root, where a check run annotation needs it: a standalone buildkitd's error details name the file as
  * the frontend was given it (relative to the build context), which `dockerfile` maps back.
  */
 export function failureOf(
   err: unknown,
   ctx: {
-    secrets: readonly string[];
-    durationMs: number;
+    redactor: Redactor;
+    /** How long the build ran, when an attempt of it ran here. */
+    durationMs?: number;
     /** The build's attempts so far, when it was retried. */
     attempts?: { count: number; earlier: readonly string[] };
     progress?: BuildProgress;
@@ -22,9 +23,9 @@ export function failureOf(
     dockerfile?: { inContext: string; path: string };
   },
 ): BuildFailure {
-  const clean = (text: string): string => secretHint(redact(text, ctx.secrets));
+  const clean = (text: string): string => secretHint(ctx.redactor.redact(text));
   const base = {
-    durationMs: ctx.durationMs,
+    ...(ctx.durationMs !== undefined ? { durationMs: ctx.durationMs } : {}),
     ...(ctx.attempts ? { attempts: ctx.attempts } : {}),
     ...(ctx.progress && ctx.progress.stepsTotal > 0 ? { stepsDone: ctx.progress.stepsDone, stepsTotal: ctx.progress.stepsTotal } : {}),
   };
@@ -67,9 +68,9 @@ function secretHint(text: string): string {
 }
 
 /** Replaces any secret in an error's message in place, so whatever logs or stores the error cannot leak it. */
-export function scrubError(err: unknown, secrets: readonly string[]): void {
-  if (!(err instanceof Error) || secrets.length === 0) return;
-  const message = redact(err.message, secrets);
+export function scrubError(err: unknown, redactor: Redactor): void {
+  if (!(err instanceof Error)) return;
+  const message = redactor.redact(err.message);
   if (message !== err.message) {
     try {
       err.message = message;

@@ -1,8 +1,9 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { Probot } from "probot";
-import { GitHubReporter, checkRunName, statusContext, type OctokitRequest } from "../../src/github/reporter.js";
-import { REBUILD_ACTIONS } from "../../src/handlers/rebuild-actions.js";
+import { BuildCheckRun, checkRunName, statusContext } from "../../src/github/build-check-run.js";
+import type { OctokitRequest } from "../../src/github/octokit-request.js";
+import { REBUILD_ACTIONS } from "../../src/github/check-run-actions.js";
 import { WriteBudget } from "../../src/github/write-budget.js";
 import { startFakeGitHub, type FakeGitHub } from "../support/fake-github/index.js";
 import { createAppCredentials } from "../support/fake-github/app-credentials.js";
@@ -34,8 +35,8 @@ after(async () => {
   await cleanup();
 });
 
-function reporter(sha: string, image = "api", clock?: { t: number }): GitHubReporter {
-  return new GitHubReporter({
+function checkRunOf(sha: string, image = "api", clock?: { t: number }): BuildCheckRun {
+  return new BuildCheckRun({
     request,
     budget,
     target: { owner: "acme", repo: "api", sha, image, detailsUrl: LOG_URL, externalId: `build-${sha.slice(-4)}` },
@@ -45,10 +46,10 @@ function reporter(sha: string, image = "api", clock?: { t: number }): GitHubRepo
 
 test("a successful build: queued → started → succeeded, with status mirrored and rebuild actions", async () => {
   const sha = nextSha();
-  const r = reporter(sha);
-  const id = await r.checkRunQueued();
-  await r.checkRunStarted({ stepsDone: 0, stepsTotal: 4, cachedSteps: 0 });
-  await r.checkRunSucceeded({ tags: ["registry.test/acme/api:main", "registry.test/acme/api:sha-1"], pushed: true, digest: `sha256:${"ab".repeat(32)}`, durationMs: 83_000, stepsDone: 4, stepsTotal: 4, cachedSteps: 2 });
+  const r = checkRunOf(sha);
+  const id = await r.queued();
+  await r.started({ stepsDone: 0, stepsTotal: 4, cachedSteps: 0 });
+  await r.succeeded({ tags: ["registry.test/acme/api:main", "registry.test/acme/api:sha-1"], pushed: true, digest: `sha256:${"ab".repeat(32)}`, durationMs: 83_000, stepsDone: 4, stepsTotal: 4, cachedSteps: 2 });
 
   const run = fake.checkRun(id);
   assert.ok(run);
@@ -72,15 +73,15 @@ test("a successful build: queued → started → succeeded, with status mirrored
 
 test("a failed build: log tail ≤ 65,535 bytes cut on a character, 120 annotations in 3 batches, failure status", async () => {
   const sha = nextSha();
-  const r = reporter(sha);
-  const id = await r.checkRunQueued();
-  await r.checkRunStarted();
+  const r = checkRunOf(sha);
+  const id = await r.queued();
+  await r.started();
   // ~200 KB of multi-byte log: 3-byte and 4-byte characters make a mid-character cut likely.
   const log = Array.from({ length: 3000 }, (_, i) => `\u001b[31mline ${i}\u001b[0m ${"é€😀".repeat(10)}`);
   log.push("npm ERR! the last line");
   const extra = Array.from({ length: 119 }, (_, i) => ({ path: "Dockerfile", start_line: 1, end_line: 1, annotation_level: "warning" as const, message: `lint ${i}` }));
   const callsBefore = fake.calls.length;
-  await r.checkRunFailed({
+  await r.failed({
     message: 'process "/bin/sh -c npm test" did not complete successfully: exit code: 2',
     step: "[3/4] RUN npm test",
     exitCode: 2,
@@ -119,18 +120,18 @@ test("a failed build: log tail ≤ 65,535 bytes cut on a character, 120 annotati
 
 test("cancelled and neutral outcomes", async () => {
   const sha = nextSha();
-  const c = reporter(sha, "worker");
-  const id = await c.checkRunQueued();
-  await c.checkRunCancelled("superseded by 1a2b3c4");
+  const c = checkRunOf(sha, "worker");
+  const id = await c.queued();
+  await c.cancelled("superseded by 1a2b3c4");
   assert.equal(fake.checkRun(id)?.conclusion, "cancelled");
   assert.match(fake.checkRun(id)?.output.title ?? "", /superseded by 1a2b3c4/);
   const cancelled = fake.latestStatus("acme", "api", sha, "buildkit-bot/worker");
   assert.equal(cancelled?.state, "error");
   assert.equal(cancelled?.description, "Cancelled: superseded by 1a2b3c4");
 
-  const n = reporter(sha, "docs");
-  const nid = await n.checkRunQueued();
-  await n.checkRunNeutral("No Dockerfile changed");
+  const n = checkRunOf(sha, "docs");
+  const nid = await n.queued();
+  await n.neutral("No Dockerfile changed");
   assert.equal(fake.checkRun(nid)?.conclusion, "neutral");
   assert.equal(fake.latestStatus("acme", "api", sha, "buildkit-bot/docs")?.state, "success");
 });
@@ -138,32 +139,32 @@ test("cancelled and neutral outcomes", async () => {
 test("progress: at most one update per 30 s, only on change, nothing after the outcome", async () => {
   const sha = nextSha();
   const clock = { t: 1_000_000 };
-  const r = reporter(sha, "api", clock);
-  const id = await r.checkRunQueued();
-  await r.checkRunStarted({ stepsDone: 0, stepsTotal: 5, cachedSteps: 0 });
-  assert.equal(await r.checkRunProgress({ stepsDone: 0, stepsTotal: 5, cachedSteps: 0 }), "unchanged");
+  const r = checkRunOf(sha, "api", clock);
+  const id = await r.queued();
+  await r.started({ stepsDone: 0, stepsTotal: 5, cachedSteps: 0 });
+  assert.equal(await r.progress({ stepsDone: 0, stepsTotal: 5, cachedSteps: 0 }), "unchanged");
   clock.t += 10_000;
-  assert.equal(await r.checkRunProgress({ stepsDone: 1, stepsTotal: 5, cachedSteps: 1 }), "too-soon");
+  assert.equal(await r.progress({ stepsDone: 1, stepsTotal: 5, cachedSteps: 1 }), "too-soon");
   clock.t += 20_000;
-  assert.equal(await r.checkRunProgress({ stepsDone: 2, stepsTotal: 5, cachedSteps: 1, currentStep: "[3/5] RUN make" }), "sent");
+  assert.equal(await r.progress({ stepsDone: 2, stepsTotal: 5, cachedSteps: 1, currentStep: "[3/5] RUN make" }), "sent");
   assert.match(fake.checkRun(id)?.output.summary ?? "", /2\/5 steps done, 1 cached[\s\S]*RUN make/);
   clock.t += 5_000;
-  assert.equal(await r.checkRunProgress({ stepsDone: 3, stepsTotal: 5, cachedSteps: 1 }), "too-soon");
-  await r.checkRunSucceeded({ tags: [], pushed: false, durationMs: 1000, stepsDone: 5, stepsTotal: 5, cachedSteps: 1 });
+  assert.equal(await r.progress({ stepsDone: 3, stepsTotal: 5, cachedSteps: 1 }), "too-soon");
+  await r.succeeded({ tags: [], pushed: false, durationMs: 1000, stepsDone: 5, stepsTotal: 5, cachedSteps: 1 });
   clock.t += 60_000;
-  assert.equal(await r.checkRunProgress({ stepsDone: 5, stepsTotal: 5, cachedSteps: 2 }), "finished");
+  assert.equal(await r.progress({ stepsDone: 5, stepsTotal: 5, cachedSteps: 2 }), "finished");
   assert.equal(fake.checkRun(id)?.conclusion, "success");
   const progressPatches = fake.checkRun(id)?.updates.filter((u) => (u as { status?: string }).status === "in_progress");
   assert.equal(progressPatches?.length, 2, "started + one progress update");
 });
 
-test("a reporter for an existing check run (made by the planner) updates it instead of creating one", async () => {
+test("a BuildCheckRun for an existing check run (made by the planner) updates it instead of creating one", async () => {
   const sha = nextSha();
   const created = (await request("POST /repos/{owner}/{repo}/check-runs", { owner: "acme", repo: "api", name: "buildkit-bot / api", head_sha: sha, status: "queued" })).data as { id: number };
-  const r = new GitHubReporter({ request, budget, target: { owner: "acme", repo: "api", sha, image: "api", checkRunId: created.id, detailsUrl: LOG_URL } });
+  const r = new BuildCheckRun({ request, budget, target: { owner: "acme", repo: "api", sha, image: "api", checkRunId: created.id, detailsUrl: LOG_URL } });
   const before = fake.checkRuns.size;
-  assert.equal(await r.checkRunQueued(), created.id);
-  await r.checkRunSucceeded({ tags: ["r/a:b"], pushed: true, durationMs: 5, stepsDone: 1, stepsTotal: 1, cachedSteps: 0 });
+  assert.equal(await r.queued(), created.id);
+  await r.succeeded({ tags: ["r/a:b"], pushed: true, durationMs: 5, stepsDone: 1, stepsTotal: 1, cachedSteps: 0 });
   assert.equal(fake.checkRuns.size, before);
   assert.equal(fake.checkRun(created.id)?.conclusion, "success");
 });
@@ -174,11 +175,11 @@ test("under budget pressure a waiting progress update gives way to the outcome",
   try {
     const tight = new WriteBudget(t.redis, { prefix: t.prefix, windows: [{ windowMs: 1_500, max: 1 }], pollMs: 20 });
     const created = (await request("POST /repos/{owner}/{repo}/check-runs", { owner: "acme", repo: "api", name: "buildkit-bot / api", head_sha: sha })).data as { id: number };
-    const r = new GitHubReporter({ request, budget: tight, target: { owner: "acme", repo: "api", sha, image: "api", checkRunId: created.id, detailsUrl: LOG_URL } });
+    const r = new BuildCheckRun({ request, budget: tight, target: { owner: "acme", repo: "api", sha, image: "api", checkRunId: created.id, detailsUrl: LOG_URL } });
     assert.ok((await tight.acquire("final", "fill")).granted);
-    const progress = r.checkRunProgress({ stepsDone: 1, stepsTotal: 3, cachedSteps: 0 });
+    const progress = r.progress({ stepsDone: 1, stepsTotal: 3, cachedSteps: 0 });
     await new Promise((resolve) => setTimeout(resolve, 50));
-    await r.checkRunSucceeded({ tags: [], pushed: false, durationMs: 1_000, stepsDone: 3, stepsTotal: 3, cachedSteps: 0 });
+    await r.succeeded({ tags: [], pushed: false, durationMs: 1_000, stepsDone: 3, stepsTotal: 3, cachedSteps: 0 });
     assert.equal(await progress, "superseded");
     const run = fake.checkRun(created.id);
     assert.equal(run?.conclusion, "success");

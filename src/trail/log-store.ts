@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
+import { Redactor } from "@buildkit-bot/buildkit";
 import { decodeRecords, encodeRecords, type LogRecord } from "./log-records.js";
 import { newLogToken } from "./log-token.js";
-import { redact } from "./redact.js";
 
 /**
  * Build logs in Redis. One stream per build holds chunks of JSON-line records. The first `headBytes` are kept
@@ -91,7 +91,7 @@ export class LogStore {
   readonly maxBytes: number;
   readonly headBytes: number;
   readonly ttlMs: number;
-  readonly #secrets: readonly string[];
+  readonly #redactor: Redactor;
 
   constructor(
     private readonly redis: Redis,
@@ -101,7 +101,7 @@ export class LogStore {
     this.maxBytes = options.maxBytes ?? DEFAULT_LOG_MAX_BYTES;
     this.headBytes = options.headBytes ?? Math.floor(this.maxBytes / 5);
     this.ttlMs = options.ttlMs ?? DEFAULT_LOG_TTL_MS;
-    this.#secrets = options.secrets ?? [];
+    this.#redactor = new Redactor(options.secrets);
     if (this.headBytes >= this.maxBytes) throw new RangeError("headBytes must be smaller than maxBytes");
   }
 
@@ -122,21 +122,22 @@ export class LogStore {
   }
 
   /** Appends records as one chunk (callers batch: see LogWriter). Returns false when the log is not open (or expired). */
-  async append(buildId: string, records: readonly LogRecord[], options: { secrets?: readonly string[]; done?: boolean } = {}): Promise<boolean> {
+  async append(buildId: string, records: readonly LogRecord[], options: { redactor?: Redactor; done?: boolean } = {}): Promise<boolean> {
     if (records.length === 0 && !options.done) return true;
-    const secrets = [...this.#secrets, ...(options.secrets ?? [])];
+    const build = options.redactor;
+    const redact = (text: string): string => this.#redactor.redact(build ? build.redact(text) : text);
     const clean = records.map((r): LogRecord => {
-      if (r.t === "line") return { ...r, text: redact(r.text, secrets) };
-      if (r.t === "step") return { ...r, name: redact(r.name, secrets) };
-      return r.message === undefined ? r : { ...r, message: redact(r.message, secrets) };
+      if (r.t === "line") return { ...r, text: redact(r.text) };
+      if (r.t === "step") return { ...r, name: redact(r.name) };
+      return r.message === undefined ? r : { ...r, message: redact(r.message) };
     });
     const id = await this.redis.eval(APPEND, 2, this.#stream(buildId), this.#meta(buildId), encodeRecords(clean), this.headBytes, this.maxBytes - this.headBytes, options.done ? "1" : "0");
     return id !== null;
   }
 
   /** Appends the end record and marks the log complete. */
-  async finish(buildId: string, outcome: Extract<LogRecord, { t: "end" }>["outcome"], message?: string): Promise<boolean> {
-    return this.append(buildId, [{ t: "end", outcome, ...(message === undefined ? {} : { message }) }], { done: true });
+  async finish(buildId: string, outcome: Extract<LogRecord, { t: "end" }>["outcome"], message?: string, redactor?: Redactor): Promise<boolean> {
+    return this.append(buildId, [{ t: "end", outcome, ...(message === undefined ? {} : { message }) }], { done: true, ...(redactor ? { redactor } : {}) });
   }
 
   /** The build a page token belongs to, or null (unknown or expired). */

@@ -1,6 +1,7 @@
+import type { Redactor } from "@buildkit-bot/buildkit";
+import { headUtf8 } from "../text/index.js";
 import type { LogRecord, StepStatus } from "./log-records.js";
 import type { LogStore } from "./log-store.js";
-import { headUtf8 } from "../github/utf8-limits.js";
 
 export interface LogWriterOptions {
   /** Flush when this many bytes wait. Default 64 KiB. */
@@ -9,8 +10,8 @@ export interface LogWriterOptions {
   flushMs?: number;
   /** Longer lines are cut (and say so). Default 16 KiB. */
   maxLineBytes?: number;
-  /** Build-specific secrets to redact (kept in memory only). */
-  secrets?: readonly string[];
+  /** The build's own secrets (kept in memory only); a secret added to it later is redacted from what is written after. */
+  redactor?: Redactor;
 }
 
 /** Batches one build's records into few Redis writes. Call `close()` (or `finish()`) at the end. */
@@ -23,7 +24,7 @@ export class LogWriter {
   readonly #batchBytes: number;
   readonly #flushMs: number;
   readonly #maxLineBytes: number;
-  readonly #secrets: readonly string[];
+  readonly #redactor: Redactor | undefined;
 
   constructor(
     private readonly store: LogStore,
@@ -33,7 +34,7 @@ export class LogWriter {
     this.#batchBytes = options.batchBytes ?? 64 * 1024;
     this.#flushMs = options.flushMs ?? 250;
     this.#maxLineBytes = options.maxLineBytes ?? 16 * 1024;
-    this.#secrets = options.secrets ?? [];
+    this.#redactor = options.redactor;
   }
 
   step(step: string, name: string, status: StepStatus, exitCode?: number): void {
@@ -54,7 +55,7 @@ export class LogWriter {
     this.#pending = [];
     this.#bytes = 0;
     if (batch.length > 0) {
-      this.#chain = this.#chain.then(() => this.store.append(this.buildId, batch, { secrets: this.#secrets })).catch((err: unknown) => {
+      this.#chain = this.#chain.then(() => this.store.append(this.buildId, batch, this.#redactor ? { redactor: this.#redactor } : {})).catch((err: unknown) => {
         this.#error ??= err;
       });
     }
@@ -65,7 +66,7 @@ export class LogWriter {
 
   async finish(outcome: Extract<LogRecord, { t: "end" }>["outcome"], message?: string): Promise<void> {
     await this.flush();
-    await this.store.finish(this.buildId, outcome, message);
+    await this.store.finish(this.buildId, outcome, message, this.#redactor);
   }
 
   #push(record: LogRecord): void {

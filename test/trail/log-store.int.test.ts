@@ -1,8 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { LogStore } from "../../src/web/log-store.js";
-import { LogWriter } from "../../src/web/log-writer.js";
-import type { LogRecord } from "../../src/web/log-records.js";
+import { Redactor } from "../../src/buildkit/index.js";
+import { LogStore } from "../../src/trail/log-store.js";
+import { LogWriter } from "../../src/trail/log-writer.js";
+import type { LogRecord } from "../../src/trail/log-records.js";
 import { redisForTest } from "../github/redis-test-keys.js";
 
 const lines = (entries: Awaited<ReturnType<LogStore["read"]>>): string[] =>
@@ -35,7 +36,7 @@ test("appended records read back in order; secrets are redacted before they reac
       { t: "line", step: "s1", text: "token ghs_build_token and app-wide-secret here" },
       { t: "step", step: "s1", name: "[1/2] RUN echo", status: "done" },
     ];
-    assert.equal(await store.append("b", records, { secrets: ["ghs_build_token"] }), true);
+    assert.equal(await store.append("b", records, { redactor: new Redactor(["ghs_build_token"]) }), true);
     await store.finish("b", "success");
     const snap = await store.read("b");
     assert.ok(snap);
@@ -114,7 +115,7 @@ test("LogWriter batches lines into few writes and cuts overlong lines", async ()
   try {
     const store = new LogStore(redis, { prefix });
     await store.open("w");
-    const writer = new LogWriter(store, "w", { flushMs: 1_000, secrets: ["s3cr3t"] });
+    const writer = new LogWriter(store, "w", { flushMs: 1_000, redactor: new Redactor(["s3cr3t"]) });
     writer.step("v1", "[1/1] RUN make", "running");
     for (let i = 0; i < 1_000; i++) writer.line(`compiling ${i} with s3cr3t`, "v1");
     writer.line("y".repeat(40_000), "v1");

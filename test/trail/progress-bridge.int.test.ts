@@ -1,11 +1,12 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { Redactor } from "../../src/buildkit/index.js";
 import type { ProgressEvent } from "../../src/buildkit/progress/events.js";
 import type { BuildProgress } from "../../src/github/check-run-output.js";
-import type { LogRecord } from "../../src/web/log-records.js";
-import { LogStore } from "../../src/web/log-store.js";
-import { LogWriter } from "../../src/web/log-writer.js";
-import { ProgressBridge } from "../../src/worker/progress-bridge.js";
+import type { LogRecord } from "../../src/trail/log-records.js";
+import { LogStore } from "../../src/trail/log-store.js";
+import { LogWriter } from "../../src/trail/log-writer.js";
+import { ProgressBridge } from "../../src/trail/progress-bridge.js";
 import { redisForTest } from "../github/redis-test-keys.js";
 
 let redisCtx: Awaited<ReturnType<typeof redisForTest>>;
@@ -21,7 +22,7 @@ const base = { name: "[2/3] RUN make", at };
 
 test("steps, whole log lines and warnings reach the log store (redacted); counters go to the check run without waiting", async () => {
   await store.open("b1");
-  const writer = new LogWriter(store, "b1", { secrets: ["s3cr3t"], flushMs: 10 });
+  const writer = new LogWriter(store, "b1", { redactor: new Redactor(["s3cr3t"]), flushMs: 10 });
   const sent: BuildProgress[] = [];
   let release!: () => void;
   const slow = new Promise<void>((r) => (release = r));

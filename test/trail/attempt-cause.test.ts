@@ -4,7 +4,7 @@ import { ConnectionError } from "../../src/buildkit/errors.js";
 import { describeAttempts, renderFailed, renderSucceeded } from "../../src/github/check-run-output.js";
 import { RepoReadError } from "../../src/github/repo-reader.js";
 import { QueueUnavailableError, TransientError } from "../../src/queue/queue-errors.js";
-import { attemptCause } from "../../src/worker/attempt-cause.js";
+import { attemptCause } from "../../src/trail/attempt-cause.js";
 
 test("an attempt's cause is named from the error or what it wraps", () => {
   assert.equal(attemptCause(new ConnectionError("tcp://b:1234", "cannot connect to BuildKit at tcp://b:1234")), "the builder was lost");

@@ -1,4 +1,5 @@
-import { REBUILD_ACTIONS } from "../handlers/rebuild-actions.js";
+import { clipChars, stripAnsi, tailUtf8 } from "../text/index.js";
+import { REBUILD_ACTIONS } from "./check-run-actions.js";
 import {
   renderCancelled,
   renderFailed,
@@ -10,22 +11,19 @@ import {
   statusDescription,
   type BuildFailure,
   type BuildProgress,
-  type BuildResult,
+  type BuildSuccess,
   type CheckRunOutput,
 } from "./check-run-output.js";
-import { clipChars, stripAnsi, tailUtf8 } from "./utf8-limits.js";
+import type { OctokitRequest } from "./octokit-request.js";
 import type { WriteBudget, WriteKind } from "./write-budget.js";
 
-/** The shape of Probot's `context.octokit.request` (and `@octokit/request`), all the reporter needs. */
-export type OctokitRequest = (route: string, parameters?: Record<string, unknown>) => Promise<{ status: number; data: unknown }>;
-
-export interface ReporterTarget {
+export interface CheckRunTarget {
   owner: string;
   repo: string;
   sha: string;
   /** Image name from the repo config; names the check run and the status context. */
   image: string;
-  /** The check run made by the planner; when absent (and no `checkRunIdLater`) `checkRunQueued` creates one. */
+  /** The check run made by the planner; when absent (and no `checkRunIdLater`) `queued` creates one. */
   checkRunId?: number;
   /**
    * The planner's check run when it was still being created as the build started: run writes wait for it, and
@@ -37,10 +35,10 @@ export interface ReporterTarget {
   externalId?: string;
 }
 
-export interface GitHubReporterOptions {
+export interface BuildCheckRunOptions {
   request: OctokitRequest;
   budget: WriteBudget;
-  target: ReporterTarget;
+  target: CheckRunTarget;
   /** Least time between two progress updates of one run. Default 30 s. */
   progressIntervalMs?: number;
   now?: () => number;
@@ -65,15 +63,15 @@ type StatusState = "error" | "failure" | "pending" | "success";
 export type ProgressOutcome = "sent" | "unchanged" | "too-soon" | "superseded" | "finished";
 
 /**
- * Owns every write to GitHub for one build: its check run and its commit status, through the shared write
- * budget. Queued/started/progress are intermediate (they may be coalesced away under pressure); the outcome
+ * One build's check run on GitHub and the commit status that mirrors it: every write for them, through the
+ * shared write budget. Queued/started/progress are intermediate (they may be coalesced away under pressure); the outcome
  * (succeeded/failed/cancelled/neutral) is final and is never dropped. Writes for the run are sent one at a time,
  * and once an outcome is being reported no intermediate update is sent any more.
  */
-export class GitHubReporter {
+export class BuildCheckRun {
   readonly #request: OctokitRequest;
   readonly #budget: WriteBudget;
-  readonly #target: ReporterTarget;
+  readonly #target: CheckRunTarget;
   readonly #intervalMs: number;
   readonly #now: () => number;
   #checkRunId: number | undefined;
@@ -84,7 +82,7 @@ export class GitHubReporter {
   /** One queue per resource: the check run's writes keep their order, and so do the status's. */
   readonly #sending = { run: Promise.resolve() as Promise<unknown>, status: Promise.resolve() as Promise<unknown> };
 
-  constructor(options: GitHubReporterOptions) {
+  constructor(options: BuildCheckRunOptions) {
     this.#request = options.request;
     this.#budget = options.budget;
     this.#target = options.target;
@@ -103,7 +101,7 @@ export class GitHubReporter {
   }
 
   /** Creates the check run (or marks the planner's one queued) and sets the status pending. Returns the run id. */
-  async checkRunQueued(): Promise<number> {
+  async queued(): Promise<number> {
     const output = renderQueued(this.#target.image);
     let id = await this.#runId();
     if (id === undefined) {
@@ -133,7 +131,7 @@ export class GitHubReporter {
     return id;
   }
 
-  async checkRunStarted(progress?: BuildProgress): Promise<void> {
+  async started(progress?: BuildProgress): Promise<void> {
     const output = renderProgress(this.#target.image, progress);
     this.#lastProgressAt = this.#now();
     this.#lastProgressSummary = output.summary;
@@ -155,7 +153,7 @@ export class GitHubReporter {
    * Under budget pressure the returned promise waits (or resolves "superseded"): callers on a hot path
    * should not await it.
    */
-  async checkRunProgress(progress: BuildProgress): Promise<ProgressOutcome> {
+  async progress(progress: BuildProgress): Promise<ProgressOutcome> {
     if (this.#finished) return "finished";
     const output = renderProgress(this.#target.image, progress);
     if (output.summary === this.#lastProgressSummary) return "unchanged";
@@ -165,14 +163,14 @@ export class GitHubReporter {
     return (await this.#patch("intermediate", { status: "in_progress", output })) ? "sent" : "superseded";
   }
 
-  async checkRunSucceeded(result: BuildResult): Promise<void> {
+  async succeeded(result: BuildSuccess): Promise<void> {
     const output = renderSucceeded(this.#target.image, result);
     await this.#complete("success", output, []);
     await this.#status("final", "success", `${output.title}${result.cachedSteps ? `, ${result.cachedSteps} steps cached` : ""}`);
   }
 
   /** Failing step, exit code, the log's tail in `output.text`, and annotations (the failing line first) in batches of 50. */
-  async checkRunFailed(failure: BuildFailure & { annotations?: readonly CheckRunAnnotation[] }): Promise<void> {
+  async failed(failure: BuildFailure & { annotations?: readonly CheckRunAnnotation[] }): Promise<void> {
     const output = renderFailed(this.#target.image, failure);
     const annotations: CheckRunAnnotation[] = [];
     if (failure.location) {
@@ -194,23 +192,27 @@ export class GitHubReporter {
     await this.#status("final", "failure", failure.step ? `Failed at ${failure.step}${exit}` : `Failed: ${failure.message}`);
   }
 
-  /** E.g. `superseded by 1a2b3c4`. GitHub statuses have no "cancelled": the status says so with state error. */
-  async checkRunCancelled(reason: string): Promise<void> {
+  /**
+   * E.g. `superseded by 1a2b3c4`. GitHub statuses have no "cancelled": the status says so with state error. With
+   * `status: false` only the run is written: another run of the same commit and image reports the status (its
+   * context is per commit and image).
+   */
+  async cancelled(reason: string, options: { status?: boolean } = {}): Promise<void> {
     await this.#complete("cancelled", renderCancelled(reason), []);
-    await this.#status("final", "error", `Cancelled: ${reason}`);
+    if (options.status !== false) await this.#status("final", "error", `Cancelled: ${reason}`);
   }
 
   /**
    * An attempt failed in a way a later attempt may fix and the queue will retry: the run goes back to `queued`
    * with `note` as its summary. Intermediate: it is not sent once an outcome is being reported.
    */
-  async checkRunRetrying(note: string): Promise<void> {
+  async retrying(note: string): Promise<void> {
     await this.#patch("intermediate", { status: "queued", output: renderRetrying(this.#target.image, note) });
     await this.#status("intermediate", "pending", `Retrying: ${note}`);
   }
 
   /** Nothing to judge (e.g. the image is not built for this event). Mirrored as a successful status. */
-  async checkRunNeutral(reason: string): Promise<void> {
+  async neutral(reason: string): Promise<void> {
     await this.#complete("neutral", renderNeutral(reason), []);
     await this.#status("final", "success", `Skipped: ${reason}`);
   }
@@ -236,9 +238,10 @@ export class GitHubReporter {
 
   /** Returns false when the update was coalesced away, or when the planner's check run never came to be. */
   async #patch(kind: WriteKind, body: Record<string, unknown>): Promise<boolean> {
-    if ((await this.#runId()) === undefined) {
+    const checkRunId = await this.#runId();
+    if (checkRunId === undefined) {
       if (this.#checkRunIdLater) return false;
-      throw new Error("the check run does not exist yet: call checkRunQueued first");
+      throw new Error("the check run does not exist yet: call queued() first");
     }
     if (kind === "intermediate" && this.#finished) return false;
     let written = false;
@@ -248,7 +251,7 @@ export class GitHubReporter {
         await this.#request("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", {
           owner: this.#target.owner,
           repo: this.#target.repo,
-          check_run_id: this.#checkRunId,
+          check_run_id: checkRunId,
           ...body,
         });
         written = true;

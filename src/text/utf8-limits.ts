@@ -1,6 +1,3 @@
-/** GitHub's check-run output fields take 65,535 characters; we promise 65,535 bytes, which is stricter. */
-export const MAX_OUTPUT_BYTES = 65_535;
-
 /** Longest prefix of `text` within `maxBytes` UTF-8 bytes, never splitting a character. */
 export function headUtf8(text: string, maxBytes: number): string {
   const bytes = Buffer.from(text, "utf8");
@@ -24,12 +21,4 @@ export function tailUtf8(text: string, maxBytes: number): string {
 export function clipChars(text: string, maxChars: number): string {
   const chars = [...text];
   return chars.length <= maxChars ? text : `${chars.slice(0, maxChars - 1).join("")}…`;
-}
-
-// eslint-disable-next-line no-control-regex -- matching terminal escapes is the point
-const ANSI = /\u001b(?:\[[0-?]*[ -/]*[@-~]|\][^\u0007\u001b]*(?:\u0007|\u001b\\)|[@-Z\\-_])/g;
-
-/** Removes terminal escape sequences (GitHub shows them as garbage). */
-export function stripAnsi(text: string): string {
-  return text.replace(ANSI, "");
 }

@@ -1,6 +1,6 @@
 /**
  * The buttons our check runs offer (`actions` on a check run; GitHub limits label and identifier to 20
- * characters, description to 40). The reporter renders them; the check_run handler acts on their identifiers.
+ * characters, description to 40). BuildCheckRun renders them; the check_run handler acts on their identifiers.
  */
 export const RebuildAction = {
   Rebuild: { label: "Rebuild", identifier: "rebuild", description: "Build this image again" },

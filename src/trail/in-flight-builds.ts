@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
-import type { BuildJob } from "../queue/job-types.js";
-import { isTransientError } from "../queue/queue-errors.js";
+import { isTransientError } from "../queue/index.js";
+import type { BuildJob } from "../queue/index.js";
 
 /** What is needed to conclude a build's check run without its job: no secret, nothing the job does not hold. */
 export interface InFlightBuild {

@@ -5,21 +5,21 @@ import { fileURLToPath } from "node:url";
 import { Queue, Worker } from "bullmq";
 import { Probot } from "probot";
 import { JobOctokit } from "../../src/app/job-octokit.js";
-import type { OctokitRequest } from "../../src/github/reporter.js";
+import type { OctokitRequest } from "../../src/github/octokit-request.js";
 import { WriteBudget } from "../../src/github/write-budget.js";
 import type { BuildJob } from "../../src/queue/job-types.js";
 import { QueueName } from "../../src/queue/queue-names.js";
 import { createWorkerConnection } from "../../src/queue/redis-connections.js";
-import { LogStore } from "../../src/web/log-store.js";
-import { concludeAbandonedBuild } from "../../src/worker/conclude-abandoned.js";
-import { InFlightBuilds, reconcileAbandonedBuilds } from "../../src/worker/in-flight-builds.js";
-import type { InFlightBuild, JobStateLookup } from "../../src/worker/in-flight-builds.js";
+import { LogStore } from "../../src/trail/log-store.js";
+import { GitHubTrails } from "../../src/trail/github-trails.js";
+import { InFlightBuilds, reconcileAbandonedBuilds } from "../../src/trail/in-flight-builds.js";
+import type { InFlightBuild, JobStateLookup } from "../../src/trail/in-flight-builds.js";
 import { redisForTest } from "../github/redis-test-keys.js";
 import { createAppCredentials } from "../support/fake-github/app-credentials.js";
 import { startFakeGitHub } from "../support/fake-github/index.js";
 import type { FakeGitHub } from "../support/fake-github/index.js";
 import { testStack } from "../support/stack/env.js";
-import { buildJob, unique } from "./worker-test-kit.js";
+import { buildJob, unique } from "../worker/worker-test-kit.js";
 import { CheckRunHandoff } from "../../src/queue/check-run-handoff.js";
 
 const stack = testStack();
@@ -27,14 +27,15 @@ const creds = createAppCredentials(4302);
 const CHILD = fileURLToPath(new URL("./fixtures/hold-job-worker.ts", import.meta.url));
 let fake: FakeGitHub;
 let request: OctokitRequest;
+let probot: Probot;
 let redisCtx: Awaited<ReturnType<typeof redisForTest>>;
 let queue: Queue<BuildJob>;
 
 before(async () => {
   fake = await startFakeGitHub({ appId: creds.appId, publicKeyPem: creds.publicKeyPem });
   fake.addRepository({ installationId: 9, owner: "octo", name: "svc", id: 901 });
-  const probot = new Probot({ appId: creds.appId, privateKey: creds.privateKeyPem, baseUrl: fake.url, Octokit: JobOctokit, logLevel: "warn" });
-  request = (await probot.auth(9)).request as unknown as OctokitRequest;
+  probot = new Probot({ appId: creds.appId, privateKey: creds.privateKeyPem, baseUrl: fake.url, Octokit: JobOctokit, logLevel: "warn" });
+  request = (await probot.auth(9)).request;
   redisCtx = await redisForTest("abandoned");
   queue = new Queue<BuildJob>(QueueName.Builds, { connection: redisCtx.connect(), prefix: redisCtx.prefix });
 });
@@ -105,7 +106,7 @@ test("a build whose worker was SIGKILLed and that BullMQ then fails as stalled g
   const concluded = await reconcileAbandonedBuilds({
     inFlight,
     jobState,
-    conclude: (entry, message) => concludeAbandonedBuild(request, budget, logs, handoff, entry, message),
+    conclude: (entry, message) => new GitHubTrails({ github: probot, budget, logs, inFlight, handoff }).abandoned(entry, message),
   });
 
   assert.deepEqual(concluded, [job.buildId]);
@@ -147,7 +148,7 @@ test("a completed job left in flight is only forgotten; a job that is gone is co
   const budget = new WriteBudget(redisCtx.redis, { prefix: `${redisCtx.prefix}:budget`, pollMs: 20 });
   const handoff = new CheckRunHandoff(redisCtx.redis, redisCtx.prefix);
 
-  const concluded = await reconcileAbandonedBuilds({ inFlight, jobState, conclude: (entry, message) => concludeAbandonedBuild(request, budget, logs, handoff, entry, message) });
+  const concluded = await reconcileAbandonedBuilds({ inFlight, jobState, conclude: (entry, message) => new GitHubTrails({ github: probot, budget, logs, inFlight, handoff }).abandoned(entry, message) });
 
   assert.deepEqual(concluded, [gone.buildId]);
   assert.equal(fake.writes.total, writesBefore, "an already completed check run is not written again");
@@ -172,7 +173,7 @@ test("builds that started before their check run was handed over: concluded thro
   }
   await handoff.give(handed.buildId, checkRunId);
   await handoff.withdraw(withdrawn.buildId);
-  const conclude = (entry: InFlightBuild, message: string): Promise<void> => concludeAbandonedBuild(request, budget, logs, handoff, entry, message);
+  const conclude = (entry: InFlightBuild, message: string): Promise<void> => new GitHubTrails({ github: probot, budget, logs, inFlight, handoff }).abandoned(entry, message);
 
   // None of the three jobs exists in the queue: all count as gone.
   const concluded = await reconcileAbandonedBuilds({ inFlight, jobState, conclude });

@@ -1,0 +1,20 @@
+import type { BuildJob } from "./job-types.js";
+
+/** Who made a build obsolete. */
+export interface SupersededBy {
+  sha: string;
+  buildId: string;
+}
+
+/**
+ * What the queue calls once it has superseded a build (taken it out of the queue, or cancelled it on its worker):
+ * the build's public record ends there. The app's is the build trail (check run `cancelled`, status `error`, both
+ * with `supersededMessage(by.sha)`); tests use a recording one.
+ */
+export interface SupersedeListener {
+  superseded(build: BuildJob, by: SupersededBy): Promise<void>;
+}
+
+export function supersededMessage(sha: string): string {
+  return `superseded by ${sha.slice(0, 7)}`;
+}
