@@ -1,4 +1,4 @@
-import { formatConfigIssue } from "../config/config-error.js";
+import { formatConfigIssue } from "../config/index.js";
 import type {
   ConfigFailureCheckRun,
   ForkGateCheckRun,
@@ -6,9 +6,9 @@ import type {
   QueuedCheckRun,
   RefusedCheckRun,
   SkippedCheckRun,
-} from "../planner/planner-reporter.js";
-import { ACCOUNT_CHECK_RUN_NAME, CONFIG_CHECK_RUN_NAME, imageCheckRunName } from "../planner/planner-reporter.js";
-import { FORK_BUILD_ACTION } from "../handlers/rebuild-actions.js";
+} from "./planner-reporter.js";
+import { ACCOUNT_CHECK_RUN_NAME, CONFIG_CHECK_RUN_NAME, imageCheckRunName } from "./planner-reporter.js";
+import { FORK_BUILD_ACTION } from "./check-run-actions.js";
 import type { GitHubClient } from "./repo-reader.js";
 
 /** GitHub takes at most 50 annotations per request. */
