@@ -78,16 +78,23 @@ export function cleanPath(path: string): string {
 }
 
 function parsePattern(raw: string): Pattern | undefined {
+  // First the frontend's reading of a .dockerignore line: trimmed, `!` split off, cleaned, a leading `/` dropped.
   let text = raw.trim();
   if (text === "") return undefined;
-  let exception = false;
-  if (text.startsWith("!")) {
-    exception = true;
-    text = text.slice(1).trim();
+  const negated = text.startsWith("!");
+  if (negated) text = text.slice(1).trim();
+  if (text !== "") {
+    text = cleanPath(text);
+    if (text.length > 1 && text.startsWith("/")) text = text.slice(1);
+  }
+  // Then patternmatcher's: the whole pattern is cleaned once more with its `!`, which a `..` can swallow (Docker
+  // reads "!../x" as the exclusion "x"), and only then is the `!` looked for.
+  text = cleanPath(negated ? `!${text}` : text);
+  const exception = text.startsWith("!");
+  if (exception) {
+    text = text.slice(1);
     if (text === "") throw new InvalidRequestError('illegal exclusion pattern: "!"');
   }
-  text = cleanPath(text);
-  if (text.length > 1 && text.startsWith("/")) text = text.slice(1);
   const test = compile(text);
   return { text, exception, test };
 }
@@ -99,11 +106,18 @@ function ancestorsOf(path: string): string[] {
   return out;
 }
 
-const REGEXP_SPECIALS = new Set([...".+()|{}$^"]);
+// Literal in a pattern, special in a regexp. `^` is left out on purpose: Docker's matcher passes it through to its
+// regexp, where it negates a class (`[^a]`, as filepath.Match also reads it) and is an anchor elsewhere.
+const REGEXP_SPECIALS = new Set([...".+()|{}$"]);
+// What `\c` may become in a `u`-mode regexp (identity escapes are limited there); anything else is written bare.
 const ESCAPABLE = new Set([..."^$\\.*+?()[]{}|/"]);
 
-function escapeLiteral(ch: string): string {
-  return ESCAPABLE.has(ch) ? "\\" + ch : ch;
+function escapeLiteral(ch: string, inClass: boolean): string {
+  return ESCAPABLE.has(ch) || (inClass && ch === "-") ? "\\" + ch : ch;
+}
+
+function syntaxError(pattern: string): InvalidRequestError {
+  return new InvalidRequestError(`invalid pattern ${JSON.stringify(pattern)}: syntax error in pattern`);
 }
 
 // Compiles one cleaned pattern. Literal patterns, a trailing "**" and a leading "**" skip the regexp, as in
@@ -111,10 +125,13 @@ function escapeLiteral(ch: string): string {
 function compile(pattern: string): (path: string) => boolean {
   let source = "^";
   let kind: "exact" | "prefix" | "suffix" | "regexp" = "exact";
+  // Inside `[…]`: a `]` outside one is a literal, and `*`, `?` inside one are (filepath.Match's reading).
+  let classStart = -1;
   const chars = [...pattern];
   for (let i = 0; i < chars.length; i++) {
     const ch = chars[i] as string;
-    if (ch === "*") {
+    const inClass = classStart >= 0;
+    if (ch === "*" && !inClass) {
       if (chars[i + 1] === "*") {
         const first = i === 0;
         i++;
@@ -135,19 +152,32 @@ function compile(pattern: string): (path: string) => boolean {
         source += "[^/]*";
         kind = "regexp";
       }
-    } else if (ch === "?") {
+    } else if (ch === "?" && !inClass) {
       source += "[^/]";
       kind = "regexp";
     } else if (ch === "\\") {
       const next = chars[i + 1];
-      if (next !== undefined) {
-        source += escapeLiteral(next);
+      // filepath.Match rejects a pattern ending in a lone backslash, and so does Docker's matcher.
+      if (next === undefined) throw syntaxError(pattern);
+      source += escapeLiteral(next, inClass);
+      i++;
+      kind = "regexp";
+    } else if (ch === "[" && !inClass) {
+      source += "[";
+      classStart = i;
+      if (chars[i + 1] === "^") {
+        source += "^";
         i++;
-      } else source += "\\\\";
+      }
       kind = "regexp";
-    } else if (ch === "[" || ch === "]") {
-      source += ch;
+    } else if (ch === "]") {
+      // An empty class (`[]`, `[^]`) is a syntax error for filepath.Match; a `]` outside a class is a literal.
+      if (inClass && i === classStart + 1 + (chars[classStart + 1] === "^" ? 1 : 0)) throw syntaxError(pattern);
+      source += inClass ? "]" : "\\]";
+      classStart = -1;
       kind = "regexp";
+    } else if (inClass) {
+      source += escapeLiteral(ch, false);
     } else if (REGEXP_SPECIALS.has(ch)) {
       source += "\\" + ch;
     } else {
@@ -171,7 +201,7 @@ function compile(pattern: string): (path: string) => boolean {
       try {
         regexp = new RegExp(source + "$", "u");
       } catch {
-        throw new InvalidRequestError(`invalid pattern ${JSON.stringify(pattern)}: syntax error in pattern`);
+        throw syntaxError(pattern);
       }
       return (path) => regexp.test(path);
     }
