@@ -29,4 +29,6 @@ export { authService } from "./session/auth-service.js";
 export { parseAddress, formatAddress } from "./transport/address.js";
 export type { DaemonAddress } from "./transport/address.js";
 export { BuildConfig } from "./build-config.js";
+// The option rules the BuildConfig builder applies, for front ends that read options of their own (the CLI).
+export * as buildOptions from "./build-options.js";
 export type { GitHubSourceOptions } from "./build-config.js";

@@ -1,20 +1,21 @@
 import { resolve } from "node:path";
-import type { BuildOutput, CacheEntry } from "../buildkit/build-request.js";
-import {
+import type { BuildOutput, CacheEntry } from "@buildkit-bot/buildkit";
+import { buildOptions, InvalidOptionError } from "@buildkit-bot/buildkit";
+import { UsageError } from "./usage-error.js";
+
+const {
   checkImageNames,
   combineOutput,
   isBuildArgName,
   isLabelKey,
   parseCacheEntry,
   parseOutputSpec,
-  parsePlatforms as parsePlatformList,
+  parsePlatforms: parsePlatformList,
   readSecretEnv,
   readSecretFile,
   splitCsv,
   splitKeyValue,
-} from "../buildkit/build-options.js";
-import { InvalidOptionError } from "../buildkit/errors.js";
-import { UsageError } from "./usage-error.js";
+} = buildOptions;
 
 // The rules themselves live in src/buildkit/build-options.ts (shared with the BuildConfig builder); this file
 // reads flag values and turns their InvalidOptionErrors into UsageErrors naming the flag.

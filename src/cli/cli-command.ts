@@ -1,4 +1,4 @@
-import type { BuildRequest } from "../buildkit/build-request.js";
+import type { BuildRequest } from "@buildkit-bot/buildkit";
 
 /** How build progress is shown on stderr: `auto` = a live step view on a TTY, `plain` otherwise. */
 export type ProgressMode = "auto" | "plain" | "json" | "quiet";

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { RegistryCredential } from "../buildkit/build-request.js";
+import type { RegistryCredential } from "@buildkit-bot/buildkit";
 
 export interface DockerConfigCredentials {
   /** Where the config was looked for. */

@@ -1,4 +1,4 @@
-import type { ProgressEvent, ProgressHandler } from "../buildkit/progress/events.js";
+import type { ProgressEvent, ProgressHandler } from "@buildkit-bot/buildkit";
 
 export interface TtyProgress {
   handler: ProgressHandler;
