@@ -1,13 +1,12 @@
+import { parseArgs } from "node:util";
+import type { ParseArgsConfig } from "node:util";
 import { UsageError } from "./usage-error.js";
 
-export interface FlagSpec {
-  /** Long name without dashes. */
-  name: string;
-  /** One-letter alias without the dash. */
-  short?: string;
-  /** `boolean` flags take no value; `string` flags take exactly one, `list` flags may repeat. */
-  type: "boolean" | "string" | "list";
-}
+/**
+ * The flags of one command in `node:util` `parseArgs` form: `{ tag: { type: "string", short: "t", multiple: true } }`.
+ * `boolean` flags take no value, `string` flags exactly one, `multiple` string flags may repeat.
+ */
+export type FlagSpecs = NonNullable<ParseArgsConfig["options"]>;
 
 export interface ParsedFlags {
   values: Map<string, string[]>;
@@ -16,57 +15,37 @@ export interface ParsedFlags {
 }
 
 /**
- * A small GNU-style parser: `--name value`, `--name=value`, `-n value`, boolean `--name`, `--` ends flags.
- * Unknown flags, missing values and a repeated single-value flag are UsageErrors naming the flag.
+ * GNU-style flags through `parseArgs` (`--name value`, `--name=value`, `-n value`, `-nvalue`, boolean `--name`,
+ * `--` ends flags). parseArgs runs non-strict and this walks its tokens, so each mistake is a UsageError naming
+ * the flag: unknown flags, a missing value (a value may not start with `-` unless given inline; `-` alone is one),
+ * a value on a boolean (other than `=true`/`=false`), a single-value flag given twice.
  */
-export function parseFlags(args: readonly string[], specs: readonly FlagSpec[]): ParsedFlags {
-  const byName = new Map(specs.map((s) => [s.name, s]));
-  const byShort = new Map(specs.filter((s) => s.short).map((s) => [s.short as string, s]));
+export function parseFlags(args: readonly string[], specs: FlagSpecs): ParsedFlags {
+  const { tokens } = parseArgs({ args: [...args], options: specs, strict: false, allowPositionals: true, tokens: true });
   const parsed: ParsedFlags = { values: new Map(), booleans: new Set(), positionals: [] };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    if (arg === "--") {
-      parsed.positionals.push(...args.slice(i + 1));
-      break;
-    }
-    let spec: FlagSpec | undefined;
-    let inline: string | undefined;
-    let shown = arg;
-    if (arg.startsWith("--")) {
-      const eq = arg.indexOf("=");
-      const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-      if (eq >= 0) inline = arg.slice(eq + 1);
-      shown = `--${name}`;
-      spec = byName.get(name);
-    } else if (arg.startsWith("-") && arg.length > 1) {
-      shown = arg.slice(0, 2);
-      spec = byShort.get(arg.slice(1, 2));
-      if (arg.length > 2) inline = arg.slice(2).replace(/^=/, "");
-    } else {
-      parsed.positionals.push(arg);
+  for (const token of tokens) {
+    if (token.kind === "positional") {
+      parsed.positionals.push(token.value);
       continue;
     }
-    if (!spec) throw new UsageError(`unknown flag ${shown}`, shown);
-    const flag = `--${spec.name}`;
+    if (token.kind === "option-terminator") continue;
+    const spec = Object.hasOwn(specs, token.name) ? specs[token.name] : undefined;
+    if (!spec) throw new UsageError(`unknown flag ${token.rawName}`, token.rawName);
+    const flag = `--${token.name}`;
+    const value = token.value;
     if (spec.type === "boolean") {
-      if (inline !== undefined && !["true", "false"].includes(inline)) {
-        throw new UsageError(`${flag} takes no value (got "${inline}")`, flag);
-      }
-      if (inline === "false") parsed.booleans.delete(spec.name);
-      else parsed.booleans.add(spec.name);
+      if (value !== undefined && value !== "true" && value !== "false") throw new UsageError(`${flag} takes no value (got "${value}")`, flag);
+      if (value === "false") parsed.booleans.delete(token.name);
+      else parsed.booleans.add(token.name);
       continue;
     }
-    let value = inline;
-    if (value === undefined) {
-      const next = args[i + 1];
-      if (next === undefined || (next.startsWith("-") && next !== "-")) throw new UsageError(`${flag} needs a value`, flag);
-      value = next;
-      i++;
+    if (value === undefined || (!token.inlineValue && value.startsWith("-") && value !== "-")) {
+      throw new UsageError(`${flag} needs a value`, flag);
     }
-    const existing = parsed.values.get(spec.name);
-    if (existing && spec.type === "string") throw new UsageError(`${flag} may be given only once`, flag);
+    const existing = parsed.values.get(token.name);
+    if (existing && !spec.multiple) throw new UsageError(`${flag} may be given only once`, flag);
     if (existing) existing.push(value);
-    else parsed.values.set(spec.name, [value]);
+    else parsed.values.set(token.name, [value]);
   }
   return parsed;
 }
@@ -76,10 +55,7 @@ export function flagValue(flags: ParsedFlags, name: string): string | undefined 
   return flags.values.get(name)?.[0];
 }
 
-/** Every value of a `list` flag, in order. */
+/** Every value of a `multiple` flag, in order. */
 export function flagValues(flags: ParsedFlags, name: string): string[] {
   return flags.values.get(name) ?? [];
 }
-
-// Shared with the library's option rules.
-export { splitCsv, splitKeyValue } from "../buildkit/build-options.js";

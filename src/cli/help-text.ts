@@ -44,7 +44,7 @@ Registry credentials (default: inline "auths" of $DOCKER_CONFIG/config.json or ~
 
 Output:
   --progress MODE         auto (live view on a terminal, else plain), plain, json, quiet; progress goes to stderr
-  --json                  Print the result as one JSON object on stdout
+  --json                  Print only the result, as one JSON object on stdout (no progress unless --progress is given)
   --addr ADDR             Daemon address (default: $BUILDKIT_HOST)
 `;
 

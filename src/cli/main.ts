@@ -1,18 +1,16 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { BuildRequest, BuildResult } from "../buildkit/build-request.js";
-import { BuildKitClient } from "../buildkit/client.js";
-import { BuildKitError, ConnectionError, InvalidRequestError, StepFailedError } from "../buildkit/errors.js";
-import { consoleProgress } from "../buildkit/progress/console.js";
-import type { ProgressHandler } from "../buildkit/progress/events.js";
-import { jsonLinesProgress } from "../buildkit/progress/json-lines.js";
-import { silentProgress } from "../buildkit/progress/silent.js";
+import type * as Library from "@buildkit-bot/buildkit";
+import type { BuildRequest, BuildResult } from "@buildkit-bot/buildkit";
 import type { BuildCommand, HealthCommand } from "./cli-command.js";
+import { readCommandLine } from "./command-line.js";
+import { dockerfileExcerpt } from "./dockerfile-excerpt.js";
 import { ExitCode } from "./exit-codes.js";
 import type { ParseEnvironment } from "./parse-command.js";
-import { parseCommandLine } from "./parse-command.js";
 import { ttyProgress } from "./tty-progress.js";
 import { UsageError } from "./usage-error.js";
+
+type Lib = typeof Library;
 
 export interface CliIo extends ParseEnvironment {
   stdout: NodeJS.WritableStream;
@@ -21,14 +19,34 @@ export interface CliIo extends ParseEnvironment {
   signal?: AbortSignal;
 }
 
-/** Runs one `buildkit-bot …` invocation and returns its exit code (see ExitCode). */
+/** Every message the CLI prints about a failure starts with this (usage errors, build and daemon failures). */
+const ERROR_PREFIX = "error: ";
+
+/**
+ * Runs one `buildkit-bot …` invocation and returns its exit code (see ExitCode). The command line is read first
+ * with nothing of the library loaded, so `--help` and flag mistakes answer without loading gRPC; the library and
+ * the request builder are imported only for a command that runs.
+ */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   let command;
+  let lib: Lib;
   try {
-    command = await parseCommandLine(argv, io);
+    const line = readCommandLine(argv);
+    if (line.kind === "help") {
+      io.stdout.write(line.text);
+      return ExitCode.Ok;
+    }
+    const [loaded, { commandOf }] = await Promise.all([import("@buildkit-bot/buildkit"), import("./parse-command.js")]);
+    lib = loaded;
+    try {
+      command = await commandOf(line, io);
+    } catch (error) {
+      if (error instanceof lib.InvalidRequestError) throw new UsageError(error.message);
+      throw error;
+    }
   } catch (error) {
-    if (error instanceof UsageError || error instanceof InvalidRequestError) {
-      io.stderr.write(`buildkit-bot: ${error.message}\nRun "buildkit-bot --help" for usage.\n`);
+    if (error instanceof UsageError) {
+      io.stderr.write(`${ERROR_PREFIX}${error.message}\nRun "buildkit-bot --help" for usage.\n`);
       return ExitCode.Usage;
     }
     throw error;
@@ -38,20 +56,20 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.stdout.write(command.text);
       return ExitCode.Ok;
     case "health":
-      return runHealth(command, io);
+      return runHealth(lib, command, io);
     case "build":
-      return runBuild(command, io);
+      return runBuild(lib, command, io);
   }
 }
 
-async function connect(addr: string, io: CliIo): Promise<BuildKitClient> {
-  return BuildKitClient.connect(addr, { env: io.env ?? process.env });
+async function connect(lib: Lib, addr: string, io: CliIo): Promise<Library.BuildKitClient> {
+  return lib.BuildKitClient.connect(addr, { env: io.env ?? process.env });
 }
 
-async function runHealth(command: HealthCommand, io: CliIo): Promise<number> {
-  let client: BuildKitClient | undefined;
+async function runHealth(lib: Lib, command: HealthCommand, io: CliIo): Promise<number> {
+  let client: Library.BuildKitClient | undefined;
   try {
-    client = await connect(command.addr, io);
+    client = await connect(lib, command.addr, io);
     const health = await client.health();
     if (command.json) io.stdout.write(`${JSON.stringify({ ok: true, ...health })}\n`);
     else {
@@ -63,47 +81,63 @@ async function runHealth(command: HealthCommand, io: CliIo): Promise<number> {
     }
     return ExitCode.Ok;
   } catch (error) {
-    return reportFailure(error, command.json, io);
+    return reportFailure(lib, error, { json: command.json, logShown: false }, io);
   } finally {
     await client?.close();
   }
 }
 
-async function runBuild(command: BuildCommand, io: CliIo): Promise<number> {
-  for (const note of command.notes) io.stderr.write(`note: ${note}\n`);
-  let client: BuildKitClient | undefined;
-  const progress = progressHandler(command, io);
+async function runBuild(lib: Lib, command: BuildCommand, io: CliIo): Promise<number> {
+  // With --json, stdout carries the JSON result and nothing else is printed unless --progress asked for it.
+  if (!command.json) {
+    for (const note of command.notes) io.stderr.write(`note: ${note}\n`);
+    if (!command.request.output) {
+      io.stderr.write("warning: no output given (-t, -o or --push): the result stays in the build cache only\n");
+    }
+  }
+  let client: Library.BuildKitClient | undefined;
+  const progress = progressHandler(lib, command, io);
+  const dockerfileText = localDockerfileText(command.request);
   try {
-    client = await connect(command.addr, io);
-    const dockerfileText = await localDockerfileText(command.request);
+    client = await connect(lib, command.addr, io);
     const result = await client.solve(command.request, {
       onProgress: progress.handler,
       ...(io.signal ? { signal: io.signal } : {}),
-      ...(dockerfileText !== undefined ? { dockerfileText } : {}),
+      dockerfileText,
     });
     progress.stop();
     writeResult(result, command, io);
     return ExitCode.Ok;
   } catch (error) {
     progress.stop();
-    return reportFailure(error, command.json, io);
+    return reportFailure(lib, error, { json: command.json, logShown: progress.showsFailedLog, dockerfileText: await dockerfileText }, io);
   } finally {
     await client?.close();
   }
 }
 
-function progressHandler(command: BuildCommand, io: CliIo): { handler: ProgressHandler; stop(): void } {
+interface ProgressView {
+  handler: Library.ProgressHandler;
+  /** Ends the view: the live view draws its last state, the plain one repeats failed steps' last log lines. */
+  stop(): void;
+  /** The view has shown a failed step's log tail itself. */
+  showsFailedLog: boolean;
+}
+
+function progressHandler(lib: Lib, command: BuildCommand, io: CliIo): ProgressView {
   const stderr = io.stderr as NodeJS.WriteStream;
   const mode = command.progress === "auto" ? (stderr.isTTY ? "tty" : "plain") : command.progress;
   switch (mode) {
     case "tty":
-      return ttyProgress(stderr);
-    case "plain":
-      return { handler: consoleProgress(stderr), stop: () => undefined };
+      return { ...ttyProgress(stderr), showsFailedLog: false };
+    case "plain": {
+      const plain = lib.consoleProgress(stderr);
+      return { handler: plain, stop: () => plain.end(), showsFailedLog: true };
+    }
     case "json":
-      return { handler: jsonLinesProgress(stderr), stop: () => undefined };
+      return { handler: lib.jsonLinesProgress(stderr), stop: () => undefined, showsFailedLog: false };
     default:
-      return { handler: silentProgress, stop: () => undefined };
+      return { handler: lib.silentProgress, stop: () => undefined, showsFailedLog: false };
   }
 }
 
@@ -123,35 +157,50 @@ function writeResult(result: BuildResult, command: BuildCommand, io: CliIo): voi
   out.write(`${lines.join("\n")}\n`);
 }
 
-function reportFailure(error: unknown, json: boolean, io: CliIo): number {
+interface FailureView {
+  json: boolean;
+  /** The progress already printed the failed step's last log lines. */
+  logShown: boolean;
+  dockerfileText?: string;
+}
+
+function reportFailure(lib: Lib, error: unknown, view: FailureView, io: CliIo): number {
   const exitCode =
-    error instanceof ConnectionError
+    error instanceof lib.ConnectionError
       ? ExitCode.DaemonUnreachable
-      : error instanceof InvalidRequestError
+      : error instanceof lib.InvalidRequestError
         ? ExitCode.Usage
         : ExitCode.BuildFailed;
   const message = error instanceof Error ? error.message : String(error);
-  if (json) {
+  if (view.json) {
     const detail: Record<string, unknown> = { message };
-    if (error instanceof BuildKitError) detail.code = error.code;
-    if (error instanceof StepFailedError) {
+    if (error instanceof lib.BuildKitError) detail.code = error.code;
+    if (error instanceof lib.StepFailedError) {
       detail.step = error.step;
       detail.exitCode = error.exitCode;
       detail.logTail = error.logTail;
       detail.location = error.location;
     }
     io.stdout.write(`${JSON.stringify({ ok: false, error: detail })}\n`);
+    return exitCode;
   }
-  let text = `error: ${message}\n`;
-  if (error instanceof StepFailedError) {
-    if (error.location) text += `  at ${error.location.file}:${error.location.startLine}\n`;
-    if (error.logTail.length > 0) text += error.logTail.map((line) => `  | ${line}\n`).join("");
+  let text = "";
+  if (error instanceof lib.StepFailedError && !view.logShown && error.logTail.length > 0) {
+    text += `------\n > ${error.step}:\n${error.logTail.map((line) => `${line}\n`).join("")}------\n`;
   }
-  if (!(error instanceof BuildKitError) && error instanceof Error && error.stack) text += `${error.stack}\n`;
+  const location = error instanceof lib.StepFailedError || error instanceof lib.DockerfileParseError ? error.location : undefined;
+  if (location && view.dockerfileText !== undefined) {
+    text += dockerfileExcerpt(view.dockerfileText, location)
+      .map((line) => `${line}\n`)
+      .join("");
+  }
+  text += `${ERROR_PREFIX}${message}\n`;
+  if (!(error instanceof lib.BuildKitError) && error instanceof Error && error.stack) text += `${error.stack}\n`;
   io.stderr.write(text);
   return exitCode;
 }
 
+/** The local Dockerfile's text, read while the build runs: failures quote their lines from it. */
 async function localDockerfileText(request: BuildRequest): Promise<string | undefined> {
   if (request.context.type !== "local") return undefined;
   const dir = request.context.dockerfileDir ?? request.context.dir;

@@ -1,8 +1,8 @@
 import { stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { basename, dirname, resolve } from "node:path";
-import type { BuildContext, BuildRequest, RegistryCredential } from "../buildkit/build-request.js";
-import { checkGitRef, checkSubdir, checkTarget, parseRepositoryUrl as parseRepositoryUrlRule } from "../buildkit/build-options.js";
+import type { BuildContext, BuildRequest, RegistryCredential } from "@buildkit-bot/buildkit";
+import { buildOptions } from "@buildkit-bot/buildkit";
 import {
   asUsage,
   parseBuildArgs,
@@ -17,10 +17,13 @@ import {
 import type { BuildCommand, CliCommand, ProgressMode } from "./cli-command.js";
 import { PROGRESS_MODES } from "./cli-command.js";
 import { readDockerConfigCredentials } from "./docker-config.js";
-import type { FlagSpec, ParsedFlags } from "./flag-parser.js";
-import { flagValue, flagValues, parseFlags } from "./flag-parser.js";
-import { BUILD_GITHUB_HELP, BUILD_HELP, BUILD_LOCAL_HELP, HEALTH_HELP, MAIN_HELP } from "./help-text.js";
+import type { CommandLine } from "./command-line.js";
+import { readCommandLine } from "./command-line.js";
+import type { ParsedFlags } from "./flag-parser.js";
+import { flagValue, flagValues } from "./flag-parser.js";
 import { UsageError } from "./usage-error.js";
+
+const { checkGitRef, checkSubdir, checkTarget, parseRepositoryUrl: parseRepositoryUrlRule } = buildOptions;
 
 /** buildctl's default when neither `--addr` nor `BUILDKIT_HOST` is given. */
 export const DEFAULT_ADDR = "unix:///run/buildkit/buildkitd.sock";
@@ -33,81 +36,36 @@ export interface ParseEnvironment {
   readStdin?: () => Promise<string>;
 }
 
-const COMMON: FlagSpec[] = [
-  { name: "addr", type: "string" },
-  { name: "help", short: "h", type: "boolean" },
-];
-
-const HEALTH_FLAGS: FlagSpec[] = [...COMMON, { name: "json", type: "boolean" }];
-
-const BUILD_FLAGS: FlagSpec[] = [
-  ...COMMON,
-  { name: "json", type: "boolean" },
-  { name: "progress", type: "string" },
-  { name: "file", short: "f", type: "string" },
-  { name: "tag", short: "t", type: "list" },
-  { name: "build-arg", type: "list" },
-  { name: "target", type: "string" },
-  { name: "label", type: "list" },
-  { name: "platform", type: "list" },
-  { name: "secret", type: "list" },
-  { name: "cache-from", type: "list" },
-  { name: "cache-to", type: "list" },
-  { name: "no-cache", type: "boolean" },
-  { name: "pull", type: "boolean" },
-  { name: "output", short: "o", type: "string" },
-  { name: "push", type: "boolean" },
-  { name: "registry-host", type: "string" },
-  { name: "registry-user", type: "string" },
-  { name: "registry-password-stdin", type: "boolean" },
-];
-const LOCAL_FLAGS: FlagSpec[] = [...BUILD_FLAGS, { name: "context", type: "string" }];
-const GITHUB_FLAGS: FlagSpec[] = [
-  ...BUILD_FLAGS,
-  { name: "git-ref", type: "string" },
-  { name: "subdir", type: "string" },
-  { name: "token", type: "string" },
-];
-
 /**
  * Turns `buildkit-bot …` arguments (without the node/script prefix) into a command, or throws a UsageError
  * naming the bad flag. Reads what the flags point at (secret files, stdin, Docker's config) but connects to nothing.
  */
 export async function parseCommandLine(argv: readonly string[], environment: ParseEnvironment = {}): Promise<CliCommand> {
+  return commandOf(readCommandLine(argv), environment);
+}
+
+/** The command of a command line read by `readCommandLine`, with what its flags point at read. */
+export async function commandOf(line: CommandLine, environment: ParseEnvironment = {}): Promise<CliCommand> {
   const env = environment.env ?? process.env;
-  const [command, ...rest] = argv;
-  switch (command) {
-    case undefined:
-      throw new UsageError(`missing command\n\n${MAIN_HELP}`);
+  switch (line.kind) {
     case "help":
-    case "--help":
-    case "-h":
-      return { kind: "help", text: MAIN_HELP };
-    case "health": {
-      const flags = parseFlags(rest, HEALTH_FLAGS);
-      if (flags.booleans.has("help")) return { kind: "help", text: HEALTH_HELP };
-      noPositionals(flags, "health");
-      return { kind: "health", addr: address(flags, env), json: flags.booleans.has("json") };
-    }
+      return line;
+    case "health":
+      noPositionals(line.flags, "health");
+      return { kind: "health", addr: address(line.flags, env), json: line.flags.booleans.has("json") };
     case "build":
-      return parseBuild(rest, environment, env);
-    default:
-      throw new UsageError(`unknown command "${command}" (commands: health, build local, build github)`);
+      return parseBuild(line.source, line.flags, environment, env);
   }
 }
 
-async function parseBuild(args: readonly string[], environment: ParseEnvironment, env: NodeJS.ProcessEnv): Promise<CliCommand> {
-  const [source, ...rest] = args;
-  if (source === undefined || source === "--help" || source === "-h") return { kind: "help", text: BUILD_HELP };
-  if (source !== "local" && source !== "github") {
-    throw new UsageError(`build needs a source: "build local --context DIR" or "build github URL" (got "${source}")`);
-  }
-  const flags = parseFlags(rest, source === "local" ? LOCAL_FLAGS : GITHUB_FLAGS);
-  if (flags.booleans.has("help")) return { kind: "help", text: source === "local" ? BUILD_LOCAL_HELP : BUILD_GITHUB_HELP };
-
+async function parseBuild(
+  source: "local" | "github",
+  flags: ParsedFlags,
+  environment: ParseEnvironment,
+  env: NodeJS.ProcessEnv,
+): Promise<BuildCommand> {
   const cwd = environment.cwd ?? process.cwd();
-  const request: BuildRequest =
-    source === "local" ? await localRequest(flags, cwd) : githubRequest(flags, env);
+  const request: BuildRequest = source === "local" ? await localRequest(flags, cwd) : githubRequest(flags, env);
 
   const buildArgs = parseBuildArgs(flagValues(flags, "build-arg"), env);
   if (Object.keys(buildArgs).length > 0) request.buildArgs = buildArgs;
@@ -134,7 +92,9 @@ async function parseBuild(args: readonly string[], environment: ParseEnvironment
   const registryAuth = await registryCredentials(flags, environment, env, notes);
   if (registryAuth.length > 0) request.registryAuth = registryAuth;
 
-  const progress = flagValue(flags, "progress") ?? "auto";
+  const json = flags.booleans.has("json");
+  // With --json, stdout carries the result alone and stderr stays quiet unless --progress asks otherwise.
+  const progress = flagValue(flags, "progress") ?? (json ? "quiet" : "auto");
   if (!PROGRESS_MODES.includes(progress as ProgressMode)) {
     throw new UsageError(`--progress must be one of ${PROGRESS_MODES.join(", ")} (got "${progress}")`, "--progress");
   }
@@ -143,7 +103,7 @@ async function parseBuild(args: readonly string[], environment: ParseEnvironment
     addr: address(flags, env),
     request,
     progress: progress as ProgressMode,
-    json: flags.booleans.has("json"),
+    json,
     notes,
   };
   return command;

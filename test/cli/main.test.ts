@@ -28,7 +28,7 @@ test("--help prints usage on stdout and exits 0", async () => {
 test("a usage error exits 2 and names the flag on stderr", async () => {
   const result = await cli(["build", "local", ".", "--tag"]);
   assert.equal(result.code, ExitCode.Usage);
-  assert.match(result.stderr, /buildkit-bot: --tag needs a value/);
+  assert.match(result.stderr, /^error: --tag needs a value\n/);
   assert.equal(result.stdout, "");
 });
 
@@ -45,4 +45,24 @@ test("an unreachable daemon exits 3, also with --json", { timeout: 30_000 }, asy
   const result = JSON.parse(build.stdout) as { ok: boolean; error: { code: string; message: string } };
   assert.equal(result.ok, false);
   assert.equal(result.error.code, "CONNECTION");
+  assert.equal(build.stderr, "", "--json prints the JSON result only");
+});
+
+test("without -t, -o or --push a build warns that its result is thrown away; failures carry one error prefix", { timeout: 30_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "bkb-cli-noout-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const addr = `unix://${join(dir, "absent.sock")}`;
+  const env = { BUILDKIT_HOST: addr, DOCKER_CONFIG: dir };
+  const discarded = await cli(["build", "local", dir, "--progress", "quiet"], env);
+  assert.equal(discarded.code, ExitCode.DaemonUnreachable);
+  const lines = discarded.stderr.trimEnd().split("\n");
+  assert.match(lines[0] as string, /^warning: no output given \(-t, -o or --push\): the result stays in the build cache only$/);
+  assert.equal(lines.filter((l) => l.startsWith("error: ")).length, 1);
+  assert.ok(lines.every((l) => !l.startsWith("buildkit-bot:")));
+
+  const kept = await cli(["build", "local", dir, "--progress", "quiet", "-t", "app:dev"], env);
+  assert.equal(kept.code, ExitCode.DaemonUnreachable);
+  assert.doesNotMatch(kept.stderr, /warning/);
+  const json = await cli(["build", "local", dir, "--json"], env);
+  assert.equal(json.stderr, "", "--json: no warning, no progress, no error text on stderr");
 });

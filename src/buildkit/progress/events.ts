@@ -49,6 +49,8 @@ export type ProgressEvent =
       /** Absent when the size is unknown. */
       total?: number;
       done: boolean;
+      /** When the daemon says this sub-status started. */
+      startedAt?: Date;
     } & StepEventBase)
   | {
       type: "counters";

@@ -2,9 +2,10 @@ export type { ProgressEvent, ProgressEventType, ProgressHandler, StepLabel } fro
 export { ProgressTracker } from "./tracker.js";
 export type { FailedStep, ProgressCounters, ProgressTrackerOptions, StepState, StepStatus } from "./tracker.js";
 export { consoleProgress } from "./console.js";
-export type { ConsoleProgressOptions } from "./console.js";
+export type { ConsoleProgress, ConsoleProgressOptions } from "./console.js";
 export { jsonLinesProgress, formatEventJson } from "./json-lines.js";
 export { silentProgress } from "./silent.js";
 export { combineHandlers } from "./combine.js";
 export { parseStepName } from "./step-name.js";
 export type { ParsedStepName } from "./step-name.js";
+export { LogTail } from "./log-tail.js";

@@ -51,6 +51,8 @@ export interface ProgressTrackerOptions {
   redactor?: Redactor;
   /** Bytes of log kept per step for `failedStep().logTail`. Default 64 KiB. */
   logTailBytes?: number;
+  /** Rewrites step names and sub-status names for display, after redaction (e.g. staging names to final names). */
+  relabel?: (text: string) => string;
 }
 
 type Stream = "stdout" | "stderr";
@@ -83,6 +85,7 @@ export class ProgressTracker {
   private readonly onEvent: ProgressHandler | undefined;
   private readonly redactor: Redactor;
   private readonly logTailBytes: number;
+  private readonly relabel: (text: string) => string;
   private readonly records = new Map<string, StepRecord>();
   private readonly failures: string[] = [];
   private lastCounters: ProgressCounters = { total: 0, completed: 0, cached: 0, running: 0, failed: 0 };
@@ -100,6 +103,7 @@ export class ProgressTracker {
     this.onEvent = options.onEvent;
     this.redactor = options.redactor ?? new Redactor();
     this.logTailBytes = options.logTailBytes ?? DEFAULT_LOG_TAIL_BYTES;
+    this.relabel = options.relabel ?? ((text) => text);
   }
 
   get counters(): Readonly<ProgressCounters> {
@@ -122,15 +126,19 @@ export class ProgressTracker {
       for (const { vertex } of logs) busy.add(vertex);
       for (const { vertex } of statuses) busy.add(vertex);
     }
+    // BuildKit runs some vertexes twice (`load build definition`, `load build context`) and may list one vertex
+    // twice in a message, its first run completed and its next one started: only its last entry settles it.
+    const lastEntry = new Map<string, Vertex__Output>();
+    for (const vertex of vertexes) lastEntry.set(vertex.digest, vertex);
     for (const vertex of vertexes) {
       this.updateVertex(vertex, now);
-      if (!busy.has(vertex.digest)) this.settleVertex(vertex, now);
+      if (!busy.has(vertex.digest) && lastEntry.get(vertex.digest) === vertex) this.settleVertex(vertex, now);
     }
     for (const status of statuses) this.updateStatus(status, now);
     for (const log of logs) this.appendLog(log, now);
     for (const warning of warnings) this.emitWarning(warning, now);
     for (const vertex of vertexes) {
-      if (busy.has(vertex.digest)) this.settleVertex(vertex, now);
+      if (busy.has(vertex.digest) && lastEntry.get(vertex.digest) === vertex) this.settleVertex(vertex, now);
     }
     this.emitCountersIfChanged(now);
   }
@@ -195,7 +203,7 @@ export class ProgressTracker {
     const state = record.state;
     if (vertex.name && vertex.name !== record.rawName) {
       record.rawName = vertex.name;
-      state.name = this.redactor.redact(vertex.name);
+      state.name = this.relabel(this.redactor.redact(vertex.name));
       const { stage, index, total, platform, internal } = parseStepName(state.name);
       Object.assign(state, { stage, index, total, platform, internal });
       for (const key of ["stage", "index", "total", "platform"] as const) {
@@ -305,14 +313,16 @@ export class ProgressTracker {
     }
     record.substatus.set(key, next);
     const at = toDate(status.completed) ?? toDate(status.timestamp) ?? now;
-    this.announce(record, toDate(status.started) ?? at);
+    const startedAt = toDate(status.started);
+    this.announce(record, startedAt ?? at);
     this.emit({
       type: "progress",
       id: record.state.id,
       name: record.state.name,
       at,
-      status: this.redactor.redact(key),
+      status: this.relabel(this.redactor.redact(key)),
       ...(next.action && { action: this.redactor.redact(next.action) }),
+      ...(startedAt && { startedAt }),
       current: next.current,
       ...(next.total > 0 && { total: next.total }),
       done: next.done,

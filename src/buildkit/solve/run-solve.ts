@@ -14,6 +14,7 @@ import type { SolveResponse__Output } from "../generated/moby/buildkit/v1/SolveR
 import type { ProgressHandler } from "../progress/events.js";
 import { ProgressTracker } from "../progress/tracker.js";
 import { publishFromEngine, stagedNames } from "../push/engine-publish.js";
+import { finalNamesInText, pushStep } from "../push/push-step.js";
 import { Redactor } from "../redact.js";
 import { authService } from "../session/auth-service.js";
 import { contentStoreService } from "../session/content-store-service.js";
@@ -78,7 +79,11 @@ export async function runSolve(deps: SolveDependencies, request: BuildRequest, o
   const redactor = new Redactor();
   for (const value of plan.secrets.values()) redactor.add(Buffer.isBuffer(value) ? value.toString("utf8") : value);
   for (const credential of request.registryAuth ?? []) redactor.add(credential.password);
-  const tracker = new ProgressTracker({ onEvent: options.onProgress, redactor });
+  const tracker = new ProgressTracker({
+    onEvent: options.onProgress,
+    redactor,
+    ...(plan.enginePush && { relabel: finalNamesInText(plan.enginePush.names, ref) }),
+  });
   for (const skipped of plan.localCaches?.skipped ?? []) tracker.warn(skipped);
 
   const services: SessionService[] = [healthService(), secretsService(plan.secrets), authService(request.registryAuth ?? [])];
@@ -137,6 +142,7 @@ export async function runSolve(deps: SolveDependencies, request: BuildRequest, o
   let names = request.output?.type === "image" ? [...request.output.names] : [];
   let pushMs = 0;
   if (plan.enginePush && deps.engine) {
+    const step = pushStep(options.onProgress, plan.enginePush.names);
     const published = await publishFromEngine({
       engine: deps.engine,
       names: plan.enginePush.names,
@@ -144,7 +150,12 @@ export async function runSolve(deps: SolveDependencies, request: BuildRequest, o
       credentials: request.registryAuth ?? [],
       insecure: plan.enginePush.insecure,
       signal,
+      onProgress: step.line,
+    }).catch((err: unknown) => {
+      step.failed(err);
+      throw err;
     });
+    step.done();
     digest = published.digest;
     names = published.names;
     pushMs = published.pushMs;

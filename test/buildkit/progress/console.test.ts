@@ -15,9 +15,11 @@ function capture(): { out: PassThrough; text: () => string } {
 
 function replay(fixture: string, color = false): string {
   const { out, text } = capture();
-  const tracker = new ProgressTracker({ onEvent: consoleProgress(out, { color }) });
+  const printer = consoleProgress(out, { color });
+  const tracker = new ProgressTracker({ onEvent: printer });
   for (const message of loadStatusFixture(fixture).messages) tracker.ingest(message);
   tracker.finish();
+  printer.end();
   return text();
 }
 
@@ -44,6 +46,11 @@ describe("consoleProgress", () => {
         "#5 0.242 about-to-fail",
         "#5 0.243 to-stderr",
         "#5 ERROR: executor failed running [/bin/sh -c echo about-to-fail &&     echo to-stderr >&2 &&     exit 3]: exit code: 3",
+        "------",
+        " > [3/3] RUN echo about-to-fail &&     echo to-stderr >&2 &&     exit 3:",
+        "0.242 about-to-fail",
+        "0.243 to-stderr",
+        "------",
         "",
       ].join("\n"),
     );
@@ -53,12 +60,13 @@ describe("consoleProgress", () => {
     const text = replay("engine-20.10-multistage");
     assert.match(text, /^#5 \[build 3\/4\] RUN echo "hello from build" && .*\n#5 0\.247 hello from build\n#5 0\.248 line 1\n#5 0\.249 err 1\n/m);
     assert.match(text, /^#6 0\.555 no newline at end\n#6 DONE 0\.6s$/m);
-    assert.match(text, /^#8 exporting to image\n#8 exporting layers done\n#8 writing image sha256:[0-9a-f]{64} done\n#8 DONE 0\.1s\n$/m);
+    assert.match(text, /^#8 exporting to image\n#8 exporting layers 0\.1s done\n#8 writing image sha256:[0-9a-f]{64} done\n#8 DONE 0\.1s\n$/m);
   });
 
-  it("repeats the header when output switches between steps running at the same time", () => {
+  it("closes a block with `#N ...` and prints the header again when output switches between running steps", () => {
     const { out, text } = capture();
-    const tracker = new ProgressTracker({ onEvent: consoleProgress(out) });
+    const printer = consoleProgress(out);
+    const tracker = new ProgressTracker({ onEvent: printer });
     tracker.ingest(
       response({
         vertexes: [
@@ -68,18 +76,17 @@ describe("consoleProgress", () => {
       }),
     );
     tracker.ingest(response({ logs: [log("sha256:a", "a1\n", 1, 100), log("sha256:b", "b1\n", 1, 200), log("sha256:a", "a2\n", 2, 1300)] }));
+    printer.end();
     assert.equal(
       text(),
       [
         "#1 [a 2/2] RUN make a",
-        "",
-        "#2 [b 2/2] RUN make b",
-        "",
-        "#1 [a 2/2] RUN make a",
         "#1 0.100 a1",
+        "#1 ...",
         "",
         "#2 [b 2/2] RUN make b",
         "#2 0.200 b1",
+        "#2 ...",
         "",
         "#1 [a 2/2] RUN make a",
         "#1 1.300 a2",
@@ -88,21 +95,26 @@ describe("consoleProgress", () => {
     );
   });
 
-  it("shows transfer sizes when known, and warnings with their location", () => {
+  it("shows transfer sizes when known, a running sub-status after 100 ms and then at 5 % steps, a step's late sub-status before its DONE, and warnings", () => {
     const { out, text } = capture();
     const handler = consoleProgress(out);
     const at = new Date(0);
     handler({ type: "step-started", id: "p", name: "pushing 127.0.0.1:5000/x:y", at, internal: false });
     handler({ type: "progress", id: "p", name: "", at, status: "sha256:abc", action: "pushing", current: 1_234_567, total: 1_234_567, done: true });
-    handler({ type: "progress", id: "p", name: "", at, status: "sha256:def", current: 10, total: 20, done: false });
+    handler({ type: "progress", id: "p", name: "", at, status: "sha256:def", current: 5, total: 20, done: false, startedAt: at });
+    handler({ type: "progress", id: "p", name: "", at: new Date(300), status: "sha256:def", current: 10, total: 20, done: false, startedAt: at });
+    handler({ type: "progress", id: "p", name: "", at: new Date(310), status: "sha256:def", current: 10.5, total: 20, done: false, startedAt: at });
     handler({ type: "step-completed", id: "p", name: "pushing 127.0.0.1:5000/x:y", at, durationMs: 1520 });
+    handler({ type: "progress", id: "p", name: "", at, status: "manifest", current: 0, done: true });
     handler({ type: "warning", at, message: "JSONArgsRecommended: JSON arguments recommended", url: "https://docs.docker.com/go/x/", location: { file: "Dockerfile", startLine: 7, endLine: 7 } });
     handler({ type: "counters", at, total: 1, completed: 1, cached: 0, running: 0, failed: 0 });
     assert.equal(
       text(),
       [
         "#1 pushing 127.0.0.1:5000/x:y",
-        "#1 sha256:abc pushing 1.235MB / 1.235MB done",
+        "#1 sha256:abc 1.23MB / 1.23MB done",
+        "#1 sha256:def 10B / 20B 0.3s",
+        "#1 manifest done",
         "#1 DONE 1.5s",
         "",
         "WARNING: JSONArgsRecommended: JSON arguments recommended (Dockerfile:7)",
@@ -133,28 +145,59 @@ describe("consoleProgress", () => {
     handler({ type: "log", id: "s", name: "", at: later(123_456), stream: "stdout", data: "c\n" });
     // Engine 20.10.24 / buildkitd v0.11.6 text for a RUN killed by a cancelled solve (docs/buildkit-wire.md#cancel).
     handler({ type: "step-failed", id: "s", name: "", at: later(130_000), error: "executor failed running [/bin/sh -c ./slow-tests]: exit code: 137: context canceled: context canceled" });
+    handler.end();
     assert.equal(text(), "#1 [2/2] RUN ./slow-tests\n#1 9.999 a\n#1 42.12 b\n#1 123.5 c\n#1 CANCELED\n");
   });
 
-  it("numbers steps in order of first appearance even if a step is first seen through a log", () => {
+  it("numbers steps in order of first print; a step starting while another's block is open waits for output", () => {
     const { out, text } = capture();
     const handler = consoleProgress(out);
     const events: ProgressEvent[] = [
+      { type: "step-started", id: "w", name: "[1/3] RUN w", at: new Date(1000), internal: false },
       { type: "log", id: "x", name: "", at: new Date(1000), stream: "stdout", data: "early\n" },
-      { type: "step-started", id: "y", name: "[1/1] RUN y", at: new Date(1000), internal: false },
+      { type: "step-started", id: "y", name: "[3/3] RUN y", at: new Date(1000), internal: false },
+      { type: "step-completed", id: "y", name: "[3/3] RUN y", at: new Date(1200), durationMs: 200 },
+      { type: "step-completed", id: "w", name: "[1/3] RUN w", at: new Date(1300), durationMs: 300 },
     ];
     for (const e of events) handler(e);
-    assert.equal(text(), "#1\n#1 0.000 early\n\n#2 [1/1] RUN y\n");
+    handler.end();
+    assert.equal(
+      text(),
+      "#1 [1/3] RUN w\n#1 ...\n\n#2\n#2 0.000 early\n#2 ...\n\n#3 [3/3] RUN y\n#3 DONE 0.2s\n\n#1 [1/3] RUN w\n#1 DONE 0.3s\n",
+    );
+  });
+
+  it("prints a step's warnings in its block, and the failed steps' last log lines at the end", () => {
+    const { out, text } = capture();
+    const handler = consoleProgress(out);
+    const at = new Date(0);
+    handler({ type: "step-started", id: "r", name: "[2/2] RUN make", at, internal: false });
+    handler({ type: "warning", id: "r", at, message: "JSONArgsRecommended: JSON arguments recommended" });
+    for (let i = 1; i <= 12; i++) handler({ type: "log", id: "r", name: "", at: new Date(i * 10), stream: "stdout", data: `line ${i}\n` });
+    handler({ type: "step-failed", id: "r", name: "", at: new Date(200), error: "process \"/bin/sh -c make\" did not complete successfully: exit code: 2" });
+    handler.end();
+    const lines = text().split("\n");
+    assert.equal(lines[1], "#1 WARN: JSONArgsRecommended: JSON arguments recommended");
+    assert.deepEqual(lines.slice(-15), [
+      "#1 ERROR: process \"/bin/sh -c make\" did not complete successfully: exit code: 2",
+      "------",
+      " > [2/2] RUN make:",
+      ...Array.from({ length: 10 }, (_, k) => `0.${String((k + 3) * 10).padStart(3, "0")} line ${k + 3}`),
+      "------",
+      "",
+    ]);
   });
 });
 
 describe("consoleProgress through a status that has no size", () => {
   it("prints the sub-status name and done", () => {
     const { out, text } = capture();
-    const tracker = new ProgressTracker({ onEvent: consoleProgress(out) });
+    const printer = consoleProgress(out);
+    const tracker = new ProgressTracker({ onEvent: printer });
     tracker.ingest(response({ vertexes: [vertex({ digest: "sha256:c", name: "[internal] load build context", started: ts(0) })] }));
     tracker.ingest(response({ statuses: [status({ vertex: "sha256:c", ID: "transferring context:", current: "39", completed: ts(2) })] }));
     tracker.ingest(response({ vertexes: [vertex({ digest: "sha256:c", name: "[internal] load build context", started: ts(0), completed: ts(3) })] }));
+    printer.end();
     assert.equal(text(), "#1 [internal] load build context\n#1 transferring context: 39B done\n#1 DONE 0.0s\n");
   });
 });
