@@ -11,7 +11,8 @@ export type DaemonFeature = "cache-export" | "cache-import" | "multi-platform-im
 
 /**
  * Everything that differs between the kinds of daemon, in one object per kind (see `daemonProfile`). It is chosen
- * once, while connecting; code that needs to know how the daemon behaves asks its profile, never its kind.
+ * once, while connecting (`identifyDaemon`); code that needs to know how the daemon behaves asks its profile, never
+ * its kind. The transport is not the profile's: it follows from the address, before any daemon has answered.
  */
 export interface DaemonProfile {
   readonly kind: DaemonKind;
