@@ -58,10 +58,9 @@ summary{cursor:pointer;padding:6px 10px;font-family:ui-monospace,monospace}
 pre{margin:0;padding:8px 10px;overflow-x:auto;font:12px/1.4 ui-monospace,monospace;white-space:pre-wrap;word-break:break-all;border-top:1px solid #30363d}
 .status{display:inline-block;min-width:5em;color:#8b949e}.status-error,.status-failure{color:#f85149}.status-done,.status-success{color:#3fb950}.status-cached{color:#58a6ff}.status-running{color:#d29922}
 .gap{margin:8px 0;padding:6px 10px;border:1px dashed #d29922;color:#d29922}
-.ansi-bold{font-weight:bold}.ansi-dim{opacity:.7}.ansi-italic{font-style:italic}.ansi-underline{text-decoration:underline}
-.ansi-fg-black{color:#484f58}.ansi-fg-red{color:#ff7b72}.ansi-fg-green{color:#3fb950}.ansi-fg-yellow{color:#d29922}.ansi-fg-blue{color:#58a6ff}.ansi-fg-magenta{color:#bc8cff}.ansi-fg-cyan{color:#39c5cf}.ansi-fg-white{color:#b1bac4}
-.ansi-fg-bright-black{color:#6e7681}.ansi-fg-bright-red{color:#ffa198}.ansi-fg-bright-green{color:#56d364}.ansi-fg-bright-yellow{color:#e3b341}.ansi-fg-bright-blue{color:#79c0ff}.ansi-fg-bright-magenta{color:#d2a8ff}.ansi-fg-bright-cyan{color:#56d4dd}.ansi-fg-bright-white{color:#f0f6fc}
-.ansi-bg-black{background:#484f58}.ansi-bg-red{background:#da3633}.ansi-bg-green{background:#238636}.ansi-bg-yellow{background:#9e6a03}.ansi-bg-blue{background:#1f6feb}.ansi-bg-magenta{background:#8957e5}.ansi-bg-cyan{background:#1b7c83}.ansi-bg-white{background:#b1bac4}
+.ansi-black-fg{color:#484f58}.ansi-red-fg{color:#ff7b72}.ansi-green-fg{color:#3fb950}.ansi-yellow-fg{color:#d29922}.ansi-blue-fg{color:#58a6ff}.ansi-magenta-fg{color:#bc8cff}.ansi-cyan-fg{color:#39c5cf}.ansi-white-fg{color:#b1bac4}
+.ansi-bright-black-fg{color:#6e7681}.ansi-bright-red-fg{color:#ffa198}.ansi-bright-green-fg{color:#56d364}.ansi-bright-yellow-fg{color:#e3b341}.ansi-bright-blue-fg{color:#79c0ff}.ansi-bright-magenta-fg{color:#d2a8ff}.ansi-bright-cyan-fg{color:#56d4dd}.ansi-bright-white-fg{color:#f0f6fc}
+.ansi-black-bg{background:#484f58}.ansi-red-bg{background:#da3633}.ansi-green-bg{background:#238636}.ansi-yellow-bg{background:#9e6a03}.ansi-blue-bg{background:#1f6feb}.ansi-magenta-bg{background:#8957e5}.ansi-cyan-bg{background:#1b7c83}.ansi-white-bg{background:#b1bac4}
 `;
 
 // Applies PageItems as they arrive over SSE; mirrors the server rendering below.

@@ -66,7 +66,7 @@ test("the page: steps as <details>, the failed one open, HTML escaped, ANSI rend
   assert.ok(!html.includes('<script>alert("x")'), "log text is escaped");
   assert.ok(html.includes("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"));
   assert.ok(html.includes("[2/2] RUN &lt;b&gt;make&lt;/b&gt;"));
-  assert.ok(html.includes('<span class="ansi-fg-green">resolved</span>'));
+  assert.ok(html.includes('<span class="ansi-green-fg">resolved</span>'));
   const details = [...html.matchAll(/<details data-step="([^"]+)"( open)?>/g)].map((m) => [m[1], Boolean(m[2])]);
   assert.deepEqual(details, [
     ["v1", false],
@@ -132,7 +132,7 @@ test("SSE delivers lines appended after the page was rendered, then ends with th
   await reading;
   const items = seen.filter((s) => s !== "end").flat();
   assert.deepEqual(items, [
-    { k: "line", step: "v1", html: '<span class="ansi-bold">first</span> &lt;ok&gt;' },
+    { k: "line", step: "v1", html: '<span style="font-weight:bold">first</span> &lt;ok&gt;' },
     { k: "line", step: "v1", html: "second" },
     { k: "step", step: "v1", name: "[1/1] RUN test", status: "done" },
     { k: "end", outcome: "success" },
