@@ -9,6 +9,7 @@ const CONTRACT =
   "Import another src/ folder only through its index.ts (`../<folder>/index.js`); if the name you need is not exported there, add it to that index.ts.";
 const OWN_INDEX = "Import a file of your own folder directly: its index.ts is for other folders, and importing it from inside makes a cycle.";
 const LIBRARY = "src/buildkit is its own package: it imports nothing outside src/buildkit, and none of the app's dependencies.";
+const BY_NAME = "Import the BuildKit library by its package name, `@buildkit-bot/buildkit` (its index.ts), not by a path.";
 const ups = (depth) => "\\.\\./".repeat(depth);
 /** A relative path `depth` folders up and then into another folder's file other than its index.js. */
 const deepPath = (depth) => `^${ups(depth)}(?!\\.\\./)[^/]+/(?!index\\.js$)`;
@@ -22,6 +23,7 @@ const folderContracts = [1, 2, 3, 4].map((depth) => ({
       "error",
       {
         patterns: [
+          { regex: `^${ups(depth)}buildkit/`, message: BY_NAME },
           { regex: deepPath(depth), message: CONTRACT },
           ...(depth === 1 ? [{ regex: "^\\./index\\.js$", message: OWN_INDEX }] : []),
         ],
@@ -30,6 +32,10 @@ const folderContracts = [1, 2, 3, 4].map((depth) => ({
     "no-restricted-syntax": [
       "error",
       // no-restricted-imports does not see `import()`: the same contract for lazy imports (\x2F is "/").
+      {
+        selector: `ImportExpression[source.value=/^${ups(depth).replaceAll("/", "\\x2F")}buildkit\\x2F/]`,
+        message: BY_NAME,
+      },
       {
         selector: `ImportExpression[source.value=/${deepPath(depth).replaceAll("/", "\\x2F")}/]`,
         message: CONTRACT,
@@ -89,4 +95,8 @@ export default tseslint.config(
   },
   ...folderContracts,
   ...libraryContract,
+  {
+    files: ["bench/**/*.ts"],
+    rules: { "no-restricted-imports": ["error", { patterns: [{ regex: "^(\\.\\./)+src/buildkit/", message: BY_NAME }] }] },
+  },
 );
