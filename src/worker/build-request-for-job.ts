@@ -1,6 +1,6 @@
 import { posix } from "node:path";
-import type { BuildRequest, CacheEntry, DaemonCapabilities, RegistryCredential } from "../buildkit/index.js";
-import type { BuildJob } from "../queue/job-types.js";
+import type { BuildRequest, CacheEntry, DaemonCapabilities, RegistryCredential } from "@buildkit-bot/buildkit";
+import type { BuildJob } from "../queue/index.js";
 import type { TenantRegistry } from "../tenancy/index.js";
 
 export interface JobRequestOptions {
