@@ -2,7 +2,6 @@ import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { AppConfig } from "./app-config.js";
 import { BudgetedPlannerReporter, OctokitPlannerCheckRuns, WriteBudget } from "../github/index.js";
-import type { OctokitRequest } from "../github/index.js";
 import { plannerProcessor } from "../planner/index.js";
 import { BuildAttempts, CheckRunHandoff, CheckRunLedger, createWorkerConnection, QueueName } from "../queue/index.js";
 import type { BuildJob, EventJob, QueueLog, RunSlot } from "../queue/index.js";

@@ -120,7 +120,8 @@ export class BuildCheckRun {
             output,
           }),
         );
-        created = (data as { id: number }).id;
+        // GitHub's description types ids as int64 (`number | bigint`); JSON gives a number.
+        created = Number(data.id);
       });
       id = created as number;
       this.#checkRunId = id;

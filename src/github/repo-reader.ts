@@ -52,8 +52,8 @@ export async function readRepoFileEntry(
       path: at.path,
       ref: at.ref,
     });
-    const data = res.data as { type?: string; encoding?: string; content?: string; size?: number };
-    if (Array.isArray(res.data) || data.type !== "file") return undefined;
+    const { data } = res;
+    if (Array.isArray(data) || data.type !== "file") return undefined;
     if (data.encoding === "none" && typeof data.size === "number") return { kind: "too-large", bytes: data.size };
     if (data.encoding !== "base64" || typeof data.content !== "string") {
       throw new RepoReadError(`reading ${at.path}: unexpected encoding "${String(data.encoding)}"`, res.status);

@@ -214,5 +214,5 @@ function whereOf(job: BuildJob): Record<string, unknown> {
 
 async function isOpen(request: OctokitRequest, place: CheckRunPlace, checkRunId: number): Promise<boolean> {
   const { data } = await request("GET /repos/{owner}/{repo}/check-runs/{check_run_id}", { owner: place.owner, repo: place.repo, check_run_id: checkRunId });
-  return (data as { status?: unknown }).status !== "completed";
+  return data.status !== "completed";
 }

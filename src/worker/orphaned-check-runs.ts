@@ -142,9 +142,8 @@ async function listOurRuns(request: OctokitRequest, slot: RunSlot, appId: number
       per_page: 100,
       page,
     });
-    const runs = ((data as { check_runs?: ListedRun[] }).check_runs ?? []).filter((r) => r.app?.id === appId && (r.name ?? name) === name);
-    out.push(...runs);
-    if (((data as { check_runs?: unknown[] }).check_runs ?? []).length < 100) break;
+    for (const r of data.check_runs) if (r.app?.id === appId && r.name === name) out.push({ id: Number(r.id), status: r.status, app: r.app, name: r.name });
+    if (data.check_runs.length < 100) break;
   }
   return out;
 }

@@ -2,7 +2,7 @@ import type { Probot } from "probot";
 import { BuildKitClient } from "@buildkit-bot/buildkit";
 import type { BuildRequest, Redactor } from "@buildkit-bot/buildkit";
 import { readBranchHead, readRepoFile } from "../github/index.js";
-import type { GitHubClient, OctokitRequest } from "../github/index.js";
+import type { OctokitRequest } from "../github/index.js";
 import type { BuildJob } from "../queue/index.js";
 import type { Tenants } from "../tenancy/index.js";
 import type { BuildTrail } from "../trail/index.js";

@@ -9,8 +9,7 @@ import type { OctokitRequest } from "../github/index.js";
 export async function readPullRequestHead(request: OctokitRequest, at: { owner: string; repo: string; number: number }): Promise<string | undefined> {
   try {
     const { data } = await request("GET /repos/{owner}/{repo}/git/ref/{ref}", { owner: at.owner, repo: at.repo, ref: `pull/${at.number}/head` });
-    const sha = (data as { object?: { sha?: unknown } }).object?.sha;
-    return typeof sha === "string" ? sha : undefined;
+    return data.object.sha;
   } catch (err) {
     const status = (err as { status?: unknown }).status;
     if (status === 404) return undefined;

@@ -4,7 +4,6 @@ import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { Probot } from "probot";
 import { JobOctokit } from "../../src/app/job-octokit.js";
-import type { OctokitRequest } from "../../src/github/octokit-request.js";
 import { WriteBudget } from "../../src/github/write-budget.js";
 import { createBuildWorker } from "../../src/queue/build-worker.js";
 import type { BuildWorker } from "../../src/queue/build-worker.js";
@@ -73,7 +72,7 @@ async function runThroughQueue(proxy: EngineFaultProxy): Promise<{ job: BuildJob
   const name = `engine-5xx-${unique()}`;
   const repo = await fake.createRepo(INSTALLATION, OWNER, name, { private: true });
   const sha = await repo.commit({ Dockerfile: "FROM scratch\nCOPY hello.txt /hello.txt\n", "hello.txt": `${name}\n` });
-  const request = (await probot.auth(INSTALLATION)).request as unknown as OctokitRequest;
+  const request = (await probot.auth(INSTALLATION)).request;
   const { data } = await request("POST /repos/{owner}/{repo}/check-runs", { owner: OWNER, repo: name, name: "buildkit-bot / app", head_sha: sha, status: "queued" });
   const checkRunId = (data as { id: number }).id;
   const job = buildJob({

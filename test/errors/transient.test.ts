@@ -61,6 +61,7 @@ describe("isTransientError: the one reading of the transient flag", () => {
     ["GitHub 429", httpError(429), true],
     ["GitHub 403 rate limit", httpError(403, { "x-ratelimit-remaining": "0", "x-ratelimit-reset": "1" }), true],
     ["GitHub 403 secondary rate limit", httpError(403, { "retry-after": "60" }), true],
+    ["GitHub 403 secondary rate limit, said only in its message", Object.assign(httpError(403), { message: "You have exceeded a secondary rate limit." }), true],
     ["GitHub 403 forbidden", httpError(403), false],
     ["GitHub 422", httpError(422), false],
     ["ioredis gave up", Object.assign(new Error("Reached the max retries per request limit"), { name: "MaxRetriesPerRequestError" }), true],

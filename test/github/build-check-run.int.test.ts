@@ -24,7 +24,7 @@ before(async () => {
   fake.addRepository({ installationId: 5, owner: "acme", name: "api" });
   const probot = new Probot({ appId: creds.appId, privateKey: creds.privateKeyPem, baseUrl: fake.url, logLevel: "warn" });
   const octokit = await probot.auth(5);
-  request = octokit.request as unknown as OctokitRequest;
+  request = octokit.request;
   const r = await redisForTest("reporter");
   budget = new WriteBudget(r.redis, { prefix: r.prefix, pollMs: 20 });
   cleanup = r.cleanup;

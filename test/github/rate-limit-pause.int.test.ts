@@ -4,9 +4,7 @@ import { Probot } from "probot";
 import { JobOctokit } from "../../src/app/job-octokit.js";
 import { BudgetedPlannerReporter } from "../../src/github/budgeted-planner-reporter.js";
 import { OctokitPlannerCheckRuns } from "../../src/github/planner-check-runs.js";
-import type { GitHubClient } from "../../src/github/repo-reader.js";
 import { BuildCheckRun } from "../../src/github/build-check-run.js";
-import type { OctokitRequest } from "../../src/github/octokit-request.js";
 import { WriteBudget } from "../../src/github/write-budget.js";
 import { startFakeGitHub, type FakeGitHub } from "../support/fake-github/index.js";
 import { createAppCredentials } from "../support/fake-github/app-credentials.js";
@@ -37,7 +35,7 @@ describe("a secondary rate limit or a 429 pauses every write of the app", { time
     test(`GitHub answers ${status} with Retry-After: no write of any process arrives inside the window, and every final arrives after it`, async () => {
       const prefix = `${redisCtx.prefix}:${status}`;
       const budgets = [0, 1, 2].map(() => new WriteBudget(redisCtx.connect(), { prefix, pollMs: 20, transitMarginMs: 0 }));
-      const request = octokit.request as unknown as OctokitRequest;
+      const request = octokit.request;
       const checkRunFor = (budget: WriteBudget, image: string) =>
         new BuildCheckRun({ request, budget, target: { owner: "acme", repo: "api", sha: sha(), image } });
       const writesBefore = fake.writes.total;
@@ -55,7 +53,7 @@ describe("a secondary rate limit or a 429 pauses every write of the app", { time
         await r.succeeded({ tags: [], pushed: false, durationMs: 1_000, stepsDone: 2, stepsTotal: 2, cachedSteps: 0 });
         return r.checkRunId as number;
       });
-      const planner = new BudgetedPlannerReporter(new OctokitPlannerCheckRuns(octokit as unknown as GitHubClient), budgets[2] as WriteBudget);
+      const planner = new BudgetedPlannerReporter(new OctokitPlannerCheckRuns(octokit), budgets[2] as WriteBudget);
       const plannerRun = planner.createQueuedCheckRun({
         repository: { installationId: 8, repoId: 1, owner: "acme", repo: "api", private: true, defaultBranch: "main", cloneUrl: "https://github.invalid/acme/api.git" },
         headSha: sha(),

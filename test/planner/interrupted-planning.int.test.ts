@@ -5,7 +5,6 @@ import { Redis } from "ioredis";
 import { Probot } from "probot";
 import { JobOctokit } from "../../src/app/job-octokit.js";
 import { OctokitPlannerCheckRuns } from "../../src/github/planner-check-runs.js";
-import type { OctokitRequest } from "../../src/github/octokit-request.js";
 import { WriteBudget } from "../../src/github/write-budget.js";
 import type { GitHubClient } from "../../src/github/repo-reader.js";
 import { runPlannerJob } from "../../src/planner/planner-job.js";
@@ -148,7 +147,7 @@ test("a planning cut off between the create and the hand-over: the retry's run r
       handoff,
       inFlight: new InFlightBuilds(redisCtx.redis, redisCtx.prefix),
       budget: new WriteBudget(redisCtx.redis, { prefix: `${redisCtx.prefix}:budget`, pollMs: 20 }),
-      request: async () => (octokit as unknown as { request: OctokitRequest }).request,
+      request: async () => octokit.request,
       planner: plannerLookupOf(events),
       builds: slotBuildsOf(builds.queue as Queue<BuildJob>, new BuildAttempts(redisCtx.redis, redisCtx.prefix)),
     },

@@ -35,7 +35,7 @@ before(async () => {
     logLevel: "warn",
     Octokit: ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } }),
   });
-  octokit = (await probot.auth(41)) as unknown as GitHubClient;
+  octokit = await probot.auth(41);
 });
 
 after(async () => {

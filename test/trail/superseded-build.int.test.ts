@@ -2,7 +2,6 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { Probot } from "probot";
 import { JobOctokit } from "../../src/app/job-octokit.js";
-import type { OctokitRequest } from "../../src/github/octokit-request.js";
 import { WriteBudget } from "../../src/github/write-budget.js";
 import { LogStore } from "../../src/trail/log-store.js";
 import { GitHubTrails } from "../../src/trail/github-trails.js";

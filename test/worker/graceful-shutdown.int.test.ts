@@ -5,7 +5,6 @@ import { Probot } from "probot";
 import { JobOctokit } from "../../src/app/job-octokit.js";
 import { productionParts } from "../../src/app/production-parts.js";
 import { startBuildkitBot } from "../../src/app/start-app.js";
-import type { OctokitRequest } from "../../src/github/octokit-request.js";
 import { BuildQueue } from "../../src/queue/build-queue.js";
 import { createProducerConnection, whenReady } from "../../src/queue/redis-connections.js";
 import { InFlightBuilds } from "../../src/trail/in-flight-builds.js";

@@ -4,14 +4,14 @@ import { generateKeyPairSync } from "node:crypto";
 import nock from "nock";
 import { Probot } from "probot";
 import { JobOctokit } from "../../src/app/job-octokit.js";
-import type { OctokitRequest } from "../../src/github/reporter.js";
+import type { OctokitRequest } from "../../src/github/octokit-request.js";
 import { isTransientError } from "../../src/queue/queue-errors.js";
 import { mintRepositoryToken, TokenMintError } from "../../src/worker/installation-token.js";
 
 const API = "https://github.example.test/api/v3";
 const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
 const probot = new Probot({ appId: 12, privateKey: privateKey.export({ type: "pkcs1", format: "pem" }).toString(), baseUrl: API, Octokit: JobOctokit, logLevel: "fatal" });
-const appRequest = async (): Promise<OctokitRequest> => (await probot.auth()).request as unknown as OctokitRequest;
+const appRequest = async (): Promise<OctokitRequest> => (await probot.auth()).request;
 
 nock.disableNetConnect();
 afterEach(() => {
