@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { testStack } from "../test/support/stack/env.js";
 import { buildStart } from "./build-start.js";
+import { cliStartup } from "./cli-startup.js";
 import { configIsolation } from "./config-isolation.js";
 import { goClient } from "./go-client.js";
 import { hostile } from "./hostile.js";
@@ -23,7 +24,7 @@ import { writeBudget } from "./write-budget.js";
  * into BENCHMARKS.md.
  */
 
-const BENCHMARKS: Benchmark[] = [ingest, buildStart, overhead, writeBudget, logFlood, goClient, hostile, configIsolation];
+const BENCHMARKS: Benchmark[] = [ingest, buildStart, overhead, writeBudget, logFlood, goClient, hostile, configIsolation, cliStartup];
 const REPO = resolve(fileURLToPath(new URL("..", import.meta.url)));
 
 function render(b: Benchmark, result: BenchResult, header: string): string {
