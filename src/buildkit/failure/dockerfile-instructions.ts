@@ -36,11 +36,12 @@ export interface ParsedDockerfile {
 }
 
 const DIRECTIVE = /^#\s*([a-zA-Z][a-zA-Z0-9_-]*)\s*=\s*(.*?)\s*$/;
-const HEREDOC = /<<(-?)\s*(["']?)([A-Za-z_][A-Za-z0-9_.-]*)\2/g;
+// A heredoc is a shell word of its own that starts `<<` (after an optional file descriptor): `<<EOF`, `<<-"EOF"`, `2<<EOF`.
+const HEREDOC_WORD = /^\d*<<(-?)([^<]+)$/;
 const HEREDOC_KEYWORDS = new Set(["RUN", "COPY", "ADD"]);
 
 export function parseDockerfile(text: string): ParsedDockerfile {
-  const lines = text.split(/\r?\n/);
+  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
   let escape = "\\";
   let i = 0;
   for (; i < lines.length; i++) {
@@ -71,21 +72,67 @@ export function parseDockerfile(text: string): ParsedDockerfile {
     const keyword = (match[1] ?? "").toUpperCase();
     const args = match[2] ?? "";
     const heredocs: string[] = [];
-    if (HEREDOC_KEYWORDS.has(keyword)) {
-      for (const doc of args.matchAll(HEREDOC)) {
-        const stripTabs = doc[1] === "-";
-        const word = doc[3] ?? "";
-        heredocs.push(word);
-        while (i + 1 < lines.length) {
-          i++;
-          const body = lines[i] ?? "";
-          if ((stripTabs ? body.replace(/^\t+/, "") : body) === word) break;
-        }
+    for (const doc of heredocWords(keyword, args)) {
+      heredocs.push(doc.name);
+      while (i + 1 < lines.length) {
+        i++;
+        const body = lines[i] ?? "";
+        if ((doc.stripTabs ? body.replace(/^\t+/, "") : body) === doc.name) break;
       }
     }
     instructions.push({ keyword, args, startLine, endLine: i + 1, heredocs });
   }
   return { escape, instructions, stages: toStages(instructions) };
+}
+
+/** The heredocs an instruction opens, as the frontend finds them: RUN, COPY and ADD (also after ONBUILD), shell form only. */
+function heredocWords(keyword: string, args: string): Array<{ name: string; stripTabs: boolean }> {
+  let command = keyword;
+  let rest = args;
+  if (keyword === "ONBUILD") {
+    const inner = /^(\S+)\s*(.*)$/s.exec(args);
+    command = (inner?.[1] ?? "").toUpperCase();
+    rest = inner?.[2] ?? "";
+  }
+  if (!HEREDOC_KEYWORDS.has(command) || !rest.includes("<<") || isJsonArray(rest)) return [];
+  const docs: Array<{ name: string; stripTabs: boolean }> = [];
+  for (const word of shellWords(rest)) {
+    const match = HEREDOC_WORD.exec(word);
+    const name = match?.[2]?.replace(/["']/g, "");
+    if (match && name) docs.push({ name, stripTabs: match[1] === "-" });
+  }
+  return docs;
+}
+
+/** Splits on unquoted white space, keeping quotes and escapes in the words (the frontend's raw shell words). */
+function shellWords(text: string): string[] {
+  const words: string[] = [];
+  let word = "";
+  let quote = "";
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i] as string;
+    if (quote) {
+      if (ch === quote) quote = "";
+      else if (ch === "\\" && quote === '"' && i + 1 < text.length) word += text[i++];
+    } else if (ch === "'" || ch === '"') quote = ch;
+    else if (ch === "\\" && i + 1 < text.length) word += text[i++];
+    else if (/\s/.test(ch)) {
+      if (word) words.push(word);
+      word = "";
+      continue;
+    }
+    word += ch;
+  }
+  if (word) words.push(word);
+  return words;
+}
+
+function isJsonArray(text: string): boolean {
+  try {
+    return Array.isArray(JSON.parse(text));
+  } catch {
+    return false;
+  }
 }
 
 function toStages(instructions: DockerfileInstruction[]): DockerfileStage[] {
