@@ -11,8 +11,8 @@ const OWN_INDEX = "Import a file of your own folder directly: its index.ts is fo
 const LIBRARY = "src/buildkit is its own package: it imports nothing outside src/buildkit, and none of the app's dependencies.";
 const BY_NAME = "Import the BuildKit library by its package name, `@buildkit-bot/buildkit` (its index.ts), not by a path.";
 const ups = (depth) => "\\.\\./".repeat(depth);
-/** A relative path `depth` folders up and then into another folder's file other than its index.js. */
-const deepPath = (depth) => `^${ups(depth)}(?!\\.\\./)[^/]+/(?!index\\.js$)`;
+/** A relative path `depth` folders up and then into another folder's file other than its index.js (the library has its own rule). */
+const deepPath = (depth) => `^${ups(depth)}(?!\\.\\./|buildkit/)[^/]+/(?!index\\.js$)`;
 const srcFiles = (depth) => [`src/*/${"*/".repeat(depth - 1)}*.ts`];
 
 const folderContracts = [1, 2, 3, 4].map((depth) => ({
