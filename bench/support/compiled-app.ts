@@ -13,14 +13,14 @@ const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 
 /**
  * The app compiled with tsconfig.build.json, as production runs it (`node dist/app/main.js`), into a scratch
- * package root: `dist/` next to links to the repository's proto/ and schema/, and a node_modules/ of links to the
- * repository's packages except the library (@buildkit-bot/buildkit), which is compiled there on its own, as
- * `npm run build` compiles it into src/buildkit/dist. Returns the path of main.js.
+ * package root: `dist/` next to a link to the repository's schema/ and a node_modules/ of links to the repository's
+ * packages except the library (@buildkit-bot/buildkit), which is compiled there on its own, as `npm run build`
+ * compiles it into src/buildkit/dist (its proto descriptors are compiled in). Returns the path of main.js.
  */
 export async function compileApp(scratch: string): Promise<string> {
   await rm(scratch, { recursive: true, force: true });
   await mkdir(join(scratch, "node_modules"), { recursive: true });
-  for (const name of ["proto", "schema"]) await symlink(join(REPO, name), join(scratch, name));
+  await symlink(join(REPO, "schema"), join(scratch, "schema"));
   for (const name of await readdir(join(REPO, "node_modules"))) {
     if (name !== LIBRARY_SCOPE) await symlink(join(REPO, "node_modules", name), join(scratch, "node_modules", name));
   }
