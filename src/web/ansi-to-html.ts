@@ -9,17 +9,21 @@ import { AnsiUp } from "ansi_up";
  * dropped first (ansi_up would print OSC hyperlinks and some others as text, or turn them into links).
  */
 
-// CSI with any final byte but `m`, OSC up to BEL or ST (or the end of the line), or any other two-byte escape.
+// CSI with any final byte but `m`, OSC up to BEL or ST (or the end of the line), any other two-byte escape, or an
+// escape the line ends in the middle of.
 // eslint-disable-next-line no-control-regex -- matching terminal escapes is the point
-const NOT_SGR = /\u001b(?:\[[0-?]*[ -/]*[@-ln-~]|\][^\u0007\u001b]*(?:\u0007|\u001b\\)?|[ -/]*[0-Z\\^-~])/g;
+const NOT_SGR = /\u001b(?:\[[0-?]*[ -/]*[@-ln-~]|\][^\u0007\u001b]*(?:\u0007|\u001b\\)?|[ -/]*[0-Z\\^-~]|\[[0-?]*[ -/]*$|$)/g;
+const RESET = "\u001b[0m";
+
+// One converter for all lines (building one costs more than converting a line). Every line ends with a reset and
+// never in the middle of an escape, so no style or unfinished sequence carries over to the next line.
+const converter = new AnsiUp();
+converter.use_classes = true;
+converter.url_allowlist = {};
 
 export function ansiToHtml(line: string): string {
   // A carriage return redraws the line in a terminal: only what was written last stays visible.
   const cr = line.lastIndexOf("\r", line.length - 2);
   const text = (cr >= 0 ? line.slice(cr + 1) : line.replace(/\r$/, "")).replace(NOT_SGR, "");
-  // One converter per line: ansi_up carries styles (and an unfinished escape) over to the next call.
-  const converter = new AnsiUp();
-  converter.use_classes = true;
-  converter.url_allowlist = {};
-  return converter.ansi_to_html(text);
+  return converter.ansi_to_html(text + RESET);
 }

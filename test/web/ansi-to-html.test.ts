@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { ansiToHtml } from "../../src/web/ansi-to-html.js";
 
 const ESC = "\u001b";
@@ -43,4 +44,17 @@ test("other escape sequences are dropped, hyperlinks included; carriage returns 
   assert.equal(ansiToHtml(`${ESC}]0;title<script>\u0007after ${ESC}(B${ESC}7x${ESC}[?25l`), "after x");
   assert.equal(ansiToHtml("10%\r50%\r100%"), "100%");
   assert.equal(ansiToHtml("windows line\r"), "windows line");
+});
+
+test("any input: only the converter's own spans are markup, and nothing carries over to the next line", () => {
+  const piece = fc.constantFrom(ESC, "[", "]", ";", "m", "31", "38;5;", "48;2;1;2;3", "\u0007", "\\", "<", ">", "&", '"', "'", "x", " ", "\r", "8;;", "?25l", "K");
+  const SPAN = /<span(?: style="[a-z0-9:;(),. -]+")?(?: class="[a-z -]+")?>|<\/span>/g;
+  fc.assert(
+    fc.property(fc.array(piece, { maxLength: 30 }), (pieces) => {
+      const html = ansiToHtml(pieces.join(""));
+      assert.doesNotMatch(html.replace(SPAN, ""), /[<>"']/, html);
+      assert.equal(ansiToHtml("plain"), "plain", `after ${JSON.stringify(pieces.join(""))}`);
+    }),
+    { numRuns: 2_000 },
+  );
 });
