@@ -1,10 +1,7 @@
 // Every call to GitHub after the webhook: repository reads, the planner's and the builds' check runs and statuses, one write budget.
 export { BudgetedPlannerReporter } from "./budgeted-planner-reporter.js";
-export { BuildCheckRun, checkRunName, statusContext } from "./build-check-run.js";
-export type { CheckRunTarget } from "./build-check-run.js";
-export { FORK_BUILD_ACTION, REBUILD_ACTIONS, RebuildAction } from "./check-run-actions.js";
-export type { RebuildActionIdentifier } from "./check-run-actions.js";
-export { renderCancelled } from "./check-run-output.js";
+export { BuildCheckRun, checkRunName } from "./build-check-run.js";
+export { FORK_BUILD_ACTION, RebuildAction } from "./check-run-actions.js";
 export type { BuildFailure, BuildProgress, BuildSuccess, FailureLocation } from "./check-run-output.js";
 export { actionRequiredSince, hasWriteAccess, readOpenPullRequest } from "./fork-approval-reads.js";
 export { OctokitPlannerCheckRuns } from "./planner-check-runs.js";

@@ -1,5 +1,4 @@
 // Everything the worker owns of one build: token, solve on BuildKit, result; and the reconciling of check runs left open.
 export { createBuildProcessor } from "./build-processor.js";
-export type { BuildProcessorDeps } from "./build-processor.js";
 export { plannerLookupOf, reconcileOrphanedCheckRuns, settleSlot, slotBuildsOf } from "./orphaned-check-runs.js";
 export type { OrphanedRunDeps } from "./orphaned-check-runs.js";
