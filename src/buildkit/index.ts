@@ -1,4 +1,5 @@
-// The public surface of the BuildKit client library: `import { BuildKitClient } from "buildkit-bot"`.
+// The public surface of the BuildKit client library, the package `@buildkit-bot/buildkit` (its exports map points
+// here): `import { BuildKitClient } from "@buildkit-bot/buildkit"`. The app and the CLI import nothing deeper.
 export { BuildKitClient } from "./client.js";
 export type { DaemonHealth, WorkerInfo } from "./client-health.js";
 export type { ConnectOptions, TlsOptions } from "./connect-options.js";
