@@ -2,9 +2,9 @@ import { createHash } from "node:crypto";
 import { DEFAULT_CONFIG_LIMITS, ConfigError, REPO_CONFIG_PATH } from "../config/index.js";
 import type { ConfigLimits, RepoConfig } from "../config/index.js";
 import type { Redis } from "ioredis";
-import { listPullRequestFiles, listPushChangedFiles, RepoReadError } from "../github/index.js";
+import { listPullRequestFiles, listPushChangedFiles } from "../github/index.js";
 import type { GitHubClient, PlannerReporter } from "../github/index.js";
-import { eventJobId, supersedeKey, CheckRunHandoff, CheckRunLedger, TransientError } from "../queue/index.js";
+import { eventJobId, supersedeKey, CheckRunHandoff, CheckRunLedger } from "../queue/index.js";
 import type { BuildJobInput, EventJob, RunSlot, QueueLog } from "../queue/index.js";
 import { BuildClaims } from "./build-claims.js";
 import { decodeExternalId, encodeExternalId, EXTERNAL_ID_MAX_LENGTH, externalIdHash, hashedExternalId } from "./external-id.js";
@@ -65,16 +65,11 @@ const silentLog: QueueLog = { info: () => {}, warn: () => {}, error: () => {} };
 /**
  * Turns one event job into builds: reads the config at the right commit, applies path filters, creates a check
  * run per image (queued, or neutral when skipped) and queues one build per image. An invalid config gets one
- * failed `buildkit-bot / config` check run and nothing is built. GitHub read failures are thrown as
- * `TransientError` for the queue to retry; a retried job reuses what it already created (see PlanProgress).
+ * failed `buildkit-bot / config` check run and nothing is built. GitHub read failures (RepoReadError) are
+ * transient: the queue retries them, and a retried job reuses what it already created (see PlanProgress).
  */
 export async function runPlannerJob(job: EventJob, deps: PlannerDeps): Promise<void> {
-  try {
-    await plan(job, deps);
-  } catch (err) {
-    if (err instanceof RepoReadError) throw new TransientError(err.message, { cause: err });
-    throw err;
-  }
+  await plan(job, deps);
 }
 
 async function plan(event: EventJob, deps: PlannerDeps): Promise<void> {

@@ -1,4 +1,4 @@
-import { TransientError } from "../queue/index.js";
+import { TransientError } from "../errors/index.js";
 
 /**
  * Runs a Redis call of the planner; a failure (connection lost, Redis restarting, retries exhausted) becomes a

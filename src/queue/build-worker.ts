@@ -5,7 +5,7 @@ import type { BuildOutcome } from "./build-outcome.js";
 import { subscribeCancels } from "./cancel-channel.js";
 import type { CancelReason } from "./cancel-channel.js";
 import type { BuildJob } from "./job-types.js";
-import { isTransientError } from "./queue-errors.js";
+import { isTransientError } from "../errors/index.js";
 import type { QueueLog } from "./queue-log.js";
 import { silentLog } from "./queue-log.js";
 import { QueueName } from "./queue-names.js";

@@ -14,7 +14,7 @@ export { createEventWorker } from "./event-worker.js";
 export type { EventProcessor, EventWorker } from "./event-worker.js";
 export { buildJobId, eventJobId, supersedeKey } from "./job-ids.js";
 export type { BuildJob, BuildReason, CachePlan, EventJob, ImagePlan, PullRequestRef, RepositoryRef } from "./job-types.js";
-export { isTransientError, QueueUnavailableError, SecretInJobDataError, TransientError } from "./queue-errors.js";
+export { QueueUnavailableError, SecretInJobDataError } from "./queue-errors.js";
 export { silentLog } from "./queue-log.js";
 export type { QueueLog } from "./queue-log.js";
 export { QueueName } from "./queue-names.js";

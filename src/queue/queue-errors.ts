@@ -1,10 +1,6 @@
 import { AppError } from "../errors/index.js";
 
-/**
- * Errors that steer the queue. Whether a failed job is tried again is decided by `isTransientError`
- * (src/errors): errors that say `transient` are retried, everything else fails the job for good.
- */
-export { isTransientError, retryAfterMs, TransientError } from "../errors/index.js";
+// Errors of the queue's own. Whether a failed job is tried again is decided by `isTransientError` (src/errors).
 
 /**
  * The queue's Redis cannot take the event right now. Carries `status = 503`: @octokit/webhooks' middleware

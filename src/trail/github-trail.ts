@@ -1,6 +1,7 @@
 import type { ProgressEvent, Redactor } from "@buildkit-bot/buildkit";
 import type { BuildCheckRun } from "../github/index.js";
-import { isTransientError, supersededMessage } from "../queue/index.js";
+import { supersededMessage } from "../queue/index.js";
+import { isTransientError } from "../errors/index.js";
 import type { QueueLog, SupersededBy } from "../queue/index.js";
 import type { AttemptCause } from "./attempt-cause.js";
 import type { BuildSucceeded, BuildTrail, CancelOptions } from "./build-trail.js";

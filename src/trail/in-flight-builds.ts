@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import { isTransientError } from "../queue/index.js";
+import { isTransientError } from "../errors/index.js";
 import type { BuildJob } from "../queue/index.js";
 
 /** What is needed to conclude a build's check run without its job: no secret, nothing the job does not hold. */

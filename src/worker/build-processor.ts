@@ -2,8 +2,8 @@ import type { Probot } from "probot";
 import { BuildCancelledError, Redactor } from "@buildkit-bot/buildkit";
 import type { BuildResult } from "@buildkit-bot/buildkit";
 import { DEFAULT_CONFIG_LIMITS } from "../config/index.js";
-import { RepoReadError } from "../github/index.js";
-import { isTransientError, silentLog, TransientError } from "../queue/index.js";
+import { silentLog } from "../queue/index.js";
+import { isTransientError } from "../errors/index.js";
 import type { BuildJob, BuildOutcome, BuildProcessor, QueueLog } from "../queue/index.js";
 import { secretsForRepository, singleRegistryTenants } from "../tenancy/index.js";
 import type { TenantRegistry, Tenants } from "../tenancy/index.js";
@@ -73,8 +73,7 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
       const discarded = forkBuiltOtherCommit(job, result.exporterResponse);
       if (discarded) return await notBuilt(trail, discarded);
       return await succeeded(trail, job, build, result);
-    } catch (caught) {
-      const err = caught instanceof RepoReadError ? new TransientError(caught.message, { cause: caught }) : caught;
+    } catch (err) {
       scrubError(err, redactor);
       if (trail.lost.aborted && !signal.aborted) return await givenUp(trail, job, deps, log);
       if (signal.aborted || err instanceof BuildCancelledError) {

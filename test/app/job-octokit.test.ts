@@ -3,7 +3,7 @@ import { afterEach, describe, it } from "node:test";
 import nock from "nock";
 import { Probot } from "probot";
 import { JobOctokit } from "../../src/app/job-octokit.js";
-import { isTransientError } from "../../src/queue/queue-errors.js";
+import { isTransientError } from "../../src/errors/index.js";
 import { generateAppPrivateKey } from "../support/webhooks.js";
 import { captureLog } from "./app-test-kit.js";
 

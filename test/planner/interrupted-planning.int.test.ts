@@ -16,7 +16,7 @@ import { CheckRunLedger } from "../../src/queue/check-run-ledger.js";
 import type { RunSlot } from "../../src/queue/check-run-ledger.js";
 import { eventJobId } from "../../src/queue/job-ids.js";
 import type { BuildJob, EventJob } from "../../src/queue/job-types.js";
-import { isTransientError } from "../../src/queue/queue-errors.js";
+import { isTransientError } from "../../src/errors/index.js";
 import { QueueName } from "../../src/queue/queue-names.js";
 import { InFlightBuilds } from "../../src/trail/in-flight-builds.js";
 import { plannerLookupOf, settleSlot, slotBuildsOf } from "../../src/worker/orphaned-check-runs.js";

@@ -8,7 +8,8 @@ import { runPlannerJob } from "../../src/planner/planner-job.js";
 import type { PlannerDeps } from "../../src/planner/planner-job.js";
 import type { BuildJobInput } from "../../src/queue/build-queue.js";
 import type { EventJob, PullRequestRef, RepositoryRef } from "../../src/queue/job-types.js";
-import { isTransientError, TransientError } from "../../src/queue/queue-errors.js";
+import { isTransientError, TransientError } from "../../src/errors/index.js";
+import { RepoReadError } from "../../src/github/repo-reader.js";
 import { redisForTest } from "../github/redis-test-keys.js";
 import { freePort } from "../support/stack/free-port.js";
 import { API, contentsBody, nockGitHub, testOctokit } from "./github-nock.js";
@@ -247,7 +248,7 @@ test("an invalid config: one failed config check run annotated on the line, noth
 test("a GitHub failure reading the config is transient and creates nothing", async () => {
   const h = harness();
   nock(API).get(CONFIG_PATH).query({ ref: SHA }).reply(500, { message: "boom" });
-  await assert.rejects(runPlannerJob(pushJob("refs/heads/main"), h.deps), TransientError);
+  await assert.rejects(runPlannerJob(pushJob("refs/heads/main"), h.deps), (err: unknown) => err instanceof RepoReadError && err.status === 500 && isTransientError(err));
   assert.equal(h.builds.length, 0);
 });
 

@@ -9,7 +9,7 @@ import { EventQueue } from "../../src/queue/event-queue.js";
 import { createEventWorker } from "../../src/queue/event-worker.js";
 import type { EventWorker } from "../../src/queue/event-worker.js";
 import type { EventJob } from "../../src/queue/job-types.js";
-import { TransientError } from "../../src/queue/queue-errors.js";
+import { TransientError } from "../../src/errors/index.js";
 import { createProducerConnection, createWorkerConnection, whenReady } from "../../src/queue/redis-connections.js";
 import { buildInput, dropPrefix, eventually, freshPrefix, RecordingListener, redisUrl } from "./queue-test-kit.js";
 import { jobInState } from "../support/settled-job.js";

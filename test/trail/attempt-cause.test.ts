@@ -3,7 +3,8 @@ import { test } from "node:test";
 import { ConnectionError } from "../../src/buildkit/errors.js";
 import { describeAttempts, renderFailed, renderSucceeded } from "../../src/github/check-run-output.js";
 import { RepoReadError } from "../../src/github/repo-reader.js";
-import { QueueUnavailableError, TransientError } from "../../src/queue/queue-errors.js";
+import { QueueUnavailableError } from "../../src/queue/queue-errors.js";
+import { TransientError } from "../../src/errors/index.js";
 import { attemptCause } from "../../src/trail/attempt-cause.js";
 
 test("an attempt's cause is named from the error or what it wraps", () => {

@@ -8,7 +8,7 @@ import type { OctokitRequest } from "../../src/github/octokit-request.js";
 import { WriteBudget } from "../../src/github/write-budget.js";
 import { REBUILD_ACTIONS } from "../../src/github/check-run-actions.js";
 import type { BuildJob } from "../../src/queue/job-types.js";
-import { isTransientError } from "../../src/queue/queue-errors.js";
+import { isTransientError } from "../../src/errors/index.js";
 import { LogStore } from "../../src/trail/log-store.js";
 import { createBuildProcessor } from "../../src/worker/build-processor.js";
 import type { BuildProcessorDeps } from "../../src/worker/build-processor.js";

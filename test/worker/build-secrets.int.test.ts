@@ -17,7 +17,7 @@ import { DEFAULT_CONFIG_LIMITS } from "../../src/config/config-limits.js";
 import type { OctokitRequest } from "../../src/github/octokit-request.js";
 import { WriteBudget } from "../../src/github/write-budget.js";
 import type { BuildJob } from "../../src/queue/job-types.js";
-import { isTransientError } from "../../src/queue/queue-errors.js";
+import { isTransientError } from "../../src/errors/index.js";
 import { loadTenants } from "../../src/tenancy/index.js";
 import { LogStore } from "../../src/trail/log-store.js";
 import { createBuildProcessor } from "../../src/worker/build-processor.js";

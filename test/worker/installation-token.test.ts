@@ -5,7 +5,7 @@ import nock from "nock";
 import { Probot } from "probot";
 import { JobOctokit } from "../../src/app/job-octokit.js";
 import type { OctokitRequest } from "../../src/github/octokit-request.js";
-import { isTransientError } from "../../src/queue/queue-errors.js";
+import { isTransientError } from "../../src/errors/index.js";
 import { mintRepositoryToken, TokenMintError } from "../../src/worker/installation-token.js";
 
 const API = "https://github.example.test/api/v3";
