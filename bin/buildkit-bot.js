@@ -1,19 +1,29 @@
 #!/usr/bin/env node
-// Launcher for the compiled CLI (`npm run build` produces dist/).
+// Launcher for the compiled CLI (`npm run build` produces dist/ and the library's own build, src/buildkit/dist/).
 import module from "node:module";
 
 // Node keeps the compiled code of the modules loaded below in its compile cache (os.tmpdir()/node-compile-cache,
 // or NODE_COMPILE_CACHE), so a run after the first skips most parsing and compiling.
 module.enableCompileCache?.();
 
+// The CLI's own build, or the library's (loaded lazily, by its package name, when a command needs it).
+const MISSING_BUILD = /^Cannot find module '([^']*(?:[/\\]dist[/\\]cli[/\\]main\.js|[/\\]@buildkit-bot[/\\]buildkit[/\\]dist[/\\][^']*))'/;
+
+function explainMissingBuild(error) {
+  const missing = error?.code === "ERR_MODULE_NOT_FOUND" ? MISSING_BUILD.exec(String(error.message))?.[1] : undefined;
+  if (!missing) throw error;
+  process.stderr.write(`error: ${missing} is missing; run \`npm run build\` first\n`);
+  process.exit(1);
+}
+
 let cli;
 try {
   cli = await import("../dist/cli/main.js");
 } catch (error) {
-  if (error && error.code === "ERR_MODULE_NOT_FOUND" && String(error.message).includes("dist/cli/main.js")) {
-    process.stderr.write("error: dist/cli/main.js is missing; run `npm run build` first\n");
-    process.exit(1);
-  }
-  throw error;
+  explainMissingBuild(error);
 }
-process.exitCode = await cli.main(process.argv.slice(2));
+try {
+  process.exitCode = await cli.main(process.argv.slice(2));
+} catch (error) {
+  explainMissingBuild(error);
+}
