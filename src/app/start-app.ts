@@ -194,10 +194,18 @@ export async function startBuildkitBot(
         });
         stops.push(() => connection.quit());
         // Running builds get the grace period; what is still running then is resumed from the queue (stall check),
-        // and its trail says so.
+        // and its trail says so. The grace is kept here: once BullMQ's close has begun, a forced close returns that
+        // same close, which waits for the running builds whatever the timeout.
         stops.push(async () => {
-          await worker.close(config.shutdownGraceMs);
-          await parts.buildsLeftRunning?.(base);
+          let timer: NodeJS.Timeout | undefined;
+          const graceOver = new Promise<"grace over">((resolve) => (timer = setTimeout(() => resolve("grace over"), config.shutdownGraceMs)));
+          const closing = worker.close(config.shutdownGraceMs);
+          const first = await Promise.race([closing, graceOver]);
+          clearTimeout(timer);
+          if (first === "grace over") {
+            closing.catch(() => undefined);
+            await parts.buildsLeftRunning?.(base);
+          }
         });
       } else {
         log.warn("no build processor or supersede listener wired: the build worker is not started");
