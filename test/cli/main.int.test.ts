@@ -79,8 +79,15 @@ for (const daemon of testDaemons()) describe(`buildkit-bot CLI on ${daemon.name}
     await mkdir(context);
     await writeFile(join(context, "Dockerfile"), `FROM ${stack.baseImage}\nRUN echo pushed > /marker\n`);
     const tag = `${stack.registry}/bkb-cli-test:${Date.now()}`;
-    const result = await cli(["build", "local", "push-ctx", "-t", tag, "--push", "--progress", "quiet"]);
+    const result = await cli(["build", "local", "push-ctx", "-t", tag, "--push", "--progress", "plain"]);
     assert.equal(result.code, ExitCode.Ok, result.stderr);
+    // The Engine exports under a staging name and pushes afterwards: progress names the final tag, and the push is
+    // a step of its own; buildkitd pushes inside its export step.
+    assert.doesNotMatch(result.stderr, /buildkit-bot-staging/);
+    if (daemon.kind === "docker-engine") {
+      assert.match(result.stderr, new RegExp(`naming to [^\\n]*${tag.replace(/[.:]/g, "\\$&")}`));
+      assert.match(result.stderr, new RegExp(`^#(\\d+) pushing ${tag.replace(/[.:]/g, "\\$&")}\n(#\\1 .*\n)*#\\1 DONE \\d+\\.\\ds$`, "m"));
+    }
     assert.match(result.stdout, new RegExp(`pushed ${tag.replace(/[.:]/g, "\\$&")}`));
     assert.match(result.stdout, /digest: sha256:[0-9a-f]{64}/);
   });

@@ -52,7 +52,7 @@ export function pushStep(onProgress: ProgressHandler | undefined, names: readonl
       if (!line.id || !line.status) return;
       const status = `pushing layer ${line.id} to ${repository}`;
       const at = new Date();
-      const done = line.status === "Pushed" || line.status === "Layer already exists";
+      const done = line.status === "Pushed" || line.status === "Layer already exists" || line.status.startsWith("Mounted from");
       if (!done && line.status !== "Pushing") return;
       const began = layerStarted.get(status) ?? at;
       layerStarted.set(status, began);
