@@ -23,12 +23,6 @@ const STATUS_FIRST_MS = 100;
 /** A running sub-status is shown again only after this share of its total or this long (buildctl's rule). */
 const STATUS_STEP = 0.05;
 const STATUS_INTERVAL_MS = 5000;
-/**
- * The longest the line ending a step waits for that step's late output when no other event comes (the build's
- * last step, when `end()` is not called). BuildKit runs some vertexes twice (`load build definition`,
- * `load .dockerignore`): the first run's completion arrives before the second run's sub-statuses.
- */
-const FINISH_WAIT_MS = 1000;
 
 interface StepView {
   /** `#N`, given when the step is first printed. */
@@ -92,26 +86,7 @@ export function consoleProgress(out: NodeJS.WritableStream, options: ConsoleProg
     wroteAnything = true;
   };
 
-  // A step's last sub-status or log line may come after the step ended (see FINISH_WAIT_MS); buildctl, which
-  // prints a vertex's state as of its last update, puts it before DONE. So the line that ends a step waits for the
-  // next event about another step (or FINISH_WAIT_MS, or `end()`).
-  let pending: { id: string; step: StepView; line: string; timer: NodeJS.Timeout } | undefined;
-  const flush = (): void => {
-    if (!pending) return;
-    const { id, step, line, timer } = pending;
-    pending = undefined;
-    clearTimeout(timer);
-    write(id, step, [line], true);
-  };
-  const finish = (id: string, step: StepView, line: string): void => {
-    flush();
-    pending = { id, step, line, timer: setTimeout(flush, FINISH_WAIT_MS) };
-  };
-
   const handler = (event: ProgressEvent): void => {
-    const about = "id" in event ? event.id : undefined;
-    const sameStep = about === pending?.id && (event.type === "progress" || event.type === "log");
-    if (pending && event.type !== "counters" && !sameStep) flush();
     switch (event.type) {
       case "step-started": {
         const step = view(event.id, event.name, event.at);
@@ -119,19 +94,19 @@ export function consoleProgress(out: NodeJS.WritableStream, options: ConsoleProg
         return;
       }
       case "step-cached":
-        finish(event.id, view(event.id, event.name, event.at), paint(BLUE, "CACHED"));
+        write(event.id, view(event.id, event.name, event.at), [paint(BLUE, "CACHED")], true);
         return;
       case "step-completed":
-        finish(event.id, view(event.id, event.name, event.at), `DONE ${seconds(event.durationMs)}`);
+        write(event.id, view(event.id, event.name, event.at), [`DONE ${seconds(event.durationMs)}`], true);
         return;
       case "step-failed": {
         const step = view(event.id, event.name, event.at);
         // Steps stopped because the build was cancelled or another step failed are not errors of their own.
         if (/context canceled$/.test(event.error)) {
-          finish(event.id, step, paint(YELLOW, "CANCELED"));
+          write(event.id, step, [paint(YELLOW, "CANCELED")], true);
         } else {
           step.error = event.error;
-          finish(event.id, step, paint(RED, `ERROR: ${event.error}`));
+          write(event.id, step, [paint(RED, `ERROR: ${event.error}`)], true);
         }
         return;
       }
@@ -185,7 +160,6 @@ export function consoleProgress(out: NodeJS.WritableStream, options: ConsoleProg
 
   return Object.assign(handler, {
     end(): void {
-      flush();
       let text = "";
       for (const step of steps.values()) {
         if (step.error === undefined) continue;

@@ -95,7 +95,7 @@ describe("consoleProgress", () => {
     );
   });
 
-  it("shows transfer sizes when known, a running sub-status after 100 ms and then at 5 % steps, a step's late sub-status before its DONE, and warnings", () => {
+  it("shows transfer sizes when known, a running sub-status after 100 ms and then at 5 % steps, and warnings", () => {
     const { out, text } = capture();
     const handler = consoleProgress(out);
     const at = new Date(0);
@@ -105,7 +105,6 @@ describe("consoleProgress", () => {
     handler({ type: "progress", id: "p", name: "", at: new Date(300), status: "sha256:def", current: 10, total: 20, done: false, startedAt: at });
     handler({ type: "progress", id: "p", name: "", at: new Date(310), status: "sha256:def", current: 10.5, total: 20, done: false, startedAt: at });
     handler({ type: "step-completed", id: "p", name: "pushing 127.0.0.1:5000/x:y", at, durationMs: 1520 });
-    handler({ type: "progress", id: "p", name: "", at, status: "manifest", current: 0, done: true });
     handler({ type: "warning", at, message: "JSONArgsRecommended: JSON arguments recommended", url: "https://docs.docker.com/go/x/", location: { file: "Dockerfile", startLine: 7, endLine: 7 } });
     handler({ type: "counters", at, total: 1, completed: 1, cached: 0, running: 0, failed: 0 });
     assert.equal(
@@ -114,7 +113,6 @@ describe("consoleProgress", () => {
         "#1 pushing 127.0.0.1:5000/x:y",
         "#1 sha256:abc 1.23MB / 1.23MB done",
         "#1 sha256:def 10B / 20B 0.3s",
-        "#1 manifest done",
         "#1 DONE 1.5s",
         "",
         "WARNING: JSONArgsRecommended: JSON arguments recommended (Dockerfile:7)",
