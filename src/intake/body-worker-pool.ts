@@ -20,7 +20,7 @@ function newWorker(): Worker {
 
 /** One body on its way to a thread. */
 export interface BodySession {
-  /** Hands one chunk (copied) to the thread as it arrives. */
+  /** Hands one chunk to the thread as it arrives; the chunk's bytes may be moved (the caller must not read it again). */
   push(chunk: Buffer): void;
   /** The signature matched: the thread parses and shape-checks the body and returns what the handlers read. */
   parse(name: string): Promise<WebhookPayload>;
@@ -74,10 +74,12 @@ export class BodyWorkerPool {
     return {
       push: (chunk) => {
         if (done) return;
-        // A chunk is often a view of a larger socket buffer, which a plain postMessage would clone whole: copy
-        // just its bytes and move the copy.
-        const copy = new Uint8Array(chunk);
-        send({ kind: "chunk", id, chunk: copy }, [copy.buffer]);
+        // Node's HTTP parser gives each body chunk a buffer of its own: move that buffer to the thread as it is
+        // (the caller reads the chunk no more). A chunk that is a view of a larger buffer, which a plain
+        // postMessage would clone whole, is copied first and the copy moved.
+        const owned = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.buffer instanceof ArrayBuffer;
+        const bytes = owned ? new Uint8Array(chunk.buffer) : new Uint8Array(chunk);
+        send({ kind: "chunk", id, chunk: bytes }, [bytes.buffer as ArrayBuffer]);
       },
       drop: () => {
         if (done) return;

@@ -15,6 +15,9 @@ export const INSTALLATION_EVENTS: ReadonlySet<string> = new Set(["push", "pull_r
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
+/** What a body that is not UTF-8 JSON is told. */
+export const NOT_UTF8_JSON = "body is not UTF-8 JSON";
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
@@ -25,11 +28,22 @@ function isObject(v: unknown): v is Record<string, unknown> {
  * a MalformedDeliveryError with a plain message.
  */
 export function parsePayload(name: string, bytes: Buffer): WebhookPayload {
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    throw new MalformedDeliveryError(NOT_UTF8_JSON);
+  }
+  return parsePayloadText(name, text);
+}
+
+/** parsePayload for a body already decoded from UTF-8. */
+export function parsePayloadText(name: string, text: string): WebhookPayload {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(utf8.decode(bytes));
+    parsed = JSON.parse(text);
   } catch {
-    throw new MalformedDeliveryError("body is not UTF-8 JSON");
+    throw new MalformedDeliveryError(NOT_UTF8_JSON);
   }
   if (!isObject(parsed)) throw new MalformedDeliveryError("payload is not a JSON object");
   if (!INSTALLATION_EVENTS.has(name)) return parsed;
