@@ -60,6 +60,12 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
+/**
+ * A config check thread with no work for this long is stopped (the next check starts one: a few hundred ms).
+ * Two idle threads hold 30-45 MB, more after a large config; a worker process otherwise spends its time building.
+ */
+const CONFIG_THREAD_IDLE_MS = 10_000;
+
 /** Probot's own check (APP_ID plus a private key) for whether it starts in setup mode. */
 function hasCredentials(env: NodeJS.ProcessEnv): boolean {
   return Boolean(env.APP_ID?.trim() && (env.PRIVATE_KEY?.trim() || env.PRIVATE_KEY_PATH?.trim()));
@@ -163,8 +169,9 @@ export async function startBuildkitBot(
 
       if (parts.planner) {
         // Untrusted configs never run on this thread (it also serves the queues and, in role `all`, the webhooks).
-        // Started now, so a deployment whose threads cannot start says so at once instead of on the first push.
-        const configWork = new ConfigWorkerPool({ limits: config.repoConfigLimits, size: Math.min(2, config.eventWorkerConcurrency), log });
+        // One started now, so a deployment whose threads cannot start says so at once instead of on the first push;
+        // the others start when there is work, and idle ones stop after CONFIG_THREAD_IDLE_MS.
+        const configWork = new ConfigWorkerPool({ limits: config.repoConfigLimits, size: Math.min(2, config.eventWorkerConcurrency), idleMs: CONFIG_THREAD_IDLE_MS, log });
         stops.push(() => configWork.close());
         await configWork.start();
         log.info({ threads: configWork.size, limits: { checkTimeMs: config.repoConfigLimits.checkTimeMs, checkMemoryMb: config.repoConfigLimits.checkMemoryMb } }, "config check threads started");

@@ -26,8 +26,13 @@ export interface ConfigWorkerPoolOptions {
    * is set when it starts, so an account's own `checkMemoryMb` does not apply; its other limits do).
    */
   limits?: ConfigLimits;
-  /** Threads kept running; default 2. */
+  /** Threads at most; default 2. */
   size?: number;
+  /**
+   * Stop a thread after this long without work (started again on the next task); default: never. A thread costs
+   * 15-25 MB of resident memory idle, and more once a large config has grown its heap.
+   */
+  idleMs?: number;
   log?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
 }
 
@@ -56,6 +61,7 @@ interface Thread {
   /** Set once the pool has let go of the thread (stopped, out of memory or exited); later events are ignored. */
   gone: boolean;
   busy?: { id: number; pending: Pending; timer: NodeJS.Timeout; checkTimeMs: number };
+  idle?: NodeJS.Timeout;
 }
 
 /**
@@ -69,8 +75,9 @@ export class ConfigWorkerPool implements ConfigWork {
   readonly limits: ConfigLimits;
   /** Each thread's heap cap: `checkMemoryMb`, never below the floor under which V8 aborts the whole process. */
   readonly memoryMb: number;
-  /** Threads kept running. */
+  /** Threads at most. */
   readonly size: number;
+  readonly idleMs: number | undefined;
   private readonly log: ConfigWorkerPoolOptions["log"];
   private readonly threads = new Set<Thread>();
   private readonly queue: Pending[] = [];
@@ -85,15 +92,20 @@ export class ConfigWorkerPool implements ConfigWork {
     this.limits = opts.limits ?? DEFAULT_CONFIG_LIMITS;
     this.memoryMb = Math.max(CONFIG_LIMIT_SPECS.checkMemoryMb.min, this.limits.checkMemoryMb);
     this.size = Math.max(1, Math.floor(opts.size ?? 2));
+    this.idleMs = opts.idleMs;
     this.log = opts.log;
   }
 
-  /** Starts the threads and resolves once all are ready; rejects when one cannot start. Optional: work starts them too. */
+  /**
+   * Starts the threads (with `idleMs`, one: enough to show threads can start) and resolves once they are ready;
+   * rejects when one cannot start. Optional: work starts them too.
+   */
   start(): Promise<void> {
     if (this.closed) return Promise.reject(new Error("the config worker pool is closed"));
-    this.fill();
+    const wanted = this.idleMs === undefined ? this.size : 1;
+    this.fill(wanted);
     // A thread that could not even be constructed is already gone.
-    if (this.threads.size < this.size) return Promise.reject(this.startError ?? new Error("the config worker thread could not start"));
+    if (this.threads.size < wanted) return Promise.reject(this.startError ?? new Error("the config worker thread could not start"));
     if (this.allReady()) return Promise.resolve();
     return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
   }
@@ -112,6 +124,11 @@ export class ConfigWorkerPool implements ConfigWork {
 
   async plan(input: PlanInput, limits = this.limits): Promise<ImageDecision[]> {
     return (await this.run({ kind: "plan", input }, limits)) as ImageDecision[];
+  }
+
+  /** Threads running or starting now. */
+  get liveThreads(): number {
+    return this.threads.size;
   }
 
   stats(): ConfigWorkerPoolStats {
@@ -143,8 +160,10 @@ export class ConfigWorkerPool implements ConfigWork {
     return [...this.threads].every((t) => t.ready);
   }
 
-  private fill(): void {
-    while (!this.closed && this.threads.size < this.size) {
+  /** Starts threads up to `size`, or with `idleMs` as many as the waiting tasks need (at least `atLeast`). */
+  private fill(atLeast = 0): void {
+    const wanted = this.idleMs === undefined ? this.size : Math.min(this.size, Math.max(atLeast, this.queue.length + this.busyThreads()));
+    while (!this.closed && this.threads.size < wanted) {
       try {
         this.spawn();
       } catch (err) {
@@ -152,6 +171,10 @@ export class ConfigWorkerPool implements ConfigWork {
         return;
       }
     }
+  }
+
+  private busyThreads(): number {
+    return [...this.threads].filter((t) => t.busy).length;
   }
 
   private spawn(): void {
@@ -189,9 +212,26 @@ export class ConfigWorkerPool implements ConfigWork {
   }
 
   private pump(): void {
+    this.assign();
+    if (this.idleMs !== undefined && this.queue.length === 0) for (const thread of this.threads) this.retireWhenIdle(thread, this.idleMs);
+  }
+
+  /** A ready thread with nothing to do is stopped after `idleMs`: its heap goes back to the system. */
+  private retireWhenIdle(thread: Thread, idleMs: number): void {
+    if (!thread.ready || thread.busy || thread.gone || thread.idle) return;
+    thread.idle = setTimeout(() => {
+      thread.idle = undefined;
+      if (!thread.busy && this.queue.length === 0) this.letGo(thread, new Error("idle config worker thread stopped"));
+    }, idleMs);
+    thread.idle.unref();
+  }
+
+  private assign(): void {
     for (const thread of this.threads) {
       if (this.queue.length === 0) return;
       if (!thread.ready || thread.busy || thread.gone) continue;
+      if (thread.idle) clearTimeout(thread.idle);
+      thread.idle = undefined;
       const pending = this.queue.shift()!;
       const id = this.nextId++;
       const timer = setTimeout(() => this.onDeadline(thread), pending.checkTimeMs);
@@ -255,6 +295,7 @@ export class ConfigWorkerPool implements ConfigWork {
     if (thread.gone) return;
     thread.gone = true;
     this.threads.delete(thread);
+    if (thread.idle) clearTimeout(thread.idle);
     if (thread.busy) {
       clearTimeout(thread.busy.timer);
       thread.busy.pending.reject(why);

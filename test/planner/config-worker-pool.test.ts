@@ -215,3 +215,32 @@ describe("ConfigWorkerPool limits", () => {
     assert.deepEqual(JSON.parse(output.trim().split("\n").at(-1)!), { first: "config", inFlight: "the config worker pool is closed", afterClose: "the config worker pool is closed" });
   });
 });
+
+describe("ConfigWorkerPool with idleMs", () => {
+  async function waitFor(check: () => boolean, ms: number): Promise<boolean> {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      if (check()) return true;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return check();
+  }
+
+  it("starts one thread at start, stops idle threads, and starts them again for the next tasks", async () => {
+    const pool = new ConfigWorkerPool({ size: 2, idleMs: 50 });
+    try {
+      await pool.start();
+      assert.equal(pool.stats().started, 1, "start() started one thread");
+      assert.ok(await waitFor(() => pool.liveThreads === 0, 10_000), "the idle thread was not stopped");
+      const text = "images:\n  - name: app\n";
+      const [a, b] = await Promise.all([pool.interpret(file(text), "shop"), pool.interpret(file(text), "shop")]);
+      assert.deepEqual(comparable(a), comparable(await inThreadConfigWork().interpret(file(text), "shop")));
+      assert.deepEqual(comparable(b), comparable(a));
+      assert.equal(pool.stats().started, 3, "two waiting tasks started two threads");
+      assert.ok(await waitFor(() => pool.liveThreads === 0, 10_000), "the idle threads were not stopped");
+      assert.deepEqual(pool.stats(), { started: 3, overTime: 0, overMemory: 0, crashed: 0 });
+    } finally {
+      await pool.close();
+    }
+  });
+});
