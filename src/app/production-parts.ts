@@ -1,7 +1,7 @@
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { AppConfig } from "./app-config.js";
-import { BudgetedPlannerReporter, OctokitPlannerCheckRuns, WriteBudget } from "../github/index.js";
+import { BudgetedPlannerCheckRuns, OctokitPlannerCheckRuns, WriteBudget } from "../github/index.js";
 import { plannerProcessor } from "../planner/index.js";
 import { BuildAttempts, CheckRunHandoff, CheckRunLedger, createWorkerConnection, QueueName } from "../queue/index.js";
 import type { BuildJob, EventJob, QueueLog, RunSlot } from "../queue/index.js";
@@ -117,7 +117,7 @@ export function productionParts(options: ProductionPartsOptions = {}): Productio
         config: parts.config,
         log: parts.log,
         keyPrefix: parts.config.queuePrefix,
-        reporter: (octokit) => new BudgetedPlannerReporter(new OctokitPlannerCheckRuns(octokit), budget),
+        checkRuns: (octokit) => new BudgetedPlannerCheckRuns(new OctokitPlannerCheckRuns(octokit), budget),
         settleSlot: async (slot, plannerId) => {
           await settleSlot(slot, orphanDeps(parts), { exceptPlanner: plannerId });
         },

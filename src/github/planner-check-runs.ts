@@ -2,12 +2,12 @@ import { formatConfigIssue } from "../config/index.js";
 import type {
   ConfigFailureCheckRun,
   ForkGateCheckRun,
-  PlannerReporter,
+  PlannerCheckRuns,
   QueuedCheckRun,
   RefusedCheckRun,
   SkippedCheckRun,
-} from "./planner-reporter.js";
-import { ACCOUNT_CHECK_RUN_NAME, CONFIG_CHECK_RUN_NAME, imageCheckRunName } from "./planner-reporter.js";
+} from "./planner-check-run-types.js";
+import { ACCOUNT_CHECK_RUN_NAME, CONFIG_CHECK_RUN_NAME, imageCheckRunName } from "./planner-check-run-types.js";
 import { FORK_BUILD_ACTION } from "./check-run-actions.js";
 import type { GitHubClient } from "./repo-reader.js";
 
@@ -21,10 +21,10 @@ function clip(text: string, max = MAX_SUMMARY): string {
 }
 
 /**
- * The planner's check runs written straight through an installation Octokit, one request each. The GitHub
- * reporter offers the same interface behind the shared write budget.
+ * The planner's check runs written straight through an installation Octokit, one request each.
+ * BudgetedPlannerCheckRuns offers the same interface behind the shared write budget.
  */
-export class OctokitPlannerCheckRuns implements PlannerReporter {
+export class OctokitPlannerCheckRuns implements PlannerCheckRuns {
   constructor(
     private readonly octokit: GitHubClient,
     private readonly now: () => Date = () => new Date(),

@@ -1,5 +1,5 @@
 import { actionRequiredSince, hasWriteAccess, readOpenPullRequest, ACCOUNT_CHECK_RUN_NAME } from "../github/index.js";
-import type { GitHubClient, PlannerReporter } from "../github/index.js";
+import type { GitHubClient, PlannerCheckRuns } from "../github/index.js";
 import type { EventJob, QueueLog } from "../queue/index.js";
 import type { ForkPolicy } from "../tenancy/index.js";
 import type { ForkApprovals } from "./fork-approvals.js";
@@ -38,7 +38,7 @@ export async function pullRequestJobOfComment(job: EventJob, octokit: GitHubClie
 export interface ForkGateContext {
   octokit: GitHubClient;
   approvals: ForkApprovals;
-  reporter: PlannerReporter;
+  checkRuns: PlannerCheckRuns;
   /** The external id of the gate's one check run (the PR target, all images), so its button rebuilds them all. */
   externalId(): Promise<string>;
   log: QueueLog;
@@ -63,7 +63,7 @@ export async function forkBuildAllowed(job: EventJob, target: Extract<PlanTarget
   const detailsUrl = `${repo.cloneUrl.replace(/\.git$/, "")}/pull/${target.number}`;
   const place = { repository: repo, headSha: job.sha, pullNumber: target.number, detailsUrl };
   if (policy === "never") {
-    await ctx.reporter.createForkGateCheckRun({ ...place, policy, externalId: await ctx.externalId() });
+    await ctx.checkRuns.createForkGateCheckRun({ ...place, policy, externalId: await ctx.externalId() });
     ctx.log.info(ctx.where, "fork pull request not built: the account's fork policy is never");
     return false;
   }
@@ -85,7 +85,7 @@ export async function forkBuildAllowed(job: EventJob, target: Extract<PlanTarget
     return false;
   }
   if (await ctx.approvals.approvedBy(at)) return true;
-  await ctx.reporter.createForkGateCheckRun({ ...place, policy, externalId: await ctx.externalId() });
+  await ctx.checkRuns.createForkGateCheckRun({ ...place, policy, externalId: await ctx.externalId() });
   ctx.log.info(ctx.where, "fork pull request waits for a maintainer's approval");
   return false;
 }

@@ -3,7 +3,7 @@ import { DEFAULT_CONFIG_LIMITS, ConfigError, REPO_CONFIG_PATH } from "../config/
 import type { ConfigLimits, RepoConfig } from "../config/index.js";
 import type { Redis } from "ioredis";
 import { listPullRequestFiles, listPushChangedFiles } from "../github/index.js";
-import type { GitHubClient, PlannerReporter } from "../github/index.js";
+import type { GitHubClient, PlannerCheckRuns } from "../github/index.js";
 import { eventJobId, supersedeKey, CheckRunHandoff, CheckRunLedger } from "../queue/index.js";
 import type { BuildJobInput, EventJob, RunSlot, QueueLog } from "../queue/index.js";
 import { BuildClaims } from "./build-claims.js";
@@ -43,7 +43,7 @@ export interface PlannerDeps {
    */
   config: { registry: { prefix: string; host?: string }; repoConfigLimits?: ConfigLimits; tenants?: Tenants };
   clock: { now(): Date };
-  reporter: PlannerReporter;
+  checkRuns: PlannerCheckRuns;
   /**
    * Where the repository's config is read and applied, within the account's limits: the app's ConfigWorkerPool
    * (worker threads, bounded in time and memory). Default: on this thread.
@@ -109,7 +109,7 @@ async function plan(event: EventJob, deps: PlannerDeps): Promise<void> {
   // Asked after the config source, so a refused account's repositories with nothing to build get no check run either.
   const tenant = tenantPolicyOf(deps, repo.owner, repo.installationId);
   if (!tenant.served) {
-    await deps.reporter.createRefusedCheckRun({
+    await deps.checkRuns.createRefusedCheckRun({
       repository: repo,
       headSha: job.sha,
       externalId: await externalIdFor({ target, image: "" }, externalIds),
@@ -120,7 +120,7 @@ async function plan(event: EventJob, deps: PlannerDeps): Promise<void> {
   }
   if (target.kind === "pull_request" && target.fork) {
     const forkTarget = target;
-    const gate = { octokit: deps.octokit, approvals: new ForkApprovals(deps.redis, prefix), reporter: deps.reporter, log, where };
+    const gate = { octokit: deps.octokit, approvals: new ForkApprovals(deps.redis, prefix), checkRuns: deps.checkRuns, log, where };
     const externalId = () => externalIdFor({ target: forkTarget, image: "" }, externalIds);
     if (!(await forkBuildAllowed(job, forkTarget, tenant.forkPolicy, { ...gate, externalId }))) return;
   }
@@ -128,7 +128,7 @@ async function plan(event: EventJob, deps: PlannerDeps): Promise<void> {
   const limits = tenant.repoConfigLimits;
   const configTarget = target;
   const reportInvalid = async (error: ConfigError): Promise<void> => {
-    await deps.reporter.createConfigFailureCheckRun({
+    await deps.checkRuns.createConfigFailureCheckRun({
       repository: repo,
       headSha: job.sha,
       externalId: await externalIdFor({ target: configTarget, image: "" }, externalIds),
@@ -275,7 +275,7 @@ async function carryOut(
   const repo = job.repository;
   const externalId = await externalIdFor({ target, image: decision.name }, ctx.externalIds);
   if (decision.kind === "skip") {
-    await deps.reporter.createSkippedCheckRun({
+    await deps.checkRuns.createSkippedCheckRun({
       repository: repo,
       headSha: job.sha,
       externalId,
@@ -306,7 +306,7 @@ async function carryOut(
     queuedAt: deps.clock.now().toISOString(),
   });
   const createRun = (): Promise<number> =>
-    deps.reporter.createQueuedCheckRun({
+    deps.checkRuns.createQueuedCheckRun({
       repository: repo,
       headSha: job.sha,
       externalId,

@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import type { Probot } from "probot";
 import { OctokitPlannerCheckRuns } from "../github/index.js";
-import type { PlannerReporter } from "../github/index.js";
+import type { PlannerCheckRuns } from "../github/index.js";
 import type { EnqueueBuild, WithdrawBuild, EventProcessor, EventJob, QueueLog } from "../queue/index.js";
 import { runPlannerJob } from "./planner-job.js";
 import type { PlannerDeps } from "./planner-job.js";
@@ -16,7 +16,7 @@ export interface PlannerProcessorOptions {
   log?: QueueLog;
   keyPrefix?: string;
   /** The check-run writer; default: direct Octokit calls (`OctokitPlannerCheckRuns`). */
-  reporter?: (octokit: PlannerDeps["octokit"], job: EventJob) => PlannerReporter;
+  checkRuns?: (octokit: PlannerDeps["octokit"], job: EventJob) => PlannerCheckRuns;
   clock?: PlannerDeps["clock"];
   settleSlot?: PlannerDeps["settleSlot"];
   /** Where configs are read and applied (the app's ConfigWorkerPool); default: the event worker's thread. */
@@ -34,7 +34,7 @@ export function plannerProcessor(opts: PlannerProcessorOptions): EventProcessor 
       withdrawBuild: opts.withdrawBuild,
       config: opts.config,
       clock: opts.clock ?? { now: () => new Date() },
-      reporter: opts.reporter ? opts.reporter(octokit, job) : new OctokitPlannerCheckRuns(octokit),
+      checkRuns: opts.checkRuns ? opts.checkRuns(octokit, job) : new OctokitPlannerCheckRuns(octokit),
       ...(opts.keyPrefix !== undefined ? { keyPrefix: opts.keyPrefix } : {}),
       ...(opts.settleSlot ? { settleSlot: opts.settleSlot } : {}),
       ...(opts.configWork ? { configWork: opts.configWork } : {}),

@@ -10,7 +10,7 @@ afterEach(() => gh.assertAllUsed());
 after(() => gh.restore());
 
 const NOW = new Date("2026-11-23T08:00:00.000Z");
-const reporter = new OctokitPlannerCheckRuns(testOctokit(), () => NOW);
+const checkRuns = new OctokitPlannerCheckRuns(testOctokit(), () => NOW);
 const SHA = "c".repeat(40);
 const repository: RepositoryRef = {
   installationId: 1,
@@ -27,7 +27,7 @@ test("a queued check run per image returns its id", async () => {
   nock(API)
     .post("/repos/acme/shop/check-runs", (b: Record<string, unknown>) => ((body = b), true))
     .reply(201, { id: 777 });
-  const id = await reporter.createQueuedCheckRun({ repository, headSha: SHA, externalId: "v=1&i=api", image: "api", summary: "Building" });
+  const id = await checkRuns.createQueuedCheckRun({ repository, headSha: SHA, externalId: "v=1&i=api", image: "api", summary: "Building" });
   assert.equal(id, 777);
   assert.deepEqual(body, {
     name: "buildkit-bot / api",
@@ -43,7 +43,7 @@ test("a skipped image gets a completed neutral check run with the reason", async
   nock(API)
     .post("/repos/acme/shop/check-runs", (b: Record<string, unknown>) => ((body = b), true))
     .reply(201, { id: 1 });
-  await reporter.createSkippedCheckRun({ repository, headSha: SHA, externalId: "x", image: "web", reason: "no changes under web/**" });
+  await checkRuns.createSkippedCheckRun({ repository, headSha: SHA, externalId: "x", image: "web", reason: "no changes under web/**" });
   assert.equal(body.name, "buildkit-bot / web");
   assert.equal(body.status, "completed");
   assert.equal(body.conclusion, "neutral");
@@ -60,7 +60,7 @@ test("an invalid config is one failed check run with an annotation per problem l
     { path: ".github/buildkit-bot.yml", line: 9, column: 9, message: 'images[1].platforms[0]: "linux/amd64 " is not a valid platform' },
     { path: ".github/buildkit-bot.yml", line: 12, column: 5, message: 'images[1]: unknown key "tag"' },
   ];
-  await reporter.createConfigFailureCheckRun({ repository, headSha: SHA, externalId: "v=1&i=", path: ".github/buildkit-bot.yml", issues });
+  await checkRuns.createConfigFailureCheckRun({ repository, headSha: SHA, externalId: "v=1&i=", path: ".github/buildkit-bot.yml", issues });
   assert.equal(body.name, "buildkit-bot / config");
   assert.equal(body.conclusion, "failure");
   const output = body.output as { title: string; summary: string; annotations: unknown[] };
@@ -78,7 +78,7 @@ test("more than 50 problems: 50 annotations, the summary says so", async () => {
     .post("/repos/acme/shop/check-runs", (b: Record<string, unknown>) => ((body = b), true))
     .reply(201, { id: 3 });
   const issues = Array.from({ length: 60 }, (_, i) => ({ path: ".github/buildkit-bot.yml", line: i + 1, column: 1, message: `problem ${i}` }));
-  await reporter.createConfigFailureCheckRun({ repository, headSha: SHA, externalId: "v=1&i=", path: ".github/buildkit-bot.yml", issues });
+  await checkRuns.createConfigFailureCheckRun({ repository, headSha: SHA, externalId: "v=1&i=", path: ".github/buildkit-bot.yml", issues });
   const output = body.output as { summary: string; annotations: unknown[] };
   assert.equal(output.annotations.length, 50);
   assert.match(output.summary, /Only the first 50 problems are annotated/);

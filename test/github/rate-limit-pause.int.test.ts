@@ -2,7 +2,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Probot } from "probot";
 import { JobOctokit } from "../../src/app/job-octokit.js";
-import { BudgetedPlannerReporter } from "../../src/github/budgeted-planner-reporter.js";
+import { BudgetedPlannerCheckRuns } from "../../src/github/budgeted-planner-check-runs.js";
 import { OctokitPlannerCheckRuns } from "../../src/github/planner-check-runs.js";
 import { BuildCheckRun } from "../../src/github/build-check-run.js";
 import { WriteBudget } from "../../src/github/write-budget.js";
@@ -53,7 +53,7 @@ describe("a secondary rate limit or a 429 pauses every write of the app", { time
         await r.succeeded({ tags: [], pushed: false, durationMs: 1_000, stepsDone: 2, stepsTotal: 2, cachedSteps: 0 });
         return r.checkRunId as number;
       });
-      const planner = new BudgetedPlannerReporter(new OctokitPlannerCheckRuns(octokit), budgets[2] as WriteBudget);
+      const planner = new BudgetedPlannerCheckRuns(new OctokitPlannerCheckRuns(octokit), budgets[2] as WriteBudget);
       const plannerRun = planner.createQueuedCheckRun({
         repository: { installationId: 8, repoId: 1, owner: "acme", repo: "api", private: true, defaultBranch: "main", cloneUrl: "https://github.invalid/acme/api.git" },
         headSha: sha(),

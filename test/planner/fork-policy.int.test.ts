@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Probot, ProbotOctokit } from "probot";
 import { DEFAULT_CONFIG_LIMITS } from "../../src/config/config-limits.js";
-import { BudgetedPlannerReporter } from "../../src/github/budgeted-planner-reporter.js";
+import { BudgetedPlannerCheckRuns } from "../../src/github/budgeted-planner-check-runs.js";
 import { OctokitPlannerCheckRuns } from "../../src/github/planner-check-runs.js";
 import { WriteBudget } from "../../src/github/write-budget.js";
 import { checkRunEventJob } from "../../src/handlers/check-run-event.js";
@@ -76,7 +76,7 @@ before(async () => {
     withdrawBuild: async () => assert.fail("nothing to withdraw"),
     config: { registry: { prefix: REGISTRY }, tenants },
     keyPrefix: redisCtx.prefix,
-    reporter: (octokit) => new BudgetedPlannerReporter(new OctokitPlannerCheckRuns(octokit), budget),
+    checkRuns: (octokit) => new BudgetedPlannerCheckRuns(new OctokitPlannerCheckRuns(octokit), budget),
   });
   plan = (job) => processor(job, new AbortController().signal);
 });

@@ -102,7 +102,7 @@ test("a planning cut off between the create and the hand-over: the retry's run r
     withdrawBuild: builds.withdrawBuild,
     config: { registry: { prefix: "127.0.0.1:5000" } },
     clock: { now: () => new Date() },
-    reporter: new CutOffAfterCreate(octokit, onCreated),
+    checkRuns: new CutOffAfterCreate(octokit, onCreated),
     settleSlot: async (slot, plannerId) => {
       settled.push({ slot, plannerId });
     },

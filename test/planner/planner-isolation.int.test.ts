@@ -72,7 +72,7 @@ function harness(limits: ConfigLimits = DEFAULT_CONFIG_LIMITS): { deps: PlannerD
     withdrawBuild: async () => {},
     config: { registry: { prefix: "127.0.0.1:5000" }, repoConfigLimits: limits },
     clock: { now: () => NOW },
-    reporter: new OctokitPlannerCheckRuns(testOctokit(), () => NOW),
+    checkRuns: new OctokitPlannerCheckRuns(testOctokit(), () => NOW),
     keyPrefix: `${redisCtx.prefix}:${++n}`,
     configWork: pool,
   };

@@ -111,7 +111,7 @@ function harness(): Harness {
     },
     config: { registry: { prefix: PREFIX } },
     clock: { now: () => NOW },
-    reporter: new OctokitPlannerCheckRuns(testOctokit(), () => NOW),
+    checkRuns: new OctokitPlannerCheckRuns(testOctokit(), () => NOW),
     keyPrefix: `${redisCtx.prefix}:${++harnesses}`,
   };
   return { deps, builds, withdrawn, checkRuns };

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MAX_WEBHOOK_BYTES } from "../../../src/intake/webhook-intake.js";
-import { CONFIG_CHECK_RUN_NAME, imageCheckRunName } from "../../../src/github/planner-reporter.js";
+import { CONFIG_CHECK_RUN_NAME, imageCheckRunName } from "../../../src/github/planner-check-run-types.js";
 import { HOSTILE_INPUTS } from "../../config/hostile-inputs.js";
 import type { FakeCheckRun, FakeGitHub } from "../../support/fake-github/index.js";
 import type { GitRepo } from "../../support/git-server.js";

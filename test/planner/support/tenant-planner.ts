@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Probot, ProbotOctokit } from "probot";
 import { DEFAULT_CONFIG_LIMITS } from "../../../src/config/config-limits.js";
-import { BudgetedPlannerReporter } from "../../../src/github/budgeted-planner-reporter.js";
+import { BudgetedPlannerCheckRuns } from "../../../src/github/budgeted-planner-check-runs.js";
 import { OctokitPlannerCheckRuns } from "../../../src/github/planner-check-runs.js";
 import { WriteBudget } from "../../../src/github/write-budget.js";
 import { plannerProcessor } from "../../../src/planner/planner-processor.js";
@@ -62,7 +62,7 @@ export async function startTenantPlannerWorld(name: string, appId: number, insta
   };
 }
 
-/** The planner of `world` under `tenants`, through the budgeted reporter; the builds it queues land in `builds`. */
+/** The planner of `world` under `tenants`, through the budgeted check-run writes; the builds it queues land in `builds`. */
 export function tenantPlanner(world: TenantPlannerWorld, tenants: Tenants): { plan: ReturnType<typeof plannerProcessor>; builds: BuildJobInput[] } {
   const probot = new Probot({
     appId: world.creds.appId,
@@ -83,7 +83,7 @@ export function tenantPlanner(world: TenantPlannerWorld, tenants: Tenants): { pl
     withdrawBuild: async () => assert.fail("nothing to withdraw"),
     config: { registry: { prefix: TENANT_REGISTRY }, tenants },
     keyPrefix: world.redis.prefix,
-    reporter: (octokit) => new BudgetedPlannerReporter(new OctokitPlannerCheckRuns(octokit), budget),
+    checkRuns: (octokit) => new BudgetedPlannerCheckRuns(new OctokitPlannerCheckRuns(octokit), budget),
   });
   return { plan, builds };
 }

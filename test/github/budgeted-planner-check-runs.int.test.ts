@@ -1,7 +1,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { Probot } from "probot";
-import { BudgetedPlannerReporter } from "../../src/github/budgeted-planner-reporter.js";
+import { BudgetedPlannerCheckRuns } from "../../src/github/budgeted-planner-check-runs.js";
 import { OctokitPlannerCheckRuns } from "../../src/github/planner-check-runs.js";
 import { WriteBudget } from "../../src/github/write-budget.js";
 import type { RepositoryRef } from "../../src/queue/job-types.js";
@@ -30,7 +30,7 @@ after(async () => {
 
 test("the planner's writes take budget slots and wait for one when the window is full", { timeout: 30_000 }, async () => {
   const budget = new WriteBudget(r.redis, { prefix: r.prefix, windows: [{ windowMs: 1_500, max: 1 }], pollMs: 20 });
-  const planner = new BudgetedPlannerReporter(new OctokitPlannerCheckRuns(octokit), budget);
+  const planner = new BudgetedPlannerCheckRuns(new OctokitPlannerCheckRuns(octokit), budget);
   const fill = await budget.acquire("final", "someone-else");
   assert.ok(fill.granted);
   const id = await planner.createQueuedCheckRun({ repository, headSha: SHA, externalId: "e1", image: "api", summary: "Will build `api`." });

@@ -45,9 +45,9 @@ export interface ForkGateCheckRun extends CheckRunPlace {
 
 /**
  * The check runs the planner writes. `OctokitPlannerCheckRuns` sends each straight through an installation
- * Octokit; `BudgetedPlannerReporter` wraps it behind the shared write budget.
+ * Octokit; `BudgetedPlannerCheckRuns` wraps it behind the shared write budget.
  */
-export interface PlannerReporter {
+export interface PlannerCheckRuns {
   /** A `queued` run `buildkit-bot / <image>`; returns its id for the build job. */
   createQueuedCheckRun(run: QueuedCheckRun): Promise<number>;
   /** A completed `neutral` run saying why the image was not built, so a required check never hangs. */

@@ -1,4 +1,4 @@
-import type { ConfigFailureCheckRun, ForkGateCheckRun, PlannerReporter, QueuedCheckRun, RefusedCheckRun, SkippedCheckRun } from "./planner-reporter.js";
+import type { ConfigFailureCheckRun, ForkGateCheckRun, PlannerCheckRuns, QueuedCheckRun, RefusedCheckRun, SkippedCheckRun } from "./planner-check-run-types.js";
 import type { WriteBudget } from "./write-budget.js";
 
 /**
@@ -6,9 +6,9 @@ import type { WriteBudget } from "./write-budget.js";
  * lost (a build's run, a skipped image's neutral run, the config failure), so each waits for a final slot, and
  * waits out an app-wide pause and is sent again when GitHub asks the app to slow down.
  */
-export class BudgetedPlannerReporter implements PlannerReporter {
+export class BudgetedPlannerCheckRuns implements PlannerCheckRuns {
   constructor(
-    private readonly inner: PlannerReporter,
+    private readonly inner: PlannerCheckRuns,
     private readonly budget: WriteBudget,
   ) {}
 
