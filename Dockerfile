@@ -7,12 +7,18 @@ COPY src/buildkit/package.json ./src/buildkit/
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY proto ./proto
-COPY scripts/proto-descriptors.mjs ./scripts/
+COPY scripts/proto-descriptors.mjs scripts/config-validator.ts ./scripts/
+COPY schema ./schema
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
 FROM node:26-bookworm-slim
 ENV NODE_ENV=production
+# glibc's allocator keeps the freed memory of large short-lived buffers (webhook bodies, log chunks) in its arenas,
+# so the process stayed near its peak after a burst (BENCHMARKS.md, item 7: 196-279 MB five seconds after the hostile
+# battery, 147-178 MB with these). A fixed mmap threshold gives every block of 128 KiB or more back when it is freed;
+# two arenas keep each thread (body parsing, config checks, libuv's pool) from holding on to one of its own.
+ENV MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 # node_modules/@buildkit-bot/buildkit links to src/buildkit: the library's package.json and its build.

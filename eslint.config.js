@@ -64,7 +64,7 @@ const libraryContract = [1, 2, 3, 4].map((depth) => ({
 }));
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "src/buildkit/dist/", "src/buildkit/generated/", ".stack/", "coverage/"] },
+  { ignores: ["dist/", "node_modules/", "src/buildkit/dist/", "src/buildkit/generated/", "src/config/generated/", ".stack/", "coverage/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

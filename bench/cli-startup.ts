@@ -9,7 +9,7 @@ import { freePort } from "../test/support/stack/free-port.js";
 import { startRedis } from "../test/support/stack/redis.js";
 import { findBuildctl } from "./support/bench-daemon.js";
 import type { Benchmark, BenchContext, BenchResult, GoalResult } from "./support/benchmark.js";
-import { compileCli, productionNodeFlags } from "./support/compiled-app.js";
+import { compileCli, productionEnv, productionNodeFlags } from "./support/compiled-app.js";
 import { describeSpread, pairedRatios, spread } from "./support/stats.js";
 import type { Spread } from "./support/stats.js";
 import { ratio } from "./support/table.js";
@@ -145,10 +145,12 @@ async function appStartUp(ctx: BenchContext, cli: string, runs: number): Promise
     await writeFile(keyFile, creds.privateKeyPem, { mode: 0o400 });
     const main = join(cli, "..", "..", "dist", "app", "main.js");
     const flags = await productionNodeFlags();
+    const imageEnv = await productionEnv();
     const times: number[] = [];
     for (let i = -1; i < runs; i++) {
       const port = await freePort();
       const env: NodeJS.ProcessEnv = {
+        ...imageEnv,
         PATH: process.env.PATH,
         HOME: process.env.HOME,
         NODE_ENV: "production",

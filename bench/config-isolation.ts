@@ -18,7 +18,7 @@ const REPO = resolve(fileURLToPath(new URL("..", import.meta.url)));
  */
 export const configIsolation: Benchmark = {
   name: "config-isolation",
-  title: "Repository config in worker threads: cost per config",
+  title: "9. Repository config in worker threads: cost per config",
   async run(ctx: BenchContext): Promise<BenchResult> {
     const scratch = join(ctx.root, "bench", "config-isolation-app");
     ctx.log("compiling the app (tsconfig.build.json)");

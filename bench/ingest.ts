@@ -32,7 +32,7 @@ const RATES = process.env.BKB_BENCH_INGEST_RATES ? process.env.BKB_BENCH_INGEST_
 const GOAL_P99_OVER_FLOOR_MS: Record<200 | 1000, number> = { 200: 5, 1000: 20 };
 /** "Sustained": the app answered at least this share of the requests the rate asks for. */
 const SUSTAINED_SHARE = 0.97;
-const SHA_PLACEHOLDER = "f".repeat(40);
+export const SHA_PLACEHOLDER = "f".repeat(40);
 const REPO = resolve(fileURLToPath(new URL("..", import.meta.url)));
 
 /** The bare server (support/bare-server.ts) as a child process, stopped by PID. */
@@ -59,7 +59,25 @@ function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-interface RateResult {
+/** Slices per rate, half for the app and half for the floor; a multiple of 4 (the order is app, floor, floor, app). */
+const SLICES = 8;
+
+/** One result of a rate's slices: every response, the CPU per response over all, the worst slice's CO-corrected p99. */
+function joinSlices(slices: RateResult[]): RateResult {
+  const responses = slices.reduce((n, r) => n + r.latencies.length, 0);
+  const worst = slices.reduce((a, b) => (b.result.latency.p99 > a.result.latency.p99 ? b : a));
+  return {
+    rate: (slices[0] as RateResult).rate,
+    cpuPerResponseUs: slices.reduce((sum, r) => sum + r.cpuPerResponseUs * r.latencies.length, 0) / Math.max(1, responses),
+    sent: slices.reduce((n, r) => n + r.sent, 0),
+    ok: slices.reduce((n, r) => n + r.ok, 0),
+    errors: slices.reduce((n, r) => n + r.errors, 0),
+    latencies: slices.flatMap((r) => r.latencies),
+    result: worst.result,
+  };
+}
+
+export interface RateResult {
   rate: number;
   /** The server process's CPU time per response, in µs. */
   cpuPerResponseUs: number;
@@ -70,7 +88,7 @@ interface RateResult {
   result: Result;
 }
 
-async function runRate(url: string, pid: number, secret: string, bodyTemplate: string, rate: number, seconds: number): Promise<RateResult> {
+export async function runRate(url: string, pid: number, secret: string, bodyTemplate: string, rate: number, seconds: number): Promise<RateResult> {
   const cpuBefore = cpuMs(pid);
   const latencies: number[] = [];
   let ok = 0;
@@ -111,7 +129,7 @@ async function runRate(url: string, pid: number, secret: string, bodyTemplate: s
 }
 
 /** Waits until the app answers Probot's /ping. */
-async function waitForPing(url: string, timeoutMs = 60_000): Promise<void> {
+export async function waitForPing(url: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ok = await fetch(url, { signal: AbortSignal.timeout(2_000) }).then(
@@ -176,13 +194,19 @@ export const ingest: Benchmark = {
         const bare = await startBareServer();
         try {
           await runRate(bare.url, bare.pid, secret, template, 10, 3);
-          // App and floor alternate per rate, so load from others on this shared machine hits both alike.
+          // App and floor take turns in slices (app, floor, floor, app, …), so a burst of load from others on this
+          // shared machine, or a slow drift, falls on both alike.
+          const order = Array.from({ length: SLICES }, (_, i) => (i % 4 === 0 || i % 4 === 3 ? "app" : "floor"));
+          const slice = seconds / (SLICES / 2);
           for (const rate of RATES) {
-            ctx.log(`ingest: ${rate}/s for ${seconds} s, the app then the bare server`);
-            results.push(await runRate(url, app.pid, secret, template, rate, seconds));
-            await sleep(2_000);
-            floors.push(await runRate(bare.url, bare.pid, secret, template, rate, seconds));
-            await sleep(2_000);
+            ctx.log(`ingest: ${rate}/s for ${seconds} s each, in ${SLICES} slices of ${slice} s (${order.join(", ")})`);
+            const parts: Record<"app" | "floor", RateResult[]> = { app: [], floor: [] };
+            for (const who of order) {
+              parts[who].push(who === "app" ? await runRate(url, app.pid, secret, template, rate, slice) : await runRate(bare.url, bare.pid, secret, template, rate, slice));
+              await sleep(1_000);
+            }
+            results.push(joinSlices(parts.app));
+            floors.push(joinSlices(parts.floor));
           }
         } finally {
           await bare.stop();
@@ -213,7 +237,7 @@ export const ingest: Benchmark = {
           tables: [
             {
               title: `Signed push deliveries, ${seconds} s per rate, to the 2xx`,
-              columns: ["server", "rate", "responses", "2xx", "errors (non-2xx + socket)", "p50", "p95", "p99", "max", "autocannon p99 (CO-corrected)", "server CPU per response"],
+              columns: ["server", "rate", "responses", "2xx", "errors (non-2xx + socket)", "p50", "p95", "p99", "max", "autocannon p99 (CO-corrected, worst slice)", "server CPU per response"],
               rows: [...results.map((r) => ["app (web role)", r] as const), ...floors.map((r) => ["floor: bare Node server", r] as const)].map(([who, r]) => [
                 who,
                 `${r.rate}/s`,
@@ -236,7 +260,7 @@ export const ingest: Benchmark = {
             "A 3 s warm-up at 10/s ran first against each server and is discarded.",
             "Server CPU per response = the server process's user + system CPU time (/proc/<pid>/stat) over the run ÷ responses: unlike latency, it hardly moves when others load the machine.",
             `Each autocannon connection waits for its answer (${Math.ceil(1000 / 20)} connections at 1000/s), so a server that cannot keep up is sent fewer requests than the rate: responses ÷ ${seconds} s is the rate it sustained, and the CO-corrected p99 accounts for the requests not sent.`,
-            "Floor = the same load generator against a bare Node HTTP server (child process, reads the body, answers 202: no signature check, no Redis), run right after the app at each rate: what this machine and autocannon give before the app does anything. The app's p99 is to be read against it.",
+            `Floor = the same load generator against a bare Node HTTP server (child process, reads the body, answers 202: no signature check, no Redis): what this machine and autocannon give before the app does anything. The app's p99 is to be read against it. At each rate the two take turns in ${SLICES} slices of ${seconds / (SLICES / 2)} s (app, floor, floor, app, …), so the machine's other load falls on both alike; percentiles are over every response of a server's slices.`,
           ],
         };
       } finally {

@@ -6,11 +6,15 @@ import { testStack } from "../test/support/stack/env.js";
 import { buildStart } from "./build-start.js";
 import { cliStartup } from "./cli-startup.js";
 import { configIsolation } from "./config-isolation.js";
+import { eventFairness } from "./event-fairness.js";
 import { goClient } from "./go-client.js";
 import { hostile } from "./hostile.js";
 import { ingest } from "./ingest.js";
 import { logFlood } from "./log-flood.js";
 import { overhead } from "./pipeline-overhead.js";
+import { poolAffinity, poolFairness, poolThroughput } from "./pool.js";
+import { redesignBaseline } from "./redesign-baseline.js";
+import { schedulerSim } from "./scheduler-sim.js";
 import { onlyDaemon } from "./support/bench-daemon.js";
 import type { Benchmark, BenchContext, BenchResult } from "./support/benchmark.js";
 import { describeMachine, machineInfo } from "./support/machine.js";
@@ -24,7 +28,7 @@ import { writeBudget } from "./write-budget.js";
  * into BENCHMARKS.md.
  */
 
-const BENCHMARKS: Benchmark[] = [ingest, buildStart, overhead, writeBudget, logFlood, goClient, hostile, configIsolation, cliStartup];
+const BENCHMARKS: Benchmark[] = [ingest, buildStart, overhead, writeBudget, logFlood, goClient, hostile, configIsolation, cliStartup, schedulerSim, redesignBaseline, poolThroughput, poolFairness, poolAffinity, eventFairness];
 const REPO = resolve(fileURLToPath(new URL("..", import.meta.url)));
 
 function render(b: Benchmark, result: BenchResult, header: string): string {

@@ -16,6 +16,7 @@ bkb_ensure_node
 bkb_ensure_debian_packages
 bkb_ensure_node_modules
 npm run --silent proto:gen
+npm run --silent config:gen
 
 stack_root=""
 stop_stack() {

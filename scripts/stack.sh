@@ -38,6 +38,22 @@ bkb_ensure_debian_packages() {
   return "$status"
 }
 
+# Debian's prometheus (2.42, its web assets with it), for the metrics e2e test that has it scrape the app; installed
+# when missing like the packages above (its service kept from starting).
+bkb_ensure_prometheus() {
+  [ -x /usr/bin/prometheus ] && return 0
+  local BKB_DEBIAN_PACKAGES=(prometheus)
+  bkb_ensure_debian_packages
+}
+
+# Debian's cmark-gfm (GitHub's fork of cmark) and chromium: the check-run looks test and screenshot render check-run
+# Markdown as GitHub does and lay it out in headless Chromium.
+bkb_ensure_check_run_renderer() {
+  [ -x /usr/bin/cmark-gfm ] && [ -x /usr/bin/chromium ] && return 0
+  local BKB_DEBIAN_PACKAGES=(cmark-gfm chromium)
+  bkb_ensure_debian_packages
+}
+
 # `npm ci` from the lock file (which lists every platform's optional packages, as npm 11 requires).
 bkb_npm_install() {
   (

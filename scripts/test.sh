@@ -30,7 +30,12 @@ if [ "$suite" != unit ] && [ ! -x /usr/bin/chromium ]; then
   "${chromium_sudo[@]}" apt-get update -qq
   "${chromium_sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
+# The metrics e2e test has Debian's Prometheus scrape the app.
+if [ "$suite" != unit ]; then bkb_ensure_prometheus; fi
+# The check-run looks e2e test renders check-run Markdown with cmark-gfm.
+if [ "$suite" != unit ]; then bkb_ensure_check_run_renderer; fi
 npm run --silent proto:gen
+npm run --silent config:gen
 
 unit_files() { find test -type f -name '*.test.ts' ! -name '*.int.test.ts' ! -name '*.e2e.test.ts' ! -path 'test/e2e/*'; }
 integration_files() { find test -type f -name '*.int.test.ts'; }

@@ -74,7 +74,11 @@ export async function buildTimeline(world: BenchWorld, run: { sha: string; sentA
   if (!completed) throw new TimelineError(`no completing check-run update seen for ${run.sha}`);
   const started = after.find((c) => c.method === "PATCH" && isCheckRunWrite(c) && c.body?.status === "in_progress");
   if (!started) throw new TimelineError(`no in_progress check-run update seen for ${run.sha}`);
-  const solveStartAt = started.start;
+  // The worker sends the in_progress update and the "Building" status in the same tick as the Solve RPC. The update
+  // also waits for the run's id when the planner's create is still in flight (the solve does not), so the earlier
+  // of the two marks the solve's start.
+  const building = after.find((c) => isStatus(c, run.sha) && c.body?.state === "pending" && String(c.body?.description ?? "").startsWith("Building"));
+  const solveStartAt = Math.min(started.start, building?.start ?? Number.POSITIVE_INFINITY);
   const calls = after.filter((c) => c.end <= completed.end);
   const part = (pick: (c: TimedCall) => boolean) => covered(calls.filter(pick));
 

@@ -73,16 +73,36 @@ export async function productionNodeFlags(): Promise<string[]> {
 }
 
 /**
- * Starts the compiled app with exactly `env` and the production image's node flags; output goes to
+ * The `ENV` settings of the production image's last stage (`ENV NAME=value …` lines after its last `FROM`), read from
+ * the Dockerfile: a benchmark runs the app with them as production does (the caller's env wins on a clash).
+ */
+export async function productionEnv(): Promise<Record<string, string>> {
+  const lines = (await readFile(join(REPO, "Dockerfile"), "utf8")).split("\n");
+  const lastFrom = lines.findLastIndex((l) => l.startsWith("FROM "));
+  const env: Record<string, string> = {};
+  for (const line of lines.slice(lastFrom + 1)) {
+    if (!line.startsWith("ENV ")) continue;
+    for (const pair of line.slice(4).trim().split(/\s+/)) {
+      const eq = pair.indexOf("=");
+      if (eq <= 0) throw new Error(`the Dockerfile's ENV is not NAME=value: ${line}`);
+      env[pair.slice(0, eq)] = pair.slice(eq + 1);
+    }
+  }
+  return env;
+}
+
+/**
+ * Starts the compiled app with `env` over the production image's ENV, and its node flags; output goes to
  * `<logDir>/<name>.log`. Stopped by PID (SIGTERM, then SIGKILL).
  */
 export async function startCompiledApp(main: string, env: NodeJS.ProcessEnv, logDir: string, name: string): Promise<CompiledApp> {
   await mkdir(logDir, { recursive: true });
   const flags = await productionNodeFlags();
+  const imageEnv = await productionEnv();
   const fd = openSync(join(logDir, `${name}.log`), "a");
   let child: ChildProcess;
   try {
-    child = spawn(process.execPath, [...flags, main], { cwd: REPO, env, stdio: ["ignore", fd, fd] });
+    child = spawn(process.execPath, [...flags, main], { cwd: REPO, env: { ...imageEnv, ...env }, stdio: ["ignore", fd, fd] });
   } finally {
     closeSync(fd);
   }

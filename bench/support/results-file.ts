@@ -4,12 +4,12 @@ import { readFile, writeFile } from "node:fs/promises";
  * BENCHMARKS.md keeps one section per benchmark between markers, so running one benchmark
  * (`npm run bench -- <name>`) replaces only its own section and keeps the others' latest results.
  */
-const HEADER = `# Benchmarks
+const header = (names: readonly string[]): string => `# Benchmarks
 
 Every speed target of buildkit-bot is stated here, and only here. \`npm run bench\` (\`bash scripts/bench.sh\`)
 starts its own stack (a private Docker Engine with its embedded BuildKit, a private standalone buildkitd v0.24.0 as
 production runs it, Redis and a registry; all stopped by PID at the end), runs every benchmark, prints the tables and rewrites the sections below; \`npm run bench -- <name>\`
-runs one (${"`ingest`, `build-start`, `overhead`, `write-budget`, `log-flood`, `go-client`"}).
+runs one (${names.map((n) => `\`${n}\``).join(", ")}).
 Benchmarks are never timed assertions in the test suite. Absolute times on a shared 2-CPU machine are noisy:
 compare the ratios, measured side by side in one run (runs alternate A/B so drift hits both), and read medians
 with their spread.
@@ -27,7 +27,7 @@ export async function writeSection(file: string, order: readonly string[], name:
     if (i >= 0 && j > i) sections.set(n, current.slice(i + start(n).length, j).trim());
   }
   sections.set(name, body.trim());
-  const parts = [HEADER];
+  const parts = [header(order)];
   for (const n of order) {
     parts.push(`${start(n)}\n${sections.get(n) ?? `_${n}: not run yet._`}\n${end(n)}\n`);
   }

@@ -1,5 +1,5 @@
 import { request as httpRequest, createServer } from "node:http";
-import type { Server } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
 /** One request as the app saw it: from the moment it reached the proxy until its response was fully sent back. */
@@ -20,40 +20,60 @@ export interface TimedCall {
  */
 export class TimingProxy {
   readonly calls: TimedCall[] = [];
-  target = "";
   url = "";
   #server: Server;
+  #target = "";
+  #targetSet: () => void = () => {};
+  /** Requests that arrive before the target is known (the app calls GitHub while it starts) wait for it. */
+  readonly #targetKnown = new Promise<void>((resolve) => (this.#targetSet = resolve));
+
+  get target(): string {
+    return this.#target;
+  }
+
+  set target(url: string) {
+    this.#target = url;
+    if (url) this.#targetSet();
+  }
 
   constructor() {
     this.#server = createServer((req, res) => {
       const start = Date.now();
-      const target = new URL(req.url ?? "/", this.target);
-      const chunks: Buffer[] = [];
-      let size = 0;
-      req.on("data", (c: Buffer) => {
-        size += c.length;
-        if (size <= 256 * 1024) chunks.push(c);
-      });
-      const upstream = httpRequest(target, { method: req.method, headers: { ...req.headers, host: target.host } }, (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-        res.once("finish", () => {
-          this.calls.push({
-            method: req.method ?? "GET",
-            path: target.pathname.replace(/^\/api\/v3(?=\/)/, ""),
-            status: up.statusCode ?? 0,
-            start,
-            end: Date.now(),
-            ...(size > 0 && size <= 256 * 1024 ? { body: parseBody(Buffer.concat(chunks)) } : {}),
-          });
+      if (!this.#target) {
+        void this.#targetKnown.then(() => this.#forward(req, res, start));
+        return;
+      }
+      this.#forward(req, res, start);
+    });
+  }
+
+  #forward(req: IncomingMessage, res: ServerResponse, start: number): void {
+    const target = new URL(req.url ?? "/", this.#target);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size <= 256 * 1024) chunks.push(c);
+    });
+    const upstream = httpRequest(target, { method: req.method, headers: { ...req.headers, host: target.host } }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+      res.once("finish", () => {
+        this.calls.push({
+          method: req.method ?? "GET",
+          path: target.pathname.replace(/^\/api\/v3(?=\/)/, ""),
+          status: up.statusCode ?? 0,
+          start,
+          end: Date.now(),
+          ...(size > 0 && size <= 256 * 1024 ? { body: parseBody(Buffer.concat(chunks)) } : {}),
         });
       });
-      upstream.once("error", (err) => {
-        res.writeHead(502, { "content-type": "text/plain" });
-        res.end(`timing proxy: ${err.message}`);
-      });
-      req.pipe(upstream);
     });
+    upstream.once("error", (err) => {
+      res.writeHead(502, { "content-type": "text/plain" });
+      res.end(`timing proxy: ${err.message}`);
+    });
+    req.pipe(upstream);
   }
 
   async listen(): Promise<void> {

@@ -16,8 +16,12 @@ import type { TimedCall } from "./timing-proxy.js";
 export interface BenchWorld {
   e2e: E2E;
   proxy: TimingProxy;
-  /** Commits `files` on main, then delivers the signed push; `sentAt` is taken just before the delivery. */
-  push(repo: E2ERepo, files: Record<string, string>): Promise<{ sha: string; sentAt: number; ackedAt: number }>;
+  /**
+   * Commits `files` on main, then delivers the signed push; `sentAt` is taken just before the delivery. `forced`: the
+   * payload says it was a force push, so its commit list is no diff against `before` (the planner then reads the
+   * config at the commit rather than taking its parent's).
+   */
+  push(repo: E2ERepo, files: Record<string, string>, opts?: { forced?: boolean }): Promise<{ sha: string; sentAt: number; ackedAt: number }>;
   /** The proxy's calls for one commit: repository calls naming the sha, plus the token mints in `[from, to]`. */
   callsBetween(from: number, to: number): TimedCall[];
   /** BullMQ's own timestamps for the event job of a delivery and the build job of a sha. */
@@ -30,6 +34,7 @@ export interface BenchWorldOptions {
   name: string;
   roles?: "all" | "split";
   env?: Record<string, string>;
+  app?: E2EOptions["app"];
 }
 
 /** The world whose app builds on `daemon` (its BUILDKIT_HOST). */
@@ -59,7 +64,7 @@ export async function startBenchWorld(daemon: BenchDaemon, opts: BenchWorldOptio
   return {
     e2e,
     proxy,
-    async push(repo, files) {
+    async push(repo, files, opts = {}) {
       // As GitHub sends it: `before` is the branch head of the previous push (commits made in between without a
       // delivery, like the direct runs', count as part of this push), and only files whose content changed are listed.
       const before = pushed.get(repo) ?? repo.heads.get("main") ?? "0".repeat(40);
@@ -69,6 +74,7 @@ export async function startBenchWorld(daemon: BenchDaemon, opts: BenchWorldOptio
       contents.set(repo, { ...known, ...files });
       pushed.set(repo, sha);
       const payload = pushPayload(repo, { ref: "refs/heads/main", before, after: sha, files: changed });
+      if (opts.forced) payload.forced = true;
       const sentAt = Date.now();
       await e2e.deliver("push", payload);
       return { sha, sentAt, ackedAt: Date.now() };

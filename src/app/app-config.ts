@@ -4,6 +4,9 @@ import type { ConfigLimits } from "../config/index.js";
 import { loadTenants, singleRegistryTenants, TenantsFileError } from "../tenancy/index.js";
 import type { TenantRegistry, Tenants } from "../tenancy/index.js";
 import { AppError } from "../errors/index.js";
+import { DELIVERY_DEDUPE_MS } from "../queue/index.js";
+import { BuildersFileError, readBuildersFile, singleBuilder } from "../builders/index.js";
+import type { BuildersConfig } from "../builders/index.js";
 
 /**
  * The app's own configuration, read from the environment once at start. Probot keeps reading its own
@@ -32,9 +35,16 @@ export interface AppConfig {
   /** Our GitHub App id (APP_ID); absent in setup mode. */
   appId?: number;
   buildkitHost: string;
+  /** The builders from BUILDKIT_BOT_BUILDERS_FILE; without it, BUILDKIT_HOST as a pool of one. */
+  builders: BuildersConfig;
   registry: RegistryConfig;
   workerConcurrency: number;
   eventWorkerConcurrency: number;
+  /**
+   * Builds of one installation running at once across every worker, for accounts the tenants file gives no
+   * `max_concurrent_builds` (BUILDKIT_BOT_MAX_CONCURRENT_BUILDS); undefined: no cap.
+   */
+  maxConcurrentBuilds: number | undefined;
   /** Public base URL of this app (for log links), no trailing slash. Required when NODE_ENV=production. */
   publicBaseUrl?: string;
   github: GitHubHostConfig;
@@ -49,6 +59,18 @@ export interface AppConfig {
    * served from `registry`, owner-scoped, with `repoConfigLimits`.
    */
   tenants: Tenants;
+  /**
+   * Missed-webhook recovery (src/recovery): how often the worker asks GitHub for the App's failed deliveries
+   * (0: never), how far back, and how many redeliveries a minute at most.
+   */
+  redelivery: { intervalMs: number; windowMs: number; perMinute: number };
+  /**
+   * BUILDKIT_BOT_PR_IMAGE_TTL_DAYS: the sweep deletes a pull request's pr-N tags and cache once its builds last
+   * pushed longer ago than this, open or closed (src/cleanup). 0: no sweep (closing a pull request still cleans).
+   */
+  prImageTtlMs: number;
+  /** BUILDKIT_BOT_ADMIN_TOKEN: the queue view's password; undefined: no queue view. */
+  adminToken?: string;
   /** A copy safe to log: secrets replaced by `***`. */
   describe(): Record<string, unknown>;
   toJSON(): Record<string, unknown>;
@@ -62,6 +84,7 @@ export const AppConfigVariable = {
   RegistryPassword: "BUILDKIT_BOT_REGISTRY_PASSWORD",
   Concurrency: "BUILDKIT_BOT_CONCURRENCY",
   EventConcurrency: "BUILDKIT_BOT_EVENT_CONCURRENCY",
+  MaxConcurrentBuilds: "BUILDKIT_BOT_MAX_CONCURRENT_BUILDS",
   PublicUrl: "BUILDKIT_BOT_PUBLIC_URL",
   Role: "BUILDKIT_BOT_ROLE",
   QueuePrefix: "BUILDKIT_BOT_QUEUE_PREFIX",
@@ -69,6 +92,12 @@ export const AppConfigVariable = {
   /** Overrides the clone base URL (a mirror, or a local git server in tests). */
   GitBaseUrl: "BUILDKIT_BOT_GIT_URL",
   TenantsFile: "BUILDKIT_BOT_TENANTS_FILE",
+  BuildersFile: "BUILDKIT_BOT_BUILDERS_FILE",
+  AdminToken: "BUILDKIT_BOT_ADMIN_TOKEN",
+  PrImageTtl: "BUILDKIT_BOT_PR_IMAGE_TTL_DAYS",
+  RedeliveryInterval: "BUILDKIT_BOT_REDELIVERY_INTERVAL_SECONDS",
+  RedeliveryWindow: "BUILDKIT_BOT_REDELIVERY_WINDOW_HOURS",
+  RedeliveryPerMinute: "BUILDKIT_BOT_REDELIVERIES_PER_MINUTE",
   AppId: "APP_ID",
   GheHost: "GHE_HOST",
   GheProtocol: "GHE_PROTOCOL",
@@ -87,6 +116,7 @@ export class AppConfigError extends AppError {
 
 const DEFAULT_BUILDKIT_HOST = "unix:///run/buildkit/buildkitd.sock";
 const MASK = "***";
+const ADMIN_TOKEN_MIN_CHARS = 16;
 
 export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const V = AppConfigVariable;
@@ -125,6 +155,8 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const registry = parseRegistry(value(V.Registry), value(V.RegistryUsername), value(V.RegistryPassword));
   const workerConcurrency = parseCount(V.Concurrency, value(V.Concurrency), 2);
   const eventWorkerConcurrency = parseCount(V.EventConcurrency, value(V.EventConcurrency), 4);
+  const capValue = value(V.MaxConcurrentBuilds);
+  const maxConcurrentBuilds = capValue === undefined ? undefined : parseCount(V.MaxConcurrentBuilds, capValue, 1);
 
   const publicUrlText = value(V.PublicUrl);
   // Without it check runs carry no link to the build log; acceptable on a laptop, not in a deployment.
@@ -190,11 +222,40 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new AppConfigError(V.TenantsFile, err.message);
   }
 
+  const buildersFile = value(V.BuildersFile);
+  let builders: BuildersConfig;
+  try {
+    builders = buildersFile === undefined ? singleBuilder(buildkitHost) : readBuildersFile(buildersFile);
+  } catch (err) {
+    if (!(err instanceof BuildersFileError)) throw err;
+    throw new AppConfigError(V.BuildersFile, err.message);
+  }
+
+  const ttlText = value(V.PrImageTtl);
+  const ttlDays = ttlText === undefined ? 14 : Number(ttlText);
+  if (!Number.isInteger(ttlDays) || ttlDays < 0 || ttlDays > 3650) {
+    throw new AppConfigError(V.PrImageTtl, `must be a whole number of days from 0 (no sweep) to 3650, got "${ttlText}"`);
+  }
+  const prImageTtlMs = ttlDays * 24 * 3_600_000;
+
+  const adminToken = value(V.AdminToken);
+  if (adminToken !== undefined && adminToken.length < ADMIN_TOKEN_MIN_CHARS) {
+    throw new AppConfigError(V.AdminToken, `must be at least ${ADMIN_TOKEN_MIN_CHARS} characters (it guards the queue view); leave it unset to turn the view off`);
+  }
+
+  const redelivery = {
+    intervalMs: wholeNumber(V.RedeliveryInterval, value(V.RedeliveryInterval), 300, 0, 86_400) * 1000,
+    // A delivery id is remembered for deduplication for 3 days (DELIVERY_DEDUPE_MS); the window stays within it.
+    windowMs: wholeNumber(V.RedeliveryWindow, value(V.RedeliveryWindow), 24, 1, DELIVERY_DEDUPE_MS / 3_600_000) * 3_600_000,
+    perMinute: wholeNumber(V.RedeliveryPerMinute, value(V.RedeliveryPerMinute), 30, 1, 600),
+  };
+
   const describe = (): Record<string, unknown> => ({
     role,
     redisUrl: maskUrl(redisUrl),
     appId,
     buildkitHost,
+    builders: builders.builders.map((b) => ({ name: b.name, address: b.address, ...(b.maxConcurrentBuilds ? { maxConcurrentBuilds: b.maxConcurrentBuilds } : {}), ...(b.platforms ? { platforms: b.platforms } : {}) })),
     registry: {
       prefix: registry.prefix,
       host: registry.host,
@@ -202,12 +263,16 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     workerConcurrency,
     eventWorkerConcurrency,
+    maxConcurrentBuilds: maxConcurrentBuilds ?? "no cap",
     publicBaseUrl,
     github,
     queuePrefix,
     shutdownGraceMs,
     repoConfigLimits,
     tenants: tenants.describe(),
+    redelivery: redelivery.intervalMs === 0 ? "off" : redelivery,
+    prImageTtlDays: ttlDays === 0 ? "off" : ttlDays,
+    queueView: adminToken === undefined ? "off" : { path: "/admin/queues", password: MASK },
   });
 
   const config: AppConfig = {
@@ -215,21 +280,33 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     redisUrl,
     appId,
     buildkitHost,
+    builders,
     registry,
     workerConcurrency,
     eventWorkerConcurrency,
+    maxConcurrentBuilds,
     publicBaseUrl,
     github,
     queuePrefix,
     shutdownGraceMs,
     repoConfigLimits,
     tenants,
+    redelivery,
+    prImageTtlMs,
+    ...(adminToken === undefined ? {} : { adminToken }),
     describe,
     toJSON: describe,
   };
   // console.log / util.inspect do not call toJSON; make them mask as well.
   Object.defineProperty(config, inspect.custom, { value: () => describe(), enumerable: false });
   return config;
+}
+
+function wholeNumber(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) throw new AppConfigError(name, `must be a whole number from ${min} to ${max}, got "${text}"`);
+  return n;
 }
 
 function required(name: string, v: string | undefined): string {
@@ -295,4 +372,14 @@ function maskUrl(url: string): string {
   } catch {
     return MASK;
   }
+}
+
+/**
+ * The most builds of one installation's account running at once: the tenants file's `max_concurrent_builds` (its
+ * entry's, else its `defaults`'), else BUILDKIT_BOT_MAX_CONCURRENT_BUILDS; undefined: no cap. A refused account has
+ * no builds to cap.
+ */
+export function installationBuildCap(config: Pick<AppConfig, "tenants" | "maxConcurrentBuilds">, account: { owner: string; installationId: number }): number | undefined {
+  const policy = config.tenants.policyFor({ accountLogin: account.owner, installationId: account.installationId });
+  return (policy.served ? policy.maxConcurrentBuilds : undefined) ?? config.maxConcurrentBuilds;
 }

@@ -2,6 +2,7 @@ import type { ApplicationFunction } from "probot";
 import { createWebhookIntake } from "../intake/index.js";
 import { createEventDispatcher } from "../handlers/index.js";
 import type { WebhookHandlerDeps } from "../handlers/index.js";
+import { measuredWebhooks } from "../metrics/index.js";
 
 /** A plain HTTP route added next to the webhook endpoint (Probot's `addHandler`). */
 export type RouteHandler = Parameters<Parameters<ApplicationFunction>[1]["addHandler"]>[0];
@@ -32,7 +33,9 @@ export function createApp(deps: AppDeps): ApplicationFunction {
     // Probot's server puts what this returns first in its request chain, before ping and our routes; the
     // intake takes that place so no webhook body reaches Probot's own middleware, which buffers a body of
     // any size before checking its signature.
-    app.getNodeMiddleware = async () => intake;
+    // Counted there too: every delivery answered, by event and outcome, and its time to the answer.
+    const measured = measuredWebhooks(intake);
+    app.getNodeMiddleware = async () => measured;
     for (const route of deps.routes ?? []) addHandler(route);
   };
 }

@@ -1,4 +1,5 @@
 import { ProbotOctokit } from "probot";
+import { githubRequestMetrics } from "../metrics/index.js";
 
 type OctokitOptions = NonNullable<ConstructorParameters<typeof ProbotOctokit>[0]>;
 
@@ -11,10 +12,10 @@ type OctokitOptions = NonNullable<ConstructorParameters<typeof ProbotOctokit>[0]
  * GitHub 5xx inside a job would be retried by Octokit and then again by BullMQ.
  *
  * A function default, not an object: Probot wraps this class with its own throttle options, and only a function
- * sees — and can override — what Probot passes in.
+ * sees — and can override — what Probot passes in. Every request is counted in the metrics (src/metrics).
  */
 export const JobOctokit: typeof ProbotOctokit = ProbotOctokit.defaults((options: OctokitOptions): OctokitOptions => ({
   ...options,
   retry: { ...options.retry, enabled: false },
   throttle: { ...options.throttle, enabled: false },
-}));
+})).plugin(githubRequestMetrics);

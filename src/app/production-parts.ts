@@ -1,15 +1,22 @@
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { AppConfig } from "./app-config.js";
+import { BuilderPool } from "../builders/index.js";
 import { BudgetedPlannerCheckRuns, OctokitPlannerCheckRuns, WriteBudget } from "../github/index.js";
+import { INSTALLATION_EVENTS } from "../intake/index.js";
 import { plannerProcessor } from "../planner/index.js";
-import { BuildAttempts, CheckRunHandoff, CheckRunLedger, createWorkerConnection, QueueName } from "../queue/index.js";
+import { PR_CLEANUP_QUEUE, PrImageCleanup, PrImageRecords, recordingPrImages, startPrCleanupWorker } from "../cleanup/index.js";
+import { DeliveryRecovery } from "../recovery/index.js";
+import { buildersCheck, measuredSupersedes, measuredTrails, recordFailover, recordRedelivery } from "../metrics/index.js";
+import type { ReadinessCheck, ScrapeSources } from "../metrics/index.js";
+import { BuildAttempts, CheckRunHandoff, CheckRunLedger, createWorkerConnection, FairShare, QueueName } from "../queue/index.js";
 import type { BuildJob, EventJob, QueueLog, RunSlot } from "../queue/index.js";
 import { GitHubTrails, InFlightBuilds, LogStore, reconcileAbandonedBuilds } from "../trail/index.js";
-import { createLogPageHandler } from "../web/index.js";
-import { createBuildProcessor, plannerLookupOf, reconcileOrphanedCheckRuns, settleSlot, slotBuildsOf } from "../worker/index.js";
+import { CacheHistory, createBuildProcessor, MergeQueueReuse, plannerLookupOf, reconcileOrphanedCheckRuns, ReusableImages, settleSlot, slotBuildsOf } from "../worker/index.js";
 import type { OrphanedRunDeps } from "../worker/index.js";
 import type { AppParts, SharedParts } from "./start-app.js";
+import type { RouteHandler } from "./app.js";
+import type * as WebPages from "../web/index.js";
 
 /** How often the worker looks for builds abandoned by a dead worker (BullMQ checks stalls every 30 s). */
 const RECONCILE_INTERVAL_MS = 60_000;
@@ -33,6 +40,8 @@ export interface ProductionPartsOptions {
 export interface ProductionParts extends AppParts {
   /** Releases what the parts opened (Redis, the reconciler); call after the app has stopped. */
   close(): Promise<void>;
+  /** The worker role's builder pool (its `snapshot()` is what metrics read); undefined until the worker role starts. */
+  builders(): BuilderPool | undefined;
 }
 
 /**
@@ -44,6 +53,7 @@ export function productionParts(options: ProductionPartsOptions = {}): Productio
   let common: Common | undefined;
   let orphans: OrphanedRunDeps | undefined;
   let trails: GitHubTrails | undefined;
+  let pool: BuilderPool | undefined;
   const closers: Array<() => Promise<unknown>> = [];
   const shared = (config: AppConfig): Common => {
     if (!common) {
@@ -109,11 +119,13 @@ export function productionParts(options: ProductionPartsOptions = {}): Productio
   return {
     planner: (parts) => {
       const { redis, budget } = shared(parts.config);
+      startDeliveryRecovery(parts, redis, closers);
       return plannerProcessor({
         probot: parts.probot,
         redis,
         enqueueBuild: parts.enqueueBuild,
         withdrawBuild: parts.withdrawBuild,
+        ...(parts.cancelUnder ? { cancelUnder: parts.cancelUnder } : {}),
         config: parts.config,
         log: parts.log,
         keyPrefix: parts.config.queuePrefix,
@@ -134,17 +146,22 @@ export function productionParts(options: ProductionPartsOptions = {}): Productio
         parts.log.warn("BUILDKIT_BOT_PUBLIC_URL is not set: check runs and statuses get no link to the build log page");
       }
       const o = orphanDeps(parts);
+      const builders = new BuilderPool({ config: parts.config.builders, redis: c.redis, prefix: parts.config.queuePrefix, log: parts.log, onFailover: recordFailover });
+      builders.start();
+      pool = builders;
+      closers.push(() => builders.close());
       const stopReconciler = startReconciler(parts, c, buildTrails(parts), queue, o, options.reconcileIntervalMs ?? RECONCILE_INTERVAL_MS);
       closers.push(async () => stopReconciler());
-      return createBuildProcessor({
+      const records = startPrImageCleanup(parts, c.redis, closers);
+      const processor = createBuildProcessor({
         github: parts.probot,
-        trails: buildTrails(parts),
+        trails: measuredTrails(buildTrails(parts)),
         settleGivenUp: async (job) => {
           const result = await settleSlot(slotOfBuild(job), o, { exceptBuild: job.buildId });
           // Busy: a planning of the image is still at work, and its build reports the status.
           return { replaced: result.kind === "busy" || result.replaced };
         },
-        buildkitHost: parts.config.buildkitHost,
+        builders,
         registry: parts.config.registry,
         tenants: parts.config.tenants,
         attemptsOf: async (buildId) => {
@@ -152,17 +169,30 @@ export function productionParts(options: ProductionPartsOptions = {}): Productio
           return job ? { attemptsMade: job.attemptsMade, attempts: job.opts.attempts ?? 1 } : undefined;
         },
         log: parts.log,
+        cacheHistory: new CacheHistory(c.redis, parts.config.queuePrefix),
+        reuse: new MergeQueueReuse(new ReusableImages(c.redis, parts.config.queuePrefix), parts.log),
       });
+      // What a pull request's builds push is noted, so its clean-up deletes exactly that (src/cleanup).
+      return recordingPrImages(processor, records, parts.log);
     },
 
-    supersedeListener: (parts) => buildTrails(parts),
+    supersedeListener: (parts) => measuredSupersedes(buildTrails(parts)),
 
     buildsLeftRunning: async (parts) => {
       const interrupted = await trails?.interruptRunning();
       if (interrupted) parts.log.warn({ builds: interrupted }, "builds still running at shutdown go back to the queue");
     },
 
-    routes: (parts) => [createLogPageHandler(shared(parts.config).logs)],
+    // Loaded only by the roles that serve them: the pages' libraries (Bull Board, Express and theirs) are some 11 MB
+    // of resident memory that a worker, which serves none, would carry through every build.
+    routes: async (parts) => {
+      const web = await import("../web/index.js");
+      return [web.createLogPageHandler(shared(parts.config).logs), ...queueBoard(web, parts.config, shared(parts.config).redis, closers)];
+    },
+
+    observe: (parts) => observed(parts.config, shared(parts.config), pool, closers),
+
+    builders: () => pool,
 
     close: async () => {
       // The reconciler and the queue go before the connection they use.
@@ -170,8 +200,88 @@ export function productionParts(options: ProductionPartsOptions = {}): Productio
       common = undefined;
       orphans = undefined;
       trails = undefined;
+      pool = undefined;
     },
   };
+}
+
+/**
+ * Missed-webhook recovery (src/recovery) in the background of the worker role: now, then every interval, it asks
+ * GitHub to redeliver the App's failed deliveries. Its stop goes with the parts' close.
+ */
+function startDeliveryRecovery(parts: WorkerParts, redis: Redis, closers: Array<() => Promise<unknown>>): void {
+  const r = parts.config.redelivery;
+  if (r.intervalMs === 0) return;
+  const recovery = new DeliveryRecovery({
+    github: () => parts.probot.auth(),
+    redis,
+    prefix: parts.config.queuePrefix,
+    events: INSTALLATION_EVENTS,
+    windowMs: r.windowMs,
+    perMinute: r.perMinute,
+    onRedelivered: recordRedelivery,
+    log: parts.log,
+  });
+  recovery.start(r.intervalMs);
+  closers.push(() => recovery.stop());
+}
+
+/** The operators' queue view (src/web), only when BUILDKIT_BOT_ADMIN_TOKEN is set. */
+function queueBoard(web: typeof WebPages, config: AppConfig, redis: Redis, closers: Array<() => Promise<unknown>>): RouteHandler[] {
+  if (config.adminToken === undefined) return [];
+  const queues = [QueueName.Events, QueueName.Builds, PR_CLEANUP_QUEUE].map((name) => {
+    const q = new Queue(name, { connection: redis, prefix: config.queuePrefix });
+    q.on("error", () => {});
+    closers.push(() => q.close());
+    return q;
+  });
+  return [web.createQueueBoardHandler({ token: config.adminToken, queues })];
+}
+
+/**
+ * What the metrics read at scrape time (the queues' job counts, the fair share, the write budget, the log store and,
+ * on a worker, the builder pool), and a worker's readiness: at least one builder answers its probes.
+ */
+function observed(config: AppConfig, c: Common, pool: BuilderPool | undefined, closers: Array<() => Promise<unknown>>): { sources: ScrapeSources; checks: ReadinessCheck[] } {
+  const queues = [QueueName.Events, QueueName.Builds].map((name) => {
+    const q = new Queue(name, { connection: c.redis, prefix: config.queuePrefix });
+    q.on("error", () => {});
+    closers.push(() => q.close());
+    return q;
+  });
+  const fair = new FairShare(c.redis, config.queuePrefix);
+  const sources: ScrapeSources = {
+    queues: () => Promise.all(queues.map(async (q) => ({ queue: q.name, counts: await q.getJobCounts() }))),
+    fairShare: () => fair.snapshot(),
+    writeBudget: async () => {
+      const [windows, pausedForMs] = await Promise.all([c.budget.usage(), c.budget.pausedForMs()]);
+      return { windows, pausedForMs };
+    },
+    logStore: () => c.logs.usage(),
+  };
+  if (!pool) return { sources, checks: [] };
+  const snapshot = (): ReturnType<BuilderPool["snapshot"]> => pool.snapshot();
+  return { sources: { ...sources, builders: snapshot }, checks: [buildersCheck(snapshot)] };
+}
+
+/**
+ * PR image clean-up in the background of the worker role: closed pull requests' jobs and the deployment's one
+ * sweep (src/cleanup), on a connection of its own. Returns the records the build processor writes.
+ */
+function startPrImageCleanup(parts: WorkerParts, redis: Redis, closers: Array<() => Promise<unknown>>): PrImageRecords {
+  const prefix = parts.config.queuePrefix;
+  const records = new PrImageRecords(redis, prefix);
+  const cleanup = new PrImageCleanup({ records, redis, prefix, tenants: parts.config.tenants, log: parts.log });
+  const connection = createWorkerConnection(parts.config.redisUrl);
+  const started = startPrCleanupWorker({ connection, prefix, cleanup, ttlMs: parts.config.prImageTtlMs, log: parts.log }).catch((err: unknown) => {
+    parts.log.error({ err: err instanceof Error ? err.message : String(err) }, "PR image clean-up did not start: closed pull requests' images stay");
+    return undefined;
+  });
+  closers.push(async () => {
+    await (await started)?.close();
+    await connection.quit().catch(() => connection.disconnect());
+  });
+  return records;
 }
 
 function slotOfBuild(job: BuildJob): RunSlot {

@@ -1,8 +1,11 @@
 import { existsSync } from "node:fs";
 import { Probot, run } from "probot";
 import type { Logger, Options as ProbotOptions } from "probot";
-import { loadAppConfig } from "./app-config.js";
+import { installationBuildCap, loadAppConfig } from "./app-config.js";
 import type { AppConfig } from "./app-config.js";
+import { createOperatorRoutes, recordRole, redisCheck, startOperatorServer, watchSources } from "../metrics/index.js";
+import type { ReadinessCheck, ScrapeSources } from "../metrics/index.js";
+import { PrCleanupQueue } from "../cleanup/index.js";
 import { ConfigWorkerPool } from "../planner/index.js";
 import type { ConfigWork } from "../planner/index.js";
 import {
@@ -14,7 +17,7 @@ import {
   EventQueue,
   whenReady,
 } from "../queue/index.js";
-import type { BuildProcessor, BuildWorker, EnqueueBuild, EventProcessor, EventWorker, SupersedeListener, WithdrawBuild } from "../queue/index.js";
+import type { BuildProcessor, BuildWorker, CancelUnder, EnqueueBuild, EventProcessor, EventWorker, SupersedeListener, WithdrawBuild } from "../queue/index.js";
 import { quietAccessLog } from "./access-log.js";
 import { createApp } from "./app.js";
 import type { RouteHandler } from "./app.js";
@@ -28,6 +31,8 @@ export interface SharedParts {
   probot: Probot;
   enqueueBuild: EnqueueBuild;
   withdrawBuild: WithdrawBuild;
+  /** Ends the builds under a supersede key (a destroyed merge group's). */
+  cancelUnder?: CancelUnder;
   log: Probot["log"];
   /** For the planner: repository configs are read and applied in the app's worker threads (ConfigWorkerPool). */
   configWork?: ConfigWork;
@@ -49,21 +54,28 @@ export interface AppParts {
    * over): ends this attempt of each build still running, which the queue then resumes.
    */
   buildsLeftRunning?: (shared: Omit<SharedParts, "enqueueBuild" | "withdrawBuild">) => Promise<void>;
-  /** Extra HTTP routes (the log page). */
-  routes?: (shared: Omit<SharedParts, "enqueueBuild" | "withdrawBuild">) => RouteHandler[];
+  /** Extra HTTP routes (the log page); asked for only by roles that serve webhooks, so their code may load then. */
+  routes?: (shared: Omit<SharedParts, "enqueueBuild" | "withdrawBuild">) => RouteHandler[] | Promise<RouteHandler[]>;
+  /**
+   * What this role's metrics read at scrape time, and what its readiness needs beyond Redis (a worker: a healthy
+   * builder). Called once the role's workers are built.
+   */
+  observe?: (shared: Omit<SharedParts, "enqueueBuild" | "withdrawBuild">) => { sources?: ScrapeSources; checks?: ReadinessCheck[] };
 }
 
 export interface RunningApp {
   mode: "setup" | "running";
-  /** The HTTP port when the web role runs. */
+  /** The HTTP port: Probot's server (web and all roles), or the worker's operator listener. */
   port?: number;
   stop(): Promise<void>;
 }
 
 /**
- * A config check thread with no work for this long is stopped (the next check starts one: a few hundred ms).
- * Two idle threads hold 30-45 MB, more after a large config; a worker process otherwise spends its time building,
- * and the plan's threads are gone 2 s into the build (log flood: worker peak 179-185 MB with 10 s, 163 MB with 2 s).
+ * A config check thread that has checked a config and has had no work for this long is stopped, and one fresh
+ * thread is kept ready (starting one takes about 100 ms, a few hundred before the schema's validator was precompiled,
+ * and every push waited for it when none was kept: webhook → solve 1.7-2× the pre-redesign time). A thread holds
+ * about 15 MB, more after a large config; a worker process otherwise spends its time building, so they are gone 2 s
+ * into the build (log flood: worker peak 179-185 MB with 10 s, 163 MB with 2 s).
  */
 const CONFIG_THREAD_IDLE_MS = 2_000;
 
@@ -84,6 +96,14 @@ function probotLogOptions(env: NodeJS.ProcessEnv): Pick<ProbotOptions, "logForma
     ...(env.LOG_MESSAGE_KEY ? { logMessageKey: env.LOG_MESSAGE_KEY } : {}),
     ...(env.SENTRY_DSN ? { sentryDsn: env.SENTRY_DSN } : {}),
   };
+}
+
+/** PORT as Probot reads it (default 3000); 0 takes any free port. */
+function listenPort(env: NodeJS.ProcessEnv): number {
+  const raw = env.PORT?.trim() || "3000";
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`PORT must be a port number (0-65535), got ${JSON.stringify(raw)}`);
+  return port;
 }
 
 /**
@@ -135,16 +155,39 @@ export async function startBuildkitBot(
       throw new Error(`cannot reach Redis at ${String(config.describe().redisUrl)}: ${err.message}`);
     });
     let port: number | undefined;
+    // /metrics, /healthz and /readyz on every role: Probot's server for web and all, a listener of its own for a worker.
+    recordRole(config.role);
+    let startedUp = false;
+    const checks: ReadinessCheck[] = [{ name: "startup", check: async () => (startedUp ? undefined : "still starting") }, redisCheck(producer)];
+    const operator = createOperatorRoutes({ checks });
+    if (config.role === "worker") {
+      const server = await startOperatorServer({ route: operator, port: listenPort(env), ...(env.HOST ? { host: env.HOST } : {}) });
+      port = server.port;
+      stops.push(() => server.close());
+      log.info({ port }, "worker: /metrics, /healthz and /readyz listening");
+    }
 
     if (config.role !== "worker") {
-      const events = new EventQueue({ connection: producer, prefix: config.queuePrefix });
+      // The webhooks' own connection, auto-pipelined: the event-job adds of deliveries that arrive together go to
+      // Redis as one write and come back as one read, instead of a write, a Redis wake-up and a read each (at 1,000
+      // deliveries a second those per-add socket writes were the largest part of the web role's CPU). Each add keeps
+      // its own reply and error, so each delivery still gets its own 2xx or 503. Its own connection, so the build
+      // queue's commands on `producer` keep their order.
+      const ingest = createProducerConnection(config.redisUrl, { enableAutoPipelining: true });
+      stops.push(async () => ingest.disconnect());
+      await whenReady(ingest);
+      const events = new EventQueue({ connection: ingest, prefix: config.queuePrefix });
       stops.push(() => events.close());
       await events.ready();
+      // A closed pull request's images are cleaned by the worker role (src/cleanup).
+      const prClosed = new PrCleanupQueue({ connection: ingest, prefix: config.queuePrefix });
+      stops.push(() => prClosed.close());
       const appFn = createApp({
         store: events,
+        prClosed,
         appId: config.appId,
         gitBaseUrl: config.github.gitBaseUrl,
-        routes: parts.routes?.(base),
+        routes: [operator, ...((await parts.routes?.(base)) ?? [])],
         // Probot's defaults for both (its own middleware is replaced by our intake, see createApp).
         webhook: { path: env.WEBHOOK_PATH || "/api/github/webhooks", secret: env.WEBHOOK_SECRET || "development" },
         onClose: (close) => stops.push(close),
@@ -163,15 +206,17 @@ export async function startBuildkitBot(
         connection: producer,
         prefix: config.queuePrefix,
         supersedeListener: supersedeListener ?? { superseded: async (b) => log.warn({ buildId: b.buildId }, "superseded (no listener wired)") },
+        // Each account's cap on builds running at once, across every worker (the fair share, src/queue/fair-share.ts).
+        capOf: (repository) => installationBuildCap(config, { owner: repository.owner, installationId: repository.installationId }),
         log,
       });
       stops.push(() => builds.close());
-      const shared: SharedParts = { ...base, enqueueBuild: builds.enqueueBuild, withdrawBuild: builds.withdrawBuild };
+      const shared: SharedParts = { ...base, enqueueBuild: builds.enqueueBuild, withdrawBuild: builds.withdrawBuild, cancelUnder: builds.cancelUnder };
 
       if (parts.planner) {
         // Untrusted configs never run on this thread (it also serves the queues and, in role `all`, the webhooks).
         // One started now, so a deployment whose threads cannot start says so at once instead of on the first push;
-        // the others start when there is work, and idle ones stop after CONFIG_THREAD_IDLE_MS.
+        // the others start when there is work, and used ones stop after CONFIG_THREAD_IDLE_MS, one fresh one kept.
         const configWork = new ConfigWorkerPool({ limits: config.repoConfigLimits, size: Math.min(2, config.eventWorkerConcurrency), idleMs: CONFIG_THREAD_IDLE_MS, log });
         stops.push(() => configWork.close());
         await configWork.start();
@@ -220,6 +265,15 @@ export async function startBuildkitBot(
       }
     }
 
+    const observed = parts.observe?.(base);
+    checks.push(...(observed?.checks ?? []));
+    if (observed?.sources) {
+      const unwatch = watchSources(observed.sources);
+      stops.push(async () => unwatch());
+    }
+    // Stops run last to first: health answers 503 before anything else stops.
+    stops.push(async () => operator.stopping());
+    startedUp = true;
     return { mode: "running", port, stop: stopAll };
   } catch (err) {
     await stopAll();

@@ -17,7 +17,7 @@ import {
   readSecretEnv,
   readSecretFile,
 } from "./build-options.js";
-import type { BuildContext, BuildOutput, BuildRequest, CacheEntry, RegistryCredential } from "./build-request.js";
+import type { AttestationRequest, BuildContext, BuildOutput, BuildRequest, CacheEntry, RegistryCredential } from "./build-request.js";
 import { InvalidOptionError } from "./errors.js";
 
 export interface GitHubSourceOptions {
@@ -52,6 +52,7 @@ export class BuildConfig {
   private readonly exports: CacheEntry[] = [];
   private cacheOff = false;
   private alwaysPull = false;
+  private readonly attestations: AttestationRequest = {};
   private tags: string[] = [];
   private pushing = false;
   private explicitOutput: BuildOutput | undefined;
@@ -159,6 +160,20 @@ export class BuildConfig {
   }
 
   /** Image names; with no explicit output, tags mean an image output. */
+  /** A SLSA provenance attestation pushed with the image (`--provenance mode=min|max`); needs BuildKit v0.11+. */
+  provenance(mode: "min" | "max"): this {
+    if (mode !== "min" && mode !== "max") throw new InvalidOptionError("provenance()", `provenance() "${String(mode)}": expected min or max`);
+    this.attestations.provenance = mode;
+    return this;
+  }
+
+  /** An SBOM attestation by BuildKit's default scanner image, which the daemon must be able to pull. */
+  sbom(on = true): this {
+    if (on) this.attestations.sbom = true;
+    else delete this.attestations.sbom;
+    return this;
+  }
+
   tag(...names: string[]): this {
     this.tags = checkImageNames([...this.tags, ...names], "tag()");
     return this;
@@ -205,6 +220,7 @@ export class BuildConfig {
     if (this.exports.length > 0) request.cacheExports = this.exports.map(copyEntry);
     if (this.cacheOff) request.noCache = true;
     if (this.alwaysPull) request.pull = true;
+    if (this.attestations.provenance || this.attestations.sbom) request.attestations = { ...this.attestations };
     const output = combineOutput(this.explicitOutput, this.pushing, this.tags);
     if (output) request.output = output;
     if (this.credentials.length > 0) request.registryAuth = this.credentials.map((c) => ({ ...c }));

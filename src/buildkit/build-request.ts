@@ -45,6 +45,12 @@ export type BuildOutput =
       push: boolean;
       /** Plain-HTTP or self-signed registry. */
       insecure?: boolean;
+      /**
+       * Push to each name's repository by digest only, no tag (`push-by-digest`, `name-canonical`): a part of an
+       * image whose index is written afterwards (see `pushImageIndex`). Needs `push`; a daemon that pushes through
+       * the Engine API (Docker Engine's classic store) refuses it.
+       */
+      pushByDigest?: boolean;
     }
   | { type: "local"; dest: string }
   | { type: "tar"; dest: string };
@@ -69,6 +75,19 @@ export interface BuildRequest {
   cacheImports?: CacheEntry[];
   cacheExports?: CacheEntry[];
   output?: BuildOutput;
+  /**
+   * Attestations the image exporter pushes with the image (`attest:provenance=mode=…`, `attest:sbom`): the image is
+   * then an index with an `unknown/unknown` attestation manifest per platform. Needs BuildKit v0.11+ and an
+   * exporter that writes an index (`DaemonCapabilities.attestations`); refused otherwise.
+   */
+  attestations?: AttestationRequest;
+}
+
+export interface AttestationRequest {
+  /** SLSA provenance: `min` (materials, timestamps) or `max` (also build args, the Dockerfile, layer sources). */
+  provenance?: "min" | "max";
+  /** An SBOM by BuildKit's default scanner image, which the daemon must be able to pull. */
+  sbom?: boolean;
 }
 
 export interface BuildTimings {

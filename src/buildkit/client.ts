@@ -76,6 +76,15 @@ export class BuildKitClient {
     return this.identity.profile;
   }
 
+  /**
+   * The channel's connection is up now (READY), so the client can be kept and used again without connecting. False
+   * once closed, or after the daemon went away: grpc-js would reconnect on the next call, but a keeper that connects
+   * afresh learns at once whether the daemon refuses, and identifies whatever daemon answers there now.
+   */
+  get connected(): boolean {
+    return !this.closed && this.control.getChannel().getConnectivityState(false) === grpc.connectivityState.READY;
+  }
+
   /** Which daemon answers, its workers and version. */
   async health(): Promise<DaemonHealth> {
     const deadline = (): number => Date.now() + this.timeoutMs;

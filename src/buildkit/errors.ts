@@ -78,14 +78,22 @@ export class InvalidOptionError extends InvalidRequestError {
   }
 }
 
+/**
+ * Why the git context could not be fetched: the git host unreachable from the daemon, the ref missing, or access
+ * refused (a wrong, expired or revoked token, or a repository the token does not reach).
+ */
+export type GitCloneFailure = "unreachable" | "missing-ref" | "refused";
+
 /** The daemon could not fetch the git context: wrong or missing token, unknown repository or ref. */
 export class GitCloneRefusedError extends BuildKitError {
+  readonly failure: GitCloneFailure;
   constructor(
     readonly remote: string,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; failure?: GitCloneFailure },
   ) {
     super(BuildKitErrorCode.GitCloneRefused, message, options);
+    this.failure = options?.failure ?? "refused";
   }
 }
 
@@ -105,6 +113,25 @@ export class DockerfileParseError extends BuildKitError {
     options?: { cause?: unknown },
   ) {
     super(BuildKitErrorCode.DockerfileParse, message, options);
+  }
+}
+
+/**
+ * The Dockerfile's build checks found violations and `BUILDKIT_DOCKERFILE_CHECK` asked for `error=true`, so
+ * BuildKit (v0.14+) stopped before building anything: "lint violation found for rules: …". The findings
+ * themselves arrive as progress warnings, one per rule and line.
+ */
+export class DockerfileChecksFailedError extends DockerfileParseError {
+  constructor(
+    /** Rule names, e.g. `FromAsCasing`, as the daemon listed them. */
+    readonly rules: string[],
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `the Dockerfile's build checks found violations${rules.length > 0 ? ` of ${rules.join(", ")}` : ""}; with BUILDKIT_DOCKERFILE_CHECK error=true any finding fails the build before anything is exported`,
+      undefined,
+      options,
+    );
   }
 }
 

@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
+import type * as protoLoader from "@grpc/proto-loader";
 import type { ProtoGrpcType as ControlProto } from "./generated/control.js";
 import type { ProtoGrpcType as SecretsProto } from "./generated/secrets.js";
 import type { ProtoGrpcType as AuthProto } from "./generated/auth.js";
@@ -8,7 +8,7 @@ import type { ProtoGrpcType as FileSyncProto } from "./generated/filesync.js";
 import type { ProtoGrpcType as HealthProto } from "./generated/health.js";
 import type { ProtoGrpcType as StatusProto } from "./generated/google_rpc_status.js";
 import type { ProtoGrpcType as ContentProto } from "./generated/content.js";
-import { DESCRIPTORS_JSON } from "./generated/descriptors.js";
+import { packageDefinition } from "./proto-definitions.js";
 
 /** Where our own trimmed .proto files live in a checkout (`scripts/proto-descriptors.mjs` compiles them). */
 export const PROTO_DIR = fileURLToPath(new URL("../../proto/", import.meta.url));
@@ -37,11 +37,11 @@ let definition: protoLoader.PackageDefinition | undefined;
 let cache: Protos | undefined;
 
 function allDefinitions(): protoLoader.PackageDefinition {
-  // Every .proto resolved into one protobufjs root at `npm run proto:gen` time: start-up parses no .proto text.
-  definition ??= protoLoader.fromJSON(JSON.parse(DESCRIPTORS_JSON) as DescriptorsJson, LOADER_OPTIONS);
+  // Every .proto resolved and its coders compiled at `npm run proto:gen` time: start-up parses no .proto text,
+  // generates no code and builds no descriptors until something reads one (proto-definitions.ts).
+  definition ??= packageDefinition(LOADER_OPTIONS);
   return definition;
 }
-type DescriptorsJson = Parameters<typeof protoLoader.fromJSON>[0];
 
 /**
  * Every proto's gRPC object, loaded once per process. One package definition holds all files, so each field is

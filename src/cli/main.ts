@@ -4,10 +4,9 @@ import type * as Library from "@buildkit-bot/buildkit";
 import type { BuildRequest, BuildResult } from "@buildkit-bot/buildkit";
 import type { BuildCommand, HealthCommand } from "./cli-command.js";
 import { readCommandLine } from "./command-line.js";
-import { dockerfileExcerpt } from "./dockerfile-excerpt.js";
 import { ExitCode } from "./exit-codes.js";
+import { answerIsIPv6WithoutPattern } from "./quick-ipv6-check.js";
 import type { ParseEnvironment } from "./parse-command.js";
-import { ttyProgress } from "./tty-progress.js";
 import { UsageError } from "./usage-error.js";
 
 type Lib = typeof Library;
@@ -36,6 +35,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.stdout.write(line.text);
       return ExitCode.Ok;
     }
+    answerIsIPv6WithoutPattern();
     const [loaded, { commandOf }] = await Promise.all([import("@buildkit-bot/buildkit"), import("./parse-command.js")]);
     lib = loaded;
     try {
@@ -81,7 +81,7 @@ async function runHealth(lib: Lib, command: HealthCommand, io: CliIo): Promise<n
     }
     return ExitCode.Ok;
   } catch (error) {
-    return reportFailure(lib, error, { json: command.json, logShown: false }, io);
+    return await reportFailure(lib, error, { json: command.json, logShown: false }, io);
   } finally {
     await client?.close();
   }
@@ -96,7 +96,7 @@ async function runBuild(lib: Lib, command: BuildCommand, io: CliIo): Promise<num
     }
   }
   let client: Library.BuildKitClient | undefined;
-  const progress = progressHandler(lib, command, io);
+  const progress = await progressHandler(lib, command, io);
   const dockerfileText = localDockerfileText(command.request);
   try {
     client = await connect(lib, command.addr, io);
@@ -110,7 +110,7 @@ async function runBuild(lib: Lib, command: BuildCommand, io: CliIo): Promise<num
     return ExitCode.Ok;
   } catch (error) {
     progress.stop();
-    return reportFailure(lib, error, { json: command.json, logShown: progress.showsFailedLog, dockerfileText: await dockerfileText }, io);
+    return await reportFailure(lib, error, { json: command.json, logShown: progress.showsFailedLog, dockerfileText: await dockerfileText }, io);
   } finally {
     await client?.close();
   }
@@ -124,12 +124,15 @@ interface ProgressView {
   showsFailedLog: boolean;
 }
 
-function progressHandler(lib: Lib, command: BuildCommand, io: CliIo): ProgressView {
+// The terminal view and the Dockerfile excerpt load only when used: every module a run loads costs start-up time.
+async function progressHandler(lib: Lib, command: BuildCommand, io: CliIo): Promise<ProgressView> {
   const stderr = io.stderr as NodeJS.WriteStream;
   const mode = command.progress === "auto" ? (stderr.isTTY ? "tty" : "plain") : command.progress;
   switch (mode) {
-    case "tty":
+    case "tty": {
+      const { ttyProgress } = await import("./tty-progress.js");
       return { ...ttyProgress(stderr), showsFailedLog: false };
+    }
     case "plain": {
       const plain = lib.consoleProgress(stderr);
       return { handler: plain, stop: () => plain.end(), showsFailedLog: true };
@@ -164,7 +167,7 @@ interface FailureView {
   dockerfileText?: string;
 }
 
-function reportFailure(lib: Lib, error: unknown, view: FailureView, io: CliIo): number {
+async function reportFailure(lib: Lib, error: unknown, view: FailureView, io: CliIo): Promise<number> {
   const exitCode =
     error instanceof lib.ConnectionError
       ? ExitCode.DaemonUnreachable
@@ -190,6 +193,7 @@ function reportFailure(lib: Lib, error: unknown, view: FailureView, io: CliIo): 
   }
   const location = error instanceof lib.StepFailedError || error instanceof lib.DockerfileParseError ? error.location : undefined;
   if (location && view.dockerfileText !== undefined) {
+    const { dockerfileExcerpt } = await import("./dockerfile-excerpt.js");
     text += dockerfileExcerpt(view.dockerfileText, location)
       .map((line) => `${line}\n`)
       .join("");

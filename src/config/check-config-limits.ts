@@ -61,6 +61,16 @@ export function configLimitViolations(data: unknown, limits: ConfigLimits): Limi
         });
       }
     }
+    if (isRecord(image.labels)) {
+      const keys = Object.keys(image.labels);
+      if (keys.length > limits.labelsPerImage) {
+        out.push({
+          keyPath: [...at, "labels"],
+          keyOf: keys[limits.labelsPerImage]!,
+          message: `images[${index}].labels: ${entries(keys.length, limits.labelsPerImage)}`,
+        });
+      }
+    }
   });
   return out;
 }

@@ -62,6 +62,11 @@ export const CONFIG_LIMIT_SPECS = {
     what: "entries in an image's `build_args`",
     schema: [{ pointer: "/$defs/image/properties/build_args", keyword: "maxProperties" }],
   },
+  labelsPerImage: {
+    default: 50,
+    what: "entries in an image's `labels`",
+    schema: [{ pointer: "/$defs/image/properties/labels", keyword: "maxProperties" }],
+  },
   // The backstop behind the limits above: the file is checked (and its path filters and tags applied) in a worker
   // thread, stopped when it runs past either of these. The largest file the defaults allow needs about 0.5 s and
   // 40 MB there at worst; a real config a few milliseconds and a few MB.
@@ -174,6 +179,20 @@ export function schemaWithLimits(schema: Record<string, unknown>, limits: Config
       const node = schemaNode(copy, pointer);
       if (node) node[keyword] = limits[name];
     }
+  }
+  return copy;
+}
+
+/**
+ * A copy of the shipped schema without the limit keywords of the table: what a repository's config is validated
+ * against. configLimitViolations has checked the same counts and lengths against the account's limits before the
+ * schema runs (at least as strictly: it counts UTF-16 units where the schema counts code points), so those keywords
+ * could never fail there, and one validator, compiled ahead of time, serves every set of limits.
+ */
+export function schemaWithoutLimits(schema: Record<string, unknown>): Record<string, unknown> {
+  const copy = structuredClone(schema);
+  for (const name of CONFIG_LIMIT_NAMES) {
+    for (const { pointer, keyword } of CONFIG_LIMIT_SPECS[name].schema) delete schemaNode(copy, pointer)?.[keyword];
   }
   return copy;
 }

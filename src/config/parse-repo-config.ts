@@ -5,7 +5,7 @@ import { ConfigError, REPO_CONFIG_PATH } from "./config-error.js";
 import type { ConfigIssue } from "./config-error.js";
 import { DEFAULT_CONFIG_LIMITS } from "./config-limits.js";
 import type { ConfigLimits } from "./config-limits.js";
-import { repoConfigValidator } from "./config-schema.js";
+import { repoConfigShapeValidator } from "./config-schema.js";
 import type { SchemaError } from "./config-schema.js";
 import { globExpansionCount, globProblem, refGlobProblem } from "./path-filter.js";
 import type { CacheSetting, ImageConfig, RepoConfig } from "./repo-config.js";
@@ -22,12 +22,17 @@ interface RawImage {
   target?: string;
   platforms?: string[];
   build_args?: Record<string, string | number | boolean>;
+  labels?: Record<string, string | number | boolean>;
   paths?: string[];
   tags?: string[];
   push?: { branches?: string[]; tags?: string[]; pull_requests?: boolean };
   cache?: boolean | { ref: string };
   repository?: string;
   secrets?: string[];
+  checks?: { fail_on?: "none" | "warning" };
+  merge_queue?: { reuse?: boolean };
+  provenance?: { pushes?: "max" | "min" | "none"; pull_requests?: "min" | "none" };
+  sbom?: boolean;
 }
 
 interface RawConfig {
@@ -120,7 +125,7 @@ export function parseRepoConfig(text: string, opts: { path?: string; limits?: Co
     throw new ConfigError(sortIssues(overLimit.map((v) => issue(locator.locate(v.keyPath, v.keyOf), v.message))));
   }
 
-  const validate = repoConfigValidator(limits);
+  const validate = repoConfigShapeValidator();
   const issues: ConfigIssue[] = [];
   // Images the schema rejects are not checked further; the others are, so one round of fixes covers them all.
   const invalidImages = new Set<number>();
@@ -209,6 +214,7 @@ function resolveImage(
     ...(img.target !== undefined ? { target: img.target } : {}),
     platforms,
     buildArgs,
+    ...(img.labels !== undefined && Object.keys(img.labels).length > 0 ? { labels: Object.fromEntries(Object.entries(img.labels).map(([k, v]) => [k, String(v)])) } : {}),
     paths: img.paths ?? [],
     ...(img.tags !== undefined ? { tags: img.tags } : {}),
     push: {
@@ -218,8 +224,17 @@ function resolveImage(
     },
     cache: cacheSetting(img.cache, [...at, "cache", "ref"], report),
     ...(img.repository !== undefined ? { repository: img.repository } : {}),
+    ...(img.checks?.fail_on === "warning" ? { checksFailOn: "warning" as const } : {}),
+    ...(img.merge_queue?.reuse === false ? { mergeQueueReuse: false as const } : {}),
+    ...provenanceSetting(img.provenance),
+    ...(img.sbom === true ? { sbom: true as const } : {}),
     line,
   };
+}
+
+function provenanceSetting(raw: RawImage["provenance"]): Pick<ImageConfig, "provenance"> {
+  if (raw?.pushes === undefined && raw?.pull_requests === undefined) return {};
+  return { provenance: { ...(raw.pushes !== undefined ? { pushes: raw.pushes } : {}), ...(raw.pull_requests !== undefined ? { pullRequests: raw.pull_requests } : {}) } };
 }
 
 /** Reports bad globs of one list, and the list as a whole expanding (through braces) past `maxExpansions` globs. */
@@ -407,6 +422,12 @@ function schemaIssues(errors: SchemaError[], locator: YamlLocator): LocatedMessa
         out.push({ at: locator.locate([...keyPath, later]), message: `${where}${JSON.stringify((e.data as unknown[])[later])} is listed twice` });
         break;
       }
+      case "enum":
+        out.push({
+          at: locator.locate(keyPath),
+          message: `${where}must be one of ${((e.params as { allowedValues: unknown[] }).allowedValues).map((v) => JSON.stringify(v)).join(", ")} (got ${describeValue(e.data)})`,
+        });
+        break;
       case "minItems":
         out.push({ at: locator.locate(keyPath), message: `${where}must list at least ${String(e.params.limit)} item` });
         break;

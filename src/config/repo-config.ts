@@ -20,6 +20,14 @@ export type CacheSetting =
   /** One fixed cache reference shared by every ref. */
   | { kind: "fixed"; ref: string };
 
+/** Which SLSA provenance attestation an image carries, per kind of build. */
+export interface ProvenanceSetting {
+  /** Builds of branches and tags; default `max`. */
+  pushes?: "max" | "min" | "none";
+  /** Pull requests' images; default `min`. */
+  pullRequests?: "min" | "none";
+}
+
 export interface ImageConfig {
   name: string;
   /** Relative to the repository root, normalised, "" = root. */
@@ -29,6 +37,8 @@ export interface ImageConfig {
   target?: string;
   platforms: string[];
   buildArgs: Record<string, string>;
+  /** Image labels from the file (the default OCI labels are added by the worker); absent when none. */
+  labels?: Record<string, string>;
   /** Path globs in file order; empty = every change builds. */
   paths: string[];
   /** Tag templates as written; undefined = the defaults of the ref kind. */
@@ -43,6 +53,14 @@ export interface ImageConfig {
   secrets?: string[];
   /** 1-based line of each `secrets` entry (the grant check points there). */
   secretLines?: number[];
+  /** `checks.fail_on: warning`: any Dockerfile build check finding fails the build (absent = findings are only reported). */
+  checksFailOn?: "warning";
+  /** `provenance:` as the file sets it (absent keys: branch and tag pushes `max`, pull requests `min`). */
+  provenance?: ProvenanceSetting;
+  /** `sbom: true`: BuildKit's `attest:sbom` is passed through (absent = no SBOM). */
+  sbom?: true;
+  /** `merge_queue.reuse: false`: merge groups build this image even when their pull request's image could be copied (absent = reuse). */
+  mergeQueueReuse?: false;
   /** 1-based lines of `repository:` and `cache.ref` when the file sets them (the namespace check points there). */
   refLines?: { repository?: number; cacheRef?: number };
 }

@@ -1,5 +1,6 @@
 import { clipChars, stripAnsi, tailUtf8 } from "../text/index.js";
 import { REBUILD_ACTIONS } from "./check-run-actions.js";
+import { checkRunName, statusContext } from "./check-run-names.js";
 import {
   renderCancelled,
   renderFailed,
@@ -13,6 +14,7 @@ import {
   type BuildProgress,
   type BuildSuccess,
   type CheckRunOutput,
+  type DockerfileFinding,
 } from "./check-run-output.js";
 import type { OctokitRequest } from "./octokit-request.js";
 import type { WriteBudget, WriteKind } from "./write-budget.js";
@@ -55,8 +57,25 @@ export interface CheckRunAnnotation {
 }
 
 export const ANNOTATIONS_PER_REQUEST = 50;
-export const checkRunName = (image: string): string => `buildkit-bot / ${image}`;
-export const statusContext = (image: string): string => `buildkit-bot/${image}`;
+
+/** A warning annotation per Dockerfile check finding that names its lines: the rule, what it found, its documentation. */
+function findingAnnotations(findings: readonly DockerfileFinding[]): CheckRunAnnotation[] {
+  return findings.flatMap((f) =>
+    f.location
+      ? [
+          {
+            path: f.location.file,
+            start_line: f.location.startLine,
+            end_line: Math.max(f.location.startLine, f.location.endLine),
+            annotation_level: "warning" as const,
+            title: clipChars(`Dockerfile check: ${f.rule}`, 255),
+            message: clipChars(`${f.rule}: ${stripAnsi(f.message)}${f.url ? `\n${f.url}` : ""}`, 4000),
+            ...(f.description ? { raw_details: clipChars(stripAnsi(f.description), 4000) } : {}),
+          },
+        ]
+      : [],
+  );
+}
 
 type StatusState = "error" | "failure" | "pending" | "success";
 
@@ -78,6 +97,8 @@ export class BuildCheckRun {
   readonly #checkRunIdLater: Promise<number | undefined> | undefined;
   #finished = false;
   #lastProgressAt = Number.NEGATIVE_INFINITY;
+  /** When the solve began; repeated in the completion, since the `in_progress` update may have been superseded. */
+  #startedAt: string | undefined;
   #lastProgressSummary: string | undefined;
   /** One queue per resource: the check run's writes keep their order, and so do the status's. */
   readonly #sending = { run: Promise.resolve() as Promise<unknown>, status: Promise.resolve() as Promise<unknown> };
@@ -136,11 +157,12 @@ export class BuildCheckRun {
     const output = renderProgress(this.#target.image, progress);
     this.#lastProgressAt = this.#now();
     this.#lastProgressSummary = output.summary;
+    this.#startedAt = new Date(this.#now()).toISOString();
     // Two resources, so no order between them to keep: both go out at once.
     const results = await Promise.allSettled([
       this.#patch("intermediate", {
         status: "in_progress",
-        started_at: new Date(this.#now()).toISOString(),
+        started_at: this.#startedAt,
         details_url: this.#target.detailsUrl,
         output,
       }),
@@ -166,7 +188,7 @@ export class BuildCheckRun {
 
   async succeeded(result: BuildSuccess): Promise<void> {
     const output = renderSucceeded(this.#target.image, result);
-    await this.#complete("success", output, []);
+    await this.#complete("success", output, findingAnnotations(result.findings ?? []));
     await this.#status("final", "success", `${output.title}${result.cachedSteps ? `, ${result.cachedSteps} steps cached` : ""}`);
   }
 
@@ -187,7 +209,7 @@ export class BuildCheckRun {
         ...(lastLines ? { raw_details: lastLines } : {}),
       });
     }
-    annotations.push(...(failure.annotations ?? []));
+    annotations.push(...(failure.annotations ?? []), ...findingAnnotations(failure.findings ?? []));
     await this.#complete("failure", output, annotations);
     const exit = failure.exitCode !== undefined ? ` (exit ${failure.exitCode})` : "";
     await this.#status("final", "failure", failure.step ? `Failed at ${failure.step}${exit}` : `Failed: ${failure.message}`);
@@ -269,6 +291,7 @@ export class BuildCheckRun {
     await this.#patch("final", {
       status: "completed",
       conclusion,
+      ...(this.#startedAt ? { started_at: this.#startedAt } : {}),
       completed_at: new Date(this.#now()).toISOString(),
       details_url: this.#target.detailsUrl,
       output: { ...output, ...(first ? { annotations: first } : {}) },

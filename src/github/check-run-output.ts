@@ -1,4 +1,10 @@
 import { clipChars, headUtf8, stripAnsi, tailUtf8 } from "../text/index.js";
+import { renderCacheReport } from "./cache-report-output.js";
+import type { CacheReport } from "./cache-report-output.js";
+import { renderProvenance } from "./provenance-output.js";
+import type { ProvenanceReport } from "./provenance-output.js";
+import { renderSizeDiff } from "./size-diff-output.js";
+import type { SizeDiff } from "./size-diff-output.js";
 
 /** GitHub's check-run output fields take 65,535 characters; we promise 65,535 bytes, which is stricter. */
 export const MAX_OUTPUT_BYTES = 65_535;
@@ -32,8 +38,38 @@ export interface BuildSuccess {
   stepsTotal: number;
   cachedSteps: number;
   platforms?: string[];
+  /** Which builder built each platform, when the image was split over several builders. */
+  builtOn?: Array<{ platform: string; builder: string }>;
   /** Planned tags not moved, with why (the branch they follow had moved past the commit when the build started). */
   leftOut?: { tags: string[]; reason: string };
+  /** What BuildKit's Dockerfile build checks found (each also an annotation). */
+  findings?: readonly DockerfileFinding[];
+  /** Said once: the config's `checks.fail_on` could not be applied (the builder runs no checks). */
+  checksNote?: string;
+  /** Each Dockerfile step cached or ran, the time the cache saved, and why the first re-run step ran. */
+  cacheReport?: CacheReport;
+  /** The provenance attestation pushed with the image, or why there is none. */
+  provenance?: ProvenanceReport;
+  /** A merge group's image copied from the pull request build of the same tree and image config: nothing was built. */
+  reusedFrom?: { sha: string; pr: number };
+  /** Why a merge group's image was built rather than copied from its pull request's build. */
+  reuseNote?: string;
+  /** The pushed image's size and layers against the base branch's image. */
+  sizeDiff?: SizeDiff;
+}
+
+/** One finding of BuildKit's Dockerfile build checks (a `StatusResponse.warnings` entry). */
+export interface DockerfileFinding {
+  /** The rule, e.g. `FromAsCasing`. */
+  rule: string;
+  /** BuildKit's short text after the rule's name, e.g. `'as' and 'FROM' keywords' casing do not match (line 1)`. */
+  message: string;
+  /** What the rule is about (BuildKit's `detail`). */
+  description?: string;
+  /** The rule's documentation. */
+  url?: string;
+  /** The Dockerfile lines, the path from the repository root; absent when the daemon gave none. */
+  location?: FailureLocation;
 }
 
 export interface FailureLocation {
@@ -56,6 +92,10 @@ export interface BuildFailure {
   attempts?: BuildAttempts;
   stepsDone?: number;
   stepsTotal?: number;
+  /** What BuildKit's Dockerfile build checks found before the failure (each also an annotation). */
+  findings?: readonly DockerfileFinding[];
+  /** The steps before the failure: cached or ran, and why the first one ran again. */
+  cacheReport?: CacheReport;
 }
 
 /** How many attempts a build took and why each earlier one ended ("the builder was lost"). */
@@ -91,10 +131,29 @@ const attemptsNote = (attempts: BuildAttempts | undefined): string => {
 const code = (s: string) => `\`${s.replace(/`/g, "'")}\``;
 
 function fence(body: string): { open: string; close: string } {
-  const longest = Math.max(2, ...[...body.matchAll(/`+/g)].map((m) => m[0].length));
+  // A loop, not Math.max(...runs): a log with ~100,000 backtick runs overflowed the stack as spread arguments.
+  let longest = 2;
+  for (const m of body.matchAll(/`+/g)) longest = Math.max(longest, m[0].length);
   const f = "`".repeat(longest + 1);
   return { open: `${f}text\n`, close: `\n${f}` };
 }
+
+/** `sha256:` and the first 12 hex digits, as `docker images` shows an id. */
+const shortDigest = (digest: string): string => clipChars(digest, 20);
+
+/** A fenced block: it scrolls instead of wrapping on a phone, and GitHub gives it a copy button. */
+function codeBlock(body: string, lang: string): string[] {
+  const { open, close } = fence(body);
+  return [`${open.replace(/text\n$/, lang)}`, body, close.slice(1)];
+}
+
+/** The image's first tag's repository pinned to `digest`, as a command to copy. */
+const pullByDigest = (tags: readonly string[], digest: string): string[] => [
+  "",
+  "Pull by digest:",
+  "",
+  ...codeBlock(`docker pull ${(tags[0] ?? "").replace(/:[^:/]+$/, "")}@${digest}`, "sh"),
+];
 
 /** Keeps a summary within the byte budget, cutting on a character boundary. */
 function fit(summary: string): string {
@@ -105,7 +164,7 @@ function fit(summary: string): string {
 const stepsLine = (done: number, total: number, cached: number) => `${done}/${total} steps done, ${cached} cached`;
 
 export function renderQueued(image: string): CheckRunOutput {
-  return { title: "Queued", summary: `Waiting for a builder for ${code(image)}.` };
+  return { title: "Queued", summary: fit(`Waiting for a builder for ${code(image)}.`) };
 }
 
 /** A failed attempt that the queue will retry. */
@@ -114,13 +173,14 @@ export function renderRetrying(image: string, note: string): CheckRunOutput {
 }
 
 export function renderProgress(image: string, p?: BuildProgress): CheckRunOutput {
-  if (!p) return { title: "Building", summary: `Building ${code(image)}.` };
+  if (!p) return { title: "Building", summary: fit(`Building ${code(image)}.`) };
   const lines = [`Building ${code(image)}: ${stepsLine(p.stepsDone, p.stepsTotal, p.cachedSteps)}.`];
   if (p.currentStep) lines.push("", `Now: ${code(clipChars(p.currentStep, 200))}`);
   return { title: `Building (${p.stepsDone}/${p.stepsTotal})`, summary: fit(lines.join("\n")) };
 }
 
 export function renderSucceeded(image: string, r: BuildSuccess): CheckRunOutput {
+  if (r.reusedFrom) return renderReused(image, r, r.reusedFrom);
   const lines = [
     `${r.pushed ? "Built and pushed" : "Built"} ${code(image)} in ${formatDuration(r.durationMs)}${attemptsNote(r.attempts)}.`,
     "",
@@ -128,16 +188,39 @@ export function renderSucceeded(image: string, r: BuildSuccess): CheckRunOutput 
     `|---|---|`,
     `| Steps | ${stepsLine(r.stepsDone, r.stepsTotal, r.cachedSteps)} |`,
   ];
-  if (r.digest) lines.push(`| Digest | ${code(r.digest)} |`);
+  // On a phone the full digest would make this table scroll: it is whole in the pull command below.
+  if (r.digest) lines.push(`| Digest | ${code(r.tags.length > 0 ? shortDigest(r.digest) : r.digest)} |`);
   if (r.platforms?.length) lines.push(`| Platforms | ${r.platforms.map(code).join(", ")} |`);
+  if (r.builtOn?.length) lines.push(`| Builders | ${r.builtOn.map((b) => `${code(b.platform)} on ${code(b.builder)}`).join(", ")} |`);
   if (r.tags.length > 0) {
     lines.push("", r.pushed ? "**Pushed**" : "**Tagged (not pushed)**", "", ...r.tags.map((t) => `- ${code(t)}`));
-    if (r.digest) lines.push("", `Pull by digest: ${code(`${(r.tags[0] ?? "").replace(/:[^:/]+$/, "")}@${r.digest}`)}`);
+    if (r.digest) lines.push(...pullByDigest(r.tags, r.digest));
   }
   if (r.leftOut && r.leftOut.tags.length > 0) {
     lines.push("", `Not moved, because ${r.leftOut.reason}: ${r.leftOut.tags.map(code).join(", ")}`);
   }
-  return { title: `Built in ${formatDuration(r.durationMs)}${attemptsNote(r.attempts)}`, summary: fit(lines.join("\n")) };
+  lines.push(...renderCacheReport(r.cacheReport));
+  lines.push(...renderSizeDiff(r.sizeDiff));
+  lines.push(...renderProvenance(r.provenance));
+  lines.push(...renderFindings(r.findings ?? [], r.checksNote));
+  if (r.reuseNote) lines.push("", `Not reused from the pull request's build: ${stripAnsi(r.reuseNote)}`);
+  const found = r.findings?.length ? `, ${countOf(r.findings.length, "Dockerfile check warning")}` : "";
+  return { title: `Built in ${formatDuration(r.durationMs)}${attemptsNote(r.attempts)}${found}`, summary: fit(lines.join("\n")) };
+}
+
+/** A merge group's image that is its pull request's image: where it came from, and the tags it was copied to. */
+function renderReused(image: string, r: BuildSuccess, from: { sha: string; pr: number }): CheckRunOutput {
+  const lines = [
+    `Reused ${code(image)} from the build of PR #${from.pr} at ${code(from.sha)}: the merge group's commit has the same tree and the image the same config, so nothing was built.`,
+    "",
+    `| | |`,
+    `|---|---|`,
+  ];
+  if (r.digest) lines.push(`| Digest | ${code(r.tags.length > 0 ? shortDigest(r.digest) : r.digest)} |`);
+  if (r.platforms?.length) lines.push(`| Platforms | ${r.platforms.map(code).join(", ")} |`);
+  lines.push(`| Revision label | ${code(from.sha)} (the pull request's commit) |`);
+  if (r.tags.length > 0) lines.push("", "**Tagged**", "", ...r.tags.map((t) => `- ${code(t)}`), ...(r.digest ? pullByDigest(r.tags, r.digest) : []));
+  return { title: `Reused from PR #${from.pr} (${from.sha.slice(0, 7)}) in ${formatDuration(r.durationMs)}`, summary: fit(lines.join("\n")) };
 }
 
 /** The end of the log that fits in `output.text` (≤ 65,535 bytes), marked at the top when cut. */
@@ -166,9 +249,36 @@ export function renderFailed(image: string, f: BuildFailure): CheckRunOutput {
   ];
   if (f.stepsDone !== undefined && f.stepsTotal !== undefined) lines.push("", `${f.stepsDone}/${f.stepsTotal} steps done before the failure.`);
   if (f.durationMs !== undefined) lines.push("", `Ran for ${formatDuration(f.durationMs)}${attemptsNote(f.attempts)}.`);
+  lines.push(...renderCacheReport(f.cacheReport));
+  lines.push(...renderFindings(f.findings ?? []));
   const title = f.step ? clipChars(`Failed: ${f.step}`, 120) : "Build failed";
   const text = renderLogTail(f.log);
   return { title, summary: fit(lines.join("\n")), ...(text ? { text } : {}) };
+}
+
+/** Findings listed in the summary; the rest are still annotations. */
+const FINDINGS_LISTED = 30;
+
+const countOf = (n: number, what: string): string => `${n} ${what}${n === 1 ? "" : "s"}`;
+
+/** A cell of a Markdown table: one line, no column break. */
+const cell = (text: string): string => clipChars(stripAnsi(text).replace(/\s+/g, " ").replace(/\|/g, "\\|"), 300);
+
+/** The summary's "Dockerfile checks" section: how many findings, a table of them, and the note, if any. */
+function renderFindings(findings: readonly DockerfileFinding[], note?: string): string[] {
+  if (findings.length === 0 && !note) return [];
+  const lines = ["", `**Dockerfile checks:** ${findings.length === 0 ? "no findings" : countOf(findings.length, "finding")}`];
+  if (findings.length > 0) {
+    lines.push("", "| Rule | Where | Finding |", "|---|---|---|");
+    for (const f of findings.slice(0, FINDINGS_LISTED)) {
+      const rule = f.url && /^https:\/\//.test(f.url) ? `[${cell(f.rule)}](${f.url.replace(/[()\s]/g, encodeURIComponent)})` : cell(f.rule);
+      const where = f.location ? code(`${f.location.file}:${f.location.startLine}`) : "";
+      lines.push(`| ${rule} | ${where} | ${cell(f.message)} |`);
+    }
+    if (findings.length > FINDINGS_LISTED) lines.push("", `…and ${findings.length - FINDINGS_LISTED} more, each an annotation.`);
+  }
+  if (note) lines.push("", `> ${cell(note)}`);
+  return lines;
 }
 
 export function renderCancelled(reason: string): CheckRunOutput {

@@ -1,13 +1,20 @@
 // Every call to GitHub after the webhook: repository reads, the planner's and the builds' check runs and statuses, one write budget.
 export { BudgetedPlannerCheckRuns } from "./budgeted-planner-check-runs.js";
-export { BuildCheckRun, checkRunName } from "./build-check-run.js";
+export { BuildCheckRun } from "./build-check-run.js";
+export { ACCOUNT_CHECK_RUN_NAME, checkRunName, CONFIG_CHECK_RUN_NAME, statusContext } from "./check-run-names.js";
 export { FORK_BUILD_ACTION, RebuildAction } from "./check-run-actions.js";
-export type { BuildFailure, BuildProgress, BuildSuccess, FailureLocation } from "./check-run-output.js";
+export type { BuildFailure, BuildProgress, BuildSuccess, DockerfileFinding, FailureLocation } from "./check-run-output.js";
+export type { ProvenanceReport } from "./provenance-output.js";
+export type { LayerChange, PlatformSizeDiff, SizeDiff } from "./size-diff-output.js";
+export type { CacheMissCause, CacheReport, CacheStepRow } from "./cache-report-output.js";
+export { listFilesBetweenCommits } from "./commit-diff.js";
+export { listHookDeliveries, redeliverHookDelivery } from "./hook-deliveries.js";
+export type { HookDelivery } from "./hook-deliveries.js";
 export { actionRequiredSince, hasWriteAccess, readOpenPullRequest } from "./fork-approval-reads.js";
 export { OctokitPlannerCheckRuns } from "./planner-check-runs.js";
-export { ACCOUNT_CHECK_RUN_NAME } from "./planner-check-run-types.js";
 export type { PlannerCheckRuns } from "./planner-check-run-types.js";
-export { listPullRequestFiles, listPushChangedFiles, readBranchHead, readRepoFile, readRepoFileEntry, RepoReadError } from "./repo-reader.js";
+export { listPullRequestFiles, listPushChangedFiles, readBranchHead, readCommitTree, readRepoFile, readRepoFileEntry, RepoReadError } from "./repo-reader.js";
 export type { GitHubClient } from "./repo-reader.js";
+export { appWidePauseMs } from "./rate-limit.js";
 export { WriteBudget } from "./write-budget.js";
 export type { OctokitRequest } from "./octokit-request.js";

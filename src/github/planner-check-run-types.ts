@@ -1,12 +1,6 @@
 import type { ConfigIssue } from "../config/index.js";
 import type { RepositoryRef } from "../queue/index.js";
 
-/** Check-run name for one image, and for the config itself. */
-export const imageCheckRunName = (image: string): string => `buildkit-bot / ${image}`;
-export const CONFIG_CHECK_RUN_NAME = "buildkit-bot / config";
-/** The one run of an event whose account the operator does not serve. */
-export const ACCOUNT_CHECK_RUN_NAME = "buildkit-bot";
-
 export interface CheckRunPlace {
   repository: RepositoryRef;
   headSha: string;

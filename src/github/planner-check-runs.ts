@@ -7,7 +7,7 @@ import type {
   RefusedCheckRun,
   SkippedCheckRun,
 } from "./planner-check-run-types.js";
-import { ACCOUNT_CHECK_RUN_NAME, CONFIG_CHECK_RUN_NAME, imageCheckRunName } from "./planner-check-run-types.js";
+import { ACCOUNT_CHECK_RUN_NAME, CONFIG_CHECK_RUN_NAME, checkRunName } from "./check-run-names.js";
 import { FORK_BUILD_ACTION } from "./check-run-actions.js";
 import type { GitHubClient } from "./repo-reader.js";
 
@@ -34,7 +34,7 @@ export class OctokitPlannerCheckRuns implements PlannerCheckRuns {
     const res = await this.octokit.request("POST /repos/{owner}/{repo}/check-runs", {
       owner: run.repository.owner,
       repo: run.repository.repo,
-      name: imageCheckRunName(run.image),
+      name: checkRunName(run.image),
       head_sha: run.headSha,
       external_id: run.externalId,
       status: "queued",
@@ -47,7 +47,7 @@ export class OctokitPlannerCheckRuns implements PlannerCheckRuns {
     await this.octokit.request("POST /repos/{owner}/{repo}/check-runs", {
       owner: run.repository.owner,
       repo: run.repository.repo,
-      name: imageCheckRunName(run.image),
+      name: checkRunName(run.image),
       head_sha: run.headSha,
       external_id: run.externalId,
       status: "completed",

@@ -179,3 +179,16 @@ export async function readBranchHead(
     throw readError(`reading the head of branch ${at.branch}`, err);
   }
 }
+
+/** The git tree of a commit (`GET /repos/{owner}/{repo}/git/commits/{sha}` → `tree.sha`): two commits with one tree have the same files. */
+export async function readCommitTree(octokit: GitHubClient, at: RepoCoordinates & { sha: string }): Promise<string> {
+  let tree: unknown;
+  try {
+    const res = await octokit.request("GET /repos/{owner}/{repo}/git/commits/{commit_sha}", { owner: at.owner, repo: at.repo, commit_sha: at.sha });
+    tree = res.data.tree?.sha;
+  } catch (err) {
+    throw readError(`reading commit ${at.sha.slice(0, 7)}`, err);
+  }
+  if (typeof tree !== "string" || !/^[0-9a-f]{40,64}$/.test(tree)) throw new RepoReadError(`reading commit ${at.sha.slice(0, 7)}: no tree in GitHub's answer`, undefined);
+  return tree;
+}

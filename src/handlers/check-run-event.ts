@@ -37,7 +37,10 @@ export function checkRunEventJob(payload: unknown, ctx: HandlerContext): Handler
     const run = obj(p, "check_run", "payload");
     const appId = int(obj(run, "app", "check_run"), "id", "check_run.app");
     if (appId !== ctx.appId) return { kind: "ignored", reason: `check run belongs to app ${appId}, not ours` };
-    const externalId = str(run, "external_id", "check_run");
+    // GitHub sends `external_id: ""` (or null) for a run created without one, e.g. our neutral "not built" runs:
+    // an ordinary run with nothing to rebuild from, not a malformed payload.
+    const externalId = optStr(run, "external_id");
+    if (externalId === undefined) return { kind: "ignored", reason: "check run has no external_id: nothing to rebuild" };
     const headSha = sha(run, "head_sha", "check_run");
     const branch = optStr(optObj(run, "check_suite"), "head_branch");
     const pullRequest = checkPullRequest(run, headSha);

@@ -1,9 +1,10 @@
 import type { EventJob, PullRequestRef } from "../queue/index.js";
-import { invalidOnPayloadError } from "./handler-result.js";
+import { invalidOnPayloadError, PayloadError } from "./handler-result.js";
 import type { HandlerContext, HandlerResult } from "./handler-result.js";
 import { int, obj, optObj, optStr, sha, str } from "./payload-fields.js";
 import { repositoryRef } from "./repository-ref.js";
 import { payloadFields } from "../intake/index.js";
+import type { PrClosedJob } from "../cleanup/index.js";
 
 export const PULL_REQUEST_ACTIONS: ReadonlySet<string> = new Set(["opened", "synchronize", "reopened"]);
 
@@ -42,4 +43,26 @@ export function pullRequestEventJob(payload: unknown, ctx: HandlerContext): Hand
     };
     return { kind: "job", job };
   });
+}
+
+/** A PR closed (merged or not) becomes one clean-up job for its images; undefined for any other action. */
+export function pullRequestClosedJob(payload: unknown, ctx: HandlerContext): { job: PrClosedJob } | { problem: string } | undefined {
+  const p = payloadFields("pull_request", payload);
+  if (p.action !== "closed") return undefined;
+  try {
+    const repository = repositoryRef(p, ctx.gitBaseUrl);
+    const pr = obj(p, "pull_request", "payload");
+    return {
+      job: {
+        deliveryId: ctx.deliveryId,
+        installationId: repository.installationId,
+        repoId: repository.repoId,
+        repository: `${repository.owner}/${repository.repo}`,
+        pr: int(pr, "number", "pull_request"),
+      },
+    };
+  } catch (err) {
+    if (err instanceof PayloadError) return { problem: err.message };
+    throw err;
+  }
 }

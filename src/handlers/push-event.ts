@@ -3,6 +3,7 @@ import { invalidOnPayloadError } from "./handler-result.js";
 import type { HandlerContext, HandlerResult } from "./handler-result.js";
 import { isPlausibleRefName, isZeroSha, optItems, sha, str } from "./payload-fields.js";
 import { repositoryRef } from "./repository-ref.js";
+import { MERGE_QUEUE_REF_PREFIX } from "./merge-queue-ref.js";
 import { payloadFields } from "../intake/index.js";
 import type { Fields, PayloadOf } from "../intake/index.js";
 
@@ -15,6 +16,7 @@ export function pushEventJob(payload: unknown, ctx: HandlerContext): HandlerResu
     const p = payloadFields("push", payload);
     const ref = str(p, "ref", "payload");
     if (p.deleted === true || isZeroSha(p.after)) return { kind: "ignored", reason: `${ref} was deleted` };
+    if (ref.startsWith(MERGE_QUEUE_REF_PREFIX)) return { kind: "ignored", reason: `${ref} is a merge queue branch: its merge_group event builds it` };
     const name = ref.replace(/^refs\/(heads|tags)\//, "");
     if (name === ref) return { kind: "ignored", reason: `${ref} is neither a branch nor a tag` };
     if (!isPlausibleRefName(name)) return { kind: "invalid", problem: `ref ${JSON.stringify(ref)} is not a valid ref name` };

@@ -5,7 +5,9 @@ import { checkRunEventJob } from "./check-run-event.js";
 import { checkSuiteEventJob } from "./check-suite-event.js";
 import type { HandlerContext, HandlerResult } from "./handler-result.js";
 import { issueCommentEventJob } from "./issue-comment-event.js";
-import { pullRequestEventJob } from "./pull-request-event.js";
+import { mergeGroupEventJob } from "./merge-group-event.js";
+import { pullRequestClosedJob, pullRequestEventJob } from "./pull-request-event.js";
+import type { PrClosedStore } from "../cleanup/index.js";
 import { pushEventJob } from "./push-event.js";
 
 export interface WebhookHandlerDeps {
@@ -13,6 +15,8 @@ export interface WebhookHandlerDeps {
   /** Our GitHub App id, to recognise our own check runs and suites. */
   appId: number;
   gitBaseUrl: string;
+  /** Where a closed pull request goes for its images' clean-up; without it, `closed` is ignored. */
+  prClosed?: PrClosedStore;
 }
 
 type Build = (payload: unknown, ctx: HandlerContext) => HandlerResult;
@@ -64,13 +68,37 @@ export function createEventDispatcher(deps: WebhookHandlerDeps, log: HandlerLog)
     }
   };
 
+  const pullRequest = handle(pullRequestEventJob);
+  const prClosed = deps.prClosed;
   const handlers: ReadonlyMap<string, (event: WebhookEvent) => Promise<void>> = new Map([
     ["push", handle(pushEventJob)],
-    ["pull_request", handle(pullRequestEventJob)],
+    ["pull_request", prClosed ? (event: WebhookEvent) => pullRequestOrClosed(event, prClosed, pullRequest, deps, log) : pullRequest],
     ["check_run", handle(checkRunEventJob)],
     ["check_suite", handle(checkSuiteEventJob)],
     ["issue_comment", handle(issueCommentEventJob)],
+    ["merge_group", handle(mergeGroupEventJob)],
   ]);
   // Other events (ping, installation, …) are acknowledged and dropped.
   return async (event) => handlers.get(event.name)?.(event);
+}
+
+/** `closed` goes to the clean-up of the pull request's images; every other action to the event queue. */
+async function pullRequestOrClosed(
+  event: WebhookEvent,
+  store: PrClosedStore,
+  otherwise: (event: WebhookEvent) => Promise<void>,
+  deps: WebhookHandlerDeps,
+  log: HandlerLog,
+): Promise<void> {
+  const closed = pullRequestClosedJob(event.payload, { deliveryId: event.id, appId: deps.appId, gitBaseUrl: deps.gitBaseUrl });
+  if (closed === undefined) return otherwise(event);
+  if ("problem" in closed) {
+    log.warn({ event: event.name, deliveryId: event.id, problem: closed.problem }, `malformed ${event.name} payload refused: ${closed.problem}`);
+    throw new MalformedDeliveryError(`malformed ${event.name} payload: ${closed.problem}`);
+  }
+  try {
+    await store.closed(closed.job);
+  } catch (err) {
+    throw new QueueUnavailableError(undefined, { cause: err });
+  }
 }

@@ -20,27 +20,28 @@ function newWorker(): Worker {
 
 /** One body on its way to a thread. */
 export interface BodySession {
-  /** Hands one chunk to the thread as it arrives; the chunk's bytes may be moved (the caller must not read it again). */
+  /** Keeps one chunk as it arrives; the chunk's bytes may be moved later (the caller must not read it again). */
   push(chunk: Buffer): void;
-  /** The signature matched: the thread parses and shape-checks the body and returns what the handlers read. */
+  /** The signature matched: a thread decodes, parses and shape-checks the body and returns what the handlers read. */
   parse(name: string): Promise<WebhookPayload>;
-  /** The body is refused: the thread forgets it. */
+  /** The body is refused: its chunks are let go (they never reached a thread). */
   drop(): void;
 }
 
 interface Thread {
   worker: Worker;
-  open: number;
   waiting: Map<number, { resolve(p: WebhookPayload): void; reject(err: Error): void }>;
   gone?: Error;
   idle?: NodeJS.Timeout;
 }
 
 /**
- * Threads that assemble, parse and shape-check large webhook bodies, so that touching tens of MB of fresh memory
- * (concat, UTF-8 decode, JSON.parse) never happens on the main thread's event loop. Threads start on first use,
- * stop when idle and never keep the process alive; `close()` stops them. A thread that dies fails the bodies it
- * held (a 500) and is replaced on the next body.
+ * Threads that decode, parse and shape-check large webhook bodies, so that touching tens of MB of fresh memory
+ * (UTF-8 decode, JSON.parse) never happens on the main thread's event loop. A body's chunks stay where they arrived
+ * until its signature matched, then move to a thread without a copy: a refused body (most large bodies that are not
+ * GitHub's) costs no thread and no decoded text. Threads start on first use, stop when idle and never keep the
+ * process alive; `close()` stops them. A thread that dies fails the bodies it held (a 500) and is replaced on the
+ * next body.
  */
 export class BodyWorkerPool {
   readonly #threads: Thread[] = [];
@@ -58,42 +59,33 @@ export class BodyWorkerPool {
 
   open(): BodySession {
     if (this.#closed) throw new Error("the body worker pool is closed");
-    const thread = this.#pick();
-    const id = this.#nextId++;
-    thread.open++;
+    let chunks: Uint8Array[] = [];
     let done = false;
-    const finish = (): void => {
-      if (done) return;
-      done = true;
-      thread.open--;
-    };
-    this.#keep(thread);
-    const send = (msg: ToBodyWorker, transfer: ArrayBuffer[] = []): void => {
-      if (!thread.gone) thread.worker.postMessage(msg, transfer);
-    };
     return {
       push: (chunk) => {
         if (done) return;
-        // Node's HTTP parser gives each body chunk a buffer of its own: move that buffer to the thread as it is
-        // (the caller reads the chunk no more). A chunk that is a view of a larger buffer, which a plain
-        // postMessage would clone whole, is copied first and the copy moved.
+        // Node's HTTP parser gives each body chunk a buffer of its own: keep that buffer as it is, to be moved to
+        // the thread later. A chunk that is a view of a larger buffer, which a move would take whole, is copied.
         const owned = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.buffer instanceof ArrayBuffer;
-        const bytes = owned ? new Uint8Array(chunk.buffer) : new Uint8Array(chunk);
-        send({ kind: "chunk", id, chunk: bytes }, [bytes.buffer as ArrayBuffer]);
+        chunks.push(owned ? new Uint8Array(chunk.buffer) : new Uint8Array(chunk));
       },
       drop: () => {
-        if (done) return;
-        finish();
-        send({ kind: "drop", id });
-        this.#retireWhenIdle(thread);
+        done = true;
+        chunks = [];
       },
       parse: (name) => {
         if (done) return Promise.reject(new Error("body session already ended"));
-        finish();
-        if (thread.gone) return Promise.reject(thread.gone);
+        done = true;
+        const moved = chunks;
+        chunks = [];
+        if (this.#closed) return Promise.reject(new Error("the body worker pool is closed"));
+        const thread = this.#pick();
+        this.#keep(thread);
+        const id = this.#nextId++;
         return new Promise((resolve, reject) => {
           thread.waiting.set(id, { resolve, reject });
-          send({ kind: "parse", id, name });
+          const msg: ToBodyWorker = { kind: "parse", id, name, chunks: moved };
+          thread.worker.postMessage(msg, moved.map((c) => c.buffer as ArrayBuffer));
         });
       },
     };
@@ -120,10 +112,10 @@ export class BodyWorkerPool {
    * stopped after idleMs; the next large body starts a fresh one (tens of ms, for a rare delivery).
    */
   #retireWhenIdle(thread: Thread): void {
-    if (thread.open > 0 || thread.waiting.size > 0 || thread.gone) return;
+    if (thread.waiting.size > 0 || thread.gone) return;
     this.#keep(thread);
     thread.idle = setTimeout(() => {
-      if (thread.open > 0 || thread.waiting.size > 0 || thread.gone) return;
+      if (thread.waiting.size > 0 || thread.gone) return;
       thread.gone = new Error("body worker thread retired");
       const i = this.#threads.indexOf(thread);
       if (i >= 0) this.#threads.splice(i, 1);
@@ -135,13 +127,13 @@ export class BodyWorkerPool {
   #pick(): Thread {
     const live = this.#threads.filter((t) => !t.gone);
     if (live.length < this.size) return this.#start();
-    return live.reduce((a, b) => (b.open < a.open ? b : a));
+    return live.reduce((a, b) => (b.waiting.size < a.waiting.size ? b : a));
   }
 
   #start(): Thread {
     const worker = newWorker();
     worker.unref();
-    const thread: Thread = { worker, open: 0, waiting: new Map() };
+    const thread: Thread = { worker, waiting: new Map() };
     this.#threads.push(thread);
     worker.on("message", (msg: FromBodyWorker) => {
       const waiter = thread.waiting.get(msg.id);

@@ -58,6 +58,7 @@ const BY_EVENT: { readonly [E in HandledEvent]: FieldsSpec<PayloadOf<E>> } = {
   },
   check_suite: { check_suite: { app: { id: true }, head_sha: true, head_branch: true, pull_requests: CHECK_PULL_REQUEST } },
   issue_comment: { issue: { number: true, pull_request: {} }, comment: { body: true, created_at: true, user: { login: true } } },
+  merge_group: { reason: true, merge_group: { head_sha: true, head_ref: true, base_ref: true } },
 };
 
 /** GitHub lists at most 20 commits in a push; past that the push handler does not read the list (push-event.ts). */

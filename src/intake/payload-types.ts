@@ -1,7 +1,7 @@
 import type { EmitterWebhookEvent } from "@octokit/webhooks";
 
 /** The events the handlers read. */
-export type HandledEvent = "push" | "pull_request" | "check_run" | "check_suite" | "issue_comment";
+export type HandledEvent = "push" | "pull_request" | "check_run" | "check_suite" | "issue_comment" | "merge_group";
 
 /** GitHub's payload of an event, as @octokit/webhooks describes it (a union over the event's actions). */
 export type PayloadOf<E extends HandledEvent> = EmitterWebhookEvent<E>["payload"];

@@ -24,8 +24,9 @@ export const BODY_BUDGET_BYTES = 48 * 1024 * 1024;
 export const BODY_TIMEOUT_MS = 10_000;
 const RETRY_AFTER_SECONDS = 5;
 /**
- * Bodies up to this size are assembled and parsed on the main thread (a few ms at most); larger ones go, chunk by
- * chunk as they arrive, to the body worker threads, since touching tens of MB of fresh memory stalls the loop.
+ * Bodies up to this size are assembled and parsed on the main thread (a few ms at most); larger ones are kept as
+ * their chunks and, once the signature matched, moved to a body worker thread to be decoded and parsed, since
+ * touching tens of MB of fresh memory stalls the loop.
  */
 export const OFF_THREAD_BYTES = 1024 * 1024;
 

@@ -8,10 +8,11 @@ const SUBJECT: Readonly<Record<string, string>> = {
   check_run: "check_run",
   check_suite: "check_suite",
   issue_comment: "comment",
+  merge_group: "merge_group",
 };
 
 /** Events our handlers act on as an installation; anything else is acknowledged without reading further. */
-export const INSTALLATION_EVENTS: ReadonlySet<string> = new Set(["push", "pull_request", "check_run", "check_suite", "issue_comment"]);
+export const INSTALLATION_EVENTS: ReadonlySet<string> = new Set(["push", "pull_request", "check_run", "check_suite", "issue_comment", "merge_group"]);
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 

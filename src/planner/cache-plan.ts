@@ -1,6 +1,7 @@
 import { sanitizeDockerTag } from "../config/index.js";
 import type { CacheSetting } from "../config/index.js";
 import type { CachePlan } from "../queue/index.js";
+import { mergeQueueOf } from "./plan-target.js";
 import type { PlanTarget } from "./plan-target.js";
 
 function cacheTag(repository: string, name: string): string {
@@ -33,12 +34,20 @@ export function planCache(opts: {
   if (setting.kind === "fixed") {
     imports = [setting.ref];
     // The one shared ref is every branch's cache: a pull request may read it, never write it.
-    exportRef = target.kind === "pull_request" ? undefined : setting.ref;
+    const mergeQueue = target.kind === "branch" && mergeQueueOf(target.branch) !== undefined;
+    exportRef = target.kind === "pull_request" || mergeQueue ? undefined : setting.ref;
   } else {
     const repo = setting.repository ?? opts.imageRepository;
     const defaultRef = cacheTag(repo, opts.defaultBranch);
     switch (target.kind) {
       case "branch": {
+        const queue = mergeQueueOf(target.branch);
+        if (queue) {
+          // A merge queue branch lives minutes: it reads its base branch's cache and writes none of its own.
+          imports = [cacheTag(repo, queue.base), defaultRef];
+          exportRef = undefined;
+          break;
+        }
         const own = cacheTag(repo, target.branch);
         const base = target.pullRequest ? [cacheTag(repo, target.pullRequest.baseRef)] : [];
         imports = [own, ...base, defaultRef];

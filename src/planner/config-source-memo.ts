@@ -15,8 +15,19 @@ const TTL_SECONDS = 7 * 24 * 3600;
 const MAX_TEXT_BYTES = 64 * 1024;
 
 /**
- * The config source of recent commits, per repository, so that a push whose listed changes leave both files alone
- * can take its parent's source instead of asking GitHub again: one round trip less in front of most builds.
+ * Whose memo an entry is: the installation and the repository the event named (a repository id alone would let an
+ * entry outlive a transfer to another installation).
+ */
+export interface MemoScope {
+  installationId: number;
+  repoId: number;
+}
+
+/**
+ * The config source of recent commits, per installation and repository, so that a push whose listed changes leave
+ * both files alone can take its parent's source instead of asking GitHub again: one round trip less in front of most
+ * builds. Only what was read from the repository at that very commit, or inherited by a push GitHub says changed
+ * neither file, is written; a fork's pull request (read at its base branch) writes nothing.
  */
 export class ConfigSourceMemo {
   constructor(
@@ -24,9 +35,9 @@ export class ConfigSourceMemo {
     private readonly prefix = "bkb",
   ) {}
 
-  async get(repoId: number, sha: string): Promise<ConfigSource | undefined> {
+  async get(at: MemoScope, sha: string): Promise<ConfigSource | undefined> {
     // Only a shortcut: when Redis cannot answer, the config is read from GitHub as it would be without it.
-    const raw = await this.redis.get(this.key(repoId, sha)).catch(() => null);
+    const raw = await this.redis.get(this.key(at, sha)).catch(() => null);
     if (raw === null) return undefined;
     try {
       const parsed = JSON.parse(raw) as ConfigSource;
@@ -38,13 +49,13 @@ export class ConfigSourceMemo {
     return undefined;
   }
 
-  async put(repoId: number, sha: string, source: ConfigSource): Promise<void> {
+  async put(at: MemoScope, sha: string, source: ConfigSource): Promise<void> {
     if (source.kind === "file" && Buffer.byteLength(source.text) > MAX_TEXT_BYTES) return;
-    await this.redis.set(this.key(repoId, sha), JSON.stringify(source), "EX", TTL_SECONDS).catch(() => undefined);
+    await this.redis.set(this.key(at, sha), JSON.stringify(source), "EX", TTL_SECONDS).catch(() => undefined);
   }
 
-  private key(repoId: number, sha: string): string {
-    return `${this.prefix}:cfgsrc:${repoId}:${sha}`;
+  private key(at: MemoScope, sha: string): string {
+    return `${this.prefix}:cfgsrc:${at.installationId}:${at.repoId}:${sha}`;
   }
 }
 

@@ -1,8 +1,8 @@
 import { ConfigError } from "../config/index.js";
 import type { ConfigIssue, ConfigLimits, RepoConfig } from "../config/index.js";
 import type { ConfigSource } from "./config-source-memo.js";
-import { interpretConfigSource } from "./load-repo-config.js";
-import type { LoadedRepoConfig } from "./load-repo-config.js";
+import { interpretConfigSource } from "./interpret-config.js";
+import type { LoadedRepoConfig } from "./interpret-config.js";
 import { planImages } from "./plan.js";
 import type { ImageDecision, PlanInput } from "./plan.js";
 
@@ -31,6 +31,41 @@ export function runConfigTask(task: ConfigTask): TaskOutcome {
   } catch (err) {
     return { ok: false, error: toPlainError(err) };
   }
+}
+
+/**
+ * A small config with every part a real one may use (path filters, tag templates), read and then applied to a push:
+ * run once by each thread before it says it is ready, so the first real config's check does not pay for compiling
+ * the parser, the schema, the globs and the planning code (V8 compiles a function on its first call: tens of ms on
+ * a busy machine, in front of a push's build otherwise).
+ */
+const WARM_UP_CONFIG = `images:
+  - name: warm-up
+    paths: ["src/**", "Dockerfile"]
+    tags: ["{{branch}}", "sha-{{short_sha}}"]
+    platforms: [linux/amd64]
+    build_args: { MODE: warm }
+`;
+
+export function warmUpConfigTasks(limits: ConfigLimits): { interpreted: TaskOutcome; planned: TaskOutcome | undefined } {
+  const interpreted = runConfigTask({ kind: "interpret", source: { kind: "file", text: WARM_UP_CONFIG }, repoName: "warm-up", limits });
+  if (!interpreted.ok || Array.isArray(interpreted.value) || interpreted.value.kind !== "config") return { interpreted, planned: undefined };
+  const planned = runConfigTask({
+    kind: "plan",
+    input: {
+      target: { kind: "branch", branch: "main" },
+      sha: "0123456789abcdef0123456789abcdef01234567",
+      owner: "warm-up",
+      repoName: "warm-up",
+      defaultBranch: "main",
+      config: interpreted.value.config,
+      registryPrefix: "registry.invalid",
+      changedFiles: ["src/a.ts", "README.md"],
+      latestAllowed: true,
+      branchCheck: "main",
+    },
+  });
+  return { interpreted, planned };
 }
 
 export function toPlainLoaded(loaded: LoadedRepoConfig): PlainLoaded {

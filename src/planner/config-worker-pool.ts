@@ -1,6 +1,6 @@
 import { Worker } from "node:worker_threads";
 import { ConfigError, REPO_CONFIG_PATH, CONFIG_LIMIT_SPECS, DEFAULT_CONFIG_LIMITS } from "../config/index.js";
-import type { ConfigLimits } from "../config/index.js";
+import type { ConfigLimits, RepoConfigValidatorOrigin } from "../config/index.js";
 import type { ConfigSource } from "./config-source-memo.js";
 import { fromPlainError, fromPlainLoaded } from "./config-task.js";
 import type { ConfigTask, PlainLoaded, TaskOutcome } from "./config-task.js";
@@ -29,8 +29,10 @@ export interface ConfigWorkerPoolOptions {
   /** Threads at most; default 2. */
   size?: number;
   /**
-   * Stop a thread after this long without work (started again on the next task); default: never. A thread costs
-   * 15-25 MB of resident memory idle, and more once a large config has grown its heap.
+   * Stop a thread that has checked a config after this long without work; default: never. One fresh thread, which
+   * has checked nothing yet, is kept ready: starting one (loading the parser and the precompiled schema validator,
+   * then a warm-up check) takes about 100 ms, which the next push would otherwise wait for. A thread costs about
+   * 15 MB of resident memory idle, and more once a large config has grown its heap, which a fresh one has not.
    */
   idleMs?: number;
   log?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
@@ -62,6 +64,8 @@ interface Thread {
   gone: boolean;
   busy?: { id: number; pending: Pending; timer: NodeJS.Timeout; checkTimeMs: number };
   idle?: NodeJS.Timeout;
+  /** Has checked a config (its heap may hold what that config grew); a thread that has not is the warm one. */
+  worked: boolean;
 }
 
 /**
@@ -87,6 +91,7 @@ export class ConfigWorkerPool implements ConfigWork {
   private startError: Error | undefined;
   private closed = false;
   private readonly counts: ConfigWorkerPoolStats = { started: 0, overTime: 0, overMemory: 0, crashed: 0 };
+  private validatorOrigin: RepoConfigValidatorOrigin | undefined;
 
   constructor(opts: ConfigWorkerPoolOptions = {}) {
     this.limits = opts.limits ?? DEFAULT_CONFIG_LIMITS;
@@ -133,6 +138,15 @@ export class ConfigWorkerPool implements ConfigWork {
 
   stats(): ConfigWorkerPoolStats {
     return { ...this.counts };
+  }
+
+  /**
+   * The schema validator the last thread to start has: "precompiled" (the module `npm run config:gen` generates), or
+   * why not, in which case each thread loads Ajv and compiles the schema (a thread then holds about 24 MB instead of
+   * 15); undefined before one is ready.
+   */
+  get validator(): RepoConfigValidatorOrigin | undefined {
+    return this.validatorOrigin;
   }
 
   /** Stops every thread (a task still running is rejected) and waits until they have exited. */
@@ -189,7 +203,7 @@ export class ConfigWorkerPool implements ConfigWork {
         stackSizeMb: STACK_MB,
       },
     });
-    const thread: Thread = { worker, ready: false, gone: false };
+    const thread: Thread = { worker, ready: false, gone: false, worked: false };
     this.threads.add(thread);
     this.counts.started++;
     worker.on("message", (message: FromConfigWorker) => this.onMessage(thread, message));
@@ -201,6 +215,10 @@ export class ConfigWorkerPool implements ConfigWork {
     if (thread.gone) return;
     if (message.type === "ready") {
       thread.ready = true;
+      if (message.validator !== "precompiled" && this.validatorOrigin === undefined) {
+        this.log?.warn({ validator: message.validator }, "the config schema's precompiled validator is missing or out of date (npm run config:gen): each config check thread compiles the schema");
+      }
+      this.validatorOrigin = message.validator;
       if (this.allReady()) for (const waiter of this.readyWaiters.splice(0)) waiter.resolve();
     } else if (thread.busy && thread.busy.id === message.id) {
       const { pending, timer } = thread.busy;
@@ -216,12 +234,17 @@ export class ConfigWorkerPool implements ConfigWork {
     if (this.idleMs !== undefined && this.queue.length === 0) for (const thread of this.threads) this.retireWhenIdle(thread, this.idleMs);
   }
 
-  /** A ready thread with nothing to do is stopped after `idleMs`: its heap goes back to the system. */
+  /**
+   * A ready thread that has checked a config and has nothing more to do is stopped after `idleMs`: its heap goes
+   * back to the system. When it was the last thread, a fresh one takes its place, ready for the next push.
+   */
   private retireWhenIdle(thread: Thread, idleMs: number): void {
-    if (!thread.ready || thread.busy || thread.gone || thread.idle) return;
+    if (!thread.ready || !thread.worked || thread.busy || thread.gone || thread.idle) return;
     thread.idle = setTimeout(() => {
       thread.idle = undefined;
-      if (!thread.busy && this.queue.length === 0) this.letGo(thread, new Error("idle config worker thread stopped"));
+      if (thread.busy || this.queue.length > 0) return;
+      this.letGo(thread, new Error("idle config worker thread stopped"));
+      if (!this.closed && this.threads.size === 0) this.fill(1);
     }, idleMs);
     thread.idle.unref();
   }
@@ -236,6 +259,7 @@ export class ConfigWorkerPool implements ConfigWork {
       const id = this.nextId++;
       const timer = setTimeout(() => this.onDeadline(thread), pending.checkTimeMs);
       thread.busy = { id, pending, timer, checkTimeMs: pending.checkTimeMs };
+      thread.worked = true;
       try {
         thread.worker.postMessage({ id, task: pending.task } satisfies ToConfigWorker);
       } catch (err) {

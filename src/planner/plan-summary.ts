@@ -30,7 +30,9 @@ export function renderPlanSummary(opts: {
   if (plan.ifBranchMoved) {
     const kept = new Set(plan.ifBranchMoved.tags);
     const moving = plan.tags.filter((t) => !kept.has(t)).map(code);
-    lines.push(`- ${moving.join(", ")} only if \`${plan.ifBranchMoved.branch}\` still points at this commit when the build starts`);
+    // Checked after the solve, except when no tag of the commit's own can carry the image there (see ImagePlan.ifBranchMoved).
+    const when = plan.ifBranchMoved.tags.length > 0 ? "when the build is done" : "when the build starts";
+    lines.push(`- ${moving.join(", ")} only if \`${plan.ifBranchMoved.branch}\` still points at this commit ${when}`);
   }
   if (opts.matchedFiles) {
     const shown = opts.matchedFiles.slice(0, MAX_LISTED_FILES).map((f) => `\`${f}\``);

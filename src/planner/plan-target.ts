@@ -11,6 +11,16 @@ export type PlanTarget =
 
 const ZERO_SHA = /^0+$/;
 
+/**
+ * GitHub's merge queue tests a group on `gh-readonly-queue/<base>/pr-<n>-<sha>`: the base branch it will be merged
+ * into and the last pull request in it. Such a branch is planned as a merge group (commit tags only, no cache of its
+ * own, pushed as the pull requests' images are); undefined for any other branch.
+ */
+export function mergeQueueOf(branch: string): { base: string; pr: number } | undefined {
+  const m = /^gh-readonly-queue\/(.+)\/pr-(\d+)-[0-9a-f]{40,64}$/.exec(branch);
+  return m ? { base: m[1]!, pr: Number(m[2]) } : undefined;
+}
+
 /** The target of a push or pull_request event; undefined for refs we don't build (notes, deleted branches…). */
 export function targetOfEvent(job: EventJob): PlanTarget | undefined {
   if (ZERO_SHA.test(job.sha)) return undefined;
@@ -41,8 +51,11 @@ export function configRef(target: PlanTarget, sha: string): string {
 
 export function describeTarget(target: PlanTarget): string {
   switch (target.kind) {
-    case "branch":
+    case "branch": {
+      const queue = mergeQueueOf(target.branch);
+      if (queue) return `merge queue of ${queue.base} (PR #${queue.pr})`;
       return target.pullRequest ? `branch ${target.branch} (PR #${target.pullRequest.number})` : `branch ${target.branch}`;
+    }
     case "tag":
       return `tag ${target.tag}`;
     case "pull_request":

@@ -1,8 +1,11 @@
 import { refMatches, selectFiles, DEFAULT_TAG_TEMPLATES, renderTags, templateVariables } from "../config/index.js";
 import type { ImageConfig, RepoConfig, DroppedTag, RefContext } from "../config/index.js";
 import type { ImagePlan } from "../queue/index.js";
+import { attestationsFor } from "./attestation-plan.js";
 import { planCache } from "./cache-plan.js";
 import { ImagePathTooLongError, imageRepository } from "./image-repository.js";
+import { mergeQueueOf } from "./plan-target.js";
+import { sizeBaseOf } from "./size-base.js";
 import type { PlanTarget } from "./plan-target.js";
 
 /**
@@ -34,7 +37,7 @@ export interface PlanInput {
    */
   refIsCurrent?: boolean;
   /**
-   * The branch whose head decides, when the build starts, whether tags that follow it may move: each build then
+   * The branch whose head decides, when the build is done, whether tags that follow it may move: each build then
    * carries the tags it pushes otherwise (ImagePlan.ifBranchMoved).
    */
   branchCheck?: string;
@@ -97,6 +100,10 @@ function planImage(input: PlanInput, image: ImageConfig): ImageDecision {
     ...(image.target !== undefined ? { target: image.target } : {}),
     platforms: [...image.platforms],
     buildArgs: { ...image.buildArgs },
+    ...(image.labels ? { labels: { ...image.labels } } : {}),
+    ...(image.checksFailOn ? { checksFailOn: image.checksFailOn } : {}),
+    ...(image.mergeQueueReuse === false ? { mergeQueueReuse: false as const } : {}),
+    ...attestationsFor(target, image, push),
     // Ids only: the worker resolves the values from the operator's tenants. A fork's build gets none.
     ...(image.secrets && image.secrets.length > 0 && !(target.kind === "pull_request" && target.fork) ? { secrets: [...image.secrets] } : {}),
     tags: tags.map((t) => `${repository}:${t}`),
@@ -109,6 +116,8 @@ function planImage(input: PlanInput, image: ImageConfig): ImageDecision {
       ...(input.noCache ? { noCache: true } : {}),
     }),
   };
+  const sizeBase = push ? sizeBaseOf({ target, defaultBranch: input.defaultBranch, image, repository, branchPushed: (branch) => pushAllowed(image, { kind: "branch", branch }, input.defaultBranch) }) : undefined;
+  if (sizeBase) plan.sizeBase = sizeBase;
   if (input.branchCheck !== undefined) {
     const ifMoved = tagsAndPush({ ...input, latestAllowed: false, refIsCurrent: false }, image).tags.map((t) => `${repository}:${t}`);
     if (ifMoved.length !== plan.tags.length || ifMoved.some((t, i) => t !== plan.tags[i])) plan.ifBranchMoved = { branch: input.branchCheck, tags: ifMoved };
@@ -167,6 +176,7 @@ function tagsAndPush(input: PlanInput, image: ImageConfig): { tags: string[]; pu
         dropped,
       };
     case "branch": {
+      if (mergeQueueOf(target.branch)) return mergeGroupTags(input, image, target.branch, dropped);
       const branchPush = pushAllowed(image, { kind: "branch", branch: target.branch }, input.defaultBranch);
       const latest = branchPush && input.latestAllowed && !target.pullRequest && target.branch === input.defaultBranch;
       const branchTags = render({ kind: "branch", branch: target.branch, sha }, latest);
@@ -178,6 +188,25 @@ function tagsAndPush(input: PlanInput, image: ImageConfig): { tags: string[]; pu
       return { tags: prTags, push: true, dropped };
     }
   }
+}
+
+/**
+ * A merge group's image: only the image's commit tags (`sha-<short sha>` by default), never a branch-named tag or
+ * `latest`, so nothing that follows a branch moves. Pushed when the image pushes pull requests' images: the group
+ * is those pull requests, merged.
+ */
+function mergeGroupTags(input: PlanInput, image: ImageConfig, branch: string, dropped: DroppedTag[]): { tags: string[]; push: boolean; dropped: DroppedTag[] } {
+  const all = image.tags ?? DEFAULT_TAG_TEMPLATES.branch;
+  const commitTemplates = all.filter((t) => templateVariables(t).some((v) => COMMIT_VARIABLES.has(v)));
+  for (const t of all) if (!commitTemplates.includes(t)) dropped.push({ template: t, reason: "a merge group's image gets commit tags only" });
+  const out = renderTags({
+    templates: commitTemplates.length > 0 ? commitTemplates : ["sha-{{short_sha}}"],
+    ref: { kind: "branch", branch, sha: input.sha },
+    defaultBranch: false,
+    addLatest: false,
+  });
+  dropped.push(...out.dropped);
+  return { tags: out.tags, push: image.push.pullRequests, dropped };
 }
 
 function unique(values: string[]): string[] {

@@ -37,6 +37,8 @@ export interface PlannerDeps {
   enqueueBuild(job: BuildJobInput): Promise<{ buildId: string }>;
   /** Takes back a queued or running build whose check run could not be created (see carryOut). */
   withdrawBuild(buildId: string, why: string): Promise<void>;
+  /** Ends every unfinished build under a supersede key, saying why (a destroyed merge group's builds). */
+  cancelUnder?(key: string, why: string): Promise<unknown>;
   /**
    * The app config (`AppConfig` fits): `tenants` decides each account's registry, limits and whether it is served;
    * without it, every account is served from `registry` under `<prefix>/<owner>/` with `repoConfigLimits`.
@@ -78,6 +80,7 @@ async function plan(event: EventJob, deps: PlannerDeps): Promise<void> {
   // A `/build` comment is planned as its pull request's head commit (the fork gate below checks the approval).
   const job = event.event === "issue_comment" ? await pullRequestJobOfComment(event, deps.octokit, log) : event;
   if (!job) return;
+  if (job.mergeGroupDestroyed !== undefined) return endMergeGroup(job, deps, log);
   const repo = job.repository;
   const where = { deliveryId: job.deliveryId, repo: `${repo.owner}/${repo.repo}`, sha: job.sha };
   const externalIds = new ExternalIdStore(deps.redis, prefix);
@@ -160,8 +163,8 @@ async function plan(event: EventJob, deps: PlannerDeps): Promise<void> {
   const claiming = !job.rerun && ((job.event === "push" && target.kind === "branch") || prEvent);
   // Tags that follow a branch (`main`, `latest`, `pr-N`) must not go back to an older commit: a rebuild may be of
   // an old commit, and an event may be planned after a newer one. Whether the branch still points at the commit is
-  // asked by the worker when the build starts (see ImagePlan.ifBranchMoved): nearer to the push, and alongside the
-  // worker's other start-up calls instead of a round trip of its own here.
+  // asked by the worker once the solve has pushed the commit's own tags (see ImagePlan.ifBranchMoved): nearer to the
+  // moving tags' copy, and no round trip of its own here or before the solve.
   const headCheckedBranch = target.kind === "branch" ? target.branch : undefined;
 
   const changedFiles = await changedFilesFor(job, config, deps.octokit);
@@ -303,6 +306,7 @@ async function carryOut(
     fork,
     ...(job.pullRequest && job.pullRequest.number === pr ? { pullRequest: job.pullRequest } : {}),
     ...(refOf(target) ? { ref: refOf(target) } : {}),
+    eventReceivedAt: job.receivedAt,
     queuedAt: deps.clock.now().toISOString(),
   });
   const createRun = (): Promise<number> =>
@@ -376,6 +380,19 @@ async function withdraw(buildId: string, deps: PlannerDeps, ctx: { handoff: Chec
   }
 }
 
+/**
+ * A merge group GitHub destroyed: dequeued or invalidated, its builds are ended ("cancelled: the merge group was
+ * dequeued"). A merged group's build is left to finish: its commit is now the base branch's, and its result is a
+ * check on that commit.
+ */
+async function endMergeGroup(job: EventJob, deps: PlannerDeps, log: QueueLog): Promise<void> {
+  const why = job.mergeGroupDestroyed ?? "destroyed";
+  const branch = job.ref?.startsWith("refs/heads/") ? job.ref.slice("refs/heads/".length) : undefined;
+  if (why === "merged" || branch === undefined || !deps.cancelUnder) return;
+  await deps.cancelUnder(supersedeKey(job.repository.repoId, { kind: "branch", name: branch }), `the merge group was ${why}`);
+  log.info({ deliveryId: job.deliveryId, sha: job.sha, reason: why }, "builds of a destroyed merge group ended");
+}
+
 function supersedeKeyOf(repoId: number, target: PlanTarget): string {
   switch (target.kind) {
     case "branch":
@@ -395,21 +412,24 @@ function refOf(target: PlanTarget): string | undefined {
 
 /**
  * What decides the config at the commit the event is planned from. A push whose complete file list leaves the
- * config file and the root Dockerfile alone takes what was found at its parent, when that is remembered; every
- * commit read at its own sha is remembered for the pushes after it.
+ * config file and the root Dockerfile alone takes what was found at its parent, when that is remembered: no GitHub
+ * read before its build is queued. The handler leaves the list out when it may be incomplete or is no diff against
+ * `before` (a new branch or tag, a force push, a commit list that may be truncated); then, as for pull requests and
+ * rebuilds, the files are read. Every commit read at its own sha is remembered for the pushes after it; a fork's pull
+ * request, read at its base branch, is not. The memo's writes are not waited for: a lost one only costs a read later.
  */
 async function configSourceOf(job: EventJob, target: PlanTarget, octokit: GitHubClient, memo: ConfigSourceMemo): Promise<ConfigSource> {
   const repo = job.repository;
   const ref = configRef(target, job.sha);
   if (job.event === "push" && !job.rerun && job.before && job.changedFiles && keepsConfigSource(job.changedFiles)) {
-    const parent = await memo.get(repo.repoId, job.before);
+    const parent = await memo.get(repo, job.before);
     if (parent) {
-      await memo.put(repo.repoId, job.sha, parent);
+      void memo.put(repo, job.sha, parent);
       return parent;
     }
   }
   const source = await readConfigSource(octokit, { owner: repo.owner, repo: repo.repo, ref });
-  if (ref === job.sha) await memo.put(repo.repoId, job.sha, source);
+  if (ref === job.sha) void memo.put(repo, job.sha, source);
   return source;
 }
 

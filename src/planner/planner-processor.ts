@@ -2,7 +2,7 @@ import type { Redis } from "ioredis";
 import type { Probot } from "probot";
 import { OctokitPlannerCheckRuns } from "../github/index.js";
 import type { PlannerCheckRuns } from "../github/index.js";
-import type { EnqueueBuild, WithdrawBuild, EventProcessor, EventJob, QueueLog } from "../queue/index.js";
+import type { CancelUnder, EnqueueBuild, WithdrawBuild, EventProcessor, EventJob, QueueLog } from "../queue/index.js";
 import { runPlannerJob } from "./planner-job.js";
 import type { PlannerDeps } from "./planner-job.js";
 
@@ -12,6 +12,7 @@ export interface PlannerProcessorOptions {
   redis: Redis;
   enqueueBuild: EnqueueBuild;
   withdrawBuild: WithdrawBuild;
+  cancelUnder?: CancelUnder;
   config: PlannerDeps["config"];
   log?: QueueLog;
   keyPrefix?: string;
@@ -32,6 +33,7 @@ export function plannerProcessor(opts: PlannerProcessorOptions): EventProcessor 
       redis: opts.redis,
       enqueueBuild: opts.enqueueBuild,
       withdrawBuild: opts.withdrawBuild,
+      ...(opts.cancelUnder ? { cancelUnder: opts.cancelUnder } : {}),
       config: opts.config,
       clock: opts.clock ?? { now: () => new Date() },
       checkRuns: opts.checkRuns ? opts.checkRuns(octokit, job) : new OctokitPlannerCheckRuns(octokit),

@@ -1,19 +1,24 @@
-import { UnrecoverableError, Worker } from "bullmq";
-import type { Job } from "bullmq";
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import { DelayedError, Job, Queue, UnrecoverableError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import type { BuildOutcome } from "./build-outcome.js";
+import { buildClassOf } from "./build-class.js";
+import { DEFAULT_LEASE_TTL_MS, FairShare, PARK_DELAY_MS } from "./fair-share.js";
 import { subscribeCancels } from "./cancel-channel.js";
 import type { CancelReason } from "./cancel-channel.js";
 import type { BuildJob } from "./job-types.js";
-import { isTransientError } from "../errors/index.js";
+import { isTransientError, MustWaitError } from "../errors/index.js";
+import { ownInstallationOf } from "./job-data-guard.js";
 import type { QueueLog } from "./queue-log.js";
 import { silentLog } from "./queue-log.js";
 import { QueueName } from "./queue-names.js";
 import { DEFAULT_RETRY_POLICY, transientBackoff } from "./retry-policy.js";
 import type { RetryPolicy } from "./retry-policy.js";
 import { SupersedeRegistry } from "./supersede-registry.js";
-import { supersededMessage } from "./supersede-listener.js";
+import { supersededText } from "./supersede-listener.js";
 import type { SupersededBy, SupersedeListener } from "./supersede-listener.js";
+import { isTurn, turnJob } from "./turns.js";
 
 export type BuildProcessor = (job: BuildJob, signal: AbortSignal) => Promise<BuildOutcome>;
 
@@ -31,11 +36,20 @@ export interface BuildWorkerOptions {
   retry?: RetryPolicy;
   /** How long an aborted processor gets to wind down before the job is failed anyway. */
   cancelGraceMs?: number;
+  /** How long a build's slot lease lasts unless renewed (renewed every third of it while the build runs). */
+  leaseTtlMs?: number;
+  /** BullMQ's job lock and stall check (defaults 30 s each); tests shorten them to see a dead worker's build come back. */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
   log?: QueueLog;
 }
 
 export interface BuildWorker {
   readonly worker: Worker<BuildJob, BuildOutcome>;
+  /** This process's name on the slot leases it holds. */
+  readonly holder: string;
+  /** Its side of the fair share (`roundTrips` counts its Redis calls). */
+  readonly fair: FairShare;
   /** Stops taking jobs; waits up to `timeoutMs` for running builds, then leaves them to the stall checker. */
   close(timeoutMs?: number): Promise<void>;
 }
@@ -43,7 +57,12 @@ export interface BuildWorker {
 /**
  * The build worker loop: runs the processor for each build job with an AbortSignal that fires when the build
  * is superseded (whichever process sent the cancel), maps failures to retry (transient) or final
- * (`UnrecoverableError`), and reports superseded builds.
+ * (`UnrecoverableError`), and reports superseded builds. Builds start only through their installation's fair share
+ * (fair-share.ts): a turn lets the next build through, a build holds a slot lease while it runs, and a build that finds
+ * its installation at its cap (a retry, a build back from a dead worker) is parked again. A build whose processor
+ * says it must wait (MustWaitError: every builder it may use is full) gives its slot back and is parked, no attempt
+ * spent, until a build ends or the sweep lets it through again. The slot is the installation's the job id names
+ * (the queue set it); job data that names another installation fails the job, charging nobody else's share.
  */
 export async function createBuildWorker(opts: BuildWorkerOptions): Promise<BuildWorker> {
   const prefix = opts.prefix ?? "bkb";
@@ -51,6 +70,56 @@ export async function createBuildWorker(opts: BuildWorkerOptions): Promise<Build
   const registry = new SupersedeRegistry(opts.connection, prefix);
   const cancelReasons = new Map<string, CancelReason>();
   const grace = opts.cancelGraceMs ?? 30_000;
+  const fair = new FairShare(opts.connection, prefix, opts.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS);
+  const holder = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const queue = new Queue<BuildJob>(QueueName.Builds, { connection: opts.connection, prefix });
+  queue.on("error", () => {});
+  /** Builds this process holds a slot for: build id → installation. */
+  const held = new Map<string, number>();
+  const addTurn = async (): Promise<void> => {
+    const turn = turnJob();
+    await queue.add(turn.name, turn.data as unknown as BuildJob, turn.opts);
+  };
+  /** `n` turns at once (`true`: one), in one round trip. */
+  const addTurns = async (n: number | boolean): Promise<void> => {
+    const count = Number(n);
+    if (count <= 0) return;
+    const turn = turnJob();
+    await queue.addBulk(Array.from({ length: count }, () => ({ name: turn.name, data: turn.data as unknown as BuildJob, opts: turn.opts })));
+  };
+
+  /**
+   * Lets a parked build through. Its list entry is written just before the job (so no job is ever parked without
+   * one), so a turn may see the entry a moment before the job exists: it waits for it, up to 2 s. A job found parked
+   * after a failed promote has just been added (or parked again) and is promoted on the next try; giving up on it
+   * would leave it parked until its reservation expired.
+   */
+  const promote = async (buildId: string): Promise<boolean> => {
+    for (let waited = 0; ; waited += 25) {
+      try {
+        await new Job(queue, "", {} as BuildJob, {}, buildId).promote();
+        return true;
+      } catch {
+        const state = await queue.getJobState(buildId);
+        if (waited >= 2_000 || (state !== "unknown" && state !== "delayed")) return false;
+        if (state === "delayed") continue;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    }
+  };
+
+  /** A free slot: the next installation's oldest build goes through (a stale list entry is dropped and the next tried). */
+  const takeTurn = async (): Promise<void> => {
+    for (let tries = 0; tries < 5; tries++) {
+      const taken = await fair.take(holder);
+      if (!taken) return;
+      if (await promote(taken.buildId)) return;
+      // Not parked. Gone or finished: its reservation goes. Otherwise it is running or being parked right now: the
+      // reservation stays, for the build to adopt when it starts, or to expire and send it back to its list.
+      const state = await queue.getJobState(taken.buildId);
+      if (state === "unknown" || state === "completed" || state === "failed") await fair.forget(taken.buildId);
+    }
+  };
 
   const superseded = async (data: BuildJob, by: SupersededBy): Promise<never> => {
     try {
@@ -59,16 +128,61 @@ export async function createBuildWorker(opts: BuildWorkerOptions): Promise<Build
       log.error({ err, buildId: data.buildId }, "could not report a superseded build");
     }
     await registry.finish(data.supersedeKey, data.buildId).catch(() => undefined);
-    throw new UnrecoverableError(supersededMessage(by.sha));
+    throw new UnrecoverableError(supersededText(by));
   };
 
   // Three parameters: BullMQ passes the AbortSignal only to processors declaring it (function length >= 3).
-  const run = async (job: Job<BuildJob, BuildOutcome>, _token: string | undefined, signal?: AbortSignal): Promise<BuildOutcome> => {
+  const run = async (job: Job<BuildJob, BuildOutcome>, token: string | undefined, signal?: AbortSignal): Promise<BuildOutcome> => {
     const data = job.data;
+    if (isTurn(data)) {
+      await takeTurn();
+      return undefined as unknown as BuildOutcome;
+    }
     if (!signal) throw new UnrecoverableError("internal: BullMQ passed no AbortSignal");
+    const installationId = await ownInstallation(job);
     const early = await registry.supersededBy(data.buildId);
     if (early) return superseded(data, early);
 
+    if (!(await fair.acquire(holder, installationId, buildClassOf(data), data.buildId))) {
+      // Its installation is at its cap: parked at the front of its list until a turn lets it through.
+      await job.moveToDelayed(Date.now() + PARK_DELAY_MS, token);
+      throw new DelayedError();
+    }
+    held.set(data.buildId, installationId);
+    let mustWait: MustWaitError | undefined;
+    try {
+      return await runHeld(data, signal);
+    } catch (err) {
+      if (!(err instanceof MustWaitError)) throw err;
+      mustWait = err;
+    } finally {
+      held.delete(data.buildId);
+      const more = mustWait
+        ? await fair.block(holder, installationId, buildClassOf(data), data.buildId).catch(() => false)
+        : await fair.release(data.buildId, installationId, holder).catch(() => 0);
+      await addTurns(more).catch((err) => log.warn({ err }, "could not add turns after a build"));
+    }
+    // Every builder it may use is full: parked, no attempt spent, until a build ends or the sweep lets it through.
+    log.info({ buildId: data.buildId, why: mustWait.message }, "build waits for a builder; back in the queue");
+    await job.moveToDelayed(Date.now() + PARK_DELAY_MS, token);
+    throw new DelayedError();
+  };
+
+  /**
+   * The installation whose slot the build takes: the one its job id names (set by the queue at enqueue; the data
+   * can be edited in Redis, the id it is stored under cannot). Data naming another fails the job for good, and the
+   * slot reserved for it goes back to its own installation.
+   */
+  const ownInstallation = async (job: Job<BuildJob, BuildOutcome>): Promise<number> => {
+    const own = ownInstallationOf(String(job.id), job.data);
+    if (own.ok) return own.installationId;
+    log.error({ buildId: job.id, err: own.message }, "build job refused: its data was altered");
+    const more = await (own.installationId !== undefined ? fair.release(String(job.id), own.installationId) : fair.forget(String(job.id))).catch(() => 0);
+    await addTurns(more).catch((err) => log.warn({ err }, "could not add turns after a refused build"));
+    throw new UnrecoverableError(own.message);
+  };
+
+  const runHeld = async (data: BuildJob, signal: AbortSignal): Promise<BuildOutcome> => {
     try {
       const outcome = await settleOrAbandon(opts.processor(data, signal), signal, grace);
       if (signal.aborted) throw signal.reason;
@@ -77,10 +191,10 @@ export async function createBuildWorker(opts: BuildWorkerOptions): Promise<Build
     } catch (err) {
       if (signal.aborted) {
         const reason = cancelReasons.get(data.buildId);
-        if (reason?.kind === "superseded") return superseded(data, { sha: reason.bySha, buildId: reason.byBuildId });
+        if (reason?.kind === "superseded") return superseded(data, { sha: reason.bySha, buildId: reason.byBuildId, ...(reason.note ? { note: reason.note } : {}) });
         throw new UnrecoverableError(`cancelled: ${reason?.kind === "requested" ? reason.note : "no reason given"}`);
       }
-      if (isTransientError(err)) throw err;
+      if (isTransientError(err) || err instanceof MustWaitError) throw err;
       if (data.supersedeKey) await registry.finish(data.supersedeKey, data.buildId).catch(() => undefined);
       throw unrecoverable(err);
     } finally {
@@ -94,6 +208,8 @@ export async function createBuildWorker(opts: BuildWorkerOptions): Promise<Build
     prefix,
     concurrency: opts.concurrency,
     autorun: false,
+    ...(opts.lockDurationMs ? { lockDuration: opts.lockDurationMs } : {}),
+    ...(opts.stalledIntervalMs ? { stalledInterval: opts.stalledIntervalMs } : {}),
     settings: { backoffStrategy: transientBackoff(policy) },
   });
   worker.on("error", (err) => log.error({ err }, "build worker error"));
@@ -104,15 +220,50 @@ export async function createBuildWorker(opts: BuildWorkerOptions): Promise<Build
   const subscriber = opts.subscriber ?? opts.connection.duplicate();
   const unsubscribe = await subscribeCancels(subscriber, prefix, (message) => {
     cancelReasons.set(message.jobId, message.reason);
-    const note = message.reason.kind === "superseded" ? supersededMessage(message.reason.bySha) : message.reason.note;
+    const reason = message.reason;
+    const note = reason.kind === "superseded" ? supersededText({ sha: reason.bySha, buildId: reason.byBuildId, ...(reason.note ? { note: reason.note } : {}) }) : reason.note;
     if (!worker.cancelJob(message.jobId, note)) cancelReasons.delete(message.jobId);
   });
+
+  // Leases of the builds running here are renewed; expired ones (a dead worker's) are swept, and a build whose
+  // promote never happened goes back to its list. A turn is added when work could start but none is waiting.
+  const tick = Math.max(100, Math.floor(fair.leaseTtlMs / 3));
+  let sweeping = false;
+  const maintain = async (): Promise<void> => {
+    if (sweeping) return;
+    sweeping = true;
+    try {
+      const lost = await fair.renew(holder, [...held].map(([buildId, installationId]) => ({ buildId, installationId })));
+      if (lost > 0) log.warn({ lost }, "slot leases of running builds had expired (this process was stalled); renewed");
+      const swept = await fair.sweep();
+      await addTurns(swept.unblocked);
+      for (const r of swept.reservations) {
+        const parked = await Job.fromId<BuildJob>(queue, r.buildId);
+        if (parked && (await parked.getState()) === "delayed" && parked.delay >= PARK_DELAY_MS / 2) {
+          await fair.requeue(r.installationId, buildClassOf(parked.data), r.buildId);
+          await addTurn();
+        }
+      }
+      if (swept.runnable) {
+        const counts = await queue.getCountsPerPriority([turnJob().opts.priority]);
+        if (Object.values(counts).every((n) => n === 0)) await addTurn();
+      }
+    } catch (err) {
+      log.warn({ err: err instanceof Error ? err.message : String(err) }, "fair-share upkeep failed; trying again");
+    } finally {
+      sweeping = false;
+    }
+  };
+  const upkeep = setInterval(() => void maintain(), tick);
+  upkeep.unref();
 
   await worker.waitUntilReady();
   void worker.run().catch((err) => log.error({ err }, "build worker stopped"));
 
   return {
     worker,
+    holder,
+    fair,
     close: async (timeoutMs = 60_000) => {
       await unsubscribe();
       let timer: NodeJS.Timeout | undefined;
@@ -123,6 +274,8 @@ export async function createBuildWorker(opts: BuildWorkerOptions): Promise<Build
         await worker.close(true);
       }
       clearTimeout(timer);
+      clearInterval(upkeep);
+      await queue.close().catch(() => undefined);
     },
   };
 }

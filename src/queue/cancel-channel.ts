@@ -10,7 +10,7 @@ export interface CancelMessage {
   reason: CancelReason;
 }
 
-export type CancelReason = { kind: "superseded"; bySha: string; byBuildId: string } | { kind: "requested"; note: string };
+export type CancelReason = { kind: "superseded"; bySha: string; byBuildId: string; note?: string } | { kind: "requested"; note: string };
 
 export function cancelChannel(prefix: string): string {
   return appKey(prefix, "cancel");

@@ -1,5 +1,6 @@
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
+import { EventFairness } from "./event-fairness.js";
 import type { EventJob } from "./job-types.js";
 import { eventJobId } from "./job-ids.js";
 import { assertNoSecrets } from "./job-data-guard.js";
@@ -31,11 +32,14 @@ export interface EventQueueOptions {
   retry?: RetryPolicy;
   /** Upper bound for one store, so a webhook never waits toward GitHub's 10 s timeout. */
   timeoutMs?: number;
+  /** Orders the events across installations (see event-fairness.ts); one per process by default. */
+  fairness?: EventFairness;
 }
 
 export class EventQueue implements EventStore {
   readonly queue: Queue<EventJob>;
   private readonly timeoutMs: number;
+  private readonly fairness: EventFairness;
 
   constructor(private readonly opts: EventQueueOptions) {
     this.queue = new Queue<EventJob>(QueueName.Events, {
@@ -50,19 +54,22 @@ export class EventQueue implements EventStore {
     // Connection trouble surfaces through store(); the queue's own error events would only repeat it.
     this.queue.on("error", () => {});
     this.timeoutMs = opts.timeoutMs ?? 3_000;
+    this.fairness = opts.fairness ?? new EventFairness();
   }
 
   /**
    * One Redis round trip: BullMQ's add script claims the delivery id (a deduplication key that expires after
    * DELIVERY_DEDUPE_MS, kept when the job completes or is cleaned up by age or count) and stores the job in the same
    * atomic step, so a redelivery stores nothing and a failed add leaves no claim behind. A redelivery shows in the
-   * queue's event stream as `deduplicated` (or `duplicated` while the job still exists).
+   * queue's event stream as `deduplicated` (or `duplicated` while the job still exists). Its priority puts it in its
+   * installation's fair turn (event-fairness.ts), from memory: no round trip of its own.
    */
   async store(job: EventJob): Promise<StoreResult> {
     assertNoSecrets(job);
     const jobId = eventJobId(job.deliveryId);
+    const priority = this.fairness.priorityOf(job.repository.installationId);
     return withDeadline(this.timeoutMs, async () => {
-      await this.queue.add(job.event, job, { jobId, deduplication: { id: jobId, ttl: DELIVERY_DEDUPE_MS } });
+      await this.queue.add(job.event, job, { jobId, priority, deduplication: { id: jobId, ttl: DELIVERY_DEDUPE_MS } });
       return { jobId };
     });
   }

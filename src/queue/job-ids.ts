@@ -42,6 +42,12 @@ export function buildJobId(b: BuildIdentity): string {
   return `bld-${b.installationId}-${b.repoId}-${sha}-${slug(b.image, 60)}-a${b.attempt}`;
 }
 
+/** The installation a build id names (`bld-<installation>-…`), or undefined when `id` is not a build id. */
+export function installationOfBuildId(id: string): number | undefined {
+  const m = /^bld-(\d{1,15})-/.exec(id);
+  return m ? Number(m[1]) : undefined;
+}
+
 /**
  * Key under which builds supersede each other (`BuildJob.supersedeKey`): a branch or a PR of one repository.
  * Tags never supersede: their key is "" and enqueueBuild skips the supersede step for it.

@@ -48,7 +48,7 @@ export interface ForkApprovalRequest {
 /** One accepted webhook delivery, stored as-is by a handler and turned into builds by the planner. */
 export interface EventJob {
   deliveryId: string;
-  event: "push" | "pull_request" | "check_run" | "check_suite" | "issue_comment";
+  event: "push" | "pull_request" | "check_run" | "check_suite" | "issue_comment" | "merge_group";
   reason: BuildReason;
   repository: RepositoryRef;
   sha: string;
@@ -66,6 +66,8 @@ export interface EventJob {
    * reads the pull request's head.
    */
   approval?: ForkApprovalRequest;
+  /** A `merge_group` that was destroyed (GitHub's reason: merged, dequeued, invalidated): its builds are cancelled, nothing is built. */
+  mergeGroupDestroyed?: string;
   receivedAt: string;
 }
 
@@ -86,18 +88,32 @@ export interface ImagePlan {
   target?: string;
   platforms: string[];
   buildArgs: Record<string, string>;
+  /** The config's image labels; the worker adds the OCI source, revision and created labels under them. */
+  labels?: Record<string, string>;
   /** Full image references to push or tag, e.g. `ghcr.io/acme/api:main`. */
   tags: string[];
   push: boolean;
   cache: CachePlan;
+  /** Attestations pushed with the image (BuildKit `attest:provenance` / `attest:sbom`); absent = none. */
+  attestations?: { provenance?: "min" | "max"; sbom?: true };
+  /** The config's `checks.fail_on: warning`: a Dockerfile build check finding fails the build before export. */
+  checksFailOn?: "warning";
+  /** The config's `merge_queue.reuse: false`: a merge group's image is built even when its pull request's image could be copied. */
+  mergeQueueReuse?: false;
   /** Ids of the build secrets the build may mount (never values: the worker reads them from the tenants). */
   secrets?: string[];
   /**
    * Set when `tags` includes tags that follow a branch (`main`, `latest`): they may move only if `branch` still
-   * points at the commit when the build starts (the worker asks GitHub, alongside its other start-up calls).
-   * Otherwise `tags` here are pushed instead: the commit's own tags.
+   * points at the commit when the build is done: the solve pushes the commit's own `tags` here, and the worker asks
+   * GitHub afterwards and adds the others by a manifest copy (src/worker/moving-tags.ts). When `tags` here is empty
+   * (nothing of the commit's own to carry the image), the worker asks before the solve and pushes nothing if moved.
    */
   ifBranchMoved?: { branch: string; tags: string[] };
+  /**
+   * What the check run compares the pushed image's size and layers with: the tag that follows the base branch
+   * (`…/app:main`). Absent for the default branch, tags, and unpushed builds.
+   */
+  sizeBase?: { branch: string; reference: string };
 }
 
 export interface BuildJob {
@@ -121,5 +137,7 @@ export interface BuildJob {
   fork: boolean;
   pullRequest?: PullRequestRef;
   ref?: string;
+  /** When the webhook that planned it arrived: orders builds of one branch or PR planned out of turn (supersede-registry.ts). */
+  eventReceivedAt?: string;
   queuedAt: string;
 }

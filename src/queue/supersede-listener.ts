@@ -4,6 +4,8 @@ import type { BuildJob } from "./job-types.js";
 export interface SupersededBy {
   sha: string;
   buildId: string;
+  /** Why, when no newer commit replaced it (a merge group GitHub destroyed): said instead of "superseded by …". */
+  note?: string;
 }
 
 /**
@@ -17,4 +19,9 @@ export interface SupersedeListener {
 
 export function supersededMessage(sha: string): string {
   return `superseded by ${sha.slice(0, 7)}`;
+}
+
+/** What a superseded build's check run, log and job say. */
+export function supersededText(by: SupersededBy): string {
+  return by.note ?? supersededMessage(by.sha);
 }

@@ -1,16 +1,7 @@
 import { readFileSync } from "node:fs";
-import type { ErrorObject, ValidateFunction } from "ajv/dist/2020.js";
-import { LineCounter, parseDocument } from "yaml";
-import {
-  CONFIG_LIMIT_NAMES,
-  CONFIG_LIMIT_SPECS,
-  schemaNode,
-  createSchemaValidator,
-  formatKeyPath,
-  pointerToKeyPath,
-  YamlLocator,
-} from "../config/index.js";
-import type { ConfigLimitName, LimitSpec, KeyPath } from "../config/index.js";
+import type { ValidateFunction } from "ajv/dist/2020.js";
+import { CONFIG_LIMIT_NAMES, CONFIG_LIMIT_SPECS, schemaNode, createSchemaValidator, formatKeyPath, parseOperatorFile, readOperatorFileText } from "../config/index.js";
+import type { ConfigLimitName, LimitSpec, KeyPath, OperatorFileFormat } from "../config/index.js";
 import { isReservedSecretId } from "./build-secrets.js";
 import type { CredentialReference } from "./credentials.js";
 import type { ForkPolicy } from "./tenant-policy.js";
@@ -87,38 +78,29 @@ function tenantsValidator(): ValidateFunction {
   return validator;
 }
 
+const TENANTS_FILE: OperatorFileFormat<TenantsFileError> = {
+  validator: tenantsValidator,
+  emptyReason: "at least `unlisted_accounts: serve` or `refuse`",
+  error: (file, issues) => new TenantsFileError(file, issues),
+  wording: {
+    unknownKey: (prop, known) =>
+      prop === "password" || prop === "token"
+        ? "credentials are never written in this file: use password_env or password_file"
+        : (prop === "value" || prop === "secret") && known.includes("env")
+          ? "build secrets are never written in this file: use env or file"
+          : undefined,
+    anyOf: "an account needs `login`, `installation_id` or both",
+  },
+};
+
 /** Reads and validates the tenants file at `path`; throws `TenantsFileError` listing every problem with its line. */
 export function readTenantsFile(path: string): TenantsFile {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (err) {
-    throw new TenantsFileError(path, [{ line: 1, column: 1, reason: `cannot be read (${(err as NodeJS.ErrnoException).code ?? "error"})` }]);
-  }
-  return parseTenantsFile(text, path);
+  return parseTenantsFile(readOperatorFileText(path, TENANTS_FILE), path);
 }
 
 /** Validates the text of a tenants file (`path` is only used in messages). */
 export function parseTenantsFile(text: string, path: string): TenantsFile {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true, merge: true });
-  const locator = new YamlLocator(doc, lineCounter);
-  if (doc.errors.length > 0) {
-    throw new TenantsFileError(
-      path,
-      doc.errors.map((e) => {
-        const at = e.linePos?.[0] ? { line: e.linePos[0].line, column: e.linePos[0].col } : locator.position(e.pos[0]);
-        return { ...at, reason: `YAML syntax error: ${(e.message.split("\n")[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, "")}` };
-      }),
-    );
-  }
-  const data: unknown = doc.toJS();
-  if (data === null || data === undefined) {
-    throw new TenantsFileError(path, [{ line: 1, column: 1, reason: "the file is empty: it needs at least `unlisted_accounts: serve` or `refuse`" }]);
-  }
-  const validate = tenantsValidator();
-  if (!validate(data)) throw new TenantsFileError(path, schemaIssues(validate.errors ?? [], locator));
-
+  const { data, locator } = parseOperatorFile(text, path, TENANTS_FILE);
   const raw = data as RawTenantsFile;
   const issues: TenantsFileIssue[] = [];
   const report = (keyPath: KeyPath, reason: string, keyOf?: string): void => {
@@ -205,62 +187,4 @@ function checkNamespaceOverlaps(raw: RawTenantsFile, report: (keyPath: KeyPath, 
       owners.push({ account: i, index, namespace });
     });
   });
-}
-
-function schemaIssues(errors: readonly ErrorObject[], locator: YamlLocator): TenantsFileIssue[] {
-  const out: TenantsFileIssue[] = [];
-  const seen = new Set<string>();
-  const push = (keyPath: KeyPath, reason: string, keyOf?: string): void => {
-    const at = locator.locate(keyPath, keyOf);
-    const shownPath = keyOf === undefined ? keyPath : [...keyPath, keyOf];
-    const text = `${shownPath.length > 0 ? `${formatKeyPath(shownPath)}: ` : ""}${reason}`;
-    const key = `${at.line}:${text}`;
-    if (seen.has(key)) return;
-    seen.add(key);
-    out.push({ ...at, reason: text });
-  };
-  for (const e of errors) {
-    const keyPath = pointerToKeyPath(e.instancePath);
-    // The `required` of each anyOf branch repeats what the anyOf error says.
-    if (e.schemaPath.includes("/anyOf/")) continue;
-    switch (e.keyword) {
-      case "additionalProperties": {
-        const prop = String((e.params as { additionalProperty: string }).additionalProperty);
-        const known = Object.keys((e.parentSchema as { properties?: Record<string, unknown> }).properties ?? {});
-        const inline = prop === "password" || prop === "token";
-        const inlineSecret = (prop === "value" || prop === "secret") && known.includes("env");
-        const reason = inline
-          ? "credentials are never written in this file: use password_env or password_file"
-          : inlineSecret
-            ? "build secrets are never written in this file: use env or file"
-            : `unknown key; allowed keys: ${known.join(", ")}`;
-        push(keyPath, reason, prop);
-        break;
-      }
-      case "required":
-        push(keyPath, `missing required key "${String((e.params as { missingProperty: string }).missingProperty)}"`);
-        break;
-      case "anyOf":
-        push(keyPath, "an account needs `login`, `installation_id` or both");
-        break;
-      case "enum":
-        push(keyPath, `must be one of ${((e.params as { allowedValues: unknown[] }).allowedValues).map((v) => JSON.stringify(v)).join(", ")} (got ${JSON.stringify(e.data)})`);
-        break;
-      case "pattern": {
-        const hint = (e.parentSchema as { patternErrorMessage?: string }).patternErrorMessage;
-        push(keyPath, `${JSON.stringify(e.data)} ${hint ?? `must match ${String(e.params.pattern)}`}`);
-        break;
-      }
-      case "type":
-        push(keyPath, `must be ${String((e.params as { type: string }).type)} (got ${Array.isArray(e.data) ? "a list" : e.data === null ? "nothing" : typeof e.data})`);
-        break;
-      case "minimum":
-      case "maximum":
-        push(keyPath, `must be ${e.keyword === "minimum" ? "at least" : "at most"} ${String(e.params.limit)} (got ${JSON.stringify(e.data)})`);
-        break;
-      default:
-        push(keyPath, e.message ?? e.keyword);
-    }
-  }
-  return out;
 }

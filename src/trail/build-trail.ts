@@ -1,5 +1,5 @@
 import type { ProgressEvent, Redactor } from "@buildkit-bot/buildkit";
-import type { BuildSuccess } from "../github/index.js";
+import type { BuildSuccess, CacheReport } from "../github/index.js";
 import type { BuildJob, SupersededBy } from "../queue/index.js";
 import type { AttemptCause } from "./attempt-cause.js";
 
@@ -47,7 +47,7 @@ export interface BuildTrail {
    * The build failed for good: the failing step, its exit code, the end of its log, the Dockerfile line. Rejects
    * only when GitHub could not be told for a transient reason (a retry of the job then tells it).
    */
-  failed(err: unknown, where?: { dockerfile?: { inContext: string; path: string } }): Promise<void>;
+  failed(err: unknown, where?: FailedWhere): Promise<void>;
   /** This attempt failed in a way a later one may fix: the run goes back to `queued` saying why, and the cause is counted. */
   retrying(note: string, cause: AttemptCause): Promise<void>;
   cancelled(reason: string, options?: CancelOptions): Promise<void>;
@@ -60,6 +60,13 @@ export interface BuildTrail {
    * written out. Whoever stopped the build ends its record (the queue's supersede, or the reconciler).
    */
   stopped(note: string): Promise<void>;
+}
+
+/** Where a build failed: its Dockerfile (for the annotation on the failing line), and its steps so far. */
+export interface FailedWhere {
+  dockerfile?: { inContext: string; path: string };
+  /** Which steps came from the cache and which ran before the failure. */
+  cacheReport?: CacheReport;
 }
 
 /** Opens the trail of a build attempt that starts on this worker. */

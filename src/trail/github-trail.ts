@@ -1,10 +1,10 @@
 import type { ProgressEvent, Redactor } from "@buildkit-bot/buildkit";
 import type { BuildCheckRun } from "../github/index.js";
-import { supersededMessage } from "../queue/index.js";
+import { supersededText } from "../queue/index.js";
 import { isTransientError } from "../errors/index.js";
 import type { QueueLog, SupersededBy } from "../queue/index.js";
 import type { AttemptCause } from "./attempt-cause.js";
-import type { BuildSucceeded, BuildTrail, CancelOptions } from "./build-trail.js";
+import type { BuildSucceeded, BuildTrail, CancelOptions, FailedWhere } from "./build-trail.js";
 import { failureOf, scrubError } from "./failure-report.js";
 import type { AttemptClock, InFlightBuilds } from "./in-flight-builds.js";
 import type { LogWriter } from "./log-writer.js";
@@ -82,8 +82,10 @@ export class GitHubTrail implements BuildTrail {
     if (!this.#end()) return;
     const attempt = this.#p.attempt;
     await this.#finishLog("success", summary);
+    const findings = attempt?.bridge.findings() ?? [];
     await this.#p.checkRun?.succeeded({
       ...result,
+      ...(findings.length > 0 ? { findings } : {}),
       durationMs: Date.now() - this.startedAt,
       ...(attempt ? { attempts: { count: attempt.clock.attempt, earlier: attempt.clock.earlier } } : {}),
     });
@@ -91,7 +93,7 @@ export class GitHubTrail implements BuildTrail {
     this.#p.log.info({ ...this.#p.where, durationMs: Date.now() - this.startedAt, digest: result.digest, pushed: result.pushed }, "build succeeded");
   }
 
-  async failed(err: unknown, where: { dockerfile?: { inContext: string; path: string } } = {}): Promise<void> {
+  async failed(err: unknown, where: FailedWhere = {}): Promise<void> {
     if (!this.#end()) return;
     const attempt = this.#p.attempt;
     const failure = failureOf(err, {
@@ -106,6 +108,9 @@ export class GitHubTrail implements BuildTrail {
         : {}),
       ...(where.dockerfile ? { dockerfile: where.dockerfile } : {}),
     });
+    const findings = attempt?.bridge.findings() ?? [];
+    if (findings.length > 0) failure.findings = findings;
+    if (where.cacheReport) failure.cacheReport = where.cacheReport;
     this.#p.writer?.line(`build failed: ${failure.message}`);
     await this.#finishLog("failure", failure.message);
     let retryToReport: unknown;
@@ -146,7 +151,7 @@ export class GitHubTrail implements BuildTrail {
 
   async superseded(by: SupersededBy): Promise<void> {
     if (!this.#end()) return;
-    const message = supersededMessage(by.sha);
+    const message = supersededText(by);
     await this.#finishLog("cancelled", message);
     await this.#p.checkRun?.cancelled(message);
     await this.#endInFlight();

@@ -2,6 +2,7 @@ import type { Probot } from "probot";
 import { Redactor } from "@buildkit-bot/buildkit";
 import { BuildCheckRun } from "../github/index.js";
 import type { OctokitRequest, WriteBudget } from "../github/index.js";
+import { dockerfileInContext } from "../config/index.js";
 import { silentLog } from "../queue/index.js";
 import { TransientError } from "../errors/index.js";
 import type { BuildJob, CheckRunHandoff, QueueLog, SupersededBy, SupersedeListener } from "../queue/index.js";
@@ -69,6 +70,7 @@ export class GitHubTrails implements BuildTrails, SupersedeListener {
       writer,
       (progress) => checkRun.progress(progress),
       (err) => this.#log.warn({ ...where, err: options.redactor.redact(err instanceof Error ? err.message : String(err)) }, "progress update failed"),
+      { inContext: dockerfileInContext(job.image.context, job.image.dockerfile), path: job.image.dockerfile },
     );
     const trail: GitHubTrail = new GitHubTrail({
       where,

@@ -170,4 +170,28 @@ export class LogStore {
     }
     return { entries, lastId: raw.at(-1)?.[0] ?? after ?? null, done: meta.done === "1", droppedBytes: dropped };
   }
+
+  /**
+   * How many logs are kept and their bytes (head plus tail, as the append script counts them), for metrics. Walks
+   * the logs' metadata with SCAN, at most `maxLogs` of them; `complete` is false when it stopped there.
+   */
+  async usage(maxLogs = 20_000): Promise<{ logs: number; bytes: number; complete: boolean }> {
+    let cursor = "0";
+    let logs = 0;
+    let bytes = 0;
+    do {
+      const [next, keys] = await this.redis.scan(cursor, "MATCH", `${this.prefix}:meta:*`, "COUNT", 500);
+      cursor = next;
+      if (keys.length === 0) continue;
+      const pipeline = this.redis.pipeline();
+      for (const key of keys) pipeline.hmget(key, "headBytes", "tailBytes");
+      for (const [err, sizes] of (await pipeline.exec()) ?? []) {
+        if (err || !Array.isArray(sizes)) continue;
+        logs++;
+        bytes += Number(sizes[0] ?? 0) + Number(sizes[1] ?? 0);
+      }
+      if (logs >= maxLogs) return { logs, bytes, complete: false };
+    } while (cursor !== "0");
+    return { logs, bytes, complete: true };
+  }
 }

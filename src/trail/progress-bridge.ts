@@ -1,6 +1,6 @@
 import { LogTail } from "@buildkit-bot/buildkit";
 import type { ProgressEvent } from "@buildkit-bot/buildkit";
-import type { BuildProgress } from "../github/index.js";
+import type { BuildProgress, DockerfileFinding } from "../github/index.js";
 import type { LogWriter } from "./log-writer.js";
 
 /** Where the bridge sends check-run progress; never awaited (BuildCheckRun.progress fits). */
@@ -17,11 +17,15 @@ export class ProgressBridge {
   #partial = new Map<string, string>();
   /** The build's last log lines, whatever step wrote them: the report's tail when a failure names no step. */
   #recent = new LogTail();
+  /** Dockerfile build check findings, once each (a multi-platform build reports each per platform). */
+  #findings = new Map<string, DockerfileFinding>();
 
   constructor(
     private readonly writer: LogWriter,
     private readonly sink: ProgressSink | undefined,
     private readonly onSinkError: (err: unknown) => void = () => {},
+    /** The Dockerfile as the frontend was given it and its path in the repository, where annotations need it. */
+    private readonly dockerfile?: { inContext: string; path: string },
   ) {}
 
   /** The latest counters, for the final report. */
@@ -53,6 +57,7 @@ export class ProgressBridge {
         break;
       case "warning":
         this.writer.line(`WARNING: ${event.message}${event.detail ? `\n${event.detail}` : ""}`, event.id);
+        this.#finding(event);
         break;
       case "counters":
         this.#progress = { stepsDone: event.completed, stepsTotal: event.total, cachedSteps: event.cached };
@@ -62,6 +67,31 @@ export class ProgressBridge {
         break;
     }
   };
+
+  /** What the Dockerfile build checks found so far, in the order reported. */
+  findings(): DockerfileFinding[] {
+    return [...this.#findings.values()];
+  }
+
+  /** A daemon warning shaped as a build check's (`RuleName: text`, with a documentation link or a location). */
+  #finding(event: Extract<ProgressEvent, { type: "warning" }>): void {
+    const rule = CHECK_RULE.exec(event.message);
+    if (!rule || (!event.url && !event.location)) return;
+    const location = event.location && {
+      file: this.dockerfile && event.location.file === this.dockerfile.inContext ? this.dockerfile.path : event.location.file,
+      startLine: event.location.startLine,
+      endLine: event.location.endLine,
+    };
+    const finding: DockerfileFinding = {
+      rule: rule[1] ?? "",
+      message: rule[2] ?? "",
+      ...(event.detail ? { description: event.detail } : {}),
+      ...(event.url ? { url: event.url } : {}),
+      ...(location ? { location } : {}),
+    };
+    const key = JSON.stringify([finding.rule, finding.message, location?.file, location?.startLine]);
+    if (!this.#findings.has(key) && this.#findings.size < MAX_FINDINGS) this.#findings.set(key, finding);
+  }
 
   /** The build's most recent log lines (bounded), for failures the client could not tie to a step. */
   recentLines(): string[] {
@@ -88,6 +118,11 @@ export class ProgressBridge {
     if (rest !== undefined && rest !== "") this.writer.line(rest, step);
   }
 }
+
+/** BuildKit's build check warnings read `FromAsCasing: 'as' and 'FROM' keywords' casing do not match (line 1)`. */
+const CHECK_RULE = /^([A-Z][A-Za-z0-9]*): ([\s\S]+)$/;
+/** A Dockerfile cannot hold more findings worth keeping; the bound keeps a hostile one from filling memory. */
+const MAX_FINDINGS = 1000;
 
 /** The process exit code in a failed step's error ("… did not complete successfully: exit code: 3"), if any. */
 function exitCodeOf(error: string): number | undefined {

@@ -9,10 +9,11 @@ import { AnsiUp } from "ansi_up";
  * dropped first (ansi_up would print OSC hyperlinks and some others as text, or turn them into links).
  */
 
-// CSI with any final byte but `m`, OSC up to BEL or ST (or the end of the line), any other two-byte escape, or an
-// escape the line ends in the middle of.
+// CSI with any final byte but `m`, OSC up to BEL or ST (or the end of the line), any other two-byte escape, an
+// escape the line ends in the middle of, or an escape byte that starts none of these (dropped alone: left in, it
+// would make what follows it look like the start of a sequence, which ansi_up keeps waiting for on the next line).
 // eslint-disable-next-line no-control-regex -- matching terminal escapes is the point
-const NOT_SGR = /\u001b(?:\[[0-?]*[ -/]*[@-ln-~]|\][^\u0007\u001b]*(?:\u0007|\u001b\\)?|[ -/]*[0-Z\\^-~]|\[[0-?]*[ -/]*$|$)/g;
+const NOT_SGR = /\u001b(?:\[[0-?]*[ -/]*[@-ln-~]|\][^\u0007\u001b]*(?:\u0007|\u001b\\)?|[ -/]*[0-Z\\^-~]|\[[0-?]*[ -/]*$|(?!\[[0-?]*[ -/]*m))/g;
 const RESET = "\u001b[0m";
 
 // One converter for all lines (building one costs more than converting a line). Every line ends with a reset and

@@ -1,27 +1,43 @@
 import type { Probot } from "probot";
-import { BuildCancelledError, Redactor } from "@buildkit-bot/buildkit";
-import type { BuildResult } from "@buildkit-bot/buildkit";
+import { BuildCancelledError, ConnectionError, Redactor } from "@buildkit-bot/buildkit";
+import type { BuildResult, ProgressEvent } from "@buildkit-bot/buildkit";
 import { DEFAULT_CONFIG_LIMITS } from "../config/index.js";
 import { silentLog } from "../queue/index.js";
-import { isTransientError } from "../errors/index.js";
+import { isTransientError, MustWaitError } from "../errors/index.js";
 import type { BuildJob, BuildOutcome, BuildProcessor, QueueLog } from "../queue/index.js";
 import { secretsForRepository, singleRegistryTenants } from "../tenancy/index.js";
 import type { TenantRegistry, Tenants } from "../tenancy/index.js";
 import { attemptCause, scrubError } from "../trail/index.js";
 import type { BuildTrail, BuildTrails } from "../trail/index.js";
+import type { BuilderPool } from "../builders/index.js";
 import { dockerfileInContext } from "./build-request-for-job.js";
 import { forkBuiltOtherCommit, forkNotBuilt } from "./fork-rules.js";
 import type { NotBuilt } from "./fork-rules.js";
-import { prepareBuild } from "./prepare-build.js";
+import { builderKeyOf, prepareBuild } from "./prepare-build.js";
 import type { PreparedBuild } from "./prepare-build.js";
+import { afterGitRefusal } from "./installation-token.js";
+import { InstallationTokenCache } from "./token-cache.js";
+import { InstallationAccounts } from "./installation-accounts.js";
+import { provenanceReport } from "./provenance.js";
+import { solveSplit, splitPartOf } from "./split-solve.js";
+import type { BuiltOn } from "./split-solve.js";
+import type { SplitPart } from "./split-leases.js";
+import { reportingCache } from "./cache-report-trail.js";
+import type { CacheHistory } from "./cache-history.js";
+import { sayingWhyNotReused } from "./merge-queue-reuse.js";
+import type { MergeQueueReuse } from "./merge-queue-reuse.js";
+import { imageSizeDiff } from "./size-diff.js";
+import type { SizeDiff } from "../github/index.js";
 
 export interface BuildProcessorDeps {
   /** `auth()` → the App's own Octokit (token minting), `auth(id)` → the installation's (reads). */
   github: Pick<Probot, "auth">;
   /** Where everything the world sees of the build is written: log page, check run, status, in-flight entry. */
   trails: BuildTrails;
-  /** BUILDKIT_HOST of the app config. */
-  buildkitHost: string;
+  /** The daemon when there is no pool (tests of one daemon). */
+  buildkitHost?: string;
+  /** The app config's builders: a builder is chosen and held for each build (with `splitFor`, one per platform when no single one serves them all). */
+  builders?: Pick<BuilderPool, "acquire" | "lost"> & Partial<Pick<BuilderPool, "splitFor" | "mustWait">>;
   /** The single registry of the app config: every account's, owner-scoped, when there is no `tenants`. */
   registry: TenantRegistry;
   /**
@@ -38,6 +54,14 @@ export interface BuildProcessorDeps {
   attemptsOf(buildId: string): Promise<{ attemptsMade: number; attempts: number } | undefined>;
   log?: QueueLog;
   connectTimeoutMs?: number;
+  /** The worker's git tokens, in memory only (by default the processor's own; a worker process makes one processor). */
+  tokens?: InstallationTokenCache;
+  /** The installations' accounts, in memory only (by default the processor's own). */
+  accounts?: InstallationAccounts;
+  /** Where each image's last build per ref is kept for the check run's cache report; without it, no report. */
+  cacheHistory?: CacheHistory;
+  /** Merge queue image reuse: pull requests' pushed images are noted, merge groups of the same tree copy them. */
+  reuse?: MergeQueueReuse;
 }
 
 /**
@@ -51,45 +75,73 @@ export interface BuildProcessorDeps {
 export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
   const log = deps.log ?? silentLog;
   const tenants = deps.tenants ?? singleRegistryTenants({ registry: deps.registry, repoConfigLimits: DEFAULT_CONFIG_LIMITS });
+  const tokens = deps.tokens ?? new InstallationTokenCache();
+  const accounts = deps.accounts ?? new InstallationAccounts();
   return async (job, signal) => {
+    // Before anything is recorded: a build every usable builder is too full for goes back to the queue, no attempt spent.
+    // A merge group that copies its pull request's image needs no builder, so it does not wait for one.
+    const reusable = await deps.reuse?.lookup(job, deps.github);
+    const wait = reusable?.kind === "found" ? undefined : await deps.builders?.mustWait?.({ buildId: job.buildId, key: builderKeyOf(job), platforms: job.image.platforms }).catch(() => undefined);
+    if (wait !== undefined) throw new MustWaitError(wait);
     const redactor = new Redactor(secretsOf(tenants, job));
-    const trail = await deps.trails.begin(job, { signal, redactor });
+    let trail = withCacheReport(await deps.trails.begin(job, { signal, redactor }), job, deps, log);
     let build: PreparedBuild | undefined;
     try {
       trail.line(headline(job));
       const refused = await forkNotBuilt(job, deps.github);
       if (refused) return await notBuilt(trail, refused);
-      build = await prepareBuild(job, { ...deps, tenants }, redactor, trail);
+      const reuse = deps.reuse && reusable ? await deps.reuse.attempt(job, reusable, { github: deps.github, tenants, accounts, trail, signal }) : undefined;
+      if (reuse?.kind === "reused") return reuse.outcome;
+      if (reuse?.note) trail = sayingWhyNotReused(trail, reuse.note);
+      const noteReusable = deps.reuse?.noteWhenPushed(job, { github: deps.github, trail });
+      build = await prepareBuild(job, { ...deps, tenants, tokens, accounts }, redactor, trail, signal);
       const starting = trail.started();
       starting.catch(() => undefined);
-      const result = await build.client.solve(build.request, {
-        signal: AbortSignal.any([signal, trail.lost]),
-        onProgress: (event) => trail.progress(event),
-        dockerfileText: build.dockerfileText,
-      });
+      const solveOptions = { signal: AbortSignal.any([signal, trail.lost]), onProgress: (event: ProgressEvent) => trail.progress(event), dockerfileText: build.dockerfileText };
+      const { result, builtOn } = build.split
+        ? await solveSplit(build.split.parts, build.request, { ...solveOptions, line: (text) => trail.line(text) })
+        : { result: await build.client.solve(build.request, solveOptions), builtOn: undefined };
       await starting;
       // The run's id has settled by now (the start report waited for it).
       if (trail.lost.aborted) return await givenUp(trail, job, deps, log);
       const discarded = forkBuiltOtherCommit(job, result.exporterResponse);
       if (discarded) return await notBuilt(trail, discarded);
-      return await succeeded(trail, job, build, result);
-    } catch (err) {
+      const moved = build.movingTags ? await build.movingTags(result, signal) : undefined;
+      await noteReusable?.(result.digest, moved?.pushTags ?? build.pushTags);
+      const provenance = await provenanceReport(job, build, result, signal);
+      if (provenance) build.provenance = provenance;
+      const done = moved ? { ...build, ...moved } : build;
+      const sizeDiff = await imageSizeDiff(job, done.pushTags, result.digest, { request: build.request, signal });
+      return await succeeded(trail, job, done, result, builtOn, sizeDiff);
+    } catch (failure) {
+      const err = afterGitRefusal(failure, tokens, build?.gitToken);
       scrubError(err, redactor);
       if (trail.lost.aborted && !signal.aborted) return await givenUp(trail, job, deps, log);
+      const part = splitPartOf(err);
+      const lostOn = part?.name ?? build?.builder?.name;
+      const lost = lostOn && err instanceof ConnectionError && !signal.aborted ? await builderLost(deps, job, lostOn, err, part) : undefined;
       if (signal.aborted || err instanceof BuildCancelledError) {
         // The queue ends a superseded build's trail; a build cancelled for another reason fails its job, and the
         // reconciler ends its trail with that reason.
         await trail.stopped(signal.aborted ? `cancelled: ${errorText(signal.reason)}` : errorText(err));
       } else if (isTransientError(err) && !(await isLastAttempt(deps, job))) {
-        await trail.retrying(errorText(err), attemptCause(err));
+        await trail.retrying(lost ?? errorText(err), attemptCause(err));
       } else {
         await trail.failed(err, { dockerfile: { inContext: dockerfileInContext(job.image.context, job.image.dockerfile), path: job.image.dockerfile } });
       }
       throw err;
     } finally {
-      await build?.client.close().catch(() => undefined);
+      // A pool's builder keeps its connection for the next build; only a build's own (no pool) is closed.
+      if (build && !build.builder && !build.split) await build.client.close().catch(() => undefined);
+      await build?.builder?.release();
+      await build?.split?.close();
     }
   };
+}
+
+/** The build's trail with a cache report added to its success, when the app keeps build records. */
+function withCacheReport(trail: BuildTrail, job: BuildJob, deps: BuildProcessorDeps, log: QueueLog): BuildTrail {
+  return deps.cacheHistory ? reportingCache(trail, job, { history: deps.cacheHistory, github: deps.github, log }) : trail;
 }
 
 /** The registry password and every build secret the repository is given, used by this build or not: never shown. */
@@ -106,11 +158,12 @@ function headline(job: BuildJob): string {
   return `buildkit-bot: ${job.image.name} at ${job.sha} (${job.fork ? `fork pull request, via ${job.gitRef}` : job.gitRef}), build ${job.buildId}`;
 }
 
-async function succeeded(trail: BuildTrail, job: BuildJob, build: PreparedBuild, result: BuildResult): Promise<BuildOutcome> {
+async function succeeded(trail: BuildTrail, job: BuildJob, build: PreparedBuild, result: BuildResult, builtOn?: BuiltOn, sizeDiff?: SizeDiff): Promise<BuildOutcome> {
   const { pushTags } = build;
   const pushed = pushTags.length > 0;
   const digest = result.digest && pushed ? { digest: result.digest } : {};
-  const summary = pushed ? `pushed ${pushTags.join(", ")}${result.digest ? ` (${result.digest})` : ""}` : "built, not pushed";
+  const where = builtOn ? `; ${builtOn.map((b) => `${b.platform} on ${b.builder}`).join(", ")}` : "";
+  const summary = `${pushed ? `pushed ${pushTags.join(", ")}${result.digest ? ` (${result.digest})` : ""}` : "built, not pushed"}${where}`;
   await trail.succeeded(
     {
       tags: pushTags,
@@ -121,6 +174,10 @@ async function succeeded(trail: BuildTrail, job: BuildJob, build: PreparedBuild,
       cachedSteps: result.steps.cached,
       ...(job.image.platforms.length > 0 ? { platforms: job.image.platforms } : {}),
       ...(build.leftOut ? { leftOut: build.leftOut } : {}),
+      ...(builtOn ? { builtOn } : {}),
+      ...(build.checksNote ? { checksNote: build.checksNote } : {}),
+      ...(build.provenance ? { provenance: build.provenance } : {}),
+      ...(sizeDiff ? { sizeDiff } : {}),
     },
     summary,
   );
@@ -155,6 +212,13 @@ async function givenUp(trail: BuildTrail, job: BuildJob, deps: BuildProcessorDep
   await trail.cancelled(why, { logMessage: message, statusReportedElsewhere: !settled || settled.replaced }).catch(() => undefined);
   log.warn({ ...where, why }, "build given up: its check run never came");
   return { pushedTags: [], durationMs: Date.now() - trail.startedAt, summary: message };
+}
+
+/** The builder died under the build: the pool stops giving it builds, and the retry note names where the build goes next. */
+async function builderLost(deps: BuildProcessorDeps, job: BuildJob, name: string, err: ConnectionError, part?: SplitPart): Promise<string> {
+  const request = { buildId: part?.holdId ?? job.buildId, key: builderKeyOf(job), platforms: part?.platforms ?? job.image.platforms };
+  const next = await deps.builders?.lost(request, name, err.message).catch(() => undefined);
+  return `builder ${name} was lost${part ? ` (${part.platforms.join(", ")})` : ""}; retrying on ${next ?? "another builder"}`;
 }
 
 async function isLastAttempt(deps: BuildProcessorDeps, job: BuildJob): Promise<boolean> {

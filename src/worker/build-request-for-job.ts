@@ -1,7 +1,9 @@
 import { posix } from "node:path";
 import type { BuildRequest, CacheEntry, DaemonCapabilities, RegistryCredential } from "@buildkit-bot/buildkit";
+import { dockerfileInContext } from "../config/index.js";
 import type { BuildJob } from "../queue/index.js";
 import type { TenantRegistry } from "../tenancy/index.js";
+import { requestAttestations } from "./provenance.js";
 
 export interface JobRequestOptions {
   /** Read-only token for the repository; absent for fork pull requests (they clone anonymously). */
@@ -10,6 +12,8 @@ export interface JobRequestOptions {
   capabilities: DaemonCapabilities;
   /** Build secrets by id, checked against the tenants (secret-guard.ts); never given to a fork's build. */
   buildSecrets?: Record<string, string>;
+  /** When the image is built (its `org.opencontainers.image.created`); default now. */
+  now?: Date;
 }
 
 export interface JobRequest {
@@ -18,6 +22,17 @@ export interface JobRequest {
   pushTags: string[];
   /** Said in the build log: how the cache plan had to be adapted to the daemon. */
   notes: string[];
+  /** Said once in the check run: the config's `checks.fail_on` could not be applied on this daemon. */
+  checksNote?: string;
+}
+
+/**
+ * Dockerfile build checks came with BuildKit v0.14 (Dockerfile frontend 1.8). True only when the daemon's version is
+ * known to be older (an Engine's is derived from its own version, e.g. 20.10 → v0.8).
+ */
+function runsNoChecks(buildkitVersion: string | undefined): boolean {
+  const m = /^v?(\d+)\.(\d+)/.exec(buildkitVersion ?? "");
+  return m !== null && Number(m[1]) === 0 && Number(m[2]) < 14;
 }
 
 /** `127.x`, `localhost` and `::1` registries are reached over plain HTTP (as the Docker daemon does by default). */
@@ -26,11 +41,7 @@ export function isLoopbackRegistry(host: string): boolean {
   return name === "localhost" || name === "::1" || /^127\.\d+\.\d+\.\d+$/.test(name);
 }
 
-/** The Dockerfile path relative to the build context, as the daemon looks it up (the plan's path is from the repository root). */
-export function dockerfileInContext(context: string, dockerfile: string): string {
-  const subdir = posix.normalize(context || ".");
-  return subdir === "." ? posix.normalize(dockerfile) : posix.relative(subdir, posix.normalize(dockerfile));
-}
+export { dockerfileInContext };
 
 /**
  * The BuildKit request for one build job: the git context at the exact commit (or the PR ref for forks), the
@@ -50,7 +61,19 @@ export function buildRequestForJob(job: BuildJob, opts: JobRequestOptions): JobR
   if (opts.buildSecrets && !fork && Object.keys(opts.buildSecrets).length > 0) request.secrets = { ...opts.buildSecrets };
   if (image.target) request.target = image.target;
   if (image.platforms.length > 0) request.platforms = [...image.platforms];
-  if (Object.keys(image.buildArgs).length > 0) request.buildArgs = { ...image.buildArgs };
+  const buildArgs = { ...image.buildArgs };
+  let checksNote: string | undefined;
+  if (image.checksFailOn === "warning") {
+    // The repository's own BUILDKIT_DOCKERFILE_CHECK (e.g. `skip=…`) is kept; only `error=true` is added to it.
+    const own = buildArgs[DOCKERFILE_CHECK_ARG];
+    if (!own || !/(^|;)\s*error=/.test(own)) buildArgs[DOCKERFILE_CHECK_ARG] = own ? `${own};error=true` : "error=true";
+    if (runsNoChecks(opts.capabilities.buildkitVersion)) {
+      checksNote = `Dockerfile build checks need BuildKit v0.14 or newer; this builder runs BuildKit ${opts.capabilities.buildkitVersion ?? "?"} (${opts.capabilities.daemon}), so \`checks.fail_on: warning\` was not applied.`;
+      notes.push(`checks: ${checksNote}`);
+    }
+  }
+  if (Object.keys(buildArgs).length > 0) request.buildArgs = buildArgs;
+  request.labels = { ...ociLabels(job, opts.now ?? new Date()), ...image.labels };
   if (job.noCache) request.noCache = true;
 
   // BuildKit v0.12+ takes `registry.insecure` on a cache entry; older versions ignore it and need buildkitd.toml.
@@ -83,5 +106,21 @@ export function buildRequestForJob(job: BuildJob, opts: JobRequestOptions): JobR
     const auth: RegistryCredential = { host: opts.registry.host, username: credentials.username, password: credentials.password };
     request.registryAuth = [auth];
   }
-  return { request, pushTags, notes };
+  const attestationsNote = requestAttestations(job, request, opts.capabilities);
+  if (attestationsNote) notes.push(`attestations: ${attestationsNote}`);
+  return { request, pushTags, notes, ...(checksNote ? { checksNote } : {}) };
+}
+
+const DOCKERFILE_CHECK_ARG = "BUILDKIT_DOCKERFILE_CHECK";
+
+/**
+ * The OCI annotations every image carries as labels, as docker/metadata-action sets them: the repository's web
+ * address (its clone URL without `.git`), the commit built and when. The config's own labels override them.
+ */
+function ociLabels(job: BuildJob, now: Date): Record<string, string> {
+  return {
+    "org.opencontainers.image.source": job.repository.cloneUrl.replace(/\.git$/, ""),
+    "org.opencontainers.image.revision": job.sha,
+    "org.opencontainers.image.created": now.toISOString(),
+  };
 }

@@ -38,9 +38,11 @@ export function registryUses(request: BuildRequest): NamespaceViolation[] {
 /**
  * The worker's own check, just before the solve: every reference of the request lies inside the account's
  * namespaces, else the job is refused whole (nothing is sent to the daemon). The planner checked the config; this
- * catches a job edited in Redis, or a plan that a bug let out.
+ * catches a job edited in Redis, or a plan that a bug let out. `pushedLater` are names the build pushes after the
+ * solve (the branch's moving tags, by a manifest copy): checked here too, before anything is built.
  */
-export function assertInNamespaces(request: BuildRequest, policy: ServedTenant): void {
-  const violations = namespaceViolations(registryUses(request), policy.namespaces);
+export function assertInNamespaces(request: BuildRequest, policy: ServedTenant, pushedLater: readonly string[] = []): void {
+  const uses = [...registryUses(request), ...pushedLater.map((ref): NamespaceViolation => ({ use: "push", ref }))];
+  const violations = namespaceViolations(uses, policy.namespaces);
   if (violations.length > 0) throw new OutsideNamespacesError(violations, policy.namespaces, policy.account.accountLogin);
 }

@@ -97,16 +97,36 @@ describe("loadAppConfig", () => {
       APP_ID: "123",
       BUILDKIT_BOT_ROLE: "worker",
       BUILDKIT_BOT_CONCURRENCY: "4",
+      BUILDKIT_BOT_ADMIN_TOKEN: "admin-token-0f3b9c2e",
     });
     assert.equal(c.registry.credentials?.password, "s3cr3t-pass", "the value itself stays usable");
+    assert.equal(c.adminToken, "admin-token-0f3b9c2e");
     assert.equal(c.registry.host, "127.0.0.1:5000");
     assert.equal(c.publicBaseUrl, "https://bkb.example.com");
     assert.equal(c.appId, 123);
     for (const shown of [JSON.stringify(c), inspect(c, { depth: 10 }), JSON.stringify(c.describe())]) {
       assert.ok(!shown.includes("s3cr3t-pass"), shown);
       assert.ok(!shown.includes("hunter2"), shown);
+      assert.ok(!shown.includes("admin-token-0f3b9c2e"), shown);
       assert.ok(shown.includes("***"));
       assert.ok(shown.includes("bot"), "the username is not a secret");
     }
+  });
+
+  it("turns the queue view on only with BUILDKIT_BOT_ADMIN_TOKEN, refusing a short one (no default)", () => {
+    assert.equal(loadAppConfig({ ...base }).adminToken, undefined);
+    assert.equal(loadAppConfig({ ...base }).describe().queueView, "off");
+    fails({ ...base, BUILDKIT_BOT_ADMIN_TOKEN: "short" }, "BUILDKIT_BOT_ADMIN_TOKEN");
+    assert.deepEqual(loadAppConfig({ ...base, BUILDKIT_BOT_ADMIN_TOKEN: "x".repeat(16) }).describe().queueView, { path: "/admin/queues", password: "***" });
+  });
+
+  it("reads the missed-webhook recovery's interval, window and rate, the window within the 3 days deliveries are deduplicated", () => {
+    assert.deepEqual(loadAppConfig({ ...base }).redelivery, { intervalMs: 300_000, windowMs: 24 * 3_600_000, perMinute: 30 });
+    const c = loadAppConfig({ ...base, BUILDKIT_BOT_REDELIVERY_INTERVAL_SECONDS: "0", BUILDKIT_BOT_REDELIVERY_WINDOW_HOURS: "72", BUILDKIT_BOT_REDELIVERIES_PER_MINUTE: "5" });
+    assert.deepEqual(c.redelivery, { intervalMs: 0, windowMs: 72 * 3_600_000, perMinute: 5 });
+    assert.equal(c.describe().redelivery, "off");
+    fails({ ...base, BUILDKIT_BOT_REDELIVERY_WINDOW_HOURS: "73" }, "BUILDKIT_BOT_REDELIVERY_WINDOW_HOURS");
+    fails({ ...base, BUILDKIT_BOT_REDELIVERY_INTERVAL_SECONDS: "often" }, "BUILDKIT_BOT_REDELIVERY_INTERVAL_SECONDS");
+    fails({ ...base, BUILDKIT_BOT_REDELIVERIES_PER_MINUTE: "0" }, "BUILDKIT_BOT_REDELIVERIES_PER_MINUTE");
   });
 });

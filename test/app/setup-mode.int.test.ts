@@ -37,8 +37,9 @@ describe("setup mode", () => {
       assert.match(manifest, /"checks":"write"/);
       assert.match(manifest, /"statuses":"write"/);
       assert.match(manifest, /"contents":"read"/);
-      assert.match(manifest, /"default_events":\["push","pull_request","check_run","check_suite","issue_comment"\]/);
+      assert.match(manifest, /"default_events":\["push","pull_request","check_run","check_suite","issue_comment","merge_group"\]/);
       assert.match(manifest, /"issues":"read"/);
+      assert.match(manifest, /"merge_queues":"read"/);
       assert.match(manifest, new RegExp(`"redirect_url":"http://127.0.0.1:${port}/probot/setup"`));
     } finally {
       if (child.exitCode === null) {

@@ -135,22 +135,37 @@ describe("webhook intake over HTTP (real Probot server, real Redis)", () => {
   it("stores a redelivered webhook once", async () => {
     const payload = adaptPayload(examplePayload("push", undefined, (p) => p.ref === "refs/heads/master"));
     const deliveryId = randomUUID();
-    const before = await events.getJobCountByTypes("waiting");
+    const before = await events.getJobCountByTypes("waiting", "prioritized");
     const first = await deliver("push", payload, deliveryId);
     const second = await deliver("push", payload, deliveryId);
     assert.equal(first.res.status, 200);
     assert.equal(second.res.status, 200);
-    assert.equal(await events.getJobCountByTypes("waiting"), before + 1);
+    assert.equal(await events.getJobCountByTypes("waiting", "prioritized"), before + 1);
     // Even once the event job is gone (taken, then cleaned up by removeOnComplete, which deletes the job's keys and
     // nothing else), the delivery is still recognised for GitHub's 3-day redelivery window.
     const jobId = eventJobId(deliveryId);
-    await redis.lrem(events.toKey("wait"), 0, jobId);
+    await redis.zrem(events.toKey("prioritized"), jobId);
     await redis.del(events.toKey(jobId));
     assert.equal(await events.getJob(jobId), undefined);
     const third = await deliver("push", payload, deliveryId);
     assert.equal(third.res.status, 200);
     assert.equal(third.job, undefined);
     assert.ok((await redis.pttl(events.toKey(`de:${jobId}`))) > 2.9 * 24 * 3600 * 1000);
+  });
+
+  it("stores deliveries that arrive together each once, redeliveries among them included", async () => {
+    // The adds of deliveries that arrive together share Redis pipelines (start-app.ts): each still gets its own answer.
+    const payload = adaptPayload(examplePayload("push", undefined, (p) => p.ref === "refs/heads/master"));
+    const ids = Array.from({ length: 40 }, () => randomUUID());
+    const sent = [...ids, ids[0]!, ids[1]!];
+    const before = await events.getJobCountByTypes("waiting", "prioritized");
+    const answers = await Promise.all(sent.map((deliveryId) => sendWebhook(url, { name: "push", payload, secret: WEBHOOK_SECRET, deliveryId })));
+    assert.deepEqual(
+      answers.map((r) => r.status),
+      sent.map(() => 200),
+    );
+    assert.equal(await events.getJobCountByTypes("waiting", "prioritized"), before + ids.length);
+    for (const id of ids) assert.equal((await events.getJob(eventJobId(id)))?.data.deliveryId, id);
   });
 
   it("refuses a payload without a repository with 400 and a plain message, storing nothing", async () => {

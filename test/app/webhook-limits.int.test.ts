@@ -228,12 +228,12 @@ describe("webhook intake limits on the real app process (web role, real Redis)",
   });
 
   it("still turns a normal signed push into exactly one event job", async () => {
-    const before = await events.getJobCountByTypes("waiting");
+    const before = await events.getJobCountByTypes("waiting", "prioritized");
     const res = await sendWebhook(hookUrl, { name: "push", payload: pushPayload(), secret: WEBHOOK_SECRET });
     assert.equal(res.status, 200, res.body);
     const job = await events.getJob(eventJobId(res.deliveryId));
     assert.equal(job?.data.deliveryId, res.deliveryId);
-    assert.equal(await events.getJobCountByTypes("waiting"), before + 1);
+    assert.equal(await events.getJobCountByTypes("waiting", "prioritized"), before + 1);
   });
 
   it("leaves other routes alone: unknown paths 404, GET on the webhook path is not a delivery", async () => {

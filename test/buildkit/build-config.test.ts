@@ -64,6 +64,8 @@ describe("BuildConfig", () => {
       .cacheTo("type=registry,ref=127.0.0.1:5000/app:cache,mode=max")
       .noCache()
       .pull()
+      .provenance("max")
+      .sbom()
       .tag("127.0.0.1:5000/app:1", "127.0.0.1:5000/app:latest")
       .push()
       .registryAuth("127.0.0.1:5000", "ci", "hunter2")
@@ -85,6 +87,7 @@ describe("BuildConfig", () => {
     assert.deepEqual(request.cacheExports, [{ type: "registry", attrs: { ref: "127.0.0.1:5000/app:cache", mode: "max" } }]);
     assert.equal(request.noCache, true);
     assert.equal(request.pull, true);
+    assert.deepEqual(request.attestations, { provenance: "max", sbom: true });
     assert.deepEqual(request.output, { type: "image", names: ["127.0.0.1:5000/app:1", "127.0.0.1:5000/app:latest"], push: true });
     assert.deepEqual(request.registryAuth, [{ host: "127.0.0.1:5000", username: "ci", password: "hunter2" }]);
     assert.equal(request.gitAuthToken, undefined);
@@ -142,6 +145,7 @@ describe("BuildConfig", () => {
     rejects(() => local().platform("amd64"), "platform()", /expected os\/arch/);
     rejects(() => local().tag("Bad Name"), "tag()", /not a valid image name/);
     rejects(() => local().target("a b"), "target()", /not a stage name/);
+    rejects(() => local().provenance("full" as "max"), "provenance()", /expected min or max/);
     rejects(() => local().buildArg("A B", "x"), "buildArg()", /without spaces/);
     rejects(() => local().label("", "x"), "label()", /key/);
     rejects(() => local().secret("GIT_AUTH_TOKEN", "x"), "secret()", /reserved for git/);

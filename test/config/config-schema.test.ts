@@ -26,7 +26,7 @@ test("every property of an image is described for editors", () => {
   assert.ok(schema.description);
   const props = schema.$defs.image.properties;
   assert.deepEqual(Object.keys(props).sort(), [
-    "build_args", "cache", "context", "dockerfile", "name", "paths", "platforms", "push", "repository", "secrets", "tags", "target",
+    "build_args", "cache", "checks", "context", "dockerfile", "labels", "merge_queue", "name", "paths", "platforms", "provenance", "push", "repository", "sbom", "secrets", "tags", "target",
   ]);
   for (const [name, prop] of Object.entries(props)) assert.ok(prop.description, `${name} has no description`);
 });

@@ -119,3 +119,37 @@ test("x- keys hold anchors that images merge with <<; the image's own keys win",
   assert.deepEqual(api?.push.branches, ["main"]);
   assert.deepEqual(web?.platforms, ["linux/amd64"]);
 });
+
+test("checks.fail_on: warning is kept per image; none and no checks leave it out", () => {
+  const config = parseRepoConfig(
+    "images:\n  - name: strict\n    checks:\n      fail_on: warning\n  - name: lax\n    checks:\n      fail_on: none\n  - name: plain\n",
+  );
+  assert.deepEqual(
+    config.images.map((i) => [i.name, i.checksFailOn]),
+    [
+      ["strict", "warning"],
+      ["lax", undefined],
+      ["plain", undefined],
+    ],
+  );
+});
+
+test("labels are kept as text per image; an image without labels has none", () => {
+  const config = parseRepoConfig("images:\n  - name: api\n    labels:\n      team: core\n      version: 2\n      org.opencontainers.image.licenses: MIT\n  - name: web\n");
+  assert.deepEqual(config.images[0]?.labels, { team: "core", version: "2", "org.opencontainers.image.licenses": "MIT" });
+  assert.equal(config.images[1]?.labels, undefined);
+});
+
+test("provenance and sbom are kept per image as written; absent keys stay absent (the planner applies the defaults)", () => {
+  const config = parseRepoConfig(
+    "images:\n  - name: quiet\n    provenance: { pushes: none, pull_requests: none }\n  - name: lean\n    provenance: { pushes: min }\n    sbom: true\n  - name: plain\n    sbom: false\n",
+  );
+  assert.deepEqual(
+    config.images.map((i) => [i.name, i.provenance, i.sbom]),
+    [
+      ["quiet", { pushes: "none", pullRequests: "none" }, undefined],
+      ["lean", { pushes: "min" }, true],
+      ["plain", undefined, undefined],
+    ],
+  );
+});

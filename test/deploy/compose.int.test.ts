@@ -79,7 +79,7 @@ describe("docker-compose.yml (Debian's docker-compose 1.29)", () => {
     assert.deepEqual(healthcheckArgv(model.services.buildkitd!), ["buildctl", "--addr", SOCKET_ADDR, "debug", "workers"]);
     const appProbe = healthcheckArgv(app)!;
     assert.deepEqual(appProbe.slice(0, 2), ["node", "-e"], "the slim Node image has no curl");
-    assert.match(appProbe[2]!, /fetch\(.*\/ping/);
+    assert.match(appProbe[2]!, /fetch\(.*\/readyz/);
   });
 
   it("stopping the app leaves its builds the shutdown grace (120 s by default) before Compose kills it", () => {

@@ -56,6 +56,8 @@ describe("the app as the compose file runs it (NODE_ENV=production)", () => {
     GHE_HOST: new URL(github.url).host,
     GHE_PROTOCOL: "http",
     BUILDKIT_BOT_ROLE: "all",
+    // The healthcheck is /readyz: ready once a builder answers.
+    BUILDKIT_HOST: stack.buildkitAddr,
     BUILDKIT_BOT_REDIS_URL: stack.redisUrl,
     BUILDKIT_BOT_QUEUE_PREFIX: `deploy-${process.pid}-${port}`,
     BUILDKIT_BOT_REGISTRY: `${stack.registry}/deploy`,
@@ -110,6 +112,9 @@ describe("the app as the compose file runs it (NODE_ENV=production)", () => {
       }
     };
     try {
+      // Ready once the builder pool's first probe has answered.
+      const ready = Date.now() + 30_000;
+      while ((await healthcheck()) !== 0 && Date.now() < ready) await new Promise((r) => setTimeout(r, 500));
       assert.equal(await healthcheck(), 0, "healthy while the app runs");
 
       github.setWebhookUrl(`${app.url}/api/github/webhooks`);

@@ -20,7 +20,7 @@ const INDEX_TYPES = "application/vnd.oci.image.index.v1+json, application/vnd.do
 
 interface IndexManifest {
   mediaType?: string;
-  manifests?: Array<{ digest: string; mediaType?: string; platform?: { os: string; architecture: string } }>;
+  manifests?: Array<{ digest: string; mediaType?: string; platform?: { os: string; architecture: string }; annotations?: Record<string, string> }>;
 }
 
 /** The index a tag names, as the registry serves it (and its media type); undefined when the tag is not an index. */
@@ -82,6 +82,12 @@ for (const daemon of testDaemons()) {
         for (const tag of planned) assert.equal(await manifestDigest(e2e.registry.addr, repository, tag), digest, `${tag} names the same index`);
         assert.ok(run.output.summary?.includes(String(digest)), `the check run shows the index's digest ${digest}:\n${run.output.summary}`);
         for (const platform of PLATFORMS) assert.ok(run.output.summary?.includes(platform), `the check run names ${platform}:\n${run.output.summary}`);
+        // A default-branch push carries mode=max provenance: one attestation manifest per platform, each shown.
+        const attestations = (pushed.index.manifests ?? []).filter((m) => m.annotations?.["vnd.docker.reference.type"] === "attestation-manifest");
+        assert.equal(attestations.length, PLATFORMS.length, JSON.stringify(pushed.index));
+        assert.match(run.output.summary ?? "", /\*\*Provenance\*\* \(SLSA, `mode=max`\)/);
+        for (const a of attestations) assert.ok(run.output.summary?.includes(a.digest), `the check run shows the attestation ${a.digest}:\n${run.output.summary}`);
+        assert.ok(run.output.summary?.includes(`docker buildx imagetools inspect ${e2e.registry.addr}/${repository}@${digest} --format '{{ json .Provenance }}'`), String(run.output.summary));
         assert.equal((await e2e.finalStatus(repo, sha, "multi")).state, "success");
       });
     } else {

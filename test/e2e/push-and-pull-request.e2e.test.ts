@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
-import { CONFIG_CHECK_RUN_NAME } from "../../src/github/planner-check-run-types.js";
+import { CONFIG_CHECK_RUN_NAME } from "../../src/github/check-run-names.js";
 import { isFirstRunnableDaemon, startE2E } from "./support/e2e-harness.js";
 import { testDaemons } from "../support/daemons.js";
 import type { E2E } from "./support/e2e-harness.js";

@@ -1,7 +1,8 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { Probot } from "probot";
-import { BuildCheckRun, checkRunName, statusContext } from "../../src/github/build-check-run.js";
+import { BuildCheckRun } from "../../src/github/build-check-run.js";
+import { checkRunName, statusContext } from "../../src/github/check-run-names.js";
 import type { OctokitRequest } from "../../src/github/octokit-request.js";
 import { REBUILD_ACTIONS } from "../../src/github/check-run-actions.js";
 import { WriteBudget } from "../../src/github/write-budget.js";
@@ -184,6 +185,30 @@ test("under budget pressure a waiting progress update gives way to the outcome",
     const run = fake.checkRun(created.id);
     assert.equal(run?.conclusion, "success");
     assert.ok(!run?.updates.some((u) => (u as { status?: string }).status === "in_progress"), "the stale progress was never sent");
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test("a superseded in_progress update loses nothing: the completion says when the build started", { timeout: 60_000 }, async () => {
+  const sha = nextSha();
+  const t = await redisForTest("reporter-started");
+  try {
+    const tight = new WriteBudget(t.redis, { prefix: t.prefix, windows: [{ windowMs: 1_500, max: 1 }], pollMs: 20 });
+    const created = (await request("POST /repos/{owner}/{repo}/check-runs", { owner: "acme", repo: "api", name: "buildkit-bot / api", head_sha: sha })).data as { id: number };
+    const clock = { t: Date.parse("2026-12-03T10:00:00Z") };
+    const r = new BuildCheckRun({ request, budget: tight, target: { owner: "acme", repo: "api", sha, image: "api", checkRunId: created.id, detailsUrl: LOG_URL }, now: () => clock.t });
+    assert.ok((await tight.acquire("final", "fill")).granted);
+    const started = r.started({ stepsDone: 0, stepsTotal: 3, cachedSteps: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    clock.t += 7_000;
+    await r.succeeded({ tags: [], pushed: false, durationMs: 7_000, stepsDone: 3, stepsTotal: 3, cachedSteps: 0 });
+    await started;
+    const run = fake.checkRun(created.id);
+    assert.ok(!run?.updates.some((u) => (u as { status?: string }).status === "in_progress"), "the in_progress update was superseded");
+    assert.equal(run?.conclusion, "success");
+    assert.equal(run?.started_at, "2026-12-03T10:00:00.000Z");
+    assert.equal(run?.completed_at, "2026-12-03T10:00:07.000Z");
   } finally {
     await t.cleanup();
   }

@@ -37,7 +37,7 @@ test("ANSI escapes are stripped from check-run text", () => {
 test("summary of a success names refs, digest, duration, cached and done steps", () => {
   const out = renderSucceeded("api", { tags: ["r.test/a/api:main"], pushed: true, digest: "sha256:abc", durationMs: 3_725_000, stepsDone: 7, stepsTotal: 9, cachedSteps: 3, platforms: ["linux/amd64"] });
   assert.equal(out.title, "Built in 1h 2m");
-  for (const part of ["`r.test/a/api:main`", "`sha256:abc`", "7/9 steps done, 3 cached", "`linux/amd64`", "`r.test/a/api@sha256:abc`"]) assert.ok(out.summary.includes(part), part);
+  for (const part of ["`r.test/a/api:main`", "`sha256:abc`", "7/9 steps done, 3 cached", "`linux/amd64`", "```sh\ndocker pull r.test/a/api@sha256:abc\n```"]) assert.ok(out.summary.includes(part), part);
   assert.equal(formatDuration(59_400), "59s");
 });
 

@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { checkRunEventJob } from "../../src/handlers/check-run-event.js";
 import { checkSuiteEventJob } from "../../src/handlers/check-suite-event.js";
 import type { HandlerContext } from "../../src/handlers/handler-result.js";
+import { createEventDispatcher } from "../../src/handlers/register-handlers.js";
 import { RebuildAction, REBUILD_ACTIONS } from "../../src/github/check-run-actions.js";
 import { adaptPayload, examplePayload } from "../support/webhooks.js";
 
@@ -60,6 +61,30 @@ describe("checkRunEventJob", () => {
     ((foreign.check_run as Json).app as Json).id = 25811;
     const r = checkRunEventJob(foreign, ctx);
     assert.equal(r.kind, "ignored");
+  });
+
+  it("ignores a run of ours whose external_id is empty, null or missing, as GitHub sends for a run created without one", () => {
+    for (const value of ["", null, undefined]) {
+      const payload = ourRun("rerequested");
+      if (value === undefined) delete (payload.check_run as Json).external_id;
+      else (payload.check_run as Json).external_id = value;
+      const r = checkRunEventJob(payload, ctx);
+      assert.deepEqual(r, { kind: "ignored", reason: "check run has no external_id: nothing to rebuild" }, String(value));
+    }
+  });
+
+  it("a rerequest of such a run is answered without a job or a warning, logged at debug", async () => {
+    const lines: Array<{ level: string; msg: string }> = [];
+    const stored: unknown[] = [];
+    const dispatch = createEventDispatcher(
+      { appId: OUR_APP, gitBaseUrl: "https://github.com", store: { store: async (job) => (stored.push(job), { jobId: job.deliveryId }) } },
+      { warn: (_o, msg) => lines.push({ level: "warn", msg }), debug: (_o, msg) => lines.push({ level: "debug", msg }) },
+    );
+    const payload = ourRun("rerequested");
+    (payload.check_run as Json).external_id = "";
+    await dispatch({ id: "d-empty-external-id", name: "check_run", payload });
+    assert.deepEqual(stored, []);
+    assert.deepEqual(lines, [{ level: "debug", msg: "check_run ignored: check run has no external_id: nothing to rebuild" }]);
   });
 
   it("reports a run without app or head sha as invalid", () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { pullRequestEventJob } from "../../src/handlers/pull-request-event.js";
+import { pullRequestClosedJob, pullRequestEventJob } from "../../src/handlers/pull-request-event.js";
 import type { HandlerContext } from "../../src/handlers/handler-result.js";
 import { adaptPayload, examplePayload, TEST_REPOSITORY } from "../support/webhooks.js";
 
@@ -66,5 +66,23 @@ describe("pullRequestEventJob", () => {
     const noNumber = pr("opened");
     (noNumber.pull_request as Json).number = "2";
     assert.equal(pullRequestEventJob(noNumber, ctx).kind, "invalid");
+  });
+});
+
+describe("pullRequestClosedJob", () => {
+  it("turns GitHub's pull_request.closed example, head repository deleted or not, into one clean-up job of ids and names", () => {
+    const payload = adaptPayload(examplePayload("pull_request", "closed"));
+    const p = payload.pull_request as Json;
+    const expected = { deliveryId: "d-pr", installationId: TEST_REPOSITORY.installationId, repoId: TEST_REPOSITORY.repoId, repository: "acme/widgets", pr: p.number };
+    assert.deepEqual(pullRequestClosedJob(payload, ctx), { job: expected });
+    (p.head as Json).repo = null;
+    assert.deepEqual(pullRequestClosedJob(payload, ctx), { job: expected });
+  });
+
+  it("leaves every other action to pullRequestEventJob and reports a closed payload it cannot read", () => {
+    assert.equal(pullRequestClosedJob(pr("opened"), ctx), undefined);
+    const payload = adaptPayload(examplePayload("pull_request", "closed"));
+    (payload.pull_request as Json).number = "2";
+    assert.ok(pullRequestClosedJob(payload, ctx) && "problem" in pullRequestClosedJob(payload, ctx)!);
   });
 });

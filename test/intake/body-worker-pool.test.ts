@@ -32,29 +32,34 @@ describe("body worker pool: idle threads give their memory back", () => {
     assert.ok(await waitFor(() => pool.liveThreads === 0, 5_000), "the idle thread was not stopped");
 
     const second = pool.open();
-    assert.equal(pool.liveThreads, 1);
     second.push(body);
+    assert.equal(pool.liveThreads, 0, "a thread started before the body was to be parsed");
     const again = await second.parse("push");
     assert.deepEqual(again, parsed);
   });
 
-  it("keeps a thread that still holds a body, and retires it after the body is dropped", async () => {
-    const held = pool.open();
-    held.push(Buffer.from("{"));
-    await sleep(300);
-    assert.equal(pool.liveThreads, 1, "a thread holding a body was stopped");
-    held.drop();
-    assert.ok(await waitFor(() => pool.liveThreads === 0, 5_000), "the thread was not stopped after the drop");
+  it("starts no thread for a body that is refused: its chunks never leave the session", async () => {
+    assert.ok(await waitFor(() => pool.liveThreads === 0, 5_000));
+    const refused = pool.open();
+    const chunk = owned(pushBody());
+    const length = chunk.byteLength;
+    refused.push(chunk);
+    await sleep(200);
+    assert.equal(pool.liveThreads, 0, "a thread was started for a body not yet verified");
+    refused.drop();
+    assert.equal(chunk.byteLength, length, "a dropped body's chunk was moved somewhere");
+    await assert.rejects(refused.parse("push"), /already ended/);
+    assert.equal(pool.liveThreads, 0);
   });
 
   it("parses one body after another on its one thread", async () => {
     const body = pushBody();
     const sessions = [pool.open(), pool.open(), pool.open()];
-    assert.equal(pool.liveThreads, 1);
     for (const s of sessions) s.push(Buffer.from(body));
-    const results = await Promise.all(sessions.map((s) => s.parse("push")));
-    assert.equal(results.length, 3);
-    for (const r of results) assert.deepEqual(r, results[0]);
+    const results = Promise.all(sessions.map((s) => s.parse("push")));
+    assert.equal(pool.liveThreads, 1);
+    assert.equal((await results).length, 3);
+    for (const r of await results) assert.deepEqual(r, (await results)[0]);
   });
 });
 
@@ -62,7 +67,7 @@ describe("body worker pool: chunks", () => {
   const pool = new BodyWorkerPool(1, 100);
   after(() => pool.close());
 
-  it("moves a chunk that owns its buffer to the thread (no copy), and copies a view of a larger buffer", async () => {
+  it("moves a chunk that owns its buffer to the thread once parsed (no copy), and copies a view of a larger buffer", async () => {
     const body = pushBody();
     const whole = new Uint8Array(body.length + 10);
     whole.set(body, 5);
@@ -72,10 +77,12 @@ describe("body worker pool: chunks", () => {
     const session = pool.open();
     session.push(view);
     session.push(rest);
+    assert.equal(rest.byteLength, body.length - 100, "a chunk left its session before the body was verified");
+    const parsed = session.parse("push");
     assert.equal(rest.byteLength, 0, "an owned chunk's buffer was moved, not copied");
     assert.equal(view.byteLength, 100, "a view's larger buffer stays with its owner");
     assert.deepEqual(Buffer.from(whole.subarray(5, 5 + body.length)), body);
-    assert.deepEqual(await session.parse("push"), await parseOnce(pool, pushBody()));
+    assert.deepEqual(await parsed, await parseOnce(pool, pushBody()));
   });
 
   it("decodes a character split between two chunks", async () => {

@@ -5,6 +5,7 @@ import { checkRunEventJob } from "../../src/handlers/check-run-event.js";
 import { checkSuiteEventJob } from "../../src/handlers/check-suite-event.js";
 import type { HandlerContext, HandlerResult } from "../../src/handlers/handler-result.js";
 import { issueCommentEventJob } from "../../src/handlers/issue-comment-event.js";
+import { mergeGroupEventJob } from "../../src/handlers/merge-group-event.js";
 import { pullRequestEventJob } from "../../src/handlers/pull-request-event.js";
 import { pushEventJob } from "../../src/handlers/push-event.js";
 import { projectPayload } from "../../src/intake/payload-projection.js";
@@ -17,6 +18,7 @@ const HANDLERS: Record<string, (payload: unknown, ctx: HandlerContext) => Handle
   check_run: checkRunEventJob,
   check_suite: checkSuiteEventJob,
   issue_comment: issueCommentEventJob,
+  merge_group: mergeGroupEventJob,
 };
 const NOW = new Date("2026-01-02T03:04:05Z");
 
@@ -65,6 +67,14 @@ function variants(name: string, payload: Json): Json[] {
     const huge = structuredClone(payload);
     (huge.comment as Json).body = `/build${" ".repeat(70_000)}`;
     out.push(command, huge);
+  }
+  if (name === "merge_group") {
+    const destroyed = structuredClone(payload);
+    destroyed.action = "destroyed";
+    destroyed.reason = "dequeued";
+    const otherRef = structuredClone(payload);
+    (otherRef.merge_group as Json).head_ref = "refs/heads/main";
+    out.push(destroyed, otherRef);
   }
   return out;
 }

@@ -116,7 +116,7 @@ test("a planning cut off between the create and the hand-over: the retry's run r
   await assert.rejects(runPlannerJob(job, deps(first, () => first.disconnect())), (err: unknown) => isTransientError(err));
   const runsAfterFirst = fake.findCheckRuns({ sha });
   assert.equal(runsAfterFirst.length, 1, "the run was created");
-  const [lostBuild] = (await builds.queue.getJobs(["waiting"])).filter((j) => j.data.sha === sha);
+  const [lostBuild] = (await builds.queue.getJobs(["waiting", "delayed"])).filter((j) => j.data.sha === sha);
   assert.ok(lostBuild, "and its build queued");
   const handoff = new CheckRunHandoff(redisCtx.redis, redisCtx.prefix);
   assert.deepEqual(await handoff.read(lostBuild.data.buildId), { kind: "pending" }, "but never handed its run");

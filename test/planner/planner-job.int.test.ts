@@ -186,6 +186,8 @@ test("push to the default branch without a config builds the root Dockerfile", a
     dockerfile: "Dockerfile",
     platforms: [],
     buildArgs: {},
+    // A default-branch image carries max provenance unless its config says otherwise.
+    attestations: { provenance: "max" },
     tags: [`${SHOP}:main`, `${SHOP}:sha-1111111`, `${SHOP}:latest`],
     push: true,
     cache: { imports: [`${SHOP}:buildcache-main`], export: `${SHOP}:buildcache-main` },
@@ -193,7 +195,7 @@ test("push to the default branch without a config builds the root Dockerfile", a
   });
   assert.match(
     (run.output as { summary: string }).summary,
-    /`127\.0\.0\.1:5000\/acme\/shop:main`, `127\.0\.0\.1:5000\/acme\/shop:latest` only if `main` still points at this commit when the build starts/,
+    /`127\.0\.0\.1:5000\/acme\/shop:main`, `127\.0\.0\.1:5000\/acme\/shop:latest` only if `main` still points at this commit when the build is done/,
   );
 });
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { assertNoSecrets, findSecretPath } from "../../src/queue/job-data-guard.js";
+import { assertNoSecrets, findSecretPath, ownInstallationOf } from "../../src/queue/job-data-guard.js";
+import { buildJobId } from "../../src/queue/job-ids.js";
 import { SecretInJobDataError } from "../../src/queue/queue-errors.js";
 
 describe("job data guard", () => {
@@ -22,5 +23,20 @@ describe("job data guard", () => {
         ref: "refs/heads/feature/token-refresh",
       }),
     );
+  });
+
+  it("takes a build's installation from its job id, and refuses data that names another build or installation", () => {
+    const id = buildJobId({ installationId: 41, repoId: 7, sha: "a".repeat(40), image: "api", attempt: 1 });
+    const repository = { installationId: 41 };
+    assert.deepEqual(ownInstallationOf(id, { buildId: id, repository } as never), { ok: true, installationId: 41 });
+    assert.deepEqual(ownInstallationOf(id, { buildId: id, repository: { installationId: 42 } } as never), {
+      ok: false,
+      installationId: 41,
+      message: `refused: build job ${id} belongs to installation 41, but its data names installation 42 (its data was altered in Redis)`,
+    });
+    const other = buildJobId({ installationId: 42, repoId: 8, sha: "b".repeat(40), image: "api", attempt: 1 });
+    assert.equal(ownInstallationOf(id, { buildId: other, repository: { installationId: 42 } } as never).installationId, 41);
+    assert.deepEqual(ownInstallationOf("ev-1", { buildId: "ev-1", repository } as never), { ok: false, installationId: undefined, message: "refused: job ev-1 is not a build job id (its data was altered in Redis)" });
+    assert.equal(ownInstallationOf(id, {} as never).ok, false);
   });
 });

@@ -33,16 +33,17 @@ describe("supersede of queued builds", () => {
     await producer.quit();
   });
 
+  // No worker runs here: a queued build stays parked ("delayed") until a turn lets it through (fair-share.ts).
   it("removes the older queued build of the branch and reports it", async () => {
     const older = await queue.enqueueBuild(buildInput());
     const sibling = await queue.enqueueBuild(buildInput({ sha: older.sha, image: "web" }));
-    assert.equal(await (await queue.queue.getJob(older.buildId))?.getState(), "waiting");
+    assert.equal(await (await queue.queue.getJob(older.buildId))?.getState(), "delayed");
     assert.equal(listener.calls.length, 0, "another image of the same commit supersedes nothing");
 
     const newer = await queue.enqueueBuild(buildInput());
     assert.equal(await queue.queue.getJob(older.buildId), undefined, "older build removed");
     assert.equal(await queue.queue.getJob(sibling.buildId), undefined, "its sibling image too");
-    assert.equal(await (await queue.queue.getJob(newer.buildId))?.getState(), "waiting");
+    assert.equal(await (await queue.queue.getJob(newer.buildId))?.getState(), "delayed");
     assert.deepEqual(
       listener.calls.map((c) => [c.build.buildId, c.by.sha, c.by.buildId]).sort(),
       [
@@ -51,6 +52,26 @@ describe("supersede of queued builds", () => {
       ].sort(),
     );
     assert.equal(supersededMessage(newer.sha), `superseded by ${newer.sha.slice(0, 7)}`);
+  });
+
+  it("a push planned after a newer push of the same branch (events planned out of turn) is superseded at once and supersedes nothing", async () => {
+    listener.calls.length = 0;
+    const key = "22/branch/late";
+    const newer = await queue.enqueueBuild(buildInput({ supersedeKey: key, eventReceivedAt: "2026-12-03T12:00:02.000Z" }));
+    const late = await queue.enqueueBuild(buildInput({ supersedeKey: key, eventReceivedAt: "2026-12-03T12:00:01.000Z" }));
+    assert.equal(await (await queue.queue.getJob(newer.buildId))?.getState(), "delayed", "the newer commit's build stays queued");
+    assert.equal(await queue.queue.getJob(late.buildId), undefined, "the older commit's build is never queued");
+    assert.deepEqual(listener.calls.map((c) => [c.build.buildId, c.by.sha, c.by.buildId]), [[late.buildId, newer.sha, newer.buildId]]);
+
+    // A rerun of an old commit does not make a later push stale, and a later push still supersedes the newer one.
+    const rerun = await queue.enqueueBuild(buildInput({ supersedeKey: key, sha: "d".repeat(40), reason: "rebuild", eventReceivedAt: "2026-12-03T12:00:09.000Z" }));
+    const latest = await queue.enqueueBuild(buildInput({ supersedeKey: key, eventReceivedAt: "2026-12-03T12:00:03.000Z" }));
+    assert.equal(await (await queue.queue.getJob(latest.buildId))?.getState(), "delayed");
+    assert.equal(await queue.queue.getJob(newer.buildId), undefined, "superseded by the latest push");
+    assert.deepEqual(
+      listener.calls.slice(1).map((c) => c.build.buildId).sort(),
+      [newer.buildId, rerun.buildId].sort(),
+    );
   });
 
   it("never supersedes across branches, for tags, or by a rerun of an older commit", async () => {
@@ -63,7 +84,7 @@ describe("supersede of queued builds", () => {
     const current = await queue.enqueueBuild(buildInput({ supersedeKey: "22/branch/rr" }));
     const rerun = await queue.enqueueBuild(buildInput({ supersedeKey: "22/branch/rr", sha: oldSha, reason: "rebuild" }));
     for (const b of [main, pr, tag1, tag2, current, rerun]) {
-      assert.equal(await (await queue.queue.getJob(b.buildId))?.getState(), "waiting", b.buildId);
+      assert.equal(await (await queue.queue.getJob(b.buildId))?.getState(), "delayed", b.buildId);
     }
     assert.equal(listener.calls.length, 0);
   });
@@ -74,7 +95,7 @@ describe("supersede of queued builds", () => {
     await queue.withdrawBuild(withdrawn.buildId, "its check run could not be created");
     assert.equal(await queue.queue.getJob(withdrawn.buildId), undefined);
     const next = await queue.enqueueBuild(buildInput({ supersedeKey: "22/branch/wd" }));
-    assert.equal(await (await queue.queue.getJob(next.buildId))?.getState(), "waiting");
+    assert.equal(await (await queue.queue.getJob(next.buildId))?.getState(), "delayed");
     assert.equal(listener.calls.length, 0);
     await queue.withdrawBuild("bld-that-never-was", "nothing");
   });
@@ -174,7 +195,7 @@ describe("supersede racing a worker's pickup", () => {
       // The supersede step registered a newer build, but the queued job was not removed in time
       // (a worker took it between the state check and the removal): only the marker is left.
       const newerSha = "f".repeat(40);
-      await new SupersedeRegistry(producer, prefix).register(queued.supersedeKey, "bld-newer", newerSha, true);
+      await new SupersedeRegistry(producer, prefix).register(queued.supersedeKey, "bld-newer", newerSha, true, Date.now());
 
       worker = await createBuildWorker({
         connection: workerConnection,

@@ -33,6 +33,8 @@ export interface AppProcessOptions {
   /** Default: "http" when the role is not `worker`, else the Probot configuration log line. */
   ready?: AppReadiness;
   readyTimeoutMs?: number;
+  /** Node's arguments and working directory; default `--import tsx src/app/main.ts` in this checkout (a bench runs a compiled tree). */
+  command?: { args: string[]; cwd: string };
 }
 
 export interface AppProcess {
@@ -88,7 +90,8 @@ export async function startAppProcess(opts: AppProcessOptions): Promise<AppProce
     const [outBefore, errBefore] = await files();
     const from = { out: outBefore.length, err: errBefore.length };
     try {
-      const c = spawn(process.execPath, ["--import", "tsx", "src/app/main.ts"], { cwd: REPO_ROOT, env, stdio: ["ignore", out, err] });
+      const { args, cwd } = opts.command ?? { args: ["--import", "tsx", "src/app/main.ts"], cwd: REPO_ROOT };
+      const c = spawn(process.execPath, args, { cwd, env, stdio: ["ignore", out, err] });
       exit = undefined;
       exited = new Promise((done) =>
         c.once("exit", (code, signal) => {

@@ -6,7 +6,7 @@ import examples from "@octokit/webhooks-examples";
  * repository and installation, signed like GitHub signs them, sent over HTTP.
  */
 
-export type WebhookName = "push" | "pull_request" | "check_run" | "check_suite" | "issue_comment";
+export type WebhookName = "push" | "pull_request" | "check_run" | "check_suite" | "issue_comment" | "merge_group";
 
 export interface TestRepository {
   installationId: number;

@@ -28,6 +28,8 @@ describe("BUILDKIT_BOT_TENANTS_FILE at start-up", () => {
     APP_ID: String(creds.appId),
     PRIVATE_KEY: creds.privateKeyPem,
     BUILDKIT_BOT_ROLE: "worker",
+    // The worker's operator listener (/metrics, /healthz, /readyz) on any free port.
+    PORT: "0",
     BUILDKIT_BOT_REDIS_URL: testStack().redisUrl,
     BUILDKIT_BOT_QUEUE_PREFIX: `tenants-start-${process.pid}`,
     BUILDKIT_BOT_REGISTRY: "127.0.0.1:5000",

@@ -92,3 +92,35 @@ test("the bridge keeps the build's most recent log lines, bounded, whatever step
   assert.ok(recent.length > 100, "many lines kept");
   await writer.finish("failure");
 });
+
+test("Dockerfile check warnings become findings: once each, on the repository's Dockerfile path; other warnings do not", async () => {
+  await store.open("b-findings");
+  const writer = new LogWriter(store, "b-findings", { redactor: new Redactor(), flushMs: 10 });
+  const bridge = new ProgressBridge(writer, undefined, undefined, { inContext: "Dockerfile", path: "services/api/Dockerfile" });
+  const url = "https://docs.docker.com/go/dockerfile/rule/from-as-casing/";
+  const casing: ProgressEvent = {
+    type: "warning",
+    id: "v0",
+    message: "FromAsCasing: 'as' and 'FROM' keywords' casing do not match (line 1)",
+    detail: "The 'as' keyword should match the case of the 'from' keyword",
+    url,
+    location: { file: "Dockerfile", startLine: 1, endLine: 1 },
+    at,
+  };
+  // A two-platform build reports each finding once per platform.
+  bridge.onEvent(casing);
+  bridge.onEvent({ ...casing, id: "v1" });
+  bridge.onEvent({ type: "warning", message: "cache import from r:c failed: not found — building without it", at });
+  bridge.onEvent({ type: "warning", id: "v2", message: "JSONArgsRecommended: JSON arguments recommended for CMD (line 9)", location: { file: "other/Dockerfile", startLine: 9, endLine: 9 }, at });
+  assert.deepEqual(bridge.findings(), [
+    {
+      rule: "FromAsCasing",
+      message: "'as' and 'FROM' keywords' casing do not match (line 1)",
+      description: "The 'as' keyword should match the case of the 'from' keyword",
+      url,
+      location: { file: "services/api/Dockerfile", startLine: 1, endLine: 1 },
+    },
+    { rule: "JSONArgsRecommended", message: "JSON arguments recommended for CMD (line 9)", location: { file: "other/Dockerfile", startLine: 9, endLine: 9 } },
+  ]);
+  await writer.finish("success");
+});

@@ -36,6 +36,10 @@ test("styles do not leak from one line to the next", () => {
   assert.equal(ansiToHtml("plain"), "plain");
   assert.equal(ansiToHtml(`cut short${ESC}[3`), "cut short");
   assert.equal(ansiToHtml("next"), "next");
+  // An escape byte that starts no sequence (here, before another) is dropped alone; left in, it made the trailing
+  // "]8;;" an OSC that ansi_up kept waiting for, swallowing the next line (found by the property below, in CI).
+  assert.equal(ansiToHtml(`${ESC}${ESC}]8;;${ESC}  \\]8;;`), "]8;;");
+  assert.equal(ansiToHtml("plain"), "plain");
 });
 
 test("other escape sequences are dropped, hyperlinks included; carriage returns keep the last redraw", () => {

@@ -1,43 +1,35 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Probot } from "probot";
-import { JobOctokit } from "../../src/app/job-octokit.js";
 import { StepFailedError } from "../../src/buildkit/errors.js";
 import type { RegistryConfig } from "../../src/app/app-config.js";
 import type { OctokitRequest } from "../../src/github/octokit-request.js";
-import { WriteBudget } from "../../src/github/write-budget.js";
 import { REBUILD_ACTIONS } from "../../src/github/check-run-actions.js";
 import type { BuildJob } from "../../src/queue/job-types.js";
 import { isTransientError } from "../../src/errors/index.js";
-import { LogStore } from "../../src/trail/log-store.js";
 import { createBuildProcessor } from "../../src/worker/build-processor.js";
 import type { BuildProcessorDeps } from "../../src/worker/build-processor.js";
-import { InFlightBuilds } from "../../src/trail/in-flight-builds.js";
 import { GitHubTrails } from "../../src/trail/github-trails.js";
 import type { GitHubTrailsDeps } from "../../src/trail/github-trails.js";
-import { redisForTest } from "../github/redis-test-keys.js";
-import { createAppCredentials } from "../support/fake-github/app-credentials.js";
-import { startFakeGitHub } from "../support/fake-github/index.js";
+import type { redisForTest } from "../github/redis-test-keys.js";
 import type { FakeGitHub } from "../support/fake-github/index.js";
-import { startGitServer } from "../support/git-server.js";
 import type { GitRepo, GitServer } from "../support/git-server.js";
 import { freePort } from "../support/stack/free-port.js";
 import { testDaemons } from "../support/daemons.js";
 import { testStack } from "../support/stack/env.js";
+import { startWorkerWorld } from "./worker-world.js";
+import type { WorkerWorld } from "./worker-world.js";
 import { buildJob, captureLog, dumpRedis, registryDigest, registryTags, unique } from "./worker-test-kit.js";
-import { CheckRunHandoff } from "../../src/queue/check-run-handoff.js";
+import { startTagRefusingRegistry } from "../support/tag-refusing-registry.js";
 
 const stack = testStack();
 const INSTALLATION = 77;
 const OWNER = "octo";
 const PUBLIC_URL = "http://bot.example.test";
 const REGISTRY_PASSWORD = `registry-pw-${unique()}`;
-const creds = createAppCredentials(4301);
 const captured = captureLog();
 
 let git: GitServer;
 let fake: FakeGitHub<GitRepo>;
-let probot: Probot;
 let request: OctokitRequest;
 let redisCtx: Awaited<ReturnType<typeof redisForTest>>;
 let trailDeps: GitHubTrailsDeps;
@@ -48,38 +40,26 @@ const registry: RegistryConfig = {
   credentials: { username: "bot", password: REGISTRY_PASSWORD },
 };
 
+let world: WorkerWorld | undefined;
 before(async () => {
-  git = await startGitServer();
-  fake = await startFakeGitHub<GitRepo>({ appId: creds.appId, publicKeyPem: creds.publicKeyPem, gitServer: git });
-  fake.addInstallation(INSTALLATION, OWNER);
-  probot = new Probot({ appId: creds.appId, privateKey: creds.privateKeyPem, baseUrl: fake.url, Octokit: JobOctokit, log: captured.logger });
-  request = (await probot.auth(INSTALLATION)).request;
-  redisCtx = await redisForTest("worker");
-  trailDeps = {
-    github: probot,
-    budget: new WriteBudget(redisCtx.redis, { prefix: `${redisCtx.prefix}:budget`, pollMs: 20 }),
-    logs: new LogStore(redisCtx.redis, { prefix: `${redisCtx.prefix}:logs` }),
-    inFlight: new InFlightBuilds(redisCtx.redis, redisCtx.prefix),
-    handoff: new CheckRunHandoff(redisCtx.redis, redisCtx.prefix),
-    publicBaseUrl: PUBLIC_URL,
-    log: captured.logger,
-    progressIntervalMs: 1_000,
-  };
-  deps = {
-    github: probot,
-    trails: new GitHubTrails(trailDeps),
-    // Each daemon's suite sets its own; the tests that never reach a daemon keep this one.
-    buildkitHost: stack.buildkitdAddr ?? stack.buildkitAddr,
+  world = await startWorkerWorld({
+    label: "worker",
+    installation: INSTALLATION,
+    owner: OWNER,
+    appId: 4301,
     registry,
-    attemptsOf: async () => ({ attemptsMade: 0, attempts: 1 }),
-    log: captured.logger,
-  };
+    logger: captured.logger,
+    progressIntervalMs: 1_000,
+    publicBaseUrl: PUBLIC_URL,
+    // Each daemon's suite sets its own; the tests that never reach a daemon keep this one.
+    extraDeps: () => ({ buildkitHost: stack.buildkitdAddr ?? stack.buildkitAddr }),
+  });
+  ({ git, fake, request, trailDeps, deps } = world);
+  redisCtx = world.redis;
 });
 
 after(async () => {
-  await fake?.close();
-  await git?.close();
-  await redisCtx?.cleanup();
+  await world?.close();
 });
 
 async function newRepo(name: string, opts: { private?: boolean } = {}): Promise<GitRepo & { id: number }> {
@@ -159,7 +139,11 @@ for (const daemon of testDaemons(stack)) {
       for (const tag of tags) assert.ok(run.output.summary?.includes(tag), `the summary lists ${tag}`);
       assert.match(run.details_url ?? "", /^http:\/\/bot\.example\.test\/logs\/[A-Za-z0-9_-]{32}$/);
       assert.deepEqual(run.actions, REBUILD_ACTIONS);
-      assert.ok(run.updates.some((u) => (u as { status?: string }).status === "in_progress"), "the run went in_progress first");
+      // The in_progress update is intermediate (a completion waiting for the write budget supersedes it); when the
+      // build started is not: the completion repeats it.
+      const completion = run.updates.find((u) => (u as { status?: string }).status === "completed") as { started_at?: string; completed_at?: string } | undefined;
+      assert.ok(completion?.started_at, "the completion says when the build started");
+      assert.ok(Date.parse(completion.started_at) <= Date.parse(completion.completed_at ?? ""), "started before it completed");
       const status = fake.latestStatus(OWNER, name, sha, "buildkit-bot/app");
       assert.equal(status?.state, "success");
       assert.equal(status?.target_url, run.details_url);
@@ -178,7 +162,7 @@ for (const daemon of testDaemons(stack)) {
       assert.ok(!log.includes(minted[0]?.token ?? "?"));
     });
 
-    test("the branch tags move only while the branch still points at the commit: checked when the build starts", { timeout: 300_000 }, async () => {
+    test("the branch tags move only while the branch still points at the commit: the commit's tag in the solve, the branch's after it by manifest copy", { timeout: 300_000 }, async () => {
       const name = `moved-${unique()}`;
       const repo = await newRepo(name);
       const files = { Dockerfile: "FROM scratch\nARG REBUILD=0\nLABEL rebuild=$REBUILD\nCOPY hello.txt /hello.txt\n", "hello.txt": `${name}\n` };
@@ -187,18 +171,26 @@ for (const daemon of testDaemons(stack)) {
       const branchTags = [`${registry.prefix}/${OWNER}/${name}:main`, `${registry.prefix}/${OWNER}/${name}:latest`];
       const image = { tags: [branchTags[0]!, commitTag, branchTags[1]!], push: true, ifBranchMoved: { branch: "main", tags: [commitTag] } };
 
-      // Still current: every planned tag is pushed.
+      // Still current: every planned tag is pushed, the branch's by a manifest copy of the solve's digest.
       const current = jobOf(repo, name, { sha: older, checkRunId: await queuedCheckRun(name, older), image });
+      const callsBefore = fake.calls.length;
       const first = await processor()(current, new AbortController().signal);
       assert.deepEqual(first.pushedTags, image.tags);
-      assert.ok(
-        fake.calls.some((c) => c.method === "GET" && decodeURIComponent(c.path) === `/repos/${OWNER}/${name}/git/ref/heads/main`),
-        "the branch head was asked",
-      );
-      const firstDigest = await registryDigest(stack.registry, `worker-test/${OWNER}/${name}`, "latest");
+      const calls = fake.calls.slice(callsBefore);
+      const headRead = calls.findIndex((c) => c.method === "GET" && decodeURIComponent(c.path) === `/repos/${OWNER}/${name}/git/ref/heads/main`);
+      const solveStarted = calls.findIndex((c) => c.method === "PATCH" && (c.body as { status?: string } | undefined)?.status === "in_progress");
+      assert.ok(headRead >= 0, "the branch head was asked");
+      assert.ok(solveStarted >= 0 && solveStarted < headRead, "after the solve started, not before it");
+      const firstLog = await logText(current.buildId);
+      assert.match(firstLog, new RegExp(`pushing: ${commitTag.replaceAll(".", "\\.")}"`), "the solve pushes the commit's own tag only");
+      assert.match(firstLog, new RegExp(`branch main still points at ${older.slice(0, 7)}: moved .*:main, .*:latest to ${first.digest ?? "?"}`));
+      const firstDigest = await registryDigest(stack.registry, `worker-test/${OWNER}/${name}`, `sha-${older.slice(0, 7)}`);
       assert.equal(firstDigest, first.digest);
+      assert.equal(await registryDigest(stack.registry, `worker-test/${OWNER}/${name}`, "latest"), firstDigest, "latest has the solve's digest");
+      assert.equal(await registryDigest(stack.registry, `worker-test/${OWNER}/${name}`, "main"), firstDigest, "main has the solve's digest");
+      for (const tag of image.tags) assert.ok(fake.checkRun(current.checkRunId!)?.output.summary?.includes(tag), `the summary lists ${tag}`);
 
-      // The branch moves on before a rebuild of the older commit starts: only its own tag is pushed.
+      // The branch moves on before a rebuild of the older commit: only its own tag is pushed.
       const newer = await repo.commit({ "hello.txt": `${name} again\n` });
       const checkRunId = await queuedCheckRun(name, older);
       const stale = jobOf(repo, name, { sha: older, checkRunId, image: { ...image, buildArgs: { REBUILD: "1" } } });
@@ -213,6 +205,65 @@ for (const daemon of testDaemons(stack)) {
       assert.match(run?.output.summary ?? "", new RegExp(`Not moved, because branch main has moved on to ${newer.slice(0, 7)}: .*:main.*:latest`));
       assert.ok(!(run?.output.summary ?? "").includes(`- \`${branchTags[0]}\``), "main is not listed as pushed");
       assert.match(await logText(stale.buildId), new RegExp(`branch main has moved on to ${newer.slice(0, 7)}: not moving`));
+    });
+
+    test("a branch that moves on while its commit builds gets no moving tag; the commit's tag is pushed", { timeout: 300_000 }, async () => {
+      const name = `moving-${unique()}`;
+      const repo = await newRepo(name);
+      const sha = await repo.commit({ Dockerfile: `FROM ${stack.baseImage}\nRUN echo ${name} && sleep 2\nCOPY hello.txt /hello.txt\n`, "hello.txt": `${name}\n` });
+      const commitTag = `${registry.prefix}/${OWNER}/${name}:sha-${sha.slice(0, 7)}`;
+      const image = { tags: [`${registry.prefix}/${OWNER}/${name}:main`, commitTag, `${registry.prefix}/${OWNER}/${name}:latest`], push: true, ifBranchMoved: { branch: "main", tags: [commitTag] } };
+      const checkRunId = await queuedCheckRun(name, sha);
+      const job = jobOf(repo, name, { sha, checkRunId, image });
+
+      const building = processor()(job, new AbortController().signal);
+      await waitUntil(async () => ((await logText(job.buildId)).includes(`RUN echo ${name}`) ? true : undefined), "the solve to start");
+      const newer = await repo.commit({ "hello.txt": `${name} newer\n` });
+      const outcome = await building;
+
+      assert.deepEqual(outcome.pushedTags, [commitTag]);
+      assert.equal(await registryDigest(stack.registry, `worker-test/${OWNER}/${name}`, `sha-${sha.slice(0, 7)}`), outcome.digest);
+      assert.deepEqual(await registryTags(stack.registry, `worker-test/${OWNER}/${name}`), [`sha-${sha.slice(0, 7)}`], "neither main nor latest");
+      const run = fake.checkRun(checkRunId);
+      assert.equal(run?.conclusion, "success");
+      assert.match(run?.output.summary ?? "", new RegExp(`Not moved, because branch main has moved on to ${newer.slice(0, 7)}`));
+    });
+
+    test("a registry that refuses the moving tags: the check run fails saying so, the image stays under its commit tag, no secret shown", { timeout: 300_000 }, async () => {
+      const refusing = await startTagRefusingRegistry(stack.registry, ["main", "latest"]);
+      try {
+        const name = `refused-${unique()}`;
+        const repo = await newRepo(name);
+        const sha = await repo.commit({ Dockerfile: "FROM scratch\nCOPY hello.txt /hello.txt\n", "hello.txt": `${name}\n` });
+        const prefix = `${refusing.host}/worker-test/${OWNER}/${name}`;
+        const commitTag = `${prefix}:sha-${sha.slice(0, 7)}`;
+        const image = { tags: [`${prefix}:main`, commitTag, `${prefix}:latest`], push: true, ifBranchMoved: { branch: "main", tags: [commitTag] } };
+        const checkRunId = await queuedCheckRun(name, sha);
+        const job = jobOf(repo, name, { sha, checkRunId, image });
+        const refusingRegistry: RegistryConfig = { prefix: `${refusing.host}/worker-test`, host: refusing.host, credentials: registry.credentials! };
+
+        const err = await createBuildProcessor({ ...deps, registry: refusingRegistry, buildkitHost: daemon.address })(job, new AbortController().signal).then(
+          () => assert.fail("the build should fail"),
+          (e: unknown) => e,
+        );
+        assert.ok(err instanceof Error);
+        assert.equal(isTransientError(err), false, "a refusal is not retried");
+        assert.deepEqual(refusing.refused, [`worker-test/${OWNER}/${name}:main`], "the copy was tried and refused");
+
+        const digest = await registryDigest(stack.registry, `worker-test/${OWNER}/${name}`, `sha-${sha.slice(0, 7)}`);
+        assert.match(digest ?? "", /^sha256:[0-9a-f]{64}$/, "the built image is in the registry under its commit tag");
+        assert.deepEqual(await registryTags(stack.registry, `worker-test/${OWNER}/${name}`), [`sha-${sha.slice(0, 7)}`]);
+        const run = fake.checkRun(checkRunId);
+        assert.equal(run?.conclusion, "failure");
+        const said = `${run?.output.title ?? ""}\n${run?.output.summary ?? ""}\n${run?.output.text ?? ""}`;
+        assert.ok(said.includes(`the image was pushed as ${commitTag} (${digest ?? "?"}), but moving ${prefix}:main, ${prefix}:latest to it failed`), said);
+        assert.match(said, /403/);
+        assert.match(said, /tag main is protected/);
+        assert.ok(!said.includes(REGISTRY_PASSWORD), "no password on the check run");
+        await assertNoSecretsAnywhere([REGISTRY_PASSWORD]);
+      } finally {
+        await refusing.close();
+      }
     });
 
     test("a build queued while its check run was being created starts at once; the run gets its reports once handed over", { timeout: 300_000 }, async () => {

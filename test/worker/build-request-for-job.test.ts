@@ -103,3 +103,52 @@ test("loopback registries are plain HTTP; others are not", () => {
   const remote = buildRequestForJob(job(), { registry: REGISTRY, capabilities: ENGINE_20_10 });
   assert.ok(remote.request.output?.type === "image" && remote.request.output.insecure === undefined);
 });
+
+test("checks.fail_on: warning adds BUILDKIT_DOCKERFILE_CHECK error=true, keeping the repository's own setting; BuildKit 0.8 gets a note", () => {
+  const V024 = daemonCapabilities(daemonProfile("buildkitd"), "v0.24.0");
+  const plain = buildRequestForJob(job({ checksFailOn: "warning" }), { registry: REGISTRY, capabilities: V024 });
+  assert.deepEqual(plain.request.buildArgs, { BUILDKIT_DOCKERFILE_CHECK: "error=true" });
+  assert.equal(plain.checksNote, undefined, "v0.24 runs the checks");
+
+  const skipping = buildRequestForJob(job({ checksFailOn: "warning", buildArgs: { BUILDKIT_DOCKERFILE_CHECK: "skip=FromAsCasing", A: "1" } }), { registry: REGISTRY, capabilities: V024 });
+  assert.deepEqual(skipping.request.buildArgs, { BUILDKIT_DOCKERFILE_CHECK: "skip=FromAsCasing;error=true", A: "1" });
+  const explicit = buildRequestForJob(job({ checksFailOn: "warning", buildArgs: { BUILDKIT_DOCKERFILE_CHECK: "error=false" } }), { registry: REGISTRY, capabilities: V024 });
+  assert.deepEqual(explicit.request.buildArgs, { BUILDKIT_DOCKERFILE_CHECK: "error=false" }, "the repository's own error= wins");
+
+  const none = buildRequestForJob(job({ buildArgs: { A: "1" } }), { registry: REGISTRY, capabilities: V024 });
+  assert.deepEqual(none.request.buildArgs, { A: "1" }, "fail_on none adds nothing");
+
+  const engine = buildRequestForJob(job({ checksFailOn: "warning" }), { registry: REGISTRY, capabilities: ENGINE_20_10 });
+  assert.match(engine.checksNote ?? "", /^Dockerfile build checks need BuildKit v0\.14 or newer; this builder runs BuildKit v0\.8\.2 \(docker-engine\)/);
+  assert.ok(engine.notes.some((n) => n.startsWith("checks: Dockerfile build checks need")), "said in the log too");
+  assert.equal(buildRequestForJob(job({ checksFailOn: "warning" }), { registry: REGISTRY, capabilities: BUILDKITD }).checksNote?.includes("v0.11.6"), true);
+  assert.equal(buildRequestForJob(job(), { registry: REGISTRY, capabilities: ENGINE_20_10 }).checksNote, undefined, "not asked for: nothing said");
+});
+
+test("every image gets the OCI source, revision and created labels; the config's labels are added and win", () => {
+  const now = new Date("2026-12-03T09:00:00.000Z");
+  const { request } = buildRequestForJob(job(), { registry: REGISTRY, capabilities: BUILDKITD, now });
+  assert.deepEqual(request.labels, {
+    "org.opencontainers.image.source": "https://github.com/acme/api",
+    "org.opencontainers.image.revision": SHA,
+    "org.opencontainers.image.created": "2026-12-03T09:00:00.000Z",
+  });
+  const own = buildRequestForJob(job({ labels: { team: "core", "org.opencontainers.image.source": "https://example.test/mirror" } }), { registry: REGISTRY, capabilities: BUILDKITD, now });
+  assert.equal(own.request.labels?.team, "core");
+  assert.equal(own.request.labels?.["org.opencontainers.image.source"], "https://example.test/mirror");
+  assert.equal(own.request.labels?.["org.opencontainers.image.revision"], SHA);
+});
+
+test("the plan's attestations go on a pushing request; a fork or an unpushed build gets none; the Engine 20.10 says why not", () => {
+  const max = buildRequestForJob(job({ attestations: { provenance: "max", sbom: true } }), { registry: REGISTRY, capabilities: BUILDKITD });
+  assert.deepEqual(max.request.attestations, { provenance: "max", sbom: true });
+  assert.equal(max.notes.some((n) => n.startsWith("attestations:")), false);
+  assert.equal(buildRequestForJob(job({ attestations: { provenance: "min" }, push: false }), { registry: REGISTRY, capabilities: BUILDKITD }).request.attestations, undefined);
+  assert.equal(buildRequestForJob(job({ attestations: { provenance: "min" } }, true), { registry: REGISTRY, capabilities: BUILDKITD }).request.attestations, undefined);
+  assert.equal(buildRequestForJob(job({}), { registry: REGISTRY, capabilities: BUILDKITD }).request.attestations, undefined);
+
+  const engine = buildRequestForJob(job({ attestations: { provenance: "max" } }), { registry: REGISTRY, capabilities: ENGINE_20_10 });
+  assert.equal(engine.request.attestations, undefined, "the build goes on without them");
+  assert.ok(engine.notes.includes("attestations: Provenance attestations need BuildKit v0.11 or newer and an image store that holds an index; this builder runs BuildKit v0.8.2 (docker-engine), so the image was pushed without one."), engine.notes.join("\n"));
+});
+

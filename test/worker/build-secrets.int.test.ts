@@ -11,56 +11,39 @@ import { createHash } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Probot } from "probot";
-import { JobOctokit } from "../../src/app/job-octokit.js";
 import { DEFAULT_CONFIG_LIMITS } from "../../src/config/config-limits.js";
 import type { OctokitRequest } from "../../src/github/octokit-request.js";
-import { WriteBudget } from "../../src/github/write-budget.js";
 import type { BuildJob } from "../../src/queue/job-types.js";
 import { isTransientError } from "../../src/errors/index.js";
 import { loadTenants } from "../../src/tenancy/index.js";
-import { LogStore } from "../../src/trail/log-store.js";
+import type { LogStore } from "../../src/trail/log-store.js";
 import { createBuildProcessor } from "../../src/worker/build-processor.js";
 import type { BuildProcessorDeps } from "../../src/worker/build-processor.js";
 import { UngrantedSecretError } from "../../src/worker/secret-guard.js";
-import { InFlightBuilds } from "../../src/trail/in-flight-builds.js";
-import { GitHubTrails } from "../../src/trail/github-trails.js";
-import { CheckRunHandoff } from "../../src/queue/check-run-handoff.js";
-import { redisForTest } from "../github/redis-test-keys.js";
-import { createAppCredentials } from "../support/fake-github/app-credentials.js";
-import { startFakeGitHub } from "../support/fake-github/index.js";
 import type { FakeGitHub } from "../support/fake-github/index.js";
-import { startGitServer } from "../support/git-server.js";
-import type { GitRepo, GitServer } from "../support/git-server.js";
+import type { GitRepo } from "../support/git-server.js";
 import { testDaemons } from "../support/daemons.js";
 import { testStack } from "../support/stack/env.js";
+import { startWorkerWorld } from "./worker-world.js";
+import type { WorkerWorld } from "./worker-world.js";
 import { buildJob, captureLog, unique } from "./worker-test-kit.js";
 
 const stack = testStack();
 const INSTALLATION = 91;
-const creds = createAppCredentials(4312);
 const captured = captureLog();
 const NPM_TOKEN = `npm-secret-${unique()}-never-logged`;
 const OTHER_TOKEN = `other-secret-${unique()}-never-logged`;
 const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
 
-let git: GitServer;
 let fake: FakeGitHub<GitRepo>;
-let probot: Probot;
 let request: OctokitRequest;
-let redisCtx: Awaited<ReturnType<typeof redisForTest>>;
 let deps: BuildProcessorDeps;
 let logs: LogStore;
 let dir: string;
 
+let world: WorkerWorld | undefined;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "bkb-build-secrets-"));
-  git = await startGitServer();
-  fake = await startFakeGitHub<GitRepo>({ appId: creds.appId, publicKeyPem: creds.publicKeyPem, gitServer: git });
-  fake.addInstallation(INSTALLATION, "acme");
-  probot = new Probot({ appId: creds.appId, privateKey: creds.privateKeyPem, baseUrl: fake.url, Octokit: JobOctokit, log: captured.logger });
-  request = (await probot.auth(INSTALLATION)).request;
-  redisCtx = await redisForTest("build-secrets");
   await writeFile(join(dir, "other-token"), `${OTHER_TOKEN}\n`);
   const file = join(dir, "tenants.yml");
   await writeFile(
@@ -80,29 +63,24 @@ before(async () => {
     ].join("\n"),
   );
   const registry = { prefix: `${stack.registry}/secrets-test`, host: stack.registry };
-  logs = new LogStore(redisCtx.redis, { prefix: `${redisCtx.prefix}:logs` });
-  deps = {
-    github: probot,
-    trails: new GitHubTrails({
-      github: probot,
-      budget: new WriteBudget(redisCtx.redis, { prefix: `${redisCtx.prefix}:budget`, pollMs: 20 }),
-      logs,
-      inFlight: new InFlightBuilds(redisCtx.redis, redisCtx.prefix),
-      handoff: new CheckRunHandoff(redisCtx.redis, redisCtx.prefix),
-      log: captured.logger,
-    }),
-    buildkitHost: stack.buildkitdAddr ?? stack.buildkitAddr,
+  world = await startWorkerWorld({
+    label: "build-secrets",
+    installation: INSTALLATION,
+    owner: "acme",
+    appId: 4312,
     registry,
-    tenants: loadTenants(file, { registry, repoConfigLimits: DEFAULT_CONFIG_LIMITS }, { ACME_NPM_TOKEN: NPM_TOKEN }),
-    attemptsOf: async () => ({ attemptsMade: 0, attempts: 1 }),
-    log: captured.logger,
-  };
+    logger: captured.logger,
+    extraDeps: () => ({
+      buildkitHost: stack.buildkitdAddr ?? stack.buildkitAddr,
+      tenants: loadTenants(file, { registry, repoConfigLimits: DEFAULT_CONFIG_LIMITS }, { ACME_NPM_TOKEN: NPM_TOKEN }),
+    }),
+  });
+  ({ fake, request, deps } = world);
+  logs = world.trailDeps.logs;
 });
 
 after(async () => {
-  await fake?.close();
-  await git?.close();
-  await redisCtx?.cleanup();
+  await world?.close();
   await rm(dir, { recursive: true, force: true });
 });
 

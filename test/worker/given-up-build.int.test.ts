@@ -1,24 +1,16 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Probot } from "probot";
-import { JobOctokit } from "../../src/app/job-octokit.js";
-import { WriteBudget } from "../../src/github/write-budget.js";
-import { CheckRunHandoff } from "../../src/queue/check-run-handoff.js";
 import type { BuildJob } from "../../src/queue/job-types.js";
-import { LogStore } from "../../src/trail/log-store.js";
 import { createBuildProcessor } from "../../src/worker/build-processor.js";
 import type { BuildProcessorDeps } from "../../src/worker/build-processor.js";
-import { InFlightBuilds } from "../../src/trail/in-flight-builds.js";
 import { GitHubTrails } from "../../src/trail/github-trails.js";
 import type { GitHubTrailsDeps } from "../../src/trail/github-trails.js";
-import { redisForTest } from "../github/redis-test-keys.js";
 import { buildkitdDaemon } from "../support/daemons.js";
-import { createAppCredentials } from "../support/fake-github/app-credentials.js";
-import { startFakeGitHub } from "../support/fake-github/index.js";
 import type { FakeGitHub } from "../support/fake-github/index.js";
-import { startGitServer } from "../support/git-server.js";
-import type { GitRepo, GitServer } from "../support/git-server.js";
+import type { GitRepo } from "../support/git-server.js";
 import { testStack } from "../support/stack/env.js";
+import { startWorkerWorld } from "./worker-world.js";
+import type { WorkerWorld } from "./worker-world.js";
 import { buildJob, captureLog, unique } from "./worker-test-kit.js";
 
 /**
@@ -31,12 +23,9 @@ const stack = testStack();
 const daemon = buildkitdDaemon(stack);
 const INSTALLATION = 78;
 const OWNER = "octo";
-const creds = createAppCredentials(4303);
 const captured = captureLog();
 
-let git: GitServer;
 let fake: FakeGitHub<GitRepo>;
-let redisCtx: Awaited<ReturnType<typeof redisForTest>>;
 let trailDeps: GitHubTrailsDeps;
 let deps: BuildProcessorDeps;
 
@@ -45,35 +34,23 @@ function processorWith(stillComing: NonNullable<GitHubTrailsDeps["stillComing"]>
   return createBuildProcessor({ ...deps, trails: new GitHubTrails({ ...trailDeps, stillComing }), settleGivenUp });
 }
 
+let world: WorkerWorld | undefined;
 before(async () => {
-  git = await startGitServer();
-  fake = await startFakeGitHub<GitRepo>({ appId: creds.appId, publicKeyPem: creds.publicKeyPem, gitServer: git });
-  fake.addInstallation(INSTALLATION, OWNER);
-  const probot = new Probot({ appId: creds.appId, privateKey: creds.privateKeyPem, baseUrl: fake.url, Octokit: JobOctokit, log: captured.logger });
-  redisCtx = await redisForTest("given-up");
-  trailDeps = {
-    github: probot,
-    budget: new WriteBudget(redisCtx.redis, { prefix: `${redisCtx.prefix}:budget`, pollMs: 20 }),
-    logs: new LogStore(redisCtx.redis, { prefix: `${redisCtx.prefix}:logs` }),
-    inFlight: new InFlightBuilds(redisCtx.redis, redisCtx.prefix),
-    handoff: new CheckRunHandoff(redisCtx.redis, redisCtx.prefix),
-    log: captured.logger,
-    progressIntervalMs: 1_000,
-  };
-  deps = {
-    github: probot,
-    trails: new GitHubTrails(trailDeps),
-    buildkitHost: daemon.address,
+  world = await startWorkerWorld({
+    label: "given-up",
+    installation: INSTALLATION,
+    owner: OWNER,
+    appId: 4303,
     registry: { prefix: `${stack.registry}/given-up`, host: stack.registry },
-    attemptsOf: async () => ({ attemptsMade: 0, attempts: 5 }),
-    log: captured.logger,
-  };
+    logger: captured.logger,
+    progressIntervalMs: 1_000,
+    extraDeps: () => ({ buildkitHost: daemon.address, attemptsOf: async () => ({ attemptsMade: 0, attempts: 5 }) }),
+  });
+  ({ fake, trailDeps, deps } = world);
 });
 
 after(async () => {
-  await fake?.close();
-  await git?.close();
-  await redisCtx?.cleanup();
+  await world?.close();
 });
 
 /** A slow build (so the give-up lands mid-solve) queued without its run's id. */

@@ -62,6 +62,8 @@ for (const daemon of testDaemons(stack)) {
         APP_ID: String(creds.appId),
         PRIVATE_KEY: creds.privateKeyPem,
         BUILDKIT_BOT_ROLE: "worker",
+        // The worker's operator listener (/metrics, /healthz, /readyz) on any free port.
+        PORT: "0",
         BUILDKIT_BOT_REDIS_URL: stack.redisUrl,
         BUILDKIT_BOT_QUEUE_PREFIX: prefix,
         BUILDKIT_HOST: daemon.address,
@@ -106,6 +108,9 @@ for (const daemon of testDaemons(stack)) {
         const run = fake.checkRun(checkRunId);
         assert.equal(run?.conclusion, "success", "the running build finished before the worker stopped");
         assert.match(await registryDigest(stack.registry, `grace/octo/${name}`, "main") ?? "", /^sha256:/);
+        // Without a builders file, BUILDKIT_HOST is the pool's one builder, and its slot was given back.
+        const builders = await parts.builders()?.snapshot();
+        assert.deepEqual(builders?.map((b) => [b.name, b.address, b.available, b.draining, b.running]), [["default", daemon.address, true, false, 0]]);
         // The app knows this fake only as GHE_HOST (its /api/v3 prefix); without GHE it would have called api.github.com.
         assert.ok(
           fake.calls.some((c) => c.path === "/app/installations/21/access_tokens" && (c.body as { repository_ids?: number[] } | undefined)?.repository_ids?.[0] === repo.id),
@@ -127,6 +132,8 @@ for (const daemon of testDaemons(stack)) {
         APP_ID: String(creds.appId),
         PRIVATE_KEY: creds.privateKeyPem,
         BUILDKIT_BOT_ROLE: "worker",
+        // The worker's operator listener (/metrics, /healthz, /readyz) on any free port.
+        PORT: "0",
         BUILDKIT_BOT_REDIS_URL: stack.redisUrl,
         BUILDKIT_BOT_QUEUE_PREFIX: prefix,
         BUILDKIT_HOST: daemon.address,

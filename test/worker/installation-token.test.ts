@@ -29,7 +29,7 @@ test("asks the configured API (GHE base URL) for a token of one repository with 
       auth = String(this.req.headers.authorization);
       return [201, { token: "ghs_scoped", expires_at: "2099-01-01T00:00:00Z", permissions: { contents: "read" } }];
     });
-  assert.equal(await mintRepositoryToken(await appRequest(), 55, 66), "ghs_scoped");
+  assert.deepEqual(await mintRepositoryToken(await appRequest(), 55, 66), { token: "ghs_scoped", expiresAt: Date.UTC(2099, 0, 1) });
   assert.deepEqual(body, { repository_ids: [66], permissions: { contents: "read" } });
   assert.match(auth, /^bearer /i, "authenticated with the App's JWT");
 });
@@ -46,4 +46,9 @@ test("a GitHub 5xx stays transient; a 422 (repository not in the installation) i
     assert.match(err.message, /repository 66 of installation 55 \(HTTP 422\)/);
     return true;
   });
+});
+
+test("a token without a readable expires_at is returned with no expiry (used once, never kept)", async () => {
+  nock(API).post("/app/installations/55/access_tokens").reply(201, { token: "ghs_once", expires_at: "soon" });
+  assert.deepEqual(await mintRepositoryToken(await appRequest(), 55, 66), { token: "ghs_once", expiresAt: undefined });
 });

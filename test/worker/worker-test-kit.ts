@@ -42,20 +42,25 @@ export async function dumpRedis(redis: Redis, prefix: string): Promise<string> {
   return out.join("\n");
 }
 
+/** Every manifest type the pushes here make: images and indexes, Docker's and OCI's. */
+const MANIFEST_TYPES = [
+  "application/vnd.docker.distribution.manifest.v2+json",
+  "application/vnd.docker.distribution.manifest.list.v2+json",
+  "application/vnd.oci.image.manifest.v1+json",
+  "application/vnd.oci.image.index.v1+json",
+].join(", ");
+
 /** The manifest digest the registry serves for `name:tag`, or undefined when it has none. */
 export async function registryDigest(registry: string, repository: string, tag: string): Promise<string | undefined> {
-  const res = await fetch(`http://${registry}/v2/${repository}/manifests/${tag}`, {
-    method: "HEAD",
-    headers: {
-      accept: [
-        "application/vnd.docker.distribution.manifest.v2+json",
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-        "application/vnd.oci.image.manifest.v1+json",
-        "application/vnd.oci.image.index.v1+json",
-      ].join(", "),
-    },
-  });
+  const res = await fetch(`http://${registry}/v2/${repository}/manifests/${tag}`, { method: "HEAD", headers: { accept: MANIFEST_TYPES } });
   return res.ok ? (res.headers.get("docker-content-digest") ?? undefined) : undefined;
+}
+
+/** A manifest (`manifests/<ref>`) or JSON blob (`blobs/<digest>`) of `repository`, which must be there. */
+export async function registryJson(registry: string, repository: string, path: string): Promise<Record<string, unknown>> {
+  const res = await fetch(`http://${registry}/v2/${repository}/${path}`, { headers: { accept: MANIFEST_TYPES } });
+  if (res.status !== 200) throw new Error(`GET ${path}: ${res.status}`);
+  return (await res.json()) as Record<string, unknown>;
 }
 
 /** Tags the registry has for a repository (empty when the repository does not exist). */
@@ -82,7 +87,7 @@ export function buildJob(fields: {
   pullRequest?: BuildJob["pullRequest"];
 }): BuildJob {
   return {
-    buildId: fields.buildId ?? `bld-test-${unique()}`,
+    buildId: fields.buildId ?? `bld-${fields.installationId}-test-${unique()}`,
     attempt: 1,
     reason: fields.fork ? "pull_request" : "push",
     repository: {

@@ -14,11 +14,28 @@ export interface DaemonCapabilities {
   buildkitVersion?: string;
   /** Git contexts accept `#ref:subdir` (BuildKit ≥ 0.9; 0.8 answers "subdir not supported yet"). */
   gitSubdirFragment: boolean;
+  /**
+   * Attestations (provenance, SBOM) can be pushed with an image: BuildKit ≥ 0.11 and an exporter that writes an
+   * index (not the classic Engine store, which holds one platform per image).
+   */
+  attestations: boolean;
 }
 
 /** The capabilities of a daemon of `profile` running BuildKit `buildkitVersion`. */
 export function daemonCapabilities(profile: DaemonProfile, buildkitVersion: string | undefined): DaemonCapabilities {
-  return { profile, daemon: profile.daemon, buildkitVersion, gitSubdirFragment: supportsGitSubdirFragment(buildkitVersion) };
+  return {
+    profile,
+    daemon: profile.daemon,
+    buildkitVersion,
+    gitSubdirFragment: supportsGitSubdirFragment(buildkitVersion),
+    attestations: supportsAttestations(profile, buildkitVersion),
+  };
+}
+
+/** `attest:*` frontend attributes came with BuildKit v0.11 (docs/buildkit-wire.md#version-matrix); older ones ignore them. */
+export function supportsAttestations(profile: DaemonProfile, buildkitVersion: string | undefined): boolean {
+  const v = parseMinorVersion(buildkitVersion);
+  return v !== undefined && (v[0] > 0 || v[1] >= 11) && profile.refusal("multi-platform-image") === undefined;
 }
 
 /** `v0.11.6`, `0.8.2+abc` → [major, minor]; undefined when not a version. */

@@ -1,7 +1,7 @@
 import type { ControlClient } from "../generated/moby/buildkit/v1/Control.js";
 import type { InfoResponse__Output } from "../generated/moby/buildkit/v1/InfoResponse.js";
 import type { WorkerRecord__Output } from "../generated/moby/buildkit/v1/types/WorkerRecord.js";
-import { EngineApi } from "../engine/engine-api.js";
+import type { EngineApi } from "../engine/engine-api.js";
 import { ConnectionError } from "../errors.js";
 import { channelReady } from "../transport/channel-ready.js";
 import type { Transport } from "../transport/open-transport.js";
@@ -37,6 +37,8 @@ export async function identifyDaemon(
   deadline: number,
 ): Promise<DaemonIdentity> {
   if (transport.engineSocket === undefined) return { profile: profileFromWorkers(await workers) };
+  // Loaded for an Engine only: a buildkitd client never needs the Engine's HTTP API.
+  const { EngineApi } = await import("../engine/engine-api.js");
   const api = new EngineApi(transport.engineSocket);
   const asked = askEngineFacts(api).catch((err: unknown) => {
     const reason = err instanceof Error ? err.message : String(err);

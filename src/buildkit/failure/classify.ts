@@ -2,6 +2,7 @@ import {
   BuildCancelledError,
   BuildKitError,
   ConnectionError,
+  DockerfileChecksFailedError,
   DockerfileParseError,
   GitCloneRefusedError,
   PushRefusedError,
@@ -9,7 +10,7 @@ import {
   StepFailedError,
   UnsupportedByDaemonError,
 } from "../errors.js";
-import type { SourceLocation } from "../errors.js";
+import type { GitCloneFailure, SourceLocation } from "../errors.js";
 import type { FailedStep, ProgressTracker } from "../progress/tracker.js";
 import type { Redactor } from "../redact.js";
 import { parseStepName } from "../progress/step-name.js";
@@ -112,8 +113,8 @@ function classifyDaemonSide(
   const git = gitFailure(text, failed?.name);
   if (git) {
     const remote = stripCredentials(ctx.redactor.redact(ctx.gitRemote ?? git.remote ?? "the git context"));
-    const reason = gitReason(text, failed?.logTail ?? []);
-    return new GitCloneRefusedError(remote, `could not clone ${remote}: ${reason}`, { cause: err });
+    const { failure, reason } = gitReason(text, failed?.logTail ?? []);
+    return new GitCloneRefusedError(remote, `could not clone ${remote}: ${reason}`, { cause: err, failure });
   }
 
   if (isPushFailure(text, failed?.name)) {
@@ -124,6 +125,12 @@ function classifyDaemonSide(
   if (baseImage) {
     const reason = text.replace(`${baseImage}: `, "");
     return new SolveError(`could not resolve the base image ${baseImage}: ${reason}`, { cause: err });
+  }
+
+  const checks = LINT_VIOLATION.exec(text);
+  if (checks) {
+    const rules = (checks[1] ?? "").split(",").map((r) => r.trim()).filter((r) => r !== "");
+    return new DockerfileChecksFailedError(rules, { cause: err });
   }
 
   if (isDockerfileError(text)) {
@@ -205,19 +212,21 @@ function gitFailure(text: string, failedStep: string | undefined): { remote?: st
   return undefined;
 }
 
-function gitReason(text: string, logTail: readonly string[]): string {
+function gitReason(text: string, logTail: readonly string[]): { failure: GitCloneFailure; reason: string } {
   // Newer daemons say it in the error itself ("repository does not contain ref X"), older ones in git's log.
   const log = [...logTail, text].join("\n");
   if (/Could not resolve host|Failed to connect|Couldn't connect to server|Connection refused|timed out/i.test(log)) {
-    return "the git host is unreachable from the daemon";
+    return { failure: "unreachable", reason: "the git host is unreachable from the daemon" };
   }
   if (/couldn't find remote ref|did not match any|unknown revision|not our ref|does not contain ref/i.test(log)) {
-    return "the requested ref does not exist in the repository";
+    return { failure: "missing-ref", reason: "the requested ref does not exist in the repository" };
   }
-  return (
-    "the daemon was refused access " +
-    "(check the token has contents:read on this repository, and that the repository exists)"
-  );
+  return {
+    failure: "refused",
+    reason:
+      "the daemon was refused access " +
+      "(check the token has contents:read on this repository, and that the repository exists)",
+  };
 }
 
 function isPushFailure(text: string, failedStep: string | undefined): boolean {
@@ -235,6 +244,9 @@ function registryOf(text: string): string | undefined {
 }
 
 /** Messages of the Dockerfile frontend about the file itself (parse and conversion), not about running it. */
+/** BuildKit v0.14+ with `BUILDKIT_DOCKERFILE_CHECK=error=true`, after the checks found something. */
+const LINT_VIOLATION = /lint violation found for rules: ([A-Za-z0-9, ]*)/;
+
 const DOCKERFILE_ERRORS = [
   /dockerfile parse error/i,
   /failed to parse dockerfile/i,

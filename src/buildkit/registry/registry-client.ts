@@ -111,6 +111,27 @@ export class RegistryClient {
     return res.status === 200;
   }
 
+  /**
+   * Reads a small blob (an image config) whole, checked against its digest. A blob over `maxBytes` is refused
+   * before its body is read, so a layer named by mistake costs no download.
+   */
+  async getBlob(repository: string, digest: string, maxBytes = 8 * 1024 * 1024): Promise<Buffer> {
+    const path = `/v2/${repository}/blobs/${digest}`;
+    const res = await this.send("GET", path, repository, ["pull"], {});
+    if (res.status !== 200) throw await this.errorFrom(res, "GET", path);
+    const length = Number(res.headers.get("content-length") ?? "0");
+    if (length > maxBytes) {
+      await discard(res);
+      throw new RegistryError(this.registry, res.status, `${this.registry}: GET ${path}: blob of ${length} bytes is over the ${maxBytes}-byte limit`);
+    }
+    const body = Buffer.from(await res.arrayBuffer());
+    if (body.length > maxBytes) throw new RegistryError(this.registry, res.status, `${this.registry}: GET ${path}: blob is over the ${maxBytes}-byte limit`);
+    if (`sha256:${createHash("sha256").update(body).digest("hex")}` !== digest && digest.startsWith("sha256:")) {
+      throw new RegistryError(this.registry, res.status, `${this.registry}: GET ${path}: blob content does not match its digest`);
+    }
+    return body;
+  }
+
   /** Uploads a blob in one request (fine for configs and small layers); returns its digest. */
   async putBlob(repository: string, data: Buffer): Promise<string> {
     const digest = `sha256:${createHash("sha256").update(data).digest("hex")}`;

@@ -6,8 +6,6 @@ import type { DaemonCapabilities } from "../daemon/daemon-capabilities.js";
 import type { EngineApi } from "../engine/engine-api.js";
 import { BuildCancelledError } from "../errors.js";
 import type { BuildKitError, ConnectionError } from "../errors.js";
-import { fileSendService } from "../export/file-send-service.js";
-import { classifySolveError } from "../failure/classify.js";
 import { fileSyncService } from "../filesync/file-sync-service.js";
 import type { ControlClient } from "../generated/moby/buildkit/v1/Control.js";
 import type { SolveResponse__Output } from "../generated/moby/buildkit/v1/SolveResponse.js";
@@ -88,7 +86,8 @@ export async function runSolve(deps: SolveDependencies, request: BuildRequest, o
 
   const services: SessionService[] = [healthService(), secretsService(plan.secrets), authService(request.registryAuth ?? [])];
   if (plan.localDirs) services.push(fileSyncService(plan.localDirs));
-  if (plan.fileOutput) services.push(fileSendService(plan.fileOutput));
+  // The export and failure modules load only when a build needs them: a CLI run pays for every module it loads.
+  if (plan.fileOutput) services.push((await import("../export/file-send-service.js")).fileSendService(plan.fileOutput));
   const cacheStores = plan.localCaches && plan.localCaches.stores.size > 0 ? await openLocalCacheStores(plan.localCaches) : undefined;
   if (cacheStores) services.push(contentStoreService(cacheStores));
   services.push(...(options.sessionServices ?? []));
@@ -120,7 +119,7 @@ export async function runSolve(deps: SolveDependencies, request: BuildRequest, o
     } catch (err) {
       await status.settle();
       tracker.finish();
-      throw solveFailure(err, deps, request, await dockerfileTextOf(options), options, tracker, redactor);
+      throw await solveFailure(err, deps, request, await dockerfileTextOf(options), options, tracker, redactor);
     } finally {
       solveMs = Date.now() - solveStarted;
     }
@@ -179,7 +178,7 @@ async function dockerfileTextOf(options: SolveOptions): Promise<string | undefin
   }
 }
 
-function solveFailure(
+async function solveFailure(
   err: unknown,
   deps: SolveDependencies,
   request: BuildRequest,
@@ -187,10 +186,11 @@ function solveFailure(
   options: SolveOptions,
   tracker: ProgressTracker,
   redactor: Redactor,
-): BuildKitError {
+): Promise<BuildKitError> {
   const code = (err as Partial<grpc.ServiceError>).code;
   if (options.signal?.aborted) return new BuildCancelledError("build cancelled", options.signal.reason);
   if (code === grpc.status.UNAVAILABLE) return deps.connectionError(err);
+  const { classifySolveError } = await import("../failure/classify.js");
   return classifySolveError(err, {
     tracker,
     dockerfile: { path: dockerfilePath(request), text: dockerfileText },

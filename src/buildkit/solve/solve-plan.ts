@@ -67,6 +67,7 @@ export function planSolve(request: BuildRequest, ctx: SolvePlanContext): SolvePl
   if (platforms.length > 0) attrs.platform = platforms.join(",");
   if (request.noCache) attrs["no-cache"] = "";
   if (request.pull) attrs["image-resolve-mode"] = "pull";
+  Object.assign(attrs, attestationAttrs(request, ctx.capabilities));
   checkCacheEntries(request.cacheImports ?? [], request.cacheExports ?? [], ctx.capabilities);
   const local = planLocalCaches(request.cacheImports ?? [], request.cacheExports ?? [], ctx.localCacheImports ?? new Map());
   if (local.plan) plan.localCaches = local.plan;
@@ -90,6 +91,23 @@ export function planSolve(request: BuildRequest, ctx: SolvePlanContext): SolvePl
     solve.ExporterAttrs = first.Attrs;
   }
   return { ...plan, solve };
+}
+
+/**
+ * `attest:provenance=mode=…` and `attest:sbom=` as buildctl's `--opt` sends them (the daemon's controller reads every
+ * `attest:` frontend attribute, docs/buildkit-wire.md#dockerfile-frontend). Refused up front where they would be
+ * silently dropped (BuildKit < 0.11) or could not be stored (the classic Engine store).
+ */
+function attestationAttrs(request: BuildRequest, capabilities: DaemonCapabilities): Record<string, string> {
+  const { provenance, sbom } = request.attestations ?? {};
+  if (!provenance && !sbom) return {};
+  if (!capabilities.attestations) {
+    throw new UnsupportedByDaemonError(
+      "attestations",
+      `attestations need BuildKit v0.11 or newer with an image store that holds an index; this daemon runs BuildKit ${capabilities.buildkitVersion ?? "(unknown version)"} (${capabilities.daemon})`,
+    );
+  }
+  return { ...(provenance ? { "attest:provenance": `mode=${provenance}` } : {}), ...(sbom ? { "attest:sbom": "" } : {}) };
 }
 
 /**
@@ -136,13 +154,35 @@ function exportersFor(
     const refused = profile.refusal("multi-platform-image");
     if (refused) throw refused;
   }
+  if (output.pushByDigest) {
+    if (!output.push) throw new InvalidRequestError("pushByDigest needs push");
+    if (profile.push === "engine-api") {
+      throw new UnsupportedByDaemonError(
+        "push-by-digest",
+        "this Docker Engine (classic image store) cannot push an image by digest alone: it pushes from its image store by tag; a standalone buildkitd can",
+      );
+    }
+  }
   if (output.push && profile.push === "engine-api") {
     plan.enginePush = { names: output.names, insecure: output.insecure ?? false };
     return [{ Type: profile.imageExporter, Attrs: { name: ctx.stageNames(output.names, ctx.ref).join(",") } }];
   }
   const attrs: Record<string, string> = {};
-  if (output.names.length > 0) attrs.name = output.names.join(",");
+  // BuildKit refuses a tagged name with push-by-digest ("can't push tagged ref … by digest"): its repository only.
+  const names = output.pushByDigest ? [...new Set(output.names.map(repositoryOf))] : output.names;
+  if (names.length > 0) attrs.name = names.join(",");
   if (output.push) attrs.push = "true";
   if (output.push && output.insecure) attrs["registry.insecure"] = "true";
+  if (output.pushByDigest) {
+    attrs["push-by-digest"] = "true";
+    attrs["name-canonical"] = "true";
+  }
   return [{ Type: profile.imageExporter, Attrs: attrs }];
+}
+
+/** `host/path:tag` or `host/path@digest` → `host/path`. */
+function repositoryOf(name: string): string {
+  const untagged = name.split("@")[0] as string;
+  const colon = untagged.lastIndexOf(":");
+  return colon > untagged.lastIndexOf("/") ? untagged.slice(0, colon) : untagged;
 }

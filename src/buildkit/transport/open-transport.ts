@@ -2,7 +2,6 @@ import type * as grpc from "@grpc/grpc-js";
 import type { TlsOptions } from "../connect-options.js";
 import type { DaemonAddress } from "./address.js";
 import { formatAddress, parseAddress } from "./address.js";
-import { EngineUpgradeCredentials } from "./engine-upgrade.js";
 import { channelCredentials, resolveTls } from "./tls-credentials.js";
 
 /** BuildKit's own clients use 16 MiB both ways (docs/buildkit-wire.md#message-size); grpc-js would otherwise receive only 4 MiB. */
@@ -64,6 +63,8 @@ export async function openTransport(address: string, tls: TlsOptions | undefined
         close: async () => {},
       };
     case "docker-engine": {
+      // Loaded for an Engine address only (start-up of a buildkitd client loads less).
+      const { EngineUpgradeCredentials } = await import("./engine-upgrade.js");
       const credentials = new EngineUpgradeCredentials();
       return {
         address: parsed,

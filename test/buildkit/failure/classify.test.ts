@@ -7,6 +7,7 @@ import {
   BuildCancelledError,
   BuildKitErrorCode,
   ConnectionError,
+  DockerfileChecksFailedError,
   DockerfileParseError,
   GitCloneRefusedError,
   InvalidRequestError,
@@ -157,6 +158,24 @@ describe("classifySolveError: Dockerfile errors (Engine 20.10.24 messages)", () 
   });
 });
 
+describe("classifySolveError: Dockerfile build checks (buildkitd v0.24.0 message)", () => {
+  it("a lint violation with BUILDKIT_DOCKERFILE_CHECK error=true names its rules, typed as a Dockerfile error", () => {
+    const typed = classifySolveError(
+      new Error("failed to solve: lint violation found for rules: LegacyKeyValueFormat, FromAsCasing"),
+      context({ dockerfile: { path: "Dockerfile" } }),
+    );
+    assert.ok(typed instanceof DockerfileChecksFailedError);
+    assert.ok(typed instanceof DockerfileParseError, "a Dockerfile error for callers that know only those");
+    assert.equal(typed.code, BuildKitErrorCode.DockerfileParse);
+    assert.deepEqual(typed.rules, ["LegacyKeyValueFormat", "FromAsCasing"]);
+    assert.equal(
+      typed.message,
+      "the Dockerfile's build checks found violations of LegacyKeyValueFormat, FromAsCasing; with BUILDKIT_DOCKERFILE_CHECK error=true any finding fails the build before anything is exported",
+    );
+    assert.equal(typed.transient, false);
+  });
+});
+
 describe("classifySolveError: git context", () => {
   const remote = "http://127.0.0.1:40529/owner/repo.git";
   // Engine 20.10.24, `docker build --secret id=GIT_AUTH_TOKEN,… http://…/owner/repo.git#main` against a server
@@ -171,6 +190,7 @@ describe("classifySolveError: git context", () => {
     const typed = classifySolveError(new Error(refused), context({ tracker, gitRemote: remote }));
     assert.ok(typed instanceof GitCloneRefusedError);
     assert.equal(typed.remote, remote);
+    assert.equal(typed.failure, "refused", "a refused token: the caller may drop it and fetch again with a fresh one");
     assert.equal(
       typed.message,
       `could not clone ${remote}: the daemon was refused access (check the token has contents:read on this repository, and that the repository exists)`,
@@ -184,6 +204,7 @@ describe("classifySolveError: git context", () => {
     ]);
     const typed = classifySolveError(new Error(refused.replace(remote, down)), context({ tracker }));
     assert.ok(typed instanceof GitCloneRefusedError);
+    assert.equal(typed.failure, "unreachable");
     assert.equal(typed.message, `could not clone ${down}: the git host is unreachable from the daemon`);
   });
 

@@ -188,6 +188,22 @@ describe("planSolve: exporters", () => {
     );
   });
 
+  test("push by digest: the image exporter pushes each name's repository untagged (name-canonical), on buildkitd and the containerd-store Engine", () => {
+    for (const capabilities of [buildkitd, engineContainerd]) {
+      const { solve, enginePush } = plan({ context: git, platforms: ["linux/arm64"], output: { type: "image", names: ["r.example/o/app:sha-1", "r.example/o/app:main", "r.example/o/cache:x"], push: true, pushByDigest: true } }, capabilities);
+      assert.equal(enginePush, undefined);
+      assert.deepEqual(solve.ExporterAttrs, { name: "r.example/o/app,r.example/o/cache", push: "true", "push-by-digest": "true", "name-canonical": "true" });
+    }
+  });
+
+  test("push by digest on the Engine's classic store (it pushes by tag through its API) is refused before sending, saying why", () => {
+    assert.throws(
+      () => plan({ context: git, platforms: ["linux/amd64"], output: { type: "image", names: ["r.example/app:1"], push: true, pushByDigest: true } }, engine2010),
+      (err: unknown) => err instanceof UnsupportedByDaemonError && err.feature === "push-by-digest" && /cannot push an image by digest alone/.test(err.message),
+    );
+    assert.throws(() => plan({ context: git, output: { type: "image", names: ["r.example/app:1"], push: false, pushByDigest: true } }), InvalidRequestError);
+  });
+
   test("local and tar outputs use the matching exporter and a client-side destination", () => {
     const local = plan({ context: git, output: { type: "local", dest: "/tmp/out" } });
     assert.equal(local.solve.Exporter, "local");
@@ -208,4 +224,30 @@ test("build refs are 25 base36 characters and unique", () => {
   const refs = new Set(Array.from({ length: 200 }, newBuildRef));
   assert.equal(refs.size, 200);
   for (const ref of refs) assert.match(ref, /^[0-9a-z]{25}$/);
+});
+
+describe("attestations", () => {
+  const push = { type: "image" as const, names: ["registry.example/app:main"], push: true };
+
+  test("provenance and SBOM go as the attest: frontend attributes buildctl's --opt sends", () => {
+    const attrs = plan({ context: git, output: push, attestations: { provenance: "max", sbom: true } }).solve.FrontendAttrs ?? {};
+    assert.equal(attrs["attest:provenance"], "mode=max");
+    assert.equal(attrs["attest:sbom"], "");
+    const min = plan({ context: git, output: push, attestations: { provenance: "min" } }).solve.FrontendAttrs ?? {};
+    assert.equal(min["attest:provenance"], "mode=min");
+    assert.equal("attest:sbom" in min, false);
+    assert.equal(Object.keys(plan({ context: git, output: push }).solve.FrontendAttrs ?? {}).some((k) => k.startsWith("attest:")), false, "none unless asked");
+  });
+
+  test("refused where they would be dropped: BuildKit older than 0.11, or the classic Engine store; an Engine on containerd takes them", () => {
+    for (const capabilities of [engine2010, daemonCapabilities(daemonProfile("buildkitd"), "v0.10.6"), daemonCapabilities(daemonProfile("engine-classic"), "v0.12")]) {
+      assert.equal(capabilities.attestations, false);
+      assert.throws(
+        () => plan({ context: git, output: push, attestations: { provenance: "min" } }, capabilities),
+        (err: unknown) => err instanceof UnsupportedByDaemonError && err.feature === "attestations" && /BuildKit v0\.11 or newer/.test(err.message),
+      );
+    }
+    assert.equal(engineContainerd.attestations, true);
+    assert.equal(plan({ context: git, output: push, attestations: { provenance: "max" } }, engineContainerd).solve.FrontendAttrs?.["attest:provenance"], "mode=max");
+  });
 });

@@ -7,7 +7,7 @@ import { Redis } from "ioredis";
 import type { BuildJob } from "../../../src/queue/job-types.js";
 import { QueueName } from "../../../src/queue/queue-names.js";
 import { startAppProcess } from "../../support/app-process.js";
-import type { AppProcess } from "../../support/app-process.js";
+import type { AppProcess, AppProcessOptions } from "../../support/app-process.js";
 import { createAppCredentials } from "../../support/fake-github/app-credentials.js";
 import { startFakeGitHub } from "../../support/fake-github/index.js";
 import type { FakeCheckRun, FakeGitHub, FakeStatus } from "../../support/fake-github/index.js";
@@ -47,6 +47,8 @@ export interface E2EOptions {
   env?: Record<string, string>;
   /** Default `info`. */
   logLevel?: string;
+  /** How the app is run (default: this checkout's sources through tsx); see AppProcessOptions.command. */
+  app?: AppProcessOptions["command"];
 }
 
 export interface E2ERepo extends TestRepository {
@@ -83,7 +85,7 @@ export interface E2E {
   readonly queuePrefix: string;
   /** Serves webhooks and the log pages. */
   readonly web: AppProcess;
-  /** Runs the planner and the builds (the same process as `web` with roles `all`). */
+  /** Runs the planner and the builds (the same process as `web` with roles `all`); its `url` serves /metrics, /healthz and /readyz. */
   readonly worker: AppProcess;
   readonly apps: readonly AppProcess[];
   createRepo(name: string, files: Record<string, string>, opts?: { private?: boolean }): Promise<E2ERepo>;
@@ -194,15 +196,16 @@ export async function startE2E(opts: E2EOptions): Promise<E2E> {
     let worker: AppProcess;
     const stopApp = (app: AppProcess) => () => app.stop(30_000);
     if (opts.roles === "split") {
-      web = await startAppProcess({ name: "web", dir: join(dir, "logs"), env: { ...env, PORT: String(port), BUILDKIT_BOT_ROLE: "web" }, ready: httpUp });
+      web = await startAppProcess({ name: "web", command: opts.app, dir: join(dir, "logs"), env: { ...env, PORT: String(port), BUILDKIT_BOT_ROLE: "web" }, ready: httpUp });
       apps.push(web);
       cleanups.push(stopApp(web));
-      worker = await startAppProcess({ name: "worker", dir: join(dir, "logs"), env: { ...env, BUILDKIT_BOT_ROLE: "worker" }, ready: workersReady });
+      worker = await startAppProcess({ name: "worker", command: opts.app, dir: join(dir, "logs"), env: { ...env, BUILDKIT_BOT_ROLE: "worker", PORT: String(await freePort()) }, ready: workersReady });
       apps.push(worker);
       cleanups.push(stopApp(worker));
     } else {
       web = await startAppProcess({
         name: "app",
+        command: opts.app,
         dir: join(dir, "logs"),
         env: { ...env, PORT: String(port), BUILDKIT_BOT_ROLE: "all" },
         ready: async () => (await httpUp()) && (await workersReady()),

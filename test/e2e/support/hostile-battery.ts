@@ -4,7 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MAX_WEBHOOK_BYTES } from "../../../src/intake/webhook-intake.js";
-import { CONFIG_CHECK_RUN_NAME, imageCheckRunName } from "../../../src/github/planner-check-run-types.js";
+import { CONFIG_CHECK_RUN_NAME, checkRunName } from "../../../src/github/check-run-names.js";
 import { HOSTILE_INPUTS } from "../../config/hostile-inputs.js";
 import type { FakeCheckRun, FakeGitHub } from "../../support/fake-github/index.js";
 import type { GitRepo } from "../../support/git-server.js";
@@ -76,7 +76,7 @@ interface ConfigPush {
 
 const sign = (secret: string, body: Buffer): string => `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
 const describeExpectation = (e: Expectation): string =>
-  e.kind === "config-failure" ? `config check failure: "${e.message.slice(0, 70)}…" on line ${e.line}` : `${imageCheckRunName(e.image)} neutral (skipped), nothing built`;
+  e.kind === "config-failure" ? `config check failure: "${e.message.slice(0, 70)}…" on line ${e.line}` : `${checkRunName(e.image)} neutral (skipped), nothing built`;
 
 /** A config at every per-image limit at once, padded with a comment to exactly the file-size limit: valid. */
 export function configAtEveryLimit(bytes = CONFIG_FILE_LIMIT): string {
@@ -419,7 +419,7 @@ export async function warmUp(target: BatteryTarget, timeoutMs = 60_000): Promise
 
 /** Waits until the push's check runs show its outcome (or the deadline passes) and compares it with the expected one. */
 async function settledRuns(github: FakeGitHub<GitRepo>, p: ConfigPush, timeoutMs: number): Promise<{ ok: boolean; description: string }> {
-  const name = p.expect.kind === "config-failure" ? CONFIG_CHECK_RUN_NAME : imageCheckRunName(p.expect.image);
+  const name = p.expect.kind === "config-failure" ? CONFIG_CHECK_RUN_NAME : checkRunName(p.expect.image);
   const deadline = Date.now() + timeoutMs;
   let runs: FakeCheckRun[] = [];
   for (;;) {

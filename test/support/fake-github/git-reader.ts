@@ -129,3 +129,17 @@ export async function commitsBetween(dir: string, base: string, head: string): P
   const out = await git(dir, ["rev-list", "--reverse", `${base}..${head}`]);
   return out ? out.toString().split("\n").filter(Boolean) : [];
 }
+
+/** A commit object as `git cat-file` stores it: its tree, parents and message; null when `sha` names no commit. */
+export async function readCommitObject(dir: string, sha: string): Promise<{ tree: string; parents: string[]; message: string } | null> {
+  if (!/^[0-9a-f]{40}$/.test(sha)) return null;
+  const type = await git(dir, ["cat-file", "-t", sha]);
+  if (type?.toString().trim() !== "commit") return null;
+  const raw = (await git(dir, ["cat-file", "commit", sha]))?.toString();
+  if (raw === undefined) return null;
+  const end = raw.indexOf("\n\n");
+  const headers = (end >= 0 ? raw.slice(0, end) : raw).split("\n");
+  const tree = headers.find((h) => h.startsWith("tree "))?.slice(5) ?? "";
+  const parents = headers.filter((h) => h.startsWith("parent ")).map((h) => h.slice(7));
+  return { tree, parents, message: end >= 0 ? raw.slice(end + 2).replace(/\n$/, "") : "" };
+}

@@ -2,12 +2,13 @@ import { createHmac, createPublicKey, randomBytes, randomUUID, type KeyObject } 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { verifyAppJwt } from "./app-jwt.js";
-import { changedFiles, commitsBetween, mergeBase, readPath, resolveCommit, resolveRef } from "./git-reader.js";
+import { changedFiles, commitsBetween, mergeBase, readCommitObject, readPath, resolveCommit, resolveRef } from "./git-reader.js";
 import { LIMITS, validateCheckRun, validateStatus, type FieldError } from "./limits.js";
 import { WriteCounter } from "./write-counter.js";
 import type {
   FakeAnnotation,
   FakeCheckRun,
+  FakeHookDelivery,
   FakeInstallation,
   FakePullRequest,
   FakeRepository,
@@ -43,6 +44,17 @@ export interface FakeGitHubOptions<R extends GitRepoLike = GitRepoLike> {
 }
 
 const DOCS = "https://docs.github.com/rest";
+const HOOK_DELIVERIES_KEPT = 2_000;
+
+/** The fields a delivery list shows of a payload (not read from bodies over 1 MB, which benchmarks send by the hundred). */
+function fieldsOf(body: string): { action?: unknown; installation?: { id?: unknown }; repository?: { id?: unknown } } {
+  if (body.length > 1024 * 1024) return {};
+  try {
+    return (JSON.parse(body) ?? {}) as { action?: unknown; installation?: { id?: unknown }; repository?: { id?: unknown } };
+  } catch {
+    return {};
+  }
+}
 /** GitHub Enterprise Server's REST prefix; served as well as the bare paths. */
 const API_V3 = "/api/v3";
 const DEFAULT_PERMISSIONS: Permissions = {
@@ -89,6 +101,15 @@ interface Reply {
 export class FakeGitHub<R extends GitRepoLike = GitRepoLike> {
   readonly calls: RecordedCall[] = [];
   readonly deliveries: Array<{ event: string; deliveryId: string; status: number }> = [];
+  /** Every delivery attempt, redeliveries included, oldest first: what `GET /app/hook/deliveries` lists. */
+  readonly hookDeliveries: FakeHookDelivery[] = [];
+  /** What each attempt sent, to send it again on a redelivery. */
+  readonly #sent = new Map<number, { event: string; body: string; url: string }>();
+  #nextHookDeliveryId = 70_000;
+  /** Deliveries (by guid) whose redelivery is refused with 422, as GitHub refuses one it no longer keeps. */
+  readonly refusedRedeliveries = new Set<string>();
+  /** Redeliveries asked for and not yet answered by the app. */
+  #redeliveries = new Set<Promise<unknown>>();
   readonly writes = new WriteCounter();
   readonly installations = new Map<number, FakeInstallation>();
   readonly repositories = new Map<string, FakeRepository>();
@@ -222,27 +243,78 @@ export class FakeGitHub<R extends GitRepoLike = GitRepoLike> {
 
   // ---- webhooks -------------------------------------------------------------------------------------------
 
-  /** Sends a signed webhook delivery to the app and returns its answer. */
-  async deliver(event: string, payload: unknown, opts: { deliveryId?: string; url?: string } = {}): Promise<{ status: number; body: string; deliveryId: string }> {
+  /**
+   * Sends a signed webhook delivery to the app and returns its answer, and records the attempt as GitHub does
+   * (`GET /app/hook/deliveries`): "OK" for a 2xx answer, else the failure. A connection the app refuses is recorded
+   * ("failed to connect") and then thrown. `answerLost`: the app answers, but GitHub records the attempt as timed out
+   * (an answer lost on its way back), so it counts as failed although the app has it.
+   */
+  async deliver(
+    event: string,
+    payload: unknown,
+    opts: { deliveryId?: string; url?: string; answerLost?: boolean } = {},
+  ): Promise<{ status: number; body: string; deliveryId: string }> {
     const target = opts.url ?? this.#webhookUrl;
     if (!target) throw new Error("no webhook URL: pass one to startFakeGitHub, setWebhookUrl or deliver");
     const deliveryId = opts.deliveryId ?? randomUUID();
     const body = JSON.stringify(payload);
+    const res = await this.#send({ event, body, url: target }, deliveryId, false, opts.answerLost ?? false);
+    this.deliveries.push({ event, deliveryId, status: res.status });
+    return { ...res, deliveryId };
+  }
+
+  /** Waits until every redelivery asked for so far has been answered by the app. */
+  async redeliveriesSettled(): Promise<void> {
+    while (this.#redeliveries.size > 0) await Promise.allSettled([...this.#redeliveries]);
+  }
+
+  async #send(what: { event: string; body: string; url: string }, guid: string, redelivery: boolean, answerLost = false): Promise<{ status: number; body: string }> {
     const headers: Record<string, string> = {
       "content-type": "application/json",
       "user-agent": "GitHub-Hookshot/fake",
-      "x-github-event": event,
-      "x-github-delivery": deliveryId,
+      "x-github-event": what.event,
+      "x-github-delivery": guid,
+      "x-github-hook-id": "1",
       "x-github-hook-installation-target-type": "integration",
       "x-github-hook-installation-target-id": String(this.options.appId),
     };
     if (this.options.webhookSecret !== undefined) {
-      headers["x-hub-signature-256"] = `sha256=${createHmac("sha256", this.options.webhookSecret).update(body).digest("hex")}`;
+      headers["x-hub-signature-256"] = `sha256=${createHmac("sha256", this.options.webhookSecret).update(what.body).digest("hex")}`;
     }
-    const res = await fetch(target, { method: "POST", headers, body });
-    const text = await res.text();
-    this.deliveries.push({ event, deliveryId, status: res.status });
-    return { status: res.status, body: text, deliveryId };
+    const started = Date.now();
+    const parsed = fieldsOf(what.body);
+    const item: FakeHookDelivery = {
+      id: this.#nextHookDeliveryId++,
+      guid,
+      delivered_at: new Date(started).toISOString(),
+      redelivery,
+      duration: 0,
+      status: "OK",
+      status_code: 200,
+      event: what.event,
+      action: typeof parsed.action === "string" ? parsed.action : null,
+      installation_id: typeof parsed.installation?.id === "number" ? parsed.installation.id : null,
+      repository_id: typeof parsed.repository?.id === "number" ? parsed.repository.id : null,
+      throttled_at: null,
+    };
+    this.#sent.set(item.id, what);
+    try {
+      const res = await fetch(what.url, { method: "POST", headers, body: what.body });
+      const text = await res.text();
+      // GitHub's words: "OK" for 2xx, "Invalid HTTP Response: <code>" otherwise.
+      item.status = answerLost ? "timed out" : res.ok ? "OK" : `Invalid HTTP Response: ${res.status}`;
+      item.status_code = answerLost ? 0 : res.status;
+      return { status: res.status, body: text };
+    } catch (err) {
+      item.status = "failed to connect";
+      item.status_code = 0;
+      throw err;
+    } finally {
+      item.duration = (Date.now() - started) / 1000;
+      this.hookDeliveries.push(item);
+      // Benchmarks deliver thousands: keep the newest attempts (and the bodies to redeliver them) only.
+      for (const old of this.hookDeliveries.splice(0, Math.max(0, this.hookDeliveries.length - HOOK_DELIVERIES_KEPT))) this.#sent.delete(old.id);
+    }
   }
 
   // ---- HTTP ---------------------------------------------------------------------------------------------------
@@ -288,6 +360,14 @@ export class FakeGitHub<R extends GitRepoLike = GitRepoLike> {
       this.#requireJwt(req);
       return { status: 200, body: { id: this.options.appId, slug: "buildkit-bot", name: "buildkit-bot", owner: { login: "fake" } } };
     }
+    if (p === "/app/hook/deliveries" && m === "GET") {
+      this.#requireJwt(req);
+      return this.#listHookDeliveries(req);
+    }
+    if ((g = /^\/app\/hook\/deliveries\/(\d+)\/attempts$/.exec(p)) && m === "POST") {
+      this.#requireJwt(req);
+      return this.#redeliver(Number(g[1]));
+    }
     if ((g = /^\/app\/installations\/(\d+)$/.exec(p)) && m === "GET") {
       this.#requireJwt(req);
       return { status: 200, body: this.#installationJson(this.#installation(Number(g[1]))) };
@@ -314,6 +394,10 @@ export class FakeGitHub<R extends GitRepoLike = GitRepoLike> {
     if ((h = /^\/git\/ref\/(.+)$/.exec(rest)) && m === "GET") {
       const repo = this.#authorizeRepo(req, owner, name, "contents", "read");
       return this.#gitRef(repo, decodeURIComponent(h[1] ?? ""));
+    }
+    if ((h = /^\/git\/commits\/([^/]+)$/.exec(rest)) && m === "GET") {
+      const repo = this.#authorizeRepo(req, owner, name, "contents", "read");
+      return this.#gitCommit(repo, decodeURIComponent(h[1] ?? ""));
     }
     if ((h = /^\/compare\/(.+)\.\.\.(.+)$/.exec(rest)) && m === "GET") {
       const repo = this.#authorizeRepo(req, owner, name, "contents", "read");
@@ -354,6 +438,45 @@ export class FakeGitHub<R extends GitRepoLike = GitRepoLike> {
       return this.#createStatus(repo, h[1] ?? "", req.body);
     }
     throw notFound();
+  }
+
+  // ---- webhook deliveries (GitHub's REST description: apps/list-webhook-deliveries, apps/redeliver-webhook-delivery) ----
+
+  /** Newest first; `per_page` up to 100 (default 30); an opaque `cursor`, with the next page in the `Link` header. */
+  #listHookDeliveries(req: Request): Reply {
+    const perPageText = req.url.searchParams.get("per_page");
+    const perPage = perPageText === null ? 30 : Number(perPageText);
+    if (!Number.isInteger(perPage) || perPage < 1 || perPage > 100) {
+      throw invalid([{ resource: "HookDelivery", field: "per_page", code: "invalid", message: "per_page must be between 1 and 100" }]);
+    }
+    const cursor = req.url.searchParams.get("cursor");
+    let before = Number.POSITIVE_INFINITY;
+    if (cursor !== null) {
+      const c = /^v1_(\d+)$/.exec(cursor);
+      if (!c) throw new HttpError(400, { message: "Bad cursor", documentation_url: DOCS, status: "400" });
+      before = Number(c[1]);
+    }
+    const newestFirst = [...this.hookDeliveries].sort((a, b) => b.id - a.id).filter((d) => d.id < before);
+    const page = newestFirst.slice(0, perPage);
+    const headers: Record<string, string> = {};
+    if (newestFirst.length > perPage && page.length > 0) {
+      headers.link = `<${this.url}/app/hook/deliveries?per_page=${perPage}&cursor=v1_${page.at(-1)!.id}>; rel="next"`;
+    }
+    return { status: 200, body: page, headers };
+  }
+
+  /** 202 at once; the delivery is sent again (same guid, body and signature) right after, as a new attempt. */
+  #redeliver(id: number): Reply {
+    const item = this.hookDeliveries.find((d) => d.id === id);
+    const sent = this.#sent.get(id);
+    if (!item || !sent) throw notFound();
+    if (this.refusedRedeliveries.has(item.guid)) {
+      throw invalid([{ resource: "HookDelivery", field: "id", code: "invalid", message: "This delivery can no longer be redelivered" }]);
+    }
+    const resend = this.#send(sent, item.guid, true).catch(() => undefined);
+    this.#redeliveries.add(resend);
+    void resend.finally(() => this.#redeliveries.delete(resend));
+    return { status: 202, body: {} };
   }
 
   // ---- auth -------------------------------------------------------------------------------------------------
@@ -518,6 +641,23 @@ export class FakeGitHub<R extends GitRepoLike = GitRepoLike> {
     return {
       status: 200,
       body: { ref: full, url: `${this.url}/repos/${repo.owner}/${repo.name}/git/${full}`, object: { sha: found.sha, type: found.type, url: "" } },
+    };
+  }
+
+  /** `GET /repos/{owner}/{repo}/git/commits/{sha}`: the commit object from the git server's repository (a full sha only, as GitHub's). */
+  async #gitCommit(repo: FakeRepository, sha: string): Promise<Reply> {
+    const commit = await readCommitObject(this.#dir(repo), sha);
+    if (!commit) throw notFound();
+    const api = `${this.url}/repos/${repo.owner}/${repo.name}/git`;
+    return {
+      status: 200,
+      body: {
+        sha,
+        url: `${api}/commits/${sha}`,
+        message: commit.message,
+        tree: { sha: commit.tree, url: `${api}/trees/${commit.tree}` },
+        parents: commit.parents.map((p) => ({ sha: p, url: `${api}/commits/${p}` })),
+      },
     };
   }
 

@@ -121,3 +121,20 @@ export interface FakePullRequest {
 
 /** A repository role as GitHub names it (`role_name`); `permission` is derived from it as GitHub does. */
 export type FakeRepositoryRole = "admin" | "maintain" | "write" | "triage" | "read";
+
+/** One attempt at delivering a webhook, as `GET /app/hook/deliveries` lists it (GitHub's `hook-delivery-item`). */
+export interface FakeHookDelivery {
+  id: number;
+  guid: string;
+  delivered_at: string;
+  redelivery: boolean;
+  duration: number;
+  /** "OK" for a 2xx answer, else what went wrong, as GitHub words it. */
+  status: string;
+  status_code: number;
+  event: string;
+  action: string | null;
+  installation_id: number | null;
+  repository_id: number | null;
+  throttled_at: string | null;
+}

@@ -45,7 +45,7 @@ const CNI_PLUGINS = "/usr/lib/cni";
  * the CNI network goes into a copy of the shipped file, because buildkitd's `--oci-cni-config-path` flag is lost
  * (cmd/buildkitd/main_oci_worker.go reads it as `oci-cni-worker-path`, an empty string, up to at least v0.24.0).
  */
-export async function startBuildkitd(opts: { dir: string; binary: string }): Promise<BuildkitdInstance> {
+export async function startBuildkitd(opts: { dir: string; binary: string; /** More flags, e.g. `--oci-worker-platform linux/arm64`. */ args?: readonly string[] }): Promise<BuildkitdInstance> {
   const dir = resolve(opts.dir);
   const socket = join(dir, "buildkitd.sock");
   if (socket.length > MAX_SOCKET_PATH) throw new StackPartError(`buildkitd dir ${dir} is too long for a unix socket`);
@@ -69,6 +69,7 @@ export async function startBuildkitd(opts: { dir: string; binary: string }): Pro
           "--addr", `unix://${socket}`,
           "--addr", address,
           "--oci-worker-binary", RUNC,
+          ...(opts.args ?? []),
         ],
         { logFile: join(dir, "buildkitd.log"), cwd: dir, env: withoutBuildkitVariables(process.env) },
       );

@@ -26,6 +26,8 @@ export interface RegistryOptions {
   /** Require HTTP basic auth with this one user. */
   htpasswd?: { username: string; password: string };
   tokenAuth?: RegistryTokenAuth;
+  /** `storage.delete.enabled` (Distribution's default is off: every DELETE answers 405). Default true. */
+  deletes?: boolean;
 }
 
 /** What `stopRegistry` needs, as recorded in stack.json. */
@@ -57,7 +59,7 @@ export async function startRegistry(opts: RegistryOptions): Promise<RegistryInst
     const config = {
       version: 0.1,
       log: { level: "info", accesslog: { disabled: true } },
-      storage: { filesystem: { rootdirectory: join(opts.dir, "storage") }, delete: { enabled: true } },
+      storage: { filesystem: { rootdirectory: join(opts.dir, "storage") }, delete: { enabled: opts.deletes ?? true } },
       http: { addr },
       ...(auth ? { auth } : {}),
     };
