@@ -50,8 +50,16 @@ async function floodBuild(daemon: TestDaemon): Promise<{ wire: StatusMessageCoun
 // limits); buildkitd clips a step's log at its own limit and keeps streaming real messages.
 describe("the status stream when a step's log outruns Engine 20.10 (Engine only: its empty-Status-message flood)", () => {
   test("the Engine's empty messages are read at most one per pause, not as fast as it can send them; the user is warned", { timeout: 180_000 }, async (t) => {
-    const { wire, warnings, wallMs } = await floodBuild(engineDaemon());
-    assert.ok(wire.empty > 0, "the Engine did not fall into its empty-message loop; this scenario needs a burst it cannot keep up with");
+    // Whether the Engine falls behind depends on how fast the step prints against how fast the Engine forwards, so
+    // on a loaded machine one burst may not do it; each try is a fresh build (a new RUN line, no cache).
+    const tries = 3;
+    let flood = await floodBuild(engineDaemon());
+    for (let tried = 1; flood.wire.empty === 0 && tried < tries; tried++) {
+      t.diagnostic(`try ${tried}: the Engine kept up with the burst (${flood.wire.messages} messages, none empty); trying again`);
+      flood = await floodBuild(engineDaemon());
+    }
+    const { wire, warnings, wallMs } = flood;
+    assert.ok(wire.empty > 0, `the Engine did not fall into its empty-message loop in ${tries} tries; this scenario needs a burst it cannot keep up with`);
     // The Engine sends them as fast as it can (some 200,000 a second); we take one per pause (plus grpc-js's
     // read-ahead of 16 messages).
     t.diagnostic(`${wire.empty} of ${wire.messages} status messages empty, in ${wallMs} ms`);
