@@ -121,6 +121,17 @@ export class BuildCheckRun {
     return checkRunName(this.#target.image);
   }
 
+  /**
+   * The same run and status, written through `request` instead (a token confined to the run's repository, for a
+   * refused job). This one writes nothing more.
+   */
+  through(request: OctokitRequest): BuildCheckRun {
+    this.#finished = true;
+    const { checkRunId: _id, checkRunIdLater: _later, ...place } = this.#target;
+    const id = this.#checkRunId !== undefined ? { checkRunId: this.#checkRunId } : this.#checkRunIdLater ? { checkRunIdLater: this.#checkRunIdLater } : {};
+    return new BuildCheckRun({ request, budget: this.#budget, target: { ...place, ...id }, progressIntervalMs: this.#intervalMs, now: this.#now });
+  }
+
   /** Creates the check run (or marks the planner's one queued) and sets the status pending. Returns the run id. */
   async queued(): Promise<number> {
     const output = renderQueued(this.#target.image);

@@ -1,5 +1,5 @@
 import type { ProgressEvent, Redactor } from "@buildkit-bot/buildkit";
-import type { BuildSuccess, CacheReport } from "../github/index.js";
+import type { BuildSuccess, CacheReport, OctokitRequest } from "../github/index.js";
 import type { BuildJob, SupersededBy } from "../queue/index.js";
 import type { AttemptCause } from "./attempt-cause.js";
 
@@ -67,6 +67,11 @@ export interface FailedWhere {
   dockerfile?: { inContext: string; path: string };
   /** Which steps came from the cache and which ran before the failure. */
   cacheReport?: CacheReport;
+  /**
+   * The worker refused the job (see refusal-report.ts): the check run and the status are written only through
+   * `request`, confined to the job's own repository; with no `request`, nothing is written to GitHub.
+   */
+  refusal?: { request: OctokitRequest | undefined };
 }
 
 /** Opens the trail of a build attempt that starts on this worker. */

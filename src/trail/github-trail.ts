@@ -114,8 +114,10 @@ export class GitHubTrail implements BuildTrail {
     this.#p.writer?.line(`build failed: ${failure.message}`);
     await this.#finishLog("failure", failure.message);
     let retryToReport: unknown;
+    const refusal = where.refusal;
+    const checkRun = refusal ? (refusal.request ? this.#p.checkRun?.through(refusal.request) : undefined) : this.#p.checkRun;
     try {
-      await this.#p.checkRun?.failed(failure);
+      await checkRun?.failed(failure);
     } catch (reportErr) {
       scrubError(reportErr, this.#p.redactor);
       this.#p.log.error({ ...this.#p.where, err: this.#text(reportErr) }, "could not report the failed build");

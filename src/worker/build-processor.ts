@@ -27,7 +27,10 @@ import type { CacheHistory } from "./cache-history.js";
 import { sayingWhyNotReused } from "./merge-queue-reuse.js";
 import type { MergeQueueReuse } from "./merge-queue-reuse.js";
 import { imageSizeDiff } from "./size-diff.js";
-import type { SizeDiff } from "../github/index.js";
+import { isRefusal, refusalChannel } from "./refusal-report.js";
+import type { OutsideNamespacesError } from "../tenancy/index.js";
+import type { TenantRefusedError } from "./namespace-guard.js";
+import type { OctokitRequest, SizeDiff } from "../github/index.js";
 
 export interface BuildProcessorDeps {
   /** `auth()` → the App's own Octokit (token minting), `auth(id)` → the installation's (reads). */
@@ -127,7 +130,8 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
       } else if (isTransientError(err) && !(await isLastAttempt(deps, job))) {
         await trail.retrying(lost ?? errorText(err), attemptCause(err));
       } else {
-        await trail.failed(err, { dockerfile: { inContext: dockerfileInContext(job.image.context, job.image.dockerfile), path: job.image.dockerfile } });
+        const refusal = isRefusal(err) ? await reportedRefusal(job, err, deps, log) : undefined;
+        await trail.failed(err, { dockerfile: { inContext: dockerfileInContext(job.image.context, job.image.dockerfile), path: job.image.dockerfile }, ...(refusal ? { refusal } : {}) });
       }
       throw err;
     } finally {
@@ -212,6 +216,13 @@ async function givenUp(trail: BuildTrail, job: BuildJob, deps: BuildProcessorDep
   await trail.cancelled(why, { logMessage: message, statusReportedElsewhere: !settled || settled.replaced }).catch(() => undefined);
   log.warn({ ...where, why }, "build given up: its check run never came");
   return { pushedTags: [], durationMs: Date.now() - trail.startedAt, summary: message };
+}
+
+/** A refused job's check run is concluded at once, through a token confined to the job's repository, or not at all: see refusalChannel. */
+async function reportedRefusal(job: BuildJob, err: OutsideNamespacesError | TenantRefusedError, deps: BuildProcessorDeps, log: QueueLog): Promise<{ request: OctokitRequest | undefined }> {
+  const channel = await refusalChannel(job, err, deps.github);
+  if (channel.request === undefined) log.warn({ buildId: job.buildId, installationId: job.repository.installationId, repoId: job.repository.repoId, why: channel.why }, "refused build job: nothing written to GitHub, its check run stays open");
+  return { request: channel.request };
 }
 
 /** The builder died under the build: the pool stops giving it builds, and the retry note names where the build goes next. */

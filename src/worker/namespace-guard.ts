@@ -7,7 +7,14 @@ import { AppError } from "../errors/index.js";
 /** The job's account is not served (only a job written into Redis by hand gets this far: the planner refuses first). */
 export class TenantRefusedError extends AppError {
   readonly code = "TENANT_REFUSED";
-  constructor(reason: string) {
+  /**
+   * @param ownerDisagrees the job's owner and its installation's account differ: either may be the forged one, so
+   * nothing the job names may be written to (see refusal-report.ts).
+   */
+  constructor(
+    reason: string,
+    readonly ownerDisagrees = false,
+  ) {
     super(`refused: ${reason}`);
   }
 }
@@ -19,7 +26,7 @@ export class TenantRefusedError extends AppError {
  */
 export function policyOfJob(tenants: Tenants, job: BuildJob, accountLogin: string = job.repository.owner): ServedTenant {
   if (accountLogin.toLowerCase() !== job.repository.owner.toLowerCase()) {
-    throw new TenantRefusedError(`the job names ${job.repository.owner} as the owner, but installation ${job.repository.installationId} belongs to ${accountLogin}`);
+    throw new TenantRefusedError(`the job names ${job.repository.owner} as the owner, but installation ${job.repository.installationId} belongs to ${accountLogin}`, true);
   }
   const policy = tenants.policyFor({ accountLogin, installationId: job.repository.installationId });
   if (!policy.served) throw new TenantRefusedError(policy.reason);

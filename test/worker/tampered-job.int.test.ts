@@ -1,8 +1,11 @@
 /**
  * The worker's own namespace check through the real build processor: a build job edited (in Redis, by anyone) to
- * push or export cache outside its account's namespaces is refused, not trusted: the check run fails saying why,
- * nothing reaches the registry, the job fails without a retry. The namespaces come from the tenants by the job's
- * installation id, whatever owner the job claims.
+ * push or export cache outside its account's namespaces is refused, not trusted: nothing reaches the registry, the
+ * job fails without a retry, and its check run is completed at once as failed saying why, with the commit status,
+ * through a token GitHub confines to the job's one repository. The namespaces come from the tenants by the job's
+ * installation id, whatever owner the job claims. A job whose owner is not its installation's account writes
+ * nothing to GitHub at all (either may be the forged one), and a write the job points at another repository of the
+ * account is refused by GitHub.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -10,6 +13,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_CONFIG_LIMITS } from "../../src/config/config-limits.js";
+import { statusContext } from "../../src/github/check-run-names.js";
 import type { OctokitRequest } from "../../src/github/octokit-request.js";
 import type { BuildJob } from "../../src/queue/job-types.js";
 import { isTransientError } from "../../src/errors/index.js";
@@ -65,37 +69,66 @@ after(async () => {
 for (const daemon of testDaemons(stack)) {
   describe(`a tampered build job on ${daemon.name}`, { skip: daemon.skip, timeout: 300_000 }, () => {
     const processor = (): ReturnType<typeof createBuildProcessor> => createBuildProcessor({ ...deps, buildkitHost: daemon.address });
-    const cases: Array<{ what: string; edit: (job: BuildJob, name: string) => void; refused: RegExp }> = [
+    /** The job's data as planned: its own repository, its own run; `edit` tampers with it. */
+    interface Planned {
+      name: string;
+      repoId: number;
+      sha: string;
+      checkRunId: number;
+      /** Another repository of the same account, with a run of the bot's on the same commit. */
+      neighbour: { name: string; checkRunId: number };
+    }
+    const cases: Array<{ what: string; edit: (job: BuildJob, p: Planned) => void; refused: RegExp; reported: boolean }> = [
       {
         what: "tags pointing at another account",
-        edit: (job, name) => {
-          job.image.tags = [`${stack.registry}/tampered-test/victim/${name}:main`];
+        edit: (job, p) => {
+          job.image.tags = [`${stack.registry}/tampered-test/victim/${p.name}:main`];
         },
         refused: /push .*tampered-test\/victim\//,
+        reported: true,
       },
       {
         what: "a cache export into another account",
-        edit: (job, name) => {
-          job.image.cache = { imports: [], export: `${stack.registry}/tampered-test/victim/${name}:buildcache-main` };
+        edit: (job, p) => {
+          job.image.cache = { imports: [], export: `${stack.registry}/tampered-test/victim/${p.name}:buildcache-main` };
         },
         refused: /cache (export|import)|push .*victim/,
+        reported: true,
+      },
+      {
+        // The installation could write there; the token confined to the job's repository (by id) cannot.
+        what: "the repository and run renamed to another of the account's (the repository id still the job's)",
+        edit: (job, p) => {
+          job.repository = { ...job.repository, repo: p.neighbour.name };
+          job.checkRunId = p.neighbour.checkRunId;
+          job.image.tags = [`${stack.registry}/tampered-test/victim/${p.name}:main`];
+        },
+        refused: /push .*tampered-test\/victim\//,
+        reported: false,
       },
       {
         what: "the owner renamed to the victim (the installation id still says acme)",
-        edit: (job, name) => {
+        edit: (job, p) => {
           job.repository = { ...job.repository, owner: "victim" };
-          job.image.tags = [`${stack.registry}/tampered-test/victim/${name}:main`];
+          job.image.tags = [`${stack.registry}/tampered-test/victim/${p.name}:main`];
         },
         refused: /the job names victim as the owner, but installation 78 belongs to acme/,
+        reported: false,
       },
     ];
     for (const c of cases) {
-      test(`${c.what}: refused before anything is pushed, the check run says why, no retry`, async () => {
+      test(`${c.what}: refused before anything is pushed, ${c.reported ? "the check run completed at once saying why" : "nothing written to GitHub"}, no retry`, async () => {
         const name = `t-${unique()}`;
         const repo = await fake.createRepo(INSTALLATION, "acme", name, { private: true });
         const sha = await repo.commit({ Dockerfile: "FROM scratch\nCOPY a.txt /a.txt\n", "a.txt": `${name}\n` });
-        const { data } = await request("POST /repos/{owner}/{repo}/check-runs", { owner: "acme", repo: name, name: "buildkit-bot / app", head_sha: sha, status: "queued" });
-        const checkRunId = (data as { id: number }).id;
+        const runName = "buildkit-bot / app";
+        const createRun = async (repoName: string): Promise<number> => {
+          const { data } = await request("POST /repos/{owner}/{repo}/check-runs", { owner: "acme", repo: repoName, name: runName, head_sha: sha, status: "queued" });
+          return (data as { id: number }).id;
+        };
+        const neighbour = await fake.createRepo(INSTALLATION, "acme", `${name}-n`, { private: true });
+        await neighbour.commit({ Dockerfile: "FROM scratch\n" });
+        const planned: Planned = { name, repoId: repo.id, sha, checkRunId: await createRun(name), neighbour: { name: `${name}-n`, checkRunId: await createRun(`${name}-n`) } };
         const job = buildJob({
           installationId: INSTALLATION,
           repoId: repo.id,
@@ -104,27 +137,61 @@ for (const daemon of testDaemons(stack)) {
           private: true,
           cloneUrl: repo.remote,
           sha,
-          checkRunId,
+          checkRunId: planned.checkRunId,
           image: { tags: [`${stack.registry}/tampered-test/acme/${name}:main`], push: true },
         });
-        c.edit(job, name);
+        c.edit(job, planned);
         const refused = c.refused;
+        const callsBefore = fake.calls.length;
         await assert.rejects(processor()(job, new AbortController().signal), (err: unknown) => {
           assert.ok(err instanceof OutsideNamespacesError || err instanceof TenantRefusedError, String(err));
           assert.equal(isTransientError(err), false);
           assert.match(err.message, refused);
           return true;
         });
-        const run = fake.checkRun(checkRunId);
-        if (job.repository.owner === "acme") {
+        const calls = fake.calls.slice(callsBefore);
+        const writes = calls.filter((k) => k.method !== "GET" && !k.path.endsWith("/access_tokens"));
+        const context = statusContext(job.image.name);
+        const run = fake.checkRun(planned.checkRunId);
+        if (c.reported) {
+          // Completed right after the refusal, not left for a sweep: failed, saying it was refused and why.
+          assert.equal(run?.status, "completed");
           assert.equal(run?.conclusion, "failure");
-          assert.match(run?.output.summary ?? "", /refused: /);
+          assert.equal(run?.output.title, "Build failed");
+          assert.match(run?.output.summary ?? "", /refused: this build would reach outside the namespaces of acme \(/);
+          assert.match(run?.output.summary ?? "", refused);
+          const status = fake.latestStatus("acme", name, sha, context);
+          assert.equal(status?.state, "failure");
+          assert.match(status?.description ?? "", /^Failed: refused: /);
+          // Written through a token confined to the job's repository, checks and statuses only.
+          const confined = [...fake.tokens.values()].filter((t) => JSON.stringify(t.requested) === JSON.stringify({ repository_ids: [repo.id], permissions: { checks: "write", statuses: "write" } }));
+          assert.equal(confined.length, 1, "one token confined to the job's repository");
+          assert.deepEqual(
+            writes.map((k) => `${k.method} ${k.path} ${k.status}`),
+            [`PATCH /repos/acme/${name}/check-runs/${planned.checkRunId} 200`, `POST /repos/acme/${name}/statuses/${sha} 201`],
+          );
+          const shown = JSON.stringify([run?.output, status]);
+          for (const token of fake.tokens.keys()) assert.ok(!shown.includes(token), "no token in the report");
         } else {
-          // The job names the run under the victim's repository, where GitHub refuses the write: the run stays as
-          // it was, for the reconciler; and neither the victim's repository nor its check runs were touched.
-          assert.equal(run?.status, "queued");
-          assert.equal(fake.findCheckRuns({ owner: "victim", repo: name }).length, 0);
+          assert.equal(run?.status, "queued", "the job's own run is not written to");
+          assert.deepEqual(run?.updates.length, 1, "only its creation");
+          assert.deepEqual(fake.statusHistory("acme", name, sha), []);
+          if (job.repository.owner === "victim") {
+            // Owner and installation disagree: not one write, not even one GitHub would refuse.
+            assert.deepEqual(writes, []);
+          } else {
+            // The write the job pointed at the neighbour's run was refused by GitHub, as the token cannot reach it.
+            assert.deepEqual(
+              writes.map((k) => `${k.method} ${k.path} ${k.status}`),
+              [`PATCH /repos/acme/${name}-n/check-runs/${planned.neighbour.checkRunId} 404`],
+            );
+          }
         }
+        const other = fake.checkRun(planned.neighbour.checkRunId);
+        assert.equal(other?.status, "queued", "the neighbour's run untouched");
+        assert.equal(other?.updates.length, 1);
+        assert.deepEqual(fake.statusHistory("acme", `${name}-n`, sha), []);
+        assert.equal(fake.findCheckRuns({ owner: "victim" }).length, 0);
         assert.deepEqual(await registryTags(stack.registry, `tampered-test/victim/${name}`), [], "nothing reached the victim's path");
       });
     }
