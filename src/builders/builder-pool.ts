@@ -117,6 +117,8 @@ export class BuilderPool {
   #probing: Promise<void> | undefined;
   /** Every kept connection not yet closed (dropped ones still in use included), for `close`. */
   readonly #open = new Set<KeptClient>();
+  /** Slots `mustWait` found free and took for a build, by build id → builder, until its `acquire` adopts one or `unreserve`. */
+  readonly #reserved = new Map<string, string>();
   #closed = false;
 
   constructor(options: BuilderPoolOptions) {
@@ -267,11 +269,18 @@ export class BuilderPool {
     await this.#firstProbe;
     const skipped: BuilderLease["skipped"] = [];
     let probedAgain = false;
+    let reserved = await this.#adoptable(request.buildId);
     for (;;) {
       signal?.throwIfAborted();
-      const shared = await this.#shared();
-      const candidates = this.#candidates(shared);
-      const choice = this.#chooseFor(request, candidates);
+      let candidates: BuilderCandidate[] = [];
+      let choice: BuilderChoice;
+      if (reserved !== undefined) {
+        choice = { kind: "chosen", name: reserved };
+        reserved = undefined;
+      } else {
+        candidates = this.#candidates(await this.#shared());
+        choice = this.#chooseFor(request, candidates);
+      }
       if (choice.kind === "busy") {
         await sleep(this.#o.busyPollMs, signal);
         continue;
@@ -346,7 +355,11 @@ export class BuilderPool {
       const digestPushers = candidates.filter((c) => !this.#stateOf(c.name).spec.address.startsWith("docker-engine:"));
       const preferred = chooseBuilder(request.key, request.platforms, digestPushers, { split: true });
       const choice = preferred.kind === "unservable" ? chooseBuilder(request.key, request.platforms, candidates, { split: true }) : preferred;
-      if (choice.kind === "split") return choice.byPlatform;
+      if (choice.kind === "split") {
+        // Its parts hold slots of their own: a slot `mustWait` took for the whole build goes back.
+        await this.unreserve(request.buildId);
+        return choice.byPlatform;
+      }
       if (choice.kind !== "busy") return undefined;
       await sleep(this.#o.busyPollMs, signal);
     }
@@ -354,16 +367,50 @@ export class BuilderPool {
 
   /**
    * Why the build would wait for a slot now (every builder that may take it is at its max_concurrent_builds), or
-   * undefined when one has room, or when it can go nowhere (`acquire` then says why). Holds nothing: a build told
-   * there is room may still lose the last slot to another process in the same instant, and then waits in `acquire`.
+   * undefined when one has room, or when it can go nowhere (`acquire` then says why). The slot found free on a
+   * bounded builder is taken for the build at once, so two processes that look in the same instant do not both
+   * go on: the one that loses the last slot is told to wait here (and gives its worker slot back) instead of
+   * polling in `acquire` inside its worker slot. The build's `acquire` adopts the slot; `unreserve` gives back one
+   * that no `acquire` took, and, unrenewed, it lapses after the lease TTL anyway.
    */
   async mustWait(request: BuilderRequest): Promise<string | undefined> {
     // Without a max_concurrent_builds no builder is ever full: nothing to ask Redis.
     if (this.#states.every((s) => s.spec.maxConcurrentBuilds === undefined)) return undefined;
     if (!this.#firstProbe) this.start();
     await this.#firstProbe;
-    if (this.#chooseFor(request, this.#candidates(await this.#shared())).kind !== "busy") return undefined;
+    await this.unreserve(request.buildId);
+    // Another process may take the slot between the count and the take: the choice is made again, a few times.
+    for (let tries = 0; tries < 3; tries++) {
+      const choice = this.#chooseFor(request, this.#candidates(await this.#shared()));
+      if (choice.kind === "busy") break;
+      if (choice.kind !== "chosen") return undefined;
+      const max = this.#stateOf(choice.name).spec.maxConcurrentBuilds;
+      if (max === undefined) return undefined;
+      if (await this.#slots(choice.name).acquire(request.buildId, max)) {
+        this.#reserved.set(request.buildId, choice.name);
+        return undefined;
+      }
+    }
     return `every builder that may take it${request.platforms.length > 0 ? ` (${request.platforms.join(", ")})` : ""} is running its max_concurrent_builds`;
+  }
+
+  /** Gives back the slot `mustWait` took for the build when no `acquire` adopted it (the build went no further). */
+  async unreserve(buildId: string): Promise<void> {
+    const name = this.#reserved.get(buildId);
+    if (name === undefined) return;
+    this.#reserved.delete(buildId);
+    await this.#slots(name).release(buildId);
+  }
+
+  /** The builder `mustWait` took a slot on for the build, when it may still be used; an unusable one's slot is given back. */
+  async #adoptable(buildId: string): Promise<string | undefined> {
+    const name = this.#reserved.get(buildId);
+    if (name === undefined) return undefined;
+    this.#reserved.delete(buildId);
+    const shared = await this.#shared().catch(() => undefined);
+    if (this.#stateOf(name).available && shared && !shared.draining.has(name)) return name;
+    await this.#slots(name).release(buildId).catch(() => undefined);
+    return undefined;
   }
 
   /**
@@ -391,9 +438,16 @@ export class BuilderPool {
     }));
   }
 
-  /** Holds a slot of `spec` for the build (a lease, renewed until released); undefined when it is full. */
+  /**
+   * Holds a slot of `spec` for the build (a lease, renewed until released); undefined when it is full. A slot the
+   * build already holds (taken by `mustWait`) is kept, whatever the count.
+   */
   #hold(spec: BuilderSpec, buildId: string): Promise<(() => Promise<void>) | undefined> {
-    return new LeaseSet(this.#o.redis, this.#runningKey(spec.name), this.#o.leaseTtlMs).hold(buildId, spec.maxConcurrentBuilds ?? 0);
+    return this.#slots(spec.name).hold(buildId, spec.maxConcurrentBuilds ?? 0);
+  }
+
+  #slots(name: string): LeaseSet {
+    return new LeaseSet(this.#o.redis, this.#runningKey(name), this.#o.leaseTtlMs);
   }
 
   async #shared(): Promise<{ draining: Set<string>; running: Map<string, number> }> {

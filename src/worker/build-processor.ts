@@ -40,7 +40,7 @@ export interface BuildProcessorDeps {
   /** The daemon when there is no pool (tests of one daemon). */
   buildkitHost?: string;
   /** The app config's builders: a builder is chosen and held for each build (with `splitFor`, one per platform when no single one serves them all). */
-  builders?: Pick<BuilderPool, "acquire" | "lost"> & Partial<Pick<BuilderPool, "splitFor" | "mustWait">>;
+  builders?: Pick<BuilderPool, "acquire" | "lost"> & Partial<Pick<BuilderPool, "splitFor" | "mustWait" | "unreserve">>;
   /** The single registry of the app config: every account's, owner-scoped, when there is no `tenants`. */
   registry: TenantRegistry;
   /**
@@ -86,8 +86,18 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
     const reusable = await deps.reuse?.lookup(job, deps.github);
     const wait = reusable?.kind === "found" ? undefined : await deps.builders?.mustWait?.({ buildId: job.buildId, key: builderKeyOf(job), platforms: job.image.platforms }).catch(() => undefined);
     if (wait !== undefined) throw new MustWaitError(wait);
+    // The builder slot mustWait took is adopted by the build's acquire; any other way out gives it back.
+    const unreserve = async (): Promise<void> => deps.builders?.unreserve?.(job.buildId).catch(() => undefined);
     const redactor = new Redactor(secretsOf(tenants, job));
-    let trail = withCacheReport(await deps.trails.begin(job, { signal, redactor }), job, deps, log);
+    let trail = withCacheReport(
+      await deps.trails.begin(job, { signal, redactor }).catch(async (err: unknown) => {
+        await unreserve();
+        throw err;
+      }),
+      job,
+      deps,
+      log,
+    );
     let build: PreparedBuild | undefined;
     try {
       trail.line(headline(job));
@@ -135,6 +145,7 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
       }
       throw err;
     } finally {
+      await unreserve();
       // A pool's builder keeps its connection for the next build; only a build's own (no pool) is closed.
       if (build && !build.builder && !build.split) await build.client.close().catch(() => undefined);
       await build?.builder?.release();

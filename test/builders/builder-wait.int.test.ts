@@ -30,8 +30,9 @@ import { buildJob, captureLog, unique } from "../worker/worker-test-kit.js";
 /**
  * Issue 17, review of the fair share: a build whose builders are all full gives its worker slot back (back to its
  * installation's list, no attempt spent) instead of holding it while it waits, so another installation's build that
- * fits another builder runs meanwhile; it runs once its builder frees. Real Redis, buildkitd and the Engine, the
- * real queue, worker and build processor, and the fake GitHub.
+ * fits another builder runs meanwhile; it runs once its builder frees. The look that finds room takes the slot, so
+ * of two processes that look at once only one goes on: the other waits parked, not polling in its worker slot. Real
+ * Redis, buildkitd and the Engine, the real queue, worker and build processor, and the fake GitHub.
  */
 const stack = testStack();
 const A = 81;
@@ -206,6 +207,42 @@ describe("a build whose builders are all full", { skip: stack.buildkitdBinary ? 
       await worker?.close(10_000);
       await queue.close();
       await connection.quit();
+    }
+  });
+
+  test("two processes that see a builder's last slot free at once: one takes it, the other is told to wait instead of polling in its worker slot", async () => {
+    const prefix = `${redisCtx.prefix}:race`;
+    const { redis } = redisCtx;
+    const one = new BuilderPool({ config: poolFile(), redis, prefix, choose: byInstallation, connectTimeoutMs: 3_000, busyPollMs: 60_000 });
+    const two = new BuilderPool({ config: poolFile(), redis, prefix, choose: byInstallation, connectTimeoutMs: 3_000, busyPollMs: 60_000 });
+    try {
+      await Promise.all([one.probe(), two.probe()]);
+      const first = { buildId: `bld-${A}-race-1`, key: `${A}/1/app`, platforms: [] };
+      const second = { buildId: `bld-${A}-race-2`, key: `${A}/2/app`, platforms: [] };
+      // x has one slot and both look in the same instant: the look takes the slot it finds, so only one goes on.
+      const waits = await Promise.all([one.mustWait(first), two.mustWait(second)]);
+      assert.equal(waits.filter((w) => w === undefined).length, 1, `one goes on: ${JSON.stringify(waits)}`);
+      assert.match(waits.find((w) => w !== undefined) ?? "", /every builder that may take it is running its max_concurrent_builds/);
+      const [winner, request] = waits[0] === undefined ? [one, first] : [two, second];
+      assert.equal((await one.snapshot()).find((b) => b.name === "x")?.running, 1, "the winner's look holds x's slot");
+
+      // The winner's acquire adopts that slot at once (a poll of a minute would time the test out), still one slot.
+      const lease = await winner.acquire(request, AbortSignal.timeout(20_000));
+      assert.equal(lease.name, "x");
+      assert.equal((await one.snapshot()).find((b) => b.name === "x")?.running, 1);
+      await lease.release();
+      assert.equal((await one.snapshot()).find((b) => b.name === "x")?.running, 0);
+
+      // A build that looked, took the slot and then went no further (refused, reused…) gives it back.
+      assert.equal(await two.mustWait(second), undefined);
+      assert.equal((await one.snapshot()).find((b) => b.name === "x")?.running, 1);
+      await two.unreserve(second.buildId);
+      assert.equal((await one.snapshot()).find((b) => b.name === "x")?.running, 0);
+      assert.equal(await one.mustWait(first), undefined, "x is free again for the next look");
+      await one.unreserve(first.buildId);
+    } finally {
+      await one.close();
+      await two.close();
     }
   });
 });
