@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { appKey } from "../queue/index.js";
 import { retireTags } from "@buildkit-bot/buildkit";
 import type { RetiredTag, RetireTagsOptions } from "@buildkit-bot/buildkit";
 import { isInNamespaces } from "../tenancy/index.js";
@@ -56,7 +57,7 @@ export class PrImageCleanup {
   private readonly retire: (opts: RetireTagsOptions) => Promise<RetiredTag[]>;
 
   constructor(private readonly deps: PrImageCleanupDeps) {
-    this.refusedKey = `${deps.prefix}:bkb:registry-deletes-refused`;
+    this.refusedKey = appKey(deps.prefix, "registry-deletes-refused");
     this.retire = deps.retire ?? retireTags;
   }
 

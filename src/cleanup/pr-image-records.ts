@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { appKey } from "../queue/index.js";
 
 /** One pull request of one repository of one installation. */
 export interface PullRequestKey {
@@ -41,7 +42,7 @@ export class PrImageRecords {
     private readonly redis: Redis,
     private readonly prefix: string,
   ) {
-    this.index = `${prefix}:bkb:pr-images`;
+    this.index = appKey(prefix, "pr-images");
   }
 
   private keyOf(pr: PullRequestKey): string {

@@ -22,7 +22,7 @@ export type { BuildJob, BuildReason, CachePlan, EventJob, ImagePlan, PullRequest
 export { QueueUnavailableError, SecretInJobDataError } from "./queue-errors.js";
 export { silentLog } from "./queue-log.js";
 export type { QueueLog } from "./queue-log.js";
-export { QueueName } from "./queue-names.js";
+export { appKey, QueueName } from "./queue-names.js";
 export { createProducerConnection, createWorkerConnection, whenReady } from "./redis-connections.js";
 export { supersededMessage, supersededText } from "./supersede-listener.js";
 export type { SupersededBy, SupersedeListener } from "./supersede-listener.js";

@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import { assertNoSecrets } from "../queue/index.js";
+import { isObject, JsonRecordStore } from "../records/index.js";
 
 /** One step of a recorded build. Short field names: a record is rewritten on every build of a ref. */
 export interface RecordedStep {
@@ -39,31 +39,50 @@ export const CACHE_HISTORY_TTL_SECONDS = 14 * 24 * 3600;
 
 /** The last build record of each image and ref, in Redis with a TTL, under the deployment's prefix. */
 export class CacheHistory {
-  constructor(
-    private readonly redis: Redis,
-    private readonly prefix: string,
-    private readonly ttlSeconds = CACHE_HISTORY_TTL_SECONDS,
-  ) {}
+  readonly #records: JsonRecordStore<RecordKey, BuildRecord>;
 
-  async read(at: RecordKey): Promise<BuildRecord | undefined> {
-    const raw = await this.redis.get(this.#key(at));
-    if (raw === null) return undefined;
-    try {
-      const parsed = JSON.parse(raw) as Partial<BuildRecord>;
-      return parsed.v === 1 && typeof parsed.sha === "string" && Array.isArray(parsed.steps) ? (parsed as BuildRecord) : undefined;
-    } catch {
-      return undefined;
-    }
+  constructor(redis: Redis, prefix: string, ttlSeconds = CACHE_HISTORY_TTL_SECONDS) {
+    this.#records = new JsonRecordStore(redis, prefix, {
+      keyOf: (at) => ["cache-report", String(at.repoId), encodeURIComponent(at.image), at.ref],
+      isRecord: isBuildRecord,
+      ttlSeconds,
+    });
   }
 
-  async write(at: RecordKey, record: BuildRecord): Promise<void> {
-    assertNoSecrets(record);
-    await this.redis.set(this.#key(at), JSON.stringify(record), "EX", this.ttlSeconds);
+  read(at: RecordKey): Promise<BuildRecord | undefined> {
+    return this.#records.read(at);
   }
 
-  #key(at: RecordKey): string {
-    return `${this.prefix}:cache-report:${at.repoId}:${encodeURIComponent(at.image)}:${at.ref}`;
+  /** Refuses (SecretInJobDataError) a record that holds a secret-shaped value. */
+  write(at: RecordKey, record: BuildRecord): Promise<void> {
+    return this.#records.write(at, record);
   }
+}
+
+function isBuildRecord(value: unknown): value is BuildRecord {
+  return (
+    isObject(value) &&
+    value.v === 1 &&
+    typeof value.sha === "string" &&
+    typeof value.dockerfile === "string" &&
+    typeof value.context === "string" &&
+    typeof value.at === "string" &&
+    isObject(value.args) &&
+    Object.values(value.args).every((hash) => typeof hash === "string") &&
+    Array.isArray(value.steps) &&
+    value.steps.every(isRecordedStep)
+  );
+}
+
+function isRecordedStep(value: unknown): value is RecordedStep {
+  return (
+    isObject(value) &&
+    typeof value.d === "string" &&
+    typeof value.k === "string" &&
+    typeof value.c === "boolean" &&
+    (value.ms === undefined || typeof value.ms === "number") &&
+    (value.est === undefined || typeof value.est === "number")
+  );
 }
 
 export interface RecordKey {

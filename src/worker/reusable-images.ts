@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { isObject, JsonRecordStore } from "../records/index.js";
 
 /** Which image: one image of one repository, built from one git tree with one image config. */
 export interface ReusableImageKey {
@@ -32,33 +33,33 @@ export const REUSABLE_IMAGE_TTL_SECONDS = 7 * 24 * 3600;
  * references only: nothing secret. The newest build of a key wins.
  */
 export class ReusableImages {
-  constructor(
-    private readonly redis: Redis,
-    private readonly prefix: string,
-    private readonly ttlSeconds = REUSABLE_IMAGE_TTL_SECONDS,
-  ) {}
+  readonly #records: JsonRecordStore<ReusableImageKey, ReusableImage>;
 
-  private keyOf(k: ReusableImageKey): string {
-    return `${this.prefix}:bkb:reusable-image:${k.installationId}:${k.repoId}:${encodeURIComponent(k.image)}:${k.tree}:${k.configHash}`;
+  constructor(redis: Redis, prefix: string, ttlSeconds = REUSABLE_IMAGE_TTL_SECONDS) {
+    this.#records = new JsonRecordStore(redis, prefix, {
+      keyOf: (k) => ["reusable-image", String(k.installationId), String(k.repoId), encodeURIComponent(k.image), k.tree, k.configHash],
+      isRecord: isReusableImage,
+      ttlSeconds,
+    });
   }
 
-  async note(key: ReusableImageKey, image: ReusableImage): Promise<void> {
-    await this.redis.set(this.keyOf(key), JSON.stringify(image), "EX", this.ttlSeconds);
+  note(key: ReusableImageKey, image: ReusableImage): Promise<void> {
+    return this.#records.write(key, image);
   }
 
   /** The image, or undefined when none was noted (or the record is not one this code wrote). */
-  async find(key: ReusableImageKey): Promise<ReusableImage | undefined> {
-    const raw = await this.redis.get(this.keyOf(key));
-    if (raw === null) return undefined;
-    try {
-      const v = JSON.parse(raw) as Partial<ReusableImage>;
-      const ok =
-        typeof v.digest === "string" && /^sha256:[0-9a-f]{64}$/.test(v.digest) &&
-        typeof v.repository === "string" && typeof v.sha === "string" && /^[0-9a-f]{40,64}$/.test(v.sha) &&
-        Number.isSafeInteger(v.pr) && typeof v.pushedAt === "number";
-      return ok ? (v as ReusableImage) : undefined;
-    } catch {
-      return undefined;
-    }
+  find(key: ReusableImageKey): Promise<ReusableImage | undefined> {
+    return this.#records.read(key);
   }
+}
+
+function isReusableImage(v: unknown): v is ReusableImage {
+  return (
+    isObject(v) &&
+    typeof v.digest === "string" && /^sha256:[0-9a-f]{64}$/.test(v.digest) &&
+    typeof v.repository === "string" &&
+    typeof v.sha === "string" && /^[0-9a-f]{40,64}$/.test(v.sha) &&
+    Number.isSafeInteger(v.pr) &&
+    typeof v.pushedAt === "number"
+  );
 }

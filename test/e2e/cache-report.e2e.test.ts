@@ -58,8 +58,8 @@ describe("e2e: a pull request's check run explains its cache misses", { skip: da
     assert.match(summary, /\| \*\*ran\*\* \| `\[5\/5\] RUN ls \/app\/src > \/app\/files` \|/, summary);
 
     const kept = await dumpRedis(e2e.redisClient, e2e.queuePrefix);
-    assert.match(kept, new RegExp(`${e2e.queuePrefix}:cache-report:${repo.repoId}:why:refs/heads/main\\n`), "main's build record, under the deployment's prefix");
-    const ttl = await e2e.redisClient.ttl(`${e2e.queuePrefix}:cache-report:${repo.repoId}:why:refs/heads/main`);
+    assert.match(kept, new RegExp(`${e2e.queuePrefix}:bkb:cache-report:${repo.repoId}:why:refs/heads/main\\n`), "main's build record, under the deployment's prefix");
+    const ttl = await e2e.redisClient.ttl(`${e2e.queuePrefix}:bkb:cache-report:${repo.repoId}:why:refs/heads/main`);
     assert.ok(ttl > 0, `the record expires (TTL ${ttl})`);
   });
 });
