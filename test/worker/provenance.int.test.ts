@@ -1,5 +1,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import type { Probot } from "probot";
 import { BuildKitClient, retireTags } from "@buildkit-bot/buildkit";
 import type { RegistryConfig } from "../../src/app/app-config.js";
@@ -202,6 +204,91 @@ describe("provenance on buildkitd", { skip: buildkitdDaemon(stack).skip, timeout
       assert.deepEqual(report?.attestations?.map((a) => a.platform).sort(), ["linux/amd64", "linux/arm64"]);
     } finally {
       await client.close();
+    }
+  });
+});
+
+/**
+ * A pass-through proxy in front of the stack's registry. Once armed, it holds every GET of a manifest by digest (what
+ * the provenance read-back and the size diff ask first of the image just pushed) until a GET of `opener` (the size
+ * diff's base image, by tag) arrives, or a minute passes; it says which opened the gate.
+ */
+async function startGatedRegistry(opener: (path: string) => boolean): Promise<{ host: string; arm(): void; held: () => number; openedBy: () => string | undefined; close(): Promise<void> }> {
+  const [targetHost, targetPort] = stack.registry.split(":");
+  let armed = false;
+  let held = 0;
+  let openedBy: string | undefined;
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  let timer: NodeJS.Timeout | undefined;
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const upstream = http.request({ host: targetHost, port: Number(targetPort), method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on("error", () => res.destroy());
+    req.pipe(upstream);
+  };
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? "").split("?")[0] ?? "";
+    if (armed && req.method === "GET" && opener(path) && openedBy === undefined) {
+      openedBy = "the base image's read";
+      open();
+    }
+    if (armed && req.method === "GET" && /\/manifests\/sha256:[0-9a-f]{64}$/.test(path) && openedBy === undefined) {
+      held++;
+      timer ??= setTimeout(() => {
+        openedBy ??= "the timer";
+        open();
+      }, 60_000);
+      void opened.then(() => forward(req, res));
+      return;
+    }
+    forward(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    arm: () => void (armed = true),
+    held: () => held,
+    openedBy: () => openedBy,
+    close: () =>
+      new Promise<void>((resolve) => {
+        clearTimeout(timer);
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe("after the push, on buildkitd", { skip: buildkitdDaemon(stack).skip, timeout: 600_000 }, () => {
+  test("the provenance read-back and the size diff read the registry side by side; the check run shows both", { timeout: 300_000 }, async () => {
+    const r = await newRepo("side");
+    const path = `prov-test/${OWNER}/${r.name}`;
+    const gate = await startGatedRegistry((p) => p === `/v2/${path}/manifests/main`);
+    try {
+      const gated = { ...deps, registry: { prefix: `${gate.host}/prov-test`, host: gate.host }, buildkitHost: buildkitdDaemon(stack).address };
+      const image = `${gate.host}/${path}`;
+      await createBuildProcessor(gated)(jobFor(r, { tags: [`${image}:main`], push: true }), new AbortController().signal);
+      assert.equal(fake.checkRun(r.checkRunId)?.conclusion, "success", "main is built (the gate is open)");
+
+      const sha = await r.repo.commit({ "x.txt": `${r.name}, changed\n` });
+      const { data } = await request("POST /repos/{owner}/{repo}/check-runs", { owner: OWNER, repo: r.name, name: "buildkit-bot / app", head_sha: sha, status: "queued" });
+      const checkRunId = (data as { id: number }).id;
+      gate.arm();
+      const job = jobFor({ ...r, sha, checkRunId }, { tags: [`${image}:pr-1`], push: true, attestations: { provenance: "min" }, sizeBase: { branch: "main", reference: `${image}:main` } });
+      await createBuildProcessor(gated)(job, new AbortController().signal);
+
+      const run = fake.checkRun(checkRunId);
+      const summary = run?.output.summary ?? "";
+      assert.equal(run?.conclusion, "success", summary);
+      assert.ok(gate.held() >= 2, `both reads of the pushed image were held (${gate.held()})`);
+      assert.equal(gate.openedBy(), "the base image's read", "the provenance read-back was still waiting when the size diff read the base image");
+      assert.match(summary, /\*\*Provenance\*\* \(SLSA, `mode=min`\)/, summary);
+      assert.match(summary, /Attestation: `sha256:[0-9a-f]{64}`/, summary);
+      assert.match(summary, /\*\*Image size:\*\* [\d.]+ (k?B) \([+−][\d.]+ (k?B), [+−][\d.]+% vs `main`\)/, summary);
+    } finally {
+      await gate.close();
     }
   });
 });
