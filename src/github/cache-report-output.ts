@@ -4,8 +4,11 @@ import { clipChars, stripAnsi } from "../text/index.js";
 export interface CacheStepRow {
   /** The step as BuildKit names it, e.g. `[3/4] COPY src/ /src`. */
   name: string;
-  /** `stopped`: the build failed elsewhere while this step was running. */
-  status: "cached" | "ran" | "failed" | "stopped";
+  /**
+   * `stopped`: the build failed elsewhere while this step was running. A `FROM` is `resolved` (its image was at hand)
+   * or `pulled` (the daemon fetched some of it): never a step the cache saved or one that ran again.
+   */
+  status: "cached" | "ran" | "failed" | "stopped" | "resolved" | "pulled";
   /** How long the step ran (absent for a cached step, or when the daemon gave no times). */
   durationMs?: number;
   /** A cached step: how long it took the last time it ran, when a recorded build of the image knows. */
@@ -47,11 +50,12 @@ const FILES_SHOWN = 20;
 export function renderCacheReport(report: CacheReport | undefined): string[] {
   if (!report) return [];
   const lines: string[] = [""];
-  const cached = report.steps.filter((s) => s.status === "cached");
+  const steps = report.steps.filter((s) => !isBaseImage(s));
+  const cached = steps.filter((s) => s.status === "cached");
   const saved = cached.reduce((sum, s) => sum + (s.savedMs ?? 0), 0);
   const estimated = cached.filter((s) => s.savedMs !== undefined).length;
   const savedText = saved > 0 ? `, saving about ${seconds(saved)}${estimated < cached.length ? ` (${estimated} of them timed before)` : ""}` : "";
-  lines.push(`**Cache:** ${cached.length} of ${report.steps.length} Dockerfile steps cached${savedText}.`);
+  lines.push(`**Cache:** ${cached.length} of ${steps.length} Dockerfile steps cached${savedText}${baseImagesText(report.steps)}.`);
   if (report.firstRerun) lines.push("", ...renderRerun(report.firstRerun));
   if (report.note) lines.push("", `> ${cell(report.note)}`);
   if (report.steps.length === 0) return lines;
@@ -61,7 +65,7 @@ export function renderCacheReport(report: CacheReport | undefined): string[] {
   for (const s of shown) {
     const time =
       s.status === "cached" ? (s.savedMs !== undefined ? `saved ~${seconds(s.savedMs)}` : "") : s.durationMs !== undefined ? seconds(s.durationMs) : "";
-    lines.push(`| ${s.status === "cached" ? "cached" : `**${s.status}**`} | ${code(clipChars(stepLabel(s.name), 120))} | ${time} |`);
+    lines.push(`| ${s.status === "cached" || isBaseImage(s) ? s.status : `**${s.status}**`} | ${code(clipChars(stepLabel(s.name), 120))} | ${time} |`);
   }
   const left = report.steps.length - shown.length;
   if (left > 0) lines.push("", `…and ${left} more step${left === 1 ? "" : "s"} not shown (the log page lists every step).`);
@@ -95,6 +99,19 @@ function renderRerun(rerun: NonNullable<CacheReport["firstRerun"]>): string[] {
     case "cache-not-found":
       return [`${head}, with the same inputs: the cache for the base branch was not found (expired, pruned, or on another builder).`];
   }
+}
+
+/** A `FROM` row: what the daemon did with the base image, not a step of the build's cache. */
+const isBaseImage = (s: CacheStepRow): boolean => s.status === "resolved" || s.status === "pulled";
+
+/** `; base image pulled`, `; base images resolved (none pulled)`: what the `FROM` rows say, counted apart from the steps. */
+function baseImagesText(rows: readonly CacheStepRow[]): string {
+  const bases = rows.filter(isBaseImage);
+  if (bases.length === 0) return "";
+  const pulled = bases.filter((s) => s.status === "pulled").length;
+  const images = bases.length === 1 ? "base image" : "base images";
+  if (pulled === 0) return `; ${images} resolved (${bases.length === 1 ? "not" : "none"} pulled)`;
+  return pulled === bases.length ? `; ${images} pulled` : `; ${pulled} of ${bases.length} base images pulled`;
 }
 
 /** Every step that ran, and as many cached steps as fit, the ones that saved most first; in Dockerfile order. */

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Probot } from "probot";
 import { listFilesBetweenCommits, readRepoFile } from "../github/index.js";
-import type { CacheReport } from "../github/index.js";
+import type { CacheReport, CacheStepRow } from "../github/index.js";
 import type { BuildJob } from "../queue/index.js";
 import type { BuildRecord, CacheHistory, RecordedStep, RecordKey } from "./cache-history.js";
 import { explainFirstRerun } from "./cache-explain.js";
@@ -37,12 +37,15 @@ export async function reportCache(
   const compareWith = baseRef === own ? previous : base;
   const records = [previous, base].filter((r): r is BuildRecord => r !== undefined);
   const estimate = estimator(records);
-  const rows = steps.map((s) => ({
-    name: s.name,
-    status: s.status === "running" ? ("stopped" as const) : s.status,
-    ...(s.durationMs !== undefined && s.status !== "cached" ? { durationMs: s.durationMs } : {}),
-    ...(s.status === "cached" && estimate(s) !== undefined ? { savedMs: estimate(s) } : {}),
-  }));
+  const rows = steps.map((s): CacheStepRow => {
+    const status = rowStatus(s);
+    return {
+      name: s.name,
+      status,
+      ...(s.durationMs !== undefined && (status === "ran" || status === "failed") ? { durationMs: s.durationMs } : {}),
+      ...(status === "cached" && estimate(s) !== undefined ? { savedMs: estimate(s) } : {}),
+    };
+  });
   const args = argHashes(job.image.buildArgs);
   const explained =
     compareWith && compareWith.sha !== job.sha && !job.noCache
@@ -66,6 +69,16 @@ export async function reportCache(
     ...(explained && compareWith ? { firstRerun: { step: explained.step.name, base: { ref: shortRef(compareWith === previous ? (own ?? baseRef) : baseRef), sha: compareWith.sha }, cause: explained.cause } } : {}),
     ...(job.noCache ? { note: "Built without the cache, as asked: every step ran." } : note ? { note } : {}),
   };
+}
+
+/**
+ * A `FROM` is not a step the cache can save (BuildKit reports it done on every build): it shows what the daemon did
+ * with the image, resolved (already at hand) or pulled, and is never counted as a step that ran.
+ */
+function rowStatus(s: TimelineStep): CacheStepRow["status"] {
+  if (s.status === "running") return "stopped";
+  if (s.from && s.status !== "failed") return s.from.pulled ? "pulled" : "resolved";
+  return s.status;
 }
 
 /** Said when a `FROM` step carries no digest: BuildKit before v0.9 (the Docker Engine 20.10's) names none. */

@@ -20,7 +20,16 @@ export interface TimelineStep {
   durationMs?: number;
   /** When the step started (ms since epoch); the order steps ran in. */
   startedAt: number;
+  /**
+   * A `FROM`: BuildKit resolves its image and reports the step done, never cached, even when every step on it comes
+   * from the cache (buildkitd v0.24 and the Engine 20.10 alike). `pulled`: the daemon fetched some of the image's
+   * blobs for this build (reported under the step, on buildkitd after it is done, when a later step needs them).
+   */
+  from?: { pulled: boolean };
 }
+
+/** A blob transfer under a `FROM` step: `sha256:…` (a download) or `extracting sha256:…`. */
+const BLOB_STATUS = /^(extracting )?sha256:[0-9a-f]{64}$/;
 
 /** Steps kept per build at most: a Dockerfile has fewer; the bound keeps a hostile one from filling memory. */
 const MAX_STEPS = 2000;
@@ -48,12 +57,15 @@ export class StepTimeline {
         index: event.index,
         status: "running",
         startedAt: event.at.getTime(),
+        ...(/^FROM\s/i.test(text) ? { from: { pulled: false } } : {}),
       });
       return;
     }
     const step = "id" in event && event.id !== undefined ? this.#steps.get(event.id) : undefined;
     if (!step) return;
-    if (event.type === "step-cached") step.status = "cached";
+    if (event.type === "progress") {
+      if (step.from && BLOB_STATUS.test(event.status)) step.from.pulled = true;
+    } else if (event.type === "step-cached") step.status = "cached";
     else if (event.type === "step-completed") {
       step.status = "ran";
       step.durationMs = event.durationMs;

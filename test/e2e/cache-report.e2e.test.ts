@@ -34,7 +34,7 @@ describe("e2e: a pull request's check run explains its cache misses", { skip: da
     const main = await e2e.push(repo, { Dockerfile: dockerfile, "package.txt": "deps\n", "src/a.txt": "a\n", "src/b.txt": "b\n" });
     const mainRun = await e2e.completedCheckRun(repo, main.sha, "buildkit-bot / why", TIMEOUT);
     assert.equal(mainRun.conclusion, "success", `${mainRun.output.title}\n${mainRun.output.summary}\n${mainRun.output.text ?? ""}`);
-    assert.match(mainRun.output.summary ?? "", /\*\*Cache:\*\* [01] of 5 Dockerfile steps cached/, mainRun.output.summary ?? "");
+    assert.match(mainRun.output.summary ?? "", /\*\*Cache:\*\* 0 of 4 Dockerfile steps cached; base image (resolved \(not pulled\)|pulled)\./, mainRun.output.summary ?? "");
 
     await repo.git.setRef("refs/heads/topic", main.sha);
     const head = await e2e.commit(repo, { "src/b.txt": `b, changed ${stamp}\n`, "docs/notes.md": "not in the image\n" }, { branch: "topic" });
@@ -54,6 +54,7 @@ describe("e2e: a pull request's check run explains its cache misses", { skip: da
     assert.doesNotMatch(summary, /docs\/notes\.md/, "a changed file no COPY takes in is not named");
     assert.match(summary, /\| cached \| `\[2\/5\] RUN echo \S+ > \/stamp && sleep 1` \| saved ~\d+\.\ds \|/, `the cached RUN with the time it saved:\n${summary}`);
     assert.match(summary, /\| cached \| `\[3\/5\] COPY package\.txt \/app\/` \|/, summary);
+    assert.match(summary, /\| resolved \| `\[1\/5\] FROM [^`]+` \| {2}\|/, `the FROM: its image was at hand, not a step that ran:\n${summary}`);
     assert.match(summary, /\| \*\*ran\*\* \| `\[4\/5\] COPY src\/ \/app\/src\/` \| \d+\.\ds \|/, summary);
     assert.match(summary, /\| \*\*ran\*\* \| `\[5\/5\] RUN ls \/app\/src > \/app\/files` \|/, summary);
 

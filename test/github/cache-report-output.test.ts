@@ -8,22 +8,33 @@ const success = { tags: [], pushed: false, durationMs: 61_000, stepsDone: 5, ste
 
 test("the headline stays first; the cache section follows with its table", () => {
   const steps: CacheStepRow[] = [
-    { name: "[1/3] FROM busybox@sha256:abc", status: "cached" },
-    { name: "[2/3] RUN make", status: "cached", savedMs: 12_400 },
-    { name: "[3/3] COPY a|b /x", status: "ran", durationMs: 380 },
+    { name: "[1/4] FROM busybox@sha256:abc", status: "resolved" },
+    { name: "[2/4] RUN make", status: "cached", savedMs: 12_400 },
+    { name: "[3/4] RUN make test", status: "cached" },
+    { name: "[4/4] COPY a|b /x", status: "ran", durationMs: 380 },
   ];
   const { summary } = renderSucceeded("api", { ...success, cacheReport: { steps } });
   assert.ok(summary.startsWith("Built `api` in 1m 1s."), summary);
-  assert.match(summary, /\*\*Cache:\*\* 2 of 3 Dockerfile steps cached, saving about 12s \(1 of them timed before\)\./);
-  assert.match(summary, /\| cached \| `\[2\/3\] RUN make` \| saved ~12s \|/);
-  assert.match(summary, /\| \*\*ran\*\* \| `\[3\/3\] COPY a\\\|b \/x` \| 0\.4s \|/, "a pipe in a step name does not break the table");
+  assert.match(summary, /\*\*Cache:\*\* 2 of 3 Dockerfile steps cached, saving about 12s \(1 of them timed before\); base image resolved \(not pulled\)\./);
+  assert.match(summary, /\| cached \| `\[2\/4\] RUN make` \| saved ~12s \|/);
+  assert.match(summary, /\| \*\*ran\*\* \| `\[4\/4\] COPY a\\\|b \/x` \| 0\.4s \|/, "a pipe in a step name does not break the table");
   assert.ok(summary.includes("| Cache | Step | Time |"), "the outcome comes first: a phone shows it even when a step name is wide");
 });
 
 test("a FROM's pinned digest is left out of its row (the base-image cause names digests)", () => {
   const digest = `sha256:${"ab".repeat(32)}`;
-  const lines = renderCacheReport({ steps: [{ name: `[1/2] FROM 127.0.0.1:5000/busybox:latest@${digest}`, status: "cached" }] });
-  assert.ok(lines.includes("| cached | `[1/2] FROM 127.0.0.1:5000/busybox:latest` |  |"), lines.join("\n"));
+  const lines = renderCacheReport({ steps: [{ name: `[1/2] FROM 127.0.0.1:5000/busybox:latest@${digest}`, status: "resolved" }] });
+  assert.ok(lines.includes("| resolved | `[1/2] FROM 127.0.0.1:5000/busybox:latest` |  |"), lines.join("\n"));
+});
+
+test("FROM rows say what the daemon did with the base image, and are not counted as steps cached or ran", () => {
+  const render = (statuses: Array<"resolved" | "pulled">): string[] =>
+    renderCacheReport({ steps: [...statuses.map((status, i) => ({ name: `[stage-${i} 1/2] FROM base-${i}`, status })), { name: "[2/2] RUN make", status: "cached" }] });
+  const one = render(["pulled"]);
+  assert.ok(one.includes("**Cache:** 1 of 1 Dockerfile steps cached; base image pulled."), one.join("\n"));
+  assert.ok(one.includes("| pulled | `[stage-0 1/2] FROM base-0` |  |"), "not bold: it is not a step that ran");
+  assert.ok(render(["resolved", "resolved"]).includes("**Cache:** 1 of 1 Dockerfile steps cached; base images resolved (none pulled)."));
+  assert.ok(render(["resolved", "pulled"]).includes("**Cache:** 1 of 1 Dockerfile steps cached; 1 of 2 base images pulled."));
 });
 
 test("a long build shows every step that ran and the cached steps that saved most, and counts the rest", () => {

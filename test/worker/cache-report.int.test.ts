@@ -15,7 +15,9 @@ import { UNPINNED_FROM_NOTE } from "../../src/worker/cache-report.js";
 import type { redisForTest } from "../github/redis-test-keys.js";
 import type { FakeGitHub } from "../support/fake-github/index.js";
 import type { GitRepo } from "../support/git-server.js";
-import { buildkitdDaemon, engineDaemon } from "../support/daemons.js";
+import { RegistryClient } from "../../src/buildkit/registry/registry-client.js";
+import { uploadTinyImage } from "../buildkit/registry/tiny-image.js";
+import { buildkitdDaemon, engineDaemon, testDaemons } from "../support/daemons.js";
 import { startBuildkitd } from "../support/stack/buildkitd.js";
 import { testStack } from "../support/stack/env.js";
 import { startWorkerWorld } from "./worker-world.js";
@@ -114,13 +116,14 @@ describe("cache report on buildkitd", { skip: buildkitdDaemon(stack).skip, timeo
     const r = await repoWithChange("files", { Dockerfile: dockerfile(stamp), ...SOURCES });
     const main = await build(address, r.repo, r.name, r.main, "main");
     assert.equal(main.conclusion, "success", main.summary);
-    assert.match(main.summary, /\*\*Cache:\*\* \d of 5 Dockerfile steps cached/, main.summary);
+    assert.match(main.summary, /\*\*Cache:\*\* \d of 4 Dockerfile steps cached/, main.summary);
     assert.match(main.summary, /\| \*\*ran\*\* \| `\[2\/5\] RUN echo \S+ > \/stamp && sleep 1` \| \d+\.\ds \|/, main.summary);
 
     const head = await r.topic({ "src/two.txt": "two, changed\n", "README.md": "not copied\n" });
     const pr = await build(address, r.repo, r.name, head, "pr");
     assert.equal(pr.conclusion, "success", pr.summary);
-    assert.match(pr.summary, /\*\*Cache:\*\* [23] of 5 Dockerfile steps cached, saving about \d+\.\ds/, pr.summary);
+    assert.match(pr.summary, /\*\*Cache:\*\* 2 of 4 Dockerfile steps cached, saving about \d+\.\ds; base image resolved \(not pulled\)\./, pr.summary);
+    assert.match(pr.summary, /\| resolved \| `\[1\/5\] FROM [^`]+` \| {2}\|/, "the FROM says the daemon had its image at hand, not that it ran");
     assert.match(pr.summary, /\*\*Why it re-ran:\*\* `\[4\/5\] COPY src\/ \/src\/` is the first step that ran \(compared with `main` at `[0-9a-f]{7}`\): a file it copies changed:\n\n- `src\/two\.txt`\n/, pr.summary);
     assert.doesNotMatch(pr.summary, /README\.md/, "a changed file no COPY takes in is not named");
     assert.match(pr.summary, /\| cached \| `\[2\/5\] RUN echo \S+ > \/stamp && sleep 1` \| saved ~\d+\.\ds \|/, "the cached RUN saved what it took on main");
@@ -158,10 +161,10 @@ describe("cache report on buildkitd", { skip: buildkitdDaemon(stack).skip, timeo
   test("a base image that moved to another digest", { timeout: 300_000 }, async () => {
     const stamp = unique();
     const baseRef = `${stack.registry}/cache-report-test/base-${stamp}:latest`;
-    await pushImage(`FROM ${stack.baseImage}\nRUN echo one > /base\n`, baseRef);
+    await pushImage(`FROM ${stack.baseImage}\nRUN echo one-${stamp} > /base\n`, baseRef);
     const r = await repoWithChange("base", { Dockerfile: `FROM ${baseRef}\nRUN cat /base > /copy\n` });
     assert.equal((await build(address, r.repo, r.name, r.main, "main")).conclusion, "success");
-    await pushImage(`FROM ${stack.baseImage}\nRUN echo two > /base\n`, baseRef);
+    await pushImage(`FROM ${stack.baseImage}\nRUN echo two-${stamp} > /base\n`, baseRef);
     const head = await r.topic({ "NOTES.md": "notes\n" });
     const pr = await build(address, r.repo, r.name, head, "pr");
     assert.equal(pr.conclusion, "success", pr.summary);
@@ -237,3 +240,30 @@ describe("cache report on the Engine 20.10", { skip: engineDaemon(stack).skip, t
     assert.ok(pr.summary.includes(`> ${UNPINNED_FROM_NOTE}`), `the Engine's BuildKit names no FROM digest, and the report says so once:\n${pr.summary}`);
   });
 });
+
+for (const daemon of testDaemons(stack)) {
+  describe(`a FROM in the cache report on ${daemon.name}`, { skip: daemon.skip, timeout: 600_000 }, () => {
+    test("pulled when the daemon fetched the base image, resolved when it had it; never a step that ran or was cached", { timeout: 300_000 }, async () => {
+      // An image uploaded straight to the registry: no daemon has its blobs before this test's first build.
+      const repository = `cache-report-test/tiny-${unique()}`;
+      const client = new RegistryClient({ registry: stack.registry });
+      const tiny = await uploadTinyImage(client, repository);
+      await client.putManifest(repository, "latest", tiny);
+      const r = await repoWithChange("from", { Dockerfile: `FROM ${stack.registry}/${repository}:latest\nCOPY a.txt /a\n`, "a.txt": `${unique()}\n` });
+
+      const main = await build(daemon.address, r.repo, r.name, r.main, "main");
+      assert.equal(main.conclusion, "success", main.summary);
+      assert.match(main.summary, /\*\*Cache:\*\* 0 of 1 Dockerfile steps cached; base image pulled\./, main.summary);
+      assert.match(main.summary, new RegExp(`\\| pulled \\| \`\\[1/2\\] FROM ${escape(`${stack.registry}/${repository}:latest`)}\` \\|  \\|`), main.summary);
+      assert.match(main.summary, /\| \*\*ran\*\* \| `\[2\/2\] COPY a\.txt \/a` \|/, main.summary);
+
+      const head = await r.topic({ "NOTES.md": "notes\n" });
+      const pr = await build(daemon.address, r.repo, r.name, head, "pr");
+      assert.equal(pr.conclusion, "success", pr.summary);
+      assert.match(pr.summary, /\*\*Cache:\*\* 1 of 1 Dockerfile steps cached(, saving about [^;]+)?; base image resolved \(not pulled\)\./, pr.summary);
+      assert.match(pr.summary, /\| resolved \| `\[1\/2\] FROM [^`]+` \| {2}\|/, pr.summary);
+      assert.doesNotMatch(pr.summary, /Why it re-ran/, "every step came from the cache: the FROM is not named as one that ran");
+      assert.doesNotMatch(pr.summary, /\*\*ran\*\*/, pr.summary);
+    });
+  });
+}
