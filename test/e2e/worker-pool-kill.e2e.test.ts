@@ -51,7 +51,7 @@ describe("e2e: two worker processes on a builder pool, one SIGKILLed mid-build",
     const pushed: Array<{ repo: E2ERepo; sha: string; name: string }> = [];
     for (let i = 0; i < BUILDS; i++) {
       const repo = await e2e.createRepo(`pool-kill-${i}`, { "README.md": "x\n" });
-      const { sha } = await e2e.push(repo, { Dockerfile: `FROM ${stack.baseImage}\nRUN echo ${randomBytes(6).toString("hex")} && sleep 12\nRUN echo done\n` });
+      const { sha } = await e2e.push(repo, { Dockerfile: `FROM ${stack.baseImage}\nRUN echo ${randomBytes(6).toString("hex")} && sleep 30\nRUN echo done\n` });
       pushed.push({ repo, sha, name: `buildkit-bot / pool-kill-${i}` });
     }
 
@@ -75,6 +75,9 @@ describe("e2e: two worker processes on a builder pool, one SIGKILLed mid-build",
     assert.ok(Object.values(byBuilder).reduce((n, k) => n + k, 0) >= 1, `the snapshot counts the builds on each builder: ${JSON.stringify(byBuilder)}`);
     const killedPid = victim.pid;
     await victim.kill9();
+    // On a loaded machine the look above can be seconds old: the kill must have come before the build ended.
+    const victimLog = await victim.output();
+    assert.ok(!victimLog.split("\n").some((l) => l.includes(buildId) && l.includes("build succeeded")), `the victim finished ${buildId} before it was killed; the scenario needs a longer step`);
     assert.equal(victim.exit?.signal, "SIGKILL");
     const survivor = workers.find((w) => w !== victim)!;
 
@@ -84,7 +87,7 @@ describe("e2e: two worker processes on a builder pool, one SIGKILLed mid-build",
       assert.equal(run.conclusion, "success", `${p.name}: ${run.output.title}\n${run.output.summary}`);
     }
     const log = await survivor.output();
-    assert.ok(log.includes(buildId), `the survivor ran the killed worker's build ${buildId}`);
+    assert.ok(log.includes(buildId), `the survivor ran the killed worker's build ${buildId}; the victim's lines naming it:\n${victimLog.split("\n").filter((l) => l.includes(buildId)).slice(-5).join("\n")}`);
 
     // None left in progress, and nothing in Redis still counts the killed worker: its fair-share leases and its holds
     // on the builders have expired and been swept.
