@@ -60,6 +60,13 @@ function withoutTrailingSlashes(path: string): string {
   return path.replace(/\/+$/, "") || "/";
 }
 
+/** Whether the request is for `path` (already without trailing slashes). */
+function isForPath(url: string | undefined, path: string): boolean {
+  // The usual request names the path exactly (or with a query): no URL to parse for it.
+  if (url !== undefined && url.startsWith(path) && (url.length === path.length || url[path.length] === "?")) return true;
+  return pathnameOf(url) === path;
+}
+
 function pathnameOf(url: string | undefined): string | undefined {
   try {
     return withoutTrailingSlashes(new URL(url ?? "/", "http://localhost").pathname);
@@ -121,7 +128,7 @@ export function createWebhookIntake(opts: WebhookIntakeOptions): IntakeHandler {
   const log = opts.log.child({ name: "webhook-intake" });
 
   const handler = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
-    if (pathnameOf(req.url) !== path) return false;
+    if (!isForPath(req.url, path)) return false;
     if (req.method !== "POST") {
       answer(req, res, 404, `unknown route: ${req.method ?? ""} ${path}`);
       return true;
@@ -154,7 +161,7 @@ export function createWebhookIntake(opts: WebhookIntakeOptions): IntakeHandler {
         },
       );
       if (!check.matches(delivery.signature)) throw new SignatureMismatchError();
-      const payload = session ? await session.parse(delivery.name) : parsePayload(delivery.name, Buffer.concat(kept, body.length));
+      const payload = session ? await session.parse(delivery.name) : parsePayload(delivery.name, kept.length === 1 ? (kept[0] as Buffer) : Buffer.concat(kept, body.length));
       kept = [];
       await opts.receive({ id: delivery.id, name: delivery.name, payload });
       answer(req, res, 200, "ok");
