@@ -123,11 +123,13 @@ export class BuildCheckRun {
 
   /**
    * The same run and status, written through `request` instead (a token confined to the run's repository, for a
-   * refused job). This one writes nothing more.
+   * refused job). This one writes nothing more. With `at`, they are written in that repository (as GitHub names
+   * the token's one repository) and without the log page, which shows the job's own words.
    */
-  through(request: OctokitRequest): BuildCheckRun {
+  through(request: OctokitRequest, at?: { owner: string; repo: string }): BuildCheckRun {
     this.#finished = true;
-    const { checkRunId: _id, checkRunIdLater: _later, ...place } = this.#target;
+    const { checkRunId: _id, checkRunIdLater: _later, detailsUrl, ...rest } = this.#target;
+    const place = at ? { ...rest, owner: at.owner, repo: at.repo } : { ...rest, ...(detailsUrl !== undefined ? { detailsUrl } : {}) };
     const id = this.#checkRunId !== undefined ? { checkRunId: this.#checkRunId } : this.#checkRunIdLater ? { checkRunIdLater: this.#checkRunIdLater } : {};
     return new BuildCheckRun({ request, budget: this.#budget, target: { ...place, ...id }, progressIntervalMs: this.#intervalMs, now: this.#now });
   }

@@ -69,9 +69,10 @@ export interface FailedWhere {
   cacheReport?: CacheReport;
   /**
    * The worker refused the job (see refusal-report.ts): the check run and the status are written only through
-   * `request`, confined to the job's own repository; with no `request`, nothing is written to GitHub.
+   * `request`, confined to the job's own repository; with no `request`, nothing is written to GitHub. With `at`,
+   * they are written in that repository (as GitHub names it) in `at.message`'s words alone.
    */
-  refusal?: { request: OctokitRequest | undefined };
+  refusal?: { request: OctokitRequest | undefined; at?: { owner: string; repo: string; message: string } };
 }
 
 /** Opens the trail of a build attempt that starts on this worker. */

@@ -115,9 +115,9 @@ export class GitHubTrail implements BuildTrail {
     await this.#finishLog("failure", failure.message);
     let retryToReport: unknown;
     const refusal = where.refusal;
-    const checkRun = refusal ? (refusal.request ? this.#p.checkRun?.through(refusal.request) : undefined) : this.#p.checkRun;
+    const checkRun = refusal ? (refusal.request ? this.#p.checkRun?.through(refusal.request, refusal.at) : undefined) : this.#p.checkRun;
     try {
-      await checkRun?.failed(failure);
+      await checkRun?.failed(refusal?.at ? { message: refusal.at.message, log: [] } : failure);
     } catch (reportErr) {
       scrubError(reportErr, this.#p.redactor);
       this.#p.log.error({ ...this.#p.where, err: this.#text(reportErr) }, "could not report the failed build");

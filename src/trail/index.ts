@@ -1,5 +1,5 @@
 // A build's public record: its log page's store, its check run and commit status, its in-flight entry, written and ended in one place.
-export type { BuildSucceeded, BuildTrail, BuildTrails, CancelOptions } from "./build-trail.js";
+export type { BuildSucceeded, BuildTrail, BuildTrails, CancelOptions, FailedWhere } from "./build-trail.js";
 export { GitHubTrails, checkRunTrail } from "./github-trails.js";
 export { forwardingTrail } from "./forwarding-trail.js";
 export type { GitHubTrailsDeps } from "./github-trails.js";

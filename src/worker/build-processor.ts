@@ -8,7 +8,7 @@ import type { BuildJob, BuildOutcome, BuildProcessor, QueueLog } from "../queue/
 import { secretsForRepository, singleRegistryTenants } from "../tenancy/index.js";
 import type { TenantRegistry, Tenants } from "../tenancy/index.js";
 import { attemptCause, scrubError } from "../trail/index.js";
-import type { BuildTrail, BuildTrails } from "../trail/index.js";
+import type { BuildTrail, BuildTrails, FailedWhere } from "../trail/index.js";
 import type { BuilderPool } from "../builders/index.js";
 import { dockerfileInContext } from "./build-request-for-job.js";
 import { forkBuiltOtherCommit, forkNotBuilt } from "./fork-rules.js";
@@ -29,7 +29,7 @@ import { afterPush } from "./after-push.js";
 import { isRefusal, refusalChannel } from "./refusal-report.js";
 import type { OutsideNamespacesError } from "../tenancy/index.js";
 import type { TenantRefusedError } from "./namespace-guard.js";
-import type { OctokitRequest, SizeDiff } from "../github/index.js";
+import type { SizeDiff } from "../github/index.js";
 
 export interface BuildProcessorDeps {
   /** `auth()` → the App's own Octokit (token minting), `auth(id)` → the installation's (reads). */
@@ -226,10 +226,13 @@ async function givenUp(trail: BuildTrail, job: BuildJob, deps: BuildProcessorDep
 }
 
 /** A refused job's check run is concluded at once, through a token confined to the job's repository, or not at all: see refusalChannel. */
-async function reportedRefusal(job: BuildJob, err: OutsideNamespacesError | TenantRefusedError, deps: BuildProcessorDeps, log: QueueLog): Promise<{ request: OctokitRequest | undefined }> {
+async function reportedRefusal(job: BuildJob, err: OutsideNamespacesError | TenantRefusedError, deps: BuildProcessorDeps, log: QueueLog): Promise<NonNullable<FailedWhere["refusal"]>> {
   const channel = await refusalChannel(job, err, deps.github);
-  if (channel.request === undefined) log.warn({ buildId: job.buildId, installationId: job.repository.installationId, repoId: job.repository.repoId, why: channel.why }, "refused build job: nothing written to GitHub, its check run stays open");
-  return { request: channel.request };
+  if (channel.request === undefined) {
+    log.warn({ buildId: job.buildId, installationId: job.repository.installationId, repoId: job.repository.repoId, why: channel.why }, "refused build job: nothing written to GitHub, its check run stays open");
+    return { request: undefined };
+  }
+  return { request: channel.request, ...(channel.at ? { at: channel.at } : {}) };
 }
 
 /** The builder died under the build: the pool stops giving it builds, and the retry note names where the build goes next. */

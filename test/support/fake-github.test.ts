@@ -115,6 +115,35 @@ describe("installation tokens", () => {
     assert.equal((await api("POST", "/app/installations/999/access_tokens", {}, `Bearer ${jwt}`)).status, 404);
   });
 
+  test("GET /installation/repositories lists only the repositories the token reaches, in GitHub's shape", async () => {
+    const jwt = signAppJwt(creds.privateKeyPem, { iss: creds.appId });
+    const api7 = fake.repositories.get("acme/api");
+    const limited = await mint(jwt, { repository_ids: [api7?.id], permissions: { checks: "write", statuses: "write" } });
+    const one = await api("GET", "/installation/repositories", undefined, `token ${String(limited.json.token)}`);
+    assert.equal(one.status, 200);
+    assert.equal(one.json.total_count, 1);
+    assert.equal((one.json.repositories as unknown[]).length, 1, "only the token's repository");
+    assert.equal(one.json.repository_selection, "selected");
+    const [repo] = one.json.repositories as Array<Record<string, unknown>>;
+    assert.deepEqual(
+      { id: repo?.id, name: repo?.name, full_name: repo?.full_name, owner: (repo?.owner as { login?: unknown } | undefined)?.login },
+      { id: api7?.id, name: "api", full_name: "acme/api", owner: "acme" },
+    );
+
+    // A token of the whole installation: its repositories, never another installation's.
+    const all = await api("GET", "/installation/repositories");
+    assert.equal(all.json.total_count, 2);
+    assert.equal(all.json.repository_selection, "all");
+    assert.deepEqual((all.json.repositories as Array<{ full_name: string }>).map((r) => r.full_name), ["acme/api", "acme/web"]);
+    const paged = await fetch(`${fake.url}/installation/repositories?per_page=1`, { headers: { authorization: `token ${token}` } });
+    assert.equal(((await paged.json()) as { repositories: unknown[] }).repositories.length, 1);
+    assert.match(paged.headers.get("link") ?? "", /[?&]page=2>; rel="next"/);
+
+    assert.equal((await api("GET", "/installation/repositories", undefined, `Bearer ${jwt}`)).status, 401, "a JWT is not an installation token");
+    fake.expireTokens(String(limited.json.token));
+    assert.equal((await api("GET", "/installation/repositories", undefined, `token ${String(limited.json.token)}`)).status, 401);
+  });
+
   test("an expired token gets 401", async () => {
     const res = await mint(signAppJwt(creds.privateKeyPem, { iss: creds.appId }));
     const t = String(res.json.token);

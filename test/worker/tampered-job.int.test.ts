@@ -3,9 +3,9 @@
  * push or export cache outside its account's namespaces is refused, not trusted: nothing reaches the registry, the
  * job fails without a retry, and its check run is completed at once as failed saying why, with the commit status,
  * through a token GitHub confines to the job's one repository. The namespaces come from the tenants by the job's
- * installation id, whatever owner the job claims. A job whose owner is not its installation's account writes
- * nothing to GitHub at all (either may be the forged one), and a write the job points at another repository of the
- * account is refused by GitHub.
+ * installation id, whatever owner the job claims. A job whose owner is not its installation's account (either may
+ * be the forged one) has its run concluded in the repository GitHub says the confined token reaches, in words that
+ * name neither account, and a write the job points at another repository of the account is refused by GitHub.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -78,14 +78,19 @@ for (const daemon of testDaemons(stack)) {
       /** Another repository of the same account, with a run of the bot's on the same commit. */
       neighbour: { name: string; checkRunId: number };
     }
-    const cases: Array<{ what: string; edit: (job: BuildJob, p: Planned) => void; refused: RegExp; reported: boolean }> = [
+    /**
+     * How the job's own run ends: failed saying why, failed in generic words (the job's owner is not its
+     * installation's account, so neither is named), or not at all (the write the job points elsewhere is refused by GitHub).
+     */
+    type Report = "saying why" | "in generic words" | "refused by GitHub";
+    const cases: Array<{ what: string; edit: (job: BuildJob, p: Planned) => void; refused: RegExp; report: Report }> = [
       {
         what: "tags pointing at another account",
         edit: (job, p) => {
           job.image.tags = [`${stack.registry}/tampered-test/victim/${p.name}:main`];
         },
         refused: /push .*tampered-test\/victim\//,
-        reported: true,
+        report: "saying why",
       },
       {
         what: "a cache export into another account",
@@ -93,7 +98,7 @@ for (const daemon of testDaemons(stack)) {
           job.image.cache = { imports: [], export: `${stack.registry}/tampered-test/victim/${p.name}:buildcache-main` };
         },
         refused: /cache (export|import)|push .*victim/,
-        reported: true,
+        report: "saying why",
       },
       {
         // The installation could write there; the token confined to the job's repository (by id) cannot.
@@ -104,7 +109,7 @@ for (const daemon of testDaemons(stack)) {
           job.image.tags = [`${stack.registry}/tampered-test/victim/${p.name}:main`];
         },
         refused: /push .*tampered-test\/victim\//,
-        reported: false,
+        report: "refused by GitHub",
       },
       {
         what: "the owner renamed to the victim (the installation id still says acme)",
@@ -113,11 +118,11 @@ for (const daemon of testDaemons(stack)) {
           job.image.tags = [`${stack.registry}/tampered-test/victim/${p.name}:main`];
         },
         refused: /the job names victim as the owner, but installation 78 belongs to acme/,
-        reported: false,
+        report: "in generic words",
       },
     ];
     for (const c of cases) {
-      test(`${c.what}: refused before anything is pushed, ${c.reported ? "the check run completed at once saying why" : "nothing written to GitHub"}, no retry`, async () => {
+      test(`${c.what}: refused before anything is pushed, ${c.report === "refused by GitHub" ? "nothing written to GitHub" : `the check run completed at once ${c.report}`}, no retry`, async () => {
         const name = `t-${unique()}`;
         const repo = await fake.createRepo(INSTALLATION, "acme", name, { private: true });
         const sha = await repo.commit({ Dockerfile: "FROM scratch\nCOPY a.txt /a.txt\n", "a.txt": `${name}\n` });
@@ -153,7 +158,14 @@ for (const daemon of testDaemons(stack)) {
         const writes = calls.filter((k) => k.method !== "GET" && !k.path.endsWith("/access_tokens"));
         const context = statusContext(job.image.name);
         const run = fake.checkRun(planned.checkRunId);
-        if (c.reported) {
+        // Every token asked for the report (checks, statuses): one, confined to the job's repository.
+        const reportMints = calls.filter((k) => k.path.endsWith("/access_tokens") && (k.body as { permissions?: { checks?: unknown } } | undefined)?.permissions?.checks !== undefined);
+        assert.deepEqual(
+          reportMints.map((k) => ({ status: k.status, body: k.body })),
+          [{ status: 201, body: { repository_ids: [repo.id], permissions: { checks: "write", statuses: "write" } } }],
+          "exactly one token for the report, confined to the job's repository",
+        );
+        if (c.report === "saying why") {
           // Completed right after the refusal, not left for a sweep: failed, saying it was refused and why.
           assert.equal(run?.status, "completed");
           assert.equal(run?.conclusion, "failure");
@@ -163,29 +175,46 @@ for (const daemon of testDaemons(stack)) {
           const status = fake.latestStatus("acme", name, sha, context);
           assert.equal(status?.state, "failure");
           assert.match(status?.description ?? "", /^Failed: refused: /);
-          // Written through a token confined to the job's repository, checks and statuses only.
-          const confined = [...fake.tokens.values()].filter((t) => JSON.stringify(t.requested) === JSON.stringify({ repository_ids: [repo.id], permissions: { checks: "write", statuses: "write" } }));
-          assert.equal(confined.length, 1, "one token confined to the job's repository");
           assert.deepEqual(
             writes.map((k) => `${k.method} ${k.path} ${k.status}`),
             [`PATCH /repos/acme/${name}/check-runs/${planned.checkRunId} 200`, `POST /repos/acme/${name}/statuses/${sha} 201`],
           );
           const shown = JSON.stringify([run?.output, status]);
           for (const token of fake.tokens.keys()) assert.ok(!shown.includes(token), "no token in the report");
+        } else if (c.report === "in generic words") {
+          // Owner and installation disagree, so either may be forged: GitHub says which repository the confined
+          // token reaches (the job's own, by id), and the run and status are concluded there naming neither account.
+          assert.ok(calls.some((k) => k.method === "GET" && k.path === "/installation/repositories" && k.status === 200), "the token's repository asked of GitHub");
+          assert.equal(run?.status, "completed");
+          assert.equal(run?.conclusion, "failure");
+          assert.equal(run?.output.title, "Build failed");
+          assert.match(run?.output.summary ?? "", /> refused: this build job's data does not match its installation$/m);
+          assert.equal(run?.details_url, null, "no link to the log page, which shows the job's own words");
+          const status = fake.latestStatus("acme", name, sha, context);
+          assert.equal(status?.state, "failure");
+          assert.equal(status?.description, "Failed: refused: this build job's data does not match its installation");
+          assert.equal(status?.target_url, null);
+          const shown = JSON.stringify([run, status]);
+          assert.doesNotMatch(shown, /victim/i, "nothing of the other account in what the installation's repository shows");
+          for (const token of fake.tokens.keys()) assert.ok(!shown.includes(token), "no token in the report");
+          assert.deepEqual(
+            writes.map((k) => `${k.method} ${k.path} ${k.status}`),
+            [`PATCH /repos/acme/${name}/check-runs/${planned.checkRunId} 200`, `POST /repos/acme/${name}/statuses/${sha} 201`],
+          );
+          assert.deepEqual(
+            writes.filter((k) => k.path.startsWith("/repos/victim/")),
+            [],
+            "no write under the other account",
+          );
         } else {
           assert.equal(run?.status, "queued", "the job's own run is not written to");
           assert.deepEqual(run?.updates.length, 1, "only its creation");
           assert.deepEqual(fake.statusHistory("acme", name, sha), []);
-          if (job.repository.owner === "victim") {
-            // Owner and installation disagree: not one write, not even one GitHub would refuse.
-            assert.deepEqual(writes, []);
-          } else {
-            // The write the job pointed at the neighbour's run was refused by GitHub, as the token cannot reach it.
-            assert.deepEqual(
-              writes.map((k) => `${k.method} ${k.path} ${k.status}`),
-              [`PATCH /repos/acme/${name}-n/check-runs/${planned.neighbour.checkRunId} 404`],
-            );
-          }
+          // The write the job pointed at the neighbour's run was refused by GitHub, as the token cannot reach it.
+          assert.deepEqual(
+            writes.map((k) => `${k.method} ${k.path} ${k.status}`),
+            [`PATCH /repos/acme/${name}-n/check-runs/${planned.neighbour.checkRunId} 404`],
+          );
         }
         const other = fake.checkRun(planned.neighbour.checkRunId);
         assert.equal(other?.status, "queued", "the neighbour's run untouched");

@@ -376,6 +376,7 @@ export class FakeGitHub<R extends GitRepoLike = GitRepoLike> {
       this.#requireJwt(req);
       return this.#mintToken(this.#installation(Number(g[1])), req.body);
     }
+    if (p === "/installation/repositories" && m === "GET") return this.#installationRepositories(req);
     g = /^\/repos\/([^/]+)\/([^/]+)(\/.*)?$/.exec(p);
     if (!g) throw notFound();
     const owner = decodeURIComponent(g[1] ?? "");
@@ -495,9 +496,15 @@ export class FakeGitHub<R extends GitRepoLike = GitRepoLike> {
     }
   }
 
-  #authorizeRepo(req: Request, owner: string, name: string, permission: string, level: PermissionLevel): FakeRepository {
+  /** The live installation token the request carries (a JWT or an unknown or expired token: 401). */
+  #installationToken(req: Request): MintedToken {
     const token = this.tokens.get(this.#credential(req));
     if (!token || token.expiresAt <= Date.now()) throw badCredentials();
+    return token;
+  }
+
+  #authorizeRepo(req: Request, owner: string, name: string, permission: string, level: PermissionLevel): FakeRepository {
+    const token = this.#installationToken(req);
     const repo = this.repositories.get(`${owner}/${name}`.toLowerCase());
     // GitHub answers 404, not 403, for a repository the token cannot see.
     if (!repo || repo.installationId !== token.installationId) throw notFound();
@@ -723,14 +730,29 @@ export class FakeGitHub<R extends GitRepoLike = GitRepoLike> {
     };
   }
 
-  async #pullFiles(req: Request, repo: FakeRepository, number: number): Promise<Reply> {
-    const pr = this.pullRequests.get(`${repo.owner}/${repo.name}#${number}`.toLowerCase());
-    const base = pr?.base ?? repo.defaultBranch;
-    const head = pr?.head ?? `refs/pull/${number}/head`;
-    const files = ((await changedFiles(this.#dir(repo), await this.#commit(repo, base), await this.#commit(repo, head))) ?? []).slice(0, 3000);
+  /**
+   * `GET /installation/repositories`, as GitHub documents it (an installation token, no permission needed): the
+   * repositories the token itself reaches — only those it was limited to when minted, else every repository of its
+   * installation — as `{ total_count, repository_selection, repositories }`, oldest first, paginated.
+   */
+  #installationRepositories(req: Request): Reply {
+    const token = this.#installationToken(req);
+    const reachable = [...this.repositories.values()]
+      .filter((r) => r.installationId === token.installationId && (!token.repositories || token.repositories.has(`${r.owner}/${r.name}`.toLowerCase())))
+      .sort((a, b) => a.id - b.id);
+    const { items, headers } = this.#paged(req, reachable);
+    return {
+      status: 200,
+      body: { total_count: reachable.length, repository_selection: token.repositories ? "selected" : "all", repositories: items.map((r) => this.#repoJson(r)) },
+      headers,
+    };
+  }
+
+  /** One page of `all` by `per_page` (up to 100, default 30) and `page`, with GitHub's `Link` header. */
+  #paged<T>(req: Request, all: readonly T[]): { items: T[]; headers: Record<string, string> } {
     const perPage = Math.min(100, Math.max(1, Number(req.url.searchParams.get("per_page") ?? 30) || 30));
     const page = Math.max(1, Number(req.url.searchParams.get("page") ?? 1) || 1);
-    const last = Math.max(1, Math.ceil(files.length / perPage));
+    const last = Math.max(1, Math.ceil(all.length / perPage));
     const link = (n: number, rel: string) => {
       const u = new URL(req.url.pathname, this.url);
       u.searchParams.set("per_page", String(perPage));
@@ -740,7 +762,16 @@ export class FakeGitHub<R extends GitRepoLike = GitRepoLike> {
     const links: string[] = [];
     if (page < last) links.push(link(page + 1, "next"), link(last, "last"));
     if (page > 1) links.push(link(1, "first"), link(page - 1, "prev"));
-    return { status: 200, body: files.slice((page - 1) * perPage, page * perPage), headers: links.length ? { link: links.join(", ") } : {} };
+    return { items: all.slice((page - 1) * perPage, page * perPage), headers: links.length ? { link: links.join(", ") } : {} };
+  }
+
+  async #pullFiles(req: Request, repo: FakeRepository, number: number): Promise<Reply> {
+    const pr = this.pullRequests.get(`${repo.owner}/${repo.name}#${number}`.toLowerCase());
+    const base = pr?.base ?? repo.defaultBranch;
+    const head = pr?.head ?? `refs/pull/${number}/head`;
+    const files = ((await changedFiles(this.#dir(repo), await this.#commit(repo, base), await this.#commit(repo, head))) ?? []).slice(0, 3000);
+    const { items, headers } = this.#paged(req, files);
+    return { status: 200, body: items, headers };
   }
 
   // ---- writes ---------------------------------------------------------------------------------------------------
