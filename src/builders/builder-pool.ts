@@ -26,7 +26,7 @@ export interface BuilderPoolOptions {
   connectTimeoutMs?: number;
   /** How long a running build's hold on a builder lasts unless renewed (a dead worker's hold then lapses). Default 60 s. */
   leaseTtlMs?: number;
-  /** How often a build waiting for a full builder looks again. Default 1 s. */
+  /** How often a build waiting for a full builder looks again (at once when a build of this process gives one back). Default 1 s. */
   busyPollMs?: number;
   /** A build moved off a builder: it refused the build's connection, or died under the build (for metrics). */
   onFailover?(builder: string, kind: "refused" | "lost"): void;
@@ -115,6 +115,8 @@ export class BuilderPool {
   #timer: NodeJS.Timeout | undefined;
   #firstProbe: Promise<void> | undefined;
   #probing: Promise<void> | undefined;
+  /** This process's builds waiting for a full builder: each looks again the moment one of its builds gives a builder back. */
+  readonly #waiting = new Set<() => void>();
   /** Every kept connection not yet closed (dropped ones still in use included), for `close`. */
   readonly #open = new Set<KeptClient>();
   /** Slots `mustWait` found free and took for a build, by build id → builder, until its `acquire` adopts one or `unreserve`. */
@@ -282,7 +284,7 @@ export class BuilderPool {
         choice = this.#chooseFor(request, candidates);
       }
       if (choice.kind === "busy") {
-        await sleep(this.#o.busyPollMs, signal);
+        await this.#roomOrPoll(signal);
         continue;
       }
       if (choice.kind === "unservable") {
@@ -318,13 +320,14 @@ export class BuilderPool {
         let released: Promise<void> | undefined;
         const release = (): Promise<void> => {
           use.done();
-          released ??= releaseSlot();
+          released ??= releaseSlot().then(() => this.#wakeWaiting());
           return released;
         };
         const lostBefore = await this.#o.redis.getdel(this.#lostKey(request.buildId)).catch(() => null);
         return { name: state.spec.name, client: use.client, skipped, ...(lostBefore ? { lostBefore } : {}), release };
       } catch (err) {
         await releaseSlot();
+        this.#wakeWaiting();
         if (!(err instanceof ConnectionError)) throw err;
         const reason = errorText(err);
         this.markUnavailable(state.spec.name, reason);
@@ -361,7 +364,7 @@ export class BuilderPool {
         return choice.byPlatform;
       }
       if (choice.kind !== "busy") return undefined;
-      await sleep(this.#o.busyPollMs, signal);
+      await this.#roomOrPoll(signal);
     }
   }
 
@@ -400,6 +403,7 @@ export class BuilderPool {
     if (name === undefined) return;
     this.#reserved.delete(buildId);
     await this.#slots(name).release(buildId);
+    this.#wakeWaiting();
   }
 
   /** The builder `mustWait` took a slot on for the build, when it may still be used; an unusable one's slot is given back. */
@@ -436,6 +440,33 @@ export class BuilderPool {
       running: shared.running.get(s.spec.name) ?? 0,
       maxConcurrent: s.spec.maxConcurrentBuilds,
     }));
+  }
+
+  /**
+   * Waits until a build of this process gives a builder back, or `busyPollMs` passed (a slot another process frees is
+   * seen at the next look).
+   */
+  #roomOrPoll(signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", aborted);
+        this.#waiting.delete(done);
+        resolve();
+      };
+      const aborted = (): void => {
+        clearTimeout(timer);
+        this.#waiting.delete(done);
+        reject(signal?.reason);
+      };
+      const timer = setTimeout(done, this.#o.busyPollMs);
+      this.#waiting.add(done);
+      signal?.addEventListener("abort", aborted, { once: true });
+    });
+  }
+
+  #wakeWaiting(): void {
+    for (const wake of [...this.#waiting]) wake();
   }
 
   /**
@@ -554,21 +585,6 @@ export class BuilderPool {
   #runningKey(name: string): string {
     return runningBuildsKey(this.#o.prefix, name);
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      signal?.removeEventListener("abort", aborted);
-      resolve();
-    }
-    function aborted(): void {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    }
-    signal?.addEventListener("abort", aborted, { once: true });
-  });
 }
 
 function errorText(err: unknown): string {

@@ -198,6 +198,30 @@ describe("the builder pool on real builders (two buildkitd and the Engine)", { s
     await blocked.release();
   });
 
+  test("a build waiting for a full builder takes the slot a build of the same process gives back at once, not at its next look", { timeout: 120_000 }, async () => {
+    const config = poolFile([{ name: "only", address: stack.buildkitdAddr!, extra: "max_concurrent_builds: 1" }]);
+    // Its next look would be an hour away: only the release can wake it within the test's time.
+    const same = new BuilderPool({ config, redis: redisCtx.redis, prefix: `${redisCtx.prefix}:wake`, log, connectTimeoutMs: 3_000, busyPollMs: 3_600_000 });
+    pools.push(same);
+    await same.probe();
+    const held = await same.acquire({ buildId: "b-wake-1", key: "a", platforms: [] });
+    let second: BuilderLease | undefined;
+    const waiting = same.acquire({ buildId: "b-wake-2", key: "b", platforms: [] }).then((l) => (second = l));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(second, undefined, "the second build waits while the builder is full");
+    await held.release();
+    const lease = await waiting;
+    assert.equal(lease.name, "only");
+
+    // A waiting build whose build is cancelled still stops waiting at once.
+    const abort = new AbortController();
+    const cancelled = same.acquire({ buildId: "b-wake-3", key: "c", platforms: [] }, abort.signal);
+    abort.abort(new Error("superseded"));
+    await assert.rejects(cancelled, /superseded/);
+    await lease.release();
+    assert.equal((await same.snapshot())[0]!.running, 0);
+  });
+
   test("the first choice refuses the connection: skipped (marked unavailable), and the build runs on the next", { timeout: 180_000 }, async () => {
     const pipe = await tcpPipe(second.address);
     const ctx = await contextDir("FROM scratch\nCOPY hello.txt /hello.txt\n");
