@@ -30,8 +30,8 @@ export function prImagesOfBuild(job: BuildJob, outcome: BuildOutcome): Array<{ r
  * costs the build nothing: the tags then stay until removed by hand.
  */
 export function recordingPrImages(processor: BuildProcessor, records: PrImageRecords, log: CleanupLog, now: () => number = Date.now): BuildProcessor {
-  return async (job, signal) => {
-    const outcome = await processor(job, signal);
+  return async (job, signal, slot) => {
+    const outcome = await processor(job, signal, slot);
     const refs = prImagesOfBuild(job, outcome);
     if (refs.length > 0 && job.pullRequest) {
       const key = { installationId: job.repository.installationId, repoId: job.repository.repoId, pr: job.pullRequest.number, owner: job.repository.owner };

@@ -20,7 +20,16 @@ import { supersededText } from "./supersede-listener.js";
 import type { SupersededBy, SupersedeListener } from "./supersede-listener.js";
 import { isTurn, turnJob } from "./turns.js";
 
-export type BuildProcessor = (job: BuildJob, signal: AbortSignal) => Promise<BuildOutcome>;
+/** What a processor may tell the worker about the slot its build holds. */
+export interface BuildSlot {
+  /**
+   * The build needs its slot no longer (its solve and push are done; what is left is reporting): the slot goes back
+   * now, so the next build may start while this one reports. Once; later calls do nothing.
+   */
+  free(): void;
+}
+
+export type BuildProcessor = (job: BuildJob, signal: AbortSignal, slot?: BuildSlot) => Promise<BuildOutcome>;
 
 export interface BuildWorkerOptions {
   /** A worker connection (`maxRetriesPerRequest: null`). */
@@ -61,8 +70,10 @@ export interface BuildWorker {
  * (fair-share.ts): a turn lets the next build through, a build holds a slot lease while it runs, and a build that finds
  * its installation at its cap (a retry, a build back from a dead worker) is parked again. A build whose processor
  * says it must wait (MustWaitError: every builder it may use is full) gives its slot back and is parked, no attempt
- * spent, until a build ends or the sweep lets it through again. The slot is the installation's the job id names
- * (the queue set it); job data that names another installation fails the job, charging nobody else's share.
+ * spent, until a build ends or the sweep lets it through again. A processor may give the slot back before it ends
+ * (`BuildSlot.free`, once its solve and push are done): the next build starts while this one reports. The slot is the
+ * installation's the job id names (the queue set it); job data that names another installation fails the job,
+ * charging nobody else's share.
  */
 export async function createBuildWorker(opts: BuildWorkerOptions): Promise<BuildWorker> {
   const prefix = opts.prefix ?? "bkb";
@@ -76,6 +87,8 @@ export async function createBuildWorker(opts: BuildWorkerOptions): Promise<Build
   queue.on("error", () => {});
   /** Builds this process holds a slot for: build id → installation. */
   const held = new Map<string, number>();
+  /** The lease renewal under way, if any: a slot is given back only after it (it would hold the lease again). */
+  let renewing: Promise<void> | undefined;
   const addTurn = async (): Promise<void> => {
     const turn = turnJob();
     await queue.add(turn.name, turn.data as unknown as BuildJob, turn.opts);
@@ -149,18 +162,36 @@ export async function createBuildWorker(opts: BuildWorkerOptions): Promise<Build
       throw new DelayedError();
     }
     held.set(data.buildId, installationId);
+    let freed: Promise<void> | undefined;
+    const release = async (): Promise<void> => {
+      held.delete(data.buildId);
+      // After a renewal under way (it holds this build's lease again): the release must come last.
+      await renewing;
+      const more = await fair.release(data.buildId, installationId, holder).catch(() => 0);
+      await addTurns(more).catch((err) => log.warn({ err }, "could not add turns after a build"));
+    };
+    const slot: BuildSlot = {
+      free: () => {
+        freed ??= release();
+      },
+    };
     let mustWait: MustWaitError | undefined;
     try {
-      return await runHeld(data, signal);
+      return await runHeld(data, signal, slot);
     } catch (err) {
       if (!(err instanceof MustWaitError)) throw err;
       mustWait = err;
     } finally {
-      held.delete(data.buildId);
-      const more = mustWait
-        ? await fair.block(holder, installationId, buildClassOf(data), data.buildId).catch(() => false)
-        : await fair.release(data.buildId, installationId, holder).catch(() => 0);
-      await addTurns(more).catch((err) => log.warn({ err }, "could not add turns after a build"));
+      if (mustWait) {
+        held.delete(data.buildId);
+        await freed;
+        await renewing;
+        const more = await fair.block(holder, installationId, buildClassOf(data), data.buildId).catch(() => false);
+        await addTurns(more).catch((err) => log.warn({ err }, "could not add turns after a build"));
+      } else {
+        slot.free();
+        await freed;
+      }
     }
     // Every builder it may use is full: parked, no attempt spent, until a build ends or the sweep lets it through.
     log.info({ buildId: data.buildId, why: mustWait.message }, "build waits for a builder; back in the queue");
@@ -182,9 +213,9 @@ export async function createBuildWorker(opts: BuildWorkerOptions): Promise<Build
     throw new UnrecoverableError(own.message);
   };
 
-  const runHeld = async (data: BuildJob, signal: AbortSignal): Promise<BuildOutcome> => {
+  const runHeld = async (data: BuildJob, signal: AbortSignal, slot: BuildSlot): Promise<BuildOutcome> => {
     try {
-      const outcome = await settleOrAbandon(opts.processor(data, signal), signal, grace);
+      const outcome = await settleOrAbandon(opts.processor(data, signal, slot), signal, grace);
       if (signal.aborted) throw signal.reason;
       if (data.supersedeKey) await registry.finish(data.supersedeKey, data.buildId).catch(() => undefined);
       return outcome;
@@ -233,7 +264,12 @@ export async function createBuildWorker(opts: BuildWorkerOptions): Promise<Build
     if (sweeping) return;
     sweeping = true;
     try {
-      const lost = await fair.renew(holder, [...held].map(([buildId, installationId]) => ({ buildId, installationId })));
+      const renewal = fair.renew(holder, [...held].map(([buildId, installationId]) => ({ buildId, installationId })));
+      renewing = renewal.then(
+        () => undefined,
+        () => undefined,
+      );
+      const lost = await renewal;
       if (lost > 0) log.warn({ lost }, "slot leases of running builds had expired (this process was stalled); renewed");
       const swept = await fair.sweep();
       await addTurns(swept.unblocked);

@@ -8,7 +8,7 @@ export type { BuildOutcome } from "./build-outcome.js";
 export { BuildQueue } from "./build-queue.js";
 export type { BuildJobInput, CancelUnder, EnqueueBuild, WithdrawBuild } from "./build-queue.js";
 export { createBuildWorker } from "./build-worker.js";
-export type { BuildProcessor, BuildWorker } from "./build-worker.js";
+export type { BuildProcessor, BuildSlot, BuildWorker } from "./build-worker.js";
 export { CheckRunHandoff } from "./check-run-handoff.js";
 export { CheckRunLedger } from "./check-run-ledger.js";
 export type { PlannerLookup, RunSlot } from "./check-run-ledger.js";

@@ -69,17 +69,18 @@ export interface BuildProcessorDeps {
 /**
  * The build worker's processor. One build job → at most one solve: the fork rules first, then the daemon, the
  * token and the request (see prepareBuild), the solve with its progress on the build's trail, and the outcome on
- * the trail. Errors go to the queue as they are: transient ones are retried (the check run goes back to queued
- * with a note, and only the last attempt concludes it as failed); every other one ends the trail as the build's
- * failure and is then thrown, which fails the job without retry. A resumed job (after a stall) reuses its check
- * run and its log.
+ * the trail. Once the solve (and with it the push) is done, the builder and the worker's slot go back before the
+ * build reports (moving tags, provenance, size diff, cache report, check run): the next build starts meanwhile.
+ * Errors go to the queue as they are: transient ones are retried (the check run goes back to queued with a note,
+ * and only the last attempt concludes it as failed); every other one ends the trail as the build's failure and is
+ * then thrown, which fails the job without retry. A resumed job (after a stall) reuses its check run and its log.
  */
 export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
   const log = deps.log ?? silentLog;
   const tenants = deps.tenants ?? singleRegistryTenants({ registry: deps.registry, repoConfigLimits: DEFAULT_CONFIG_LIMITS });
   const tokens = deps.tokens ?? new InstallationTokenCache();
   const accounts = deps.accounts ?? new InstallationAccounts();
-  return async (job, signal) => {
+  return async (job, signal, slot) => {
     // Before anything is recorded: a build every usable builder is too full for goes back to the queue, no attempt spent.
     // A merge group that copies its pull request's image needs no builder, so it does not wait for one.
     const reusable = await deps.reuse?.lookup(job, deps.github);
@@ -113,6 +114,9 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
       const { result, builtOn } = build.split
         ? await solveSplit(build.split.parts, build.request, { ...solveOptions, line: (text) => trail.line(text) })
         : { result: await build.client.solve(build.request, solveOptions), builtOn: undefined };
+      // Solved and pushed: the builder and the worker's slot go to the next build; what follows is reporting.
+      await freeBuilders(build);
+      slot?.free();
       await starting;
       // The run's id has settled by now (the start report waited for it).
       if (trail.lost.aborted) return await givenUp(trail, job, deps, log);
@@ -144,10 +148,15 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
       await unreserve();
       // A pool's builder keeps its connection for the next build; only a build's own (no pool) is closed.
       if (build && !build.builder && !build.split) await build.client.close().catch(() => undefined);
-      await build?.builder?.release();
-      await build?.split?.close();
+      if (build) await freeBuilders(build);
     }
   };
+}
+
+/** Gives back the pool's builders the build holds (once: later calls do nothing). */
+async function freeBuilders(build: PreparedBuild): Promise<void> {
+  await build.builder?.release();
+  await build.split?.close();
 }
 
 /** The build's trail with a cache report added to its success, when the app keeps build records. */

@@ -10,6 +10,8 @@ import type { BuilderCandidate, BuilderChoice, BuildersConfig } from "../../src/
 import type { OctokitRequest } from "../../src/github/octokit-request.js";
 import { WriteBudget } from "../../src/github/write-budget.js";
 import { CheckRunHandoff } from "../../src/queue/check-run-handoff.js";
+import { forwardingTrail } from "../../src/trail/forwarding-trail.js";
+import type { BuildTrails } from "../../src/trail/build-trail.js";
 import { GitHubTrails } from "../../src/trail/github-trails.js";
 import type { GitHubTrailsDeps } from "../../src/trail/github-trails.js";
 import { InFlightBuilds } from "../../src/trail/in-flight-builds.js";
@@ -195,6 +197,35 @@ describe("the build processor on a pool of builders", { skip: stack.buildkitdBin
     } finally {
       for (const b of started) await b.stop().catch(() => undefined);
     }
+  });
+
+  test("the builder and the worker's slot are given back once the solve is done, before the build reports its success", { timeout: 300_000 }, async () => {
+    const prefix = `${redisCtx.prefix}:freed`;
+    const pool = new BuilderPool({ config: poolFile([{ name: "only", address: stack.buildkitdAddr! }]), redis: redisCtx.redis, prefix, connectTimeoutMs: 3_000 });
+    await pool.probe();
+    const { job, checkRunId } = await newBuild(`freed-${unique()}`, "FROM scratch\nCOPY hello.txt /hello.txt\n");
+    const seen: string[] = [];
+    let runningAtReport: number | undefined;
+    const trails: BuildTrails = {
+      begin: async (j, options) => {
+        const trail = await deps.trails.begin(j, options);
+        return forwardingTrail(trail, {
+          succeeded: async (result, summary) => {
+            seen.push("report");
+            runningAtReport = (await pool.snapshot()).reduce((n, b) => n + b.running, 0);
+            return trail.succeeded(result, summary);
+          },
+        });
+      },
+    };
+    const slot = { free: () => void seen.push("slot freed") };
+
+    const outcome = await createBuildProcessor({ ...deps, trails, builders: pool })(job, new AbortController().signal, slot);
+
+    assert.equal(outcome.summary, "built, not pushed");
+    assert.equal(fake.checkRun(checkRunId)?.conclusion, "success");
+    assert.deepEqual(seen, ["slot freed", "report"], "the worker's slot went back before the report");
+    assert.equal(runningAtReport, 0, "the builder was given back before the report");
   });
 
   test("the check run says why no builder can take the build: none reachable, all draining, or a platform none serves (named)", { timeout: 300_000 }, async () => {

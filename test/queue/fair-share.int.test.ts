@@ -185,6 +185,57 @@ describe("fair share across installations (one worker process)", () => {
     }
   });
 
+  it("a build that frees its slot once solved lets the next one of its capped installation through while it still reports", async () => {
+    prefix = freshPrefix();
+    gate = new Gate();
+    queue = new BuildQueue({ connection: producer, prefix, supersedeListener: new RecordingListener(), retry: FAST, capOf: () => 1 });
+    connection = createWorkerConnection(redisUrl());
+    const solving = new Gate();
+    const reporting = new Gate();
+    worker = await createBuildWorker({
+      connection,
+      prefix,
+      concurrency: 2,
+      retry: FAST,
+      leaseTtlMs: 600_000,
+      supersedeListener: new RecordingListener(),
+      processor: async (job, _signal, slot) => {
+        if (solving.started.length > 0) return gate.processor(job);
+        await solving.processor(job);
+        // Solved: the slot goes back, and the build goes on reporting until the test lets it end.
+        slot?.free();
+        return reporting.processor(job);
+      },
+    });
+    try {
+      const x = await queue.enqueueBuild(buildOf(1));
+      const y = await queue.enqueueBuild(buildOf(1));
+      await solving.startedCount(1);
+      assert.deepEqual(solving.started, [x.buildId]);
+      // y's turn found the installation at its cap (1) and ended.
+      await eventually(async () => ((await queue.queue.getJobs(["active", "wait", "prioritized"])).some((j) => j?.name === "~turn") ? undefined : true), "y's turn to end");
+      assert.deepEqual(gate.started, []);
+      solving.finish(x.buildId);
+      await reporting.startedCount(1);
+      // y runs because x gave its slot back, though x has not ended.
+      await gate.startedCount(1);
+      assert.deepEqual(gate.started, [y.buildId]);
+      const share = (await queue.fairShareSnapshot()).installations.find((i) => i.installationId === 1);
+      assert.deepEqual(share?.running.map((r) => r.buildId), [y.buildId], "only y holds a slot");
+      reporting.finish(x.buildId);
+      gate.finish(y.buildId);
+      for (const id of [x.buildId, y.buildId]) await eventually(async () => ((await queue.queue.getJobState(id)) === "completed" ? true : undefined), `${id} to complete`);
+      const end = await queue.fairShareSnapshot();
+      assert.deepEqual(end.installations.filter((i) => i.running.length > 0 || Object.values(i.waiting).some((w) => w.length > 0)), []);
+      // Take, start and end once per build, and y's first turn: x's slot was given back once, not again when it ended.
+      assert.equal(worker.fair.roundTrips, 3 * 2 + 1);
+    } finally {
+      for (const id of solving.running) solving.finish(id);
+      for (const id of reporting.running) reporting.finish(id);
+      await stop();
+    }
+  });
+
   it("parks a retry that finds its installation at its cap, and lets it through when the slot frees", async () => {
     prefix = freshPrefix();
     gate = new Gate();
