@@ -20,6 +20,7 @@ import {
 import type { BuildProcessor, BuildWorker, CancelUnder, EnqueueBuild, EventProcessor, EventWorker, SupersedeListener, WithdrawBuild } from "../queue/index.js";
 import { quietAccessLog } from "./access-log.js";
 import { createApp } from "./app.js";
+import { releaseConfigThreadsWhileBuilding } from "./config-threads-while-building.js";
 import type { RouteHandler } from "./app.js";
 import { JobOctokit } from "./job-octokit.js";
 import { readPrivateKey } from "./private-key.js";
@@ -75,7 +76,8 @@ export interface RunningApp {
  * thread is kept ready (starting one takes about 100 ms, a few hundred before the schema's validator was precompiled,
  * and every push waited for it when none was kept: webhook → solve 1.7-2× the pre-redesign time). A thread holds
  * about 15 MB, more after a large config; a worker process otherwise spends its time building, so they are gone 2 s
- * into the build (log flood: worker peak 179-185 MB with 10 s, 163 MB with 2 s).
+ * into the build (log flood: worker peak 179-185 MB with 10 s, 163 MB with 2 s), and no fresh one is kept while it
+ * builds (releaseConfigThreadsWhileBuilding).
  */
 const CONFIG_THREAD_IDLE_MS = 2_000;
 
@@ -213,13 +215,16 @@ export async function startBuildkitBot(
       stops.push(() => builds.close());
       const shared: SharedParts = { ...base, enqueueBuild: builds.enqueueBuild, withdrawBuild: builds.withdrawBuild, cancelUnder: builds.cancelUnder };
 
+      let configThreads: ConfigWorkerPool | undefined;
       if (parts.planner) {
         // Untrusted configs never run on this thread (it also serves the queues and, in role `all`, the webhooks).
         // One started now, so a deployment whose threads cannot start says so at once instead of on the first push;
-        // the others start when there is work, and used ones stop after CONFIG_THREAD_IDLE_MS, one fresh one kept.
+        // the others start when there is work, and used ones stop after CONFIG_THREAD_IDLE_MS, one fresh one kept
+        // (none while this process builds: releaseConfigThreadsWhileBuilding).
         const configWork = new ConfigWorkerPool({ limits: config.repoConfigLimits, size: Math.min(2, config.eventWorkerConcurrency), idleMs: CONFIG_THREAD_IDLE_MS, log });
         stops.push(() => configWork.close());
         await configWork.start();
+        configThreads = configWork;
         log.info({ threads: configWork.size, limits: { checkTimeMs: config.repoConfigLimits.checkTimeMs, checkMemoryMb: config.repoConfigLimits.checkMemoryMb } }, "config check threads started");
         const connection = createWorkerConnection(config.redisUrl);
         const worker: EventWorker = await createEventWorker({
@@ -241,7 +246,7 @@ export async function startBuildkitBot(
           connection,
           prefix: config.queuePrefix,
           concurrency: config.workerConcurrency,
-          processor: parts.builder(shared),
+          processor: configThreads ? releaseConfigThreadsWhileBuilding(parts.builder(shared), configThreads) : parts.builder(shared),
           supersedeListener,
           log,
         });

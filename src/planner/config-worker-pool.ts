@@ -33,6 +33,7 @@ export interface ConfigWorkerPoolOptions {
    * has checked nothing yet, is kept ready: starting one (loading the parser and the precompiled schema validator,
    * then a warm-up check) takes about 100 ms, which the next push would otherwise wait for. A thread costs about
    * 15 MB of resident memory idle, and more once a large config has grown its heap, which a fresh one has not.
+   * `keepWarm(false)` lets that one go too, until `keepWarm(true)`.
    */
   idleMs?: number;
   log?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
@@ -92,6 +93,7 @@ export class ConfigWorkerPool implements ConfigWork {
   private closed = false;
   private readonly counts: ConfigWorkerPoolStats = { started: 0, overTime: 0, overMemory: 0, crashed: 0 };
   private validatorOrigin: RepoConfigValidatorOrigin | undefined;
+  private warm = true;
 
   constructor(opts: ConfigWorkerPoolOptions = {}) {
     this.limits = opts.limits ?? DEFAULT_CONFIG_LIMITS;
@@ -129,6 +131,25 @@ export class ConfigWorkerPool implements ConfigWork {
 
   async plan(input: PlanInput, limits = this.limits): Promise<ImageDecision[]> {
     return (await this.run({ kind: "plan", input }, limits)) as ImageDecision[];
+  }
+
+  /**
+   * With `idleMs`: whether a fresh thread is kept ready when no other is left (the default). Off, an idle fresh
+   * thread is stopped and threads that checked a config are not replaced once they have been idle for `idleMs`,
+   * so the pool holds no thread until there is work again (which then waits for one to start); on again, a fresh
+   * one is started if none is left. A worker process turns it off while it runs builds: their log streams need the
+   * memory more than a push arriving meanwhile needs the start-up time.
+   */
+  keepWarm(on: boolean): void {
+    if (this.idleMs === undefined || this.warm === on) return;
+    this.warm = on;
+    if (on) {
+      if (!this.closed && this.threads.size === 0) this.fill(1);
+      return;
+    }
+    for (const thread of [...this.threads]) {
+      if (!thread.worked && thread.ready && !thread.busy && this.queue.length === 0) this.letGo(thread, new Error("idle config worker thread stopped"));
+    }
   }
 
   /** Threads running or starting now. */
@@ -235,16 +256,18 @@ export class ConfigWorkerPool implements ConfigWork {
   }
 
   /**
-   * A ready thread that has checked a config and has nothing more to do is stopped after `idleMs`: its heap goes
-   * back to the system. When it was the last thread, a fresh one takes its place, ready for the next push.
+   * A ready thread that has checked a config (with `keepWarm(false)`, any thread) and has nothing more to do is
+   * stopped after `idleMs`: its heap goes back to the system. When it was the last thread and the pool keeps one
+   * warm, a fresh one takes its place, ready for the next push.
    */
   private retireWhenIdle(thread: Thread, idleMs: number): void {
-    if (!thread.ready || !thread.worked || thread.busy || thread.gone || thread.idle) return;
+    if (!thread.ready || (!thread.worked && this.warm) || thread.busy || thread.gone || thread.idle) return;
     thread.idle = setTimeout(() => {
       thread.idle = undefined;
       if (thread.busy || this.queue.length > 0) return;
+      if (!thread.worked && this.warm) return;
       this.letGo(thread, new Error("idle config worker thread stopped"));
-      if (!this.closed && this.threads.size === 0) this.fill(1);
+      if (!this.closed && this.warm && this.threads.size === 0) this.fill(1);
     }, idleMs);
     thread.idle.unref();
   }

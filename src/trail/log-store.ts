@@ -121,7 +121,11 @@ export class LogStore {
     return String(await this.redis.eval(OPEN, 2, this.#meta(buildId), this.#tokenKey(token), token, buildId, this.ttlMs));
   }
 
-  /** Appends records as one chunk (callers batch: see LogWriter). Returns false when the log is not open (or expired). */
+  /**
+   * Appends records as one chunk (callers batch: see LogWriter). Returns false when the log is not open (or expired).
+   * Redacts and sends before its first await, so chunks appended one after another are stored in that order without
+   * waiting for each other's reply (LogWriter relies on it).
+   */
   async append(buildId: string, records: readonly LogRecord[], options: { redactor?: Redactor; done?: boolean } = {}): Promise<boolean> {
     if (records.length === 0 && !options.done) return true;
     const build = options.redactor;

@@ -241,6 +241,44 @@ describe("ConfigWorkerPool with idleMs", () => {
     }
   });
 
+  it("keepWarm(false) stops the fresh thread and replaces none; work still gets a thread; keepWarm(true) starts a fresh one", async () => {
+    const pool = new ConfigWorkerPool({ size: 2, idleMs: 50 });
+    try {
+      await pool.start();
+      assert.equal(pool.liveThreads, 1);
+      pool.keepWarm(false);
+      assert.equal(pool.liveThreads, 0, "the fresh thread, idle, was stopped at once");
+      const text = "images:\n  - name: app\n";
+      assert.deepEqual(comparable(await pool.interpret(file(text), "shop")), comparable(await inThreadConfigWork().interpret(file(text), "shop")));
+      assert.equal(pool.stats().started, 2, "a thread was started for the work");
+      assert.ok(await waitFor(() => pool.liveThreads === 0, 10_000), "the used thread was not stopped once idle");
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(pool.liveThreads, 0, "a fresh thread was started while not kept warm");
+      assert.equal(pool.stats().started, 2);
+      pool.keepWarm(true);
+      assert.equal(pool.liveThreads, 1, "keepWarm(true) started a fresh thread");
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(pool.liveThreads, 1, "the fresh thread is kept");
+      assert.equal(pool.stats().started, 3);
+      assert.deepEqual({ ...pool.stats(), started: 0 }, { started: 0, overTime: 0, overMemory: 0, crashed: 0 });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("keepWarm(false) while a thread is still starting lets it go once it has been idle", async () => {
+    const pool = new ConfigWorkerPool({ size: 1, idleMs: 50 });
+    try {
+      const started = pool.start();
+      pool.keepWarm(false);
+      await started;
+      assert.ok(await waitFor(() => pool.liveThreads === 0, 10_000), "the fresh thread was kept");
+      assert.equal(pool.stats().started, 1);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it("keeps one fresh thread ready, stops threads that checked a config once idle, and replaces the last with a fresh one", async () => {
     const pool = new ConfigWorkerPool({ size: 2, idleMs: 50 });
     try {

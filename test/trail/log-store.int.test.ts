@@ -133,3 +133,37 @@ test("LogWriter batches lines into few writes and cuts overlong lines", async ()
     await cleanup();
   }
 });
+
+test("LogWriter sends each full batch without waiting for the previous write, and the log keeps its order", async () => {
+  const { redis, prefix, cleanup } = await redisForTest("logs");
+  /** The real store, counting the appends whose reply has not come back yet. */
+  class CountingStore extends LogStore {
+    inFlight = 0;
+    maxInFlight = 0;
+    override async append(...args: Parameters<LogStore["append"]>): Promise<boolean> {
+      this.maxInFlight = Math.max(this.maxInFlight, ++this.inFlight);
+      try {
+        return await super.append(...args);
+      } finally {
+        this.inFlight--;
+      }
+    }
+  }
+  try {
+    const store = new CountingStore(redis, { prefix });
+    await store.open("fast");
+    const writer = new LogWriter(store, "fast", { batchBytes: 1024, flushMs: 60_000 });
+    writer.step("v1", "[1/1] RUN yes", "running");
+    for (let i = 0; i < 2_000; i++) writer.line(`line ${i}`, "v1");
+    await writer.finish("failure");
+    assert.ok(store.maxInFlight > 1, `the writes waited for each other (at most ${store.maxInFlight} in flight)`);
+    assert.ok((await redis.xlen(`${prefix}:stream:fast`)) > 20, "many batches");
+    const snap = await store.read("fast");
+    assert.deepEqual(lines(snap), Array.from({ length: 2_000 }, (_, i) => `line ${i}`));
+    assert.equal(snap?.done, true);
+    const all = snap?.entries.flatMap((e) => ("records" in e ? e.records : [])) ?? [];
+    assert.deepEqual(all.at(-1), { t: "end", outcome: "failure" });
+  } finally {
+    await cleanup();
+  }
+});
