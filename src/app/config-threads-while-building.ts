@@ -13,10 +13,10 @@ export interface WarmConfigThreads {
  */
 export function releaseConfigThreadsWhileBuilding(processor: BuildProcessor, threads: WarmConfigThreads): BuildProcessor {
   let running = 0;
-  return async (job, signal) => {
+  return async (job, signal, slot) => {
     if (running++ === 0) threads.keepWarm(false);
     try {
-      return await processor(job, signal);
+      return await processor(job, signal, slot);
     } finally {
       if (--running === 0) threads.keepWarm(true);
     }

@@ -41,3 +41,22 @@ test("a worker holds no fresh config thread while any build runs, and has one re
     await pool.close();
   }
 });
+
+test("the wrapped processor gets the build's job, signal and slot as they were given", async () => {
+  const seen: unknown[][] = [];
+  const processor = releaseConfigThreadsWhileBuilding(
+    async (...args) => {
+      seen.push(args);
+      return { pushedTags: [], durationMs: 0, summary: "built" };
+    },
+    { keepWarm: () => undefined },
+  );
+  const job = {} as BuildJob;
+  const signal = new AbortController().signal;
+  const slot = { free: () => undefined };
+  await processor(job, signal, slot);
+  assert.equal(seen.length, 1);
+  assert.equal(seen[0]![0], job);
+  assert.equal(seen[0]![1], signal);
+  assert.equal(seen[0]![2], slot, "the slot reaches the build, so it can give it back once pushed");
+});
