@@ -272,6 +272,8 @@ export class BuilderPool {
     const skipped: BuilderLease["skipped"] = [];
     let probedAgain = false;
     let reserved = await this.#adoptable(request.buildId);
+    /** Whether an earlier attempt lost its builder: read (and cleared) once, alongside the first hold. */
+    let lostBefore: Promise<string | null> | undefined;
     for (;;) {
       signal?.throwIfAborted();
       let candidates: BuilderCandidate[] = [];
@@ -313,6 +315,7 @@ export class BuilderPool {
         throw new BuilderUnservableError(choice.platforms.length > 0 ? choice.platforms : [...request.platforms]);
       }
       const state = this.#stateOf(choice.name);
+      lostBefore ??= this.#o.redis.getdel(this.#lostKey(request.buildId)).catch(() => null);
       const releaseSlot = await this.#hold(state.spec, request.buildId);
       if (!releaseSlot) continue; // another process took the last slot first: choose again
       try {
@@ -323,8 +326,8 @@ export class BuilderPool {
           released ??= releaseSlot().then(() => this.#wakeWaiting());
           return released;
         };
-        const lostBefore = await this.#o.redis.getdel(this.#lostKey(request.buildId)).catch(() => null);
-        return { name: state.spec.name, client: use.client, skipped, ...(lostBefore ? { lostBefore } : {}), release };
+        const lost = await lostBefore;
+        return { name: state.spec.name, client: use.client, skipped, ...(lost ? { lostBefore: lost } : {}), release };
       } catch (err) {
         await releaseSlot();
         this.#wakeWaiting();

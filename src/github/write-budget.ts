@@ -50,23 +50,31 @@ export const DEFAULT_WRITES_PER_MINUTE = 60;
 export const DEFAULT_WRITES_PER_HOUR = 400;
 export const DEFAULT_TRANSIT_MARGIN_MS = 2_000;
 
+/** How long a key's generation counter is kept after its last write. */
+const GEN_TTL_MS = 3_600_000;
+
 // KEYS: finals queue (ticket → enqueue time), finals heartbeats (ticket → last poll), generation key,
 //       pause key (Redis time, ms, before which nothing is granted), then one zset per window (KEYS[i], i ≥ 5).
-// ARGV: kind, ticket, generation, staleMs, then span/max of KEYS[i] at ARGV[2i-5]/ARGV[2i-4], the span being how long a
-//       grant counts (the window plus the transit margin).
-// Returns {1, 0, now} granted, {0, waitMs, now} wait, {-1, 0, now} superseded.
+// ARGV: kind, ticket, generation ("": a new one, the key's counter bumped, on the first try), staleMs, then span/max of
+//       KEYS[i] at ARGV[2i-5]/ARGV[2i-4], the span being how long a grant counts (the window plus the transit margin).
+// Returns {1, 0, now, gen} granted, {0, waitMs, now, gen} wait, {-1, 0, now, gen} superseded, gen being the generation
+// to try again with.
 const ACQUIRE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local kind, ticket, gen, staleMs = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+if gen == '' then
+  gen = tostring(redis.call('INCR', KEYS[3]))
+  redis.call('PEXPIRE', KEYS[3], ${GEN_TTL_MS})
+end
 local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - staleMs)
 for _, dead in ipairs(stale) do
   redis.call('ZREM', KEYS[1], dead)
   redis.call('ZREM', KEYS[2], dead)
 end
 if kind == 'intermediate' then
-  if redis.call('GET', KEYS[3]) ~= gen then return {-1, 0, now} end
-  if redis.call('ZCARD', KEYS[1]) > 0 then return {0, staleMs, now} end
+  if redis.call('GET', KEYS[3]) ~= gen then return {-1, 0, now, gen} end
+  if redis.call('ZCARD', KEYS[1]) > 0 then return {0, staleMs, now, gen} end
 else
   redis.call('ZADD', KEYS[1], 'NX', now, ticket)
   redis.call('ZADD', KEYS[2], now, ticket)
@@ -74,10 +82,10 @@ else
   redis.call('PEXPIRE', KEYS[2], staleMs * 2)
   -- Finals are served in arrival order.
   local head = redis.call('ZRANGE', KEYS[1], 0, 0)
-  if head[1] ~= ticket then return {0, staleMs, now} end
+  if head[1] ~= ticket then return {0, staleMs, now, gen} end
 end
 local pausedUntil = tonumber(redis.call('GET', KEYS[4]) or '0')
-if pausedUntil > now then return {0, pausedUntil - now, now} end
+if pausedUntil > now then return {0, pausedUntil - now, now, gen} end
 local wait = 0
 for i = 5, #KEYS do
   local span = tonumber(ARGV[2 * i - 5])
@@ -89,7 +97,7 @@ for i = 5, #KEYS do
     if w > wait then wait = w end
   end
 end
-if wait > 0 then return {0, wait, now} end
+if wait > 0 then return {0, wait, now, gen} end
 for i = 5, #KEYS do
   redis.call('ZADD', KEYS[i], now, ticket)
   redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[2 * i - 5]) + 1000)
@@ -98,7 +106,7 @@ if kind == 'final' then
   redis.call('ZREM', KEYS[1], ticket)
   redis.call('ZREM', KEYS[2], ticket)
 end
-return {1, 0, now}
+return {1, 0, now, gen}
 `;
 
 // KEYS: pause key   ARGV: ms   → the pause's end (Redis time, ms); a pause only ever grows.
@@ -111,15 +119,6 @@ if current >= untilMs then return current end
 redis.call('SET', KEYS[1], untilMs, 'PX', tonumber(ARGV[1]) + 1000)
 return untilMs
 `;
-
-// KEYS: generation key   ARGV: ttlMs   → the new generation
-const BUMP = `
-local g = redis.call('INCR', KEYS[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return g
-`;
-
-const GEN_TTL_MS = 3_600_000;
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -165,7 +164,6 @@ export class WriteBudget {
   /** Waits for a write slot; see the module comment for what `kind` changes. Rejects only on abort. */
   async acquire(kind: WriteKind, key: string, options: { signal?: AbortSignal } = {}): Promise<Permit> {
     const genKey = `${this.prefix}:gen:${key}`;
-    const gen = String(await this.redis.eval(BUMP, 1, genKey, GEN_TTL_MS));
     const ticket = `${kind}:${randomBytes(9).toString("base64url")}`;
     const keys = [
       `${this.prefix}:finals`,
@@ -174,10 +172,13 @@ export class WriteBudget {
       this.#pauseKey,
       ...this.windows.map((w) => `${this.prefix}:w:${w.windowMs}`),
     ];
-    const args = [kind, ticket, gen, this.#staleMs, ...this.windows.flatMap((w) => [w.windowMs + this.transitMarginMs, w.max])];
+    const spans = this.windows.flatMap((w) => [w.windowMs + this.transitMarginMs, w.max]);
+    // The first try takes the key's next generation in the same round trip; later tries keep it.
+    let gen = "";
     try {
       for (;;) {
-        const [state, waitMs, now] = (await this.redis.eval(ACQUIRE, keys.length, ...keys, ...args)) as [number, number, number];
+        const [state, waitMs, now, current] = (await this.redis.eval(ACQUIRE, keys.length, ...keys, kind, ticket, gen, this.#staleMs, ...spans)) as [number, number, number, string];
+        gen = current;
         if (state === 1) return { granted: true, at: now };
         if (state === -1) return { granted: false, reason: "superseded" };
         await sleep(Math.max(5, Math.min(waitMs, this.#pollMs)), options.signal);

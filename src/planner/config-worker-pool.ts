@@ -8,6 +8,7 @@ import type { ConfigWorkerData, FromConfigWorker, ToConfigWorker } from "./confi
 import type { ConfigWork } from "./config-work.js";
 import { interpretConfigSource } from "./load-repo-config.js";
 import type { LoadedRepoConfig } from "./load-repo-config.js";
+import { planImages } from "./plan.js";
 import type { ImageDecision, PlanInput } from "./plan.js";
 
 /**
@@ -130,6 +131,8 @@ export class ConfigWorkerPool implements ConfigWork {
   }
 
   async plan(input: PlanInput, limits = this.limits): Promise<ImageDecision[]> {
+    // The app's own config (a root Dockerfile, no config file) brings nothing untrusted to apply: no reason to cross to a thread.
+    if (!input.config.fromFile) return planImages(input);
     return (await this.run({ kind: "plan", input }, limits)) as ImageDecision[];
   }
 

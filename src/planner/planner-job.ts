@@ -329,9 +329,13 @@ async function carryOut(
   // the run it leaves behind is found again (see CheckRunLedger).
   const slot: RunSlot = { installationId: repo.installationId, owner: repo.owner, repo: repo.repo, repoId: repo.repoId, sha: job.sha, image: decision.name };
   const plannerId = eventJobId(job.deliveryId);
-  const { again } = await redisCall("noting the check run about to be created", () => ctx.ledger.open(slot, plannerId));
+  // Independent: one round trip for both.
+  const [{ again }, recorded] = await Promise.all([
+    redisCall("noting the check run about to be created", () => ctx.ledger.open(slot, plannerId)),
+    ctx.progress.checkRunId(planId, memoKey),
+  ]);
 
-  let checkRunId = await ctx.progress.checkRunId(planId, memoKey);
+  let checkRunId = recorded;
   if (checkRunId !== undefined) {
     // A retried job whose run was made but whose build was not queued.
     await deps.enqueueBuild(build(checkRunId));

@@ -102,18 +102,29 @@ export class BuildQueue {
     assertNoSecrets(job);
 
     const order = Date.parse(job.eventReceivedAt ?? "") || Date.now();
-    const { superseded, staleBehind } = job.supersedeKey
-      ? await this.registry.register(job.supersedeKey, buildId, job.sha, SUPERSEDING_REASONS.has(job.reason), order)
-      : { superseded: [], staleBehind: undefined };
+    const cls = buildClassOf(job);
+    // The list entry before the job: a build job without one would stay parked; a turn that finds the entry first
+    // waits for the job. It goes out with the supersede registration (one round trip), and comes off the list again
+    // when the build is not queued after all.
+    const listed = this.fair.enqueue(job.repository.installationId, cls, buildId, this.opts.capOf?.(job.repository) ?? 0);
+    let registered: Awaited<ReturnType<SupersedeRegistry["register"]>>;
+    try {
+      registered = job.supersedeKey
+        ? await this.registry.register(job.supersedeKey, buildId, job.sha, SUPERSEDING_REASONS.has(job.reason), order)
+        : { superseded: [], staleBehind: undefined };
+    } catch (err) {
+      if (await listed.then(() => true, () => false)) await this.forget(buildId);
+      throw err;
+    }
+    await listed;
+    const { superseded, staleBehind } = registered;
     if (staleBehind) {
       // Planned after a newer commit's build of the same branch or PR (events are planned concurrently): not queued.
+      await this.forget(buildId);
       this.log.info({ buildId, by: staleBehind.buildId }, "build of an older push planned late: superseded at once");
       await this.reportSuperseded(job, { sha: staleBehind.sha, buildId: staleBehind.buildId });
       return job;
     }
-    const cls = buildClassOf(job);
-    // The list entry first: a build job without one would stay parked; a turn that finds the entry first waits for the job.
-    await this.fair.enqueue(job.repository.installationId, cls, buildId, this.opts.capOf?.(job.repository) ?? 0);
     await this.queue.addBulk([
       { name: job.image.name, data: job, opts: { jobId: buildId, delay: PARK_DELAY_MS, priority: bullPriorityOf(cls) } },
       turnJob() as unknown as { name: string; data: BuildJob },

@@ -153,10 +153,25 @@ export async function createBuildWorker(opts: BuildWorkerOptions): Promise<Build
     }
     if (!signal) throw new UnrecoverableError("internal: BullMQ passed no AbortSignal");
     const installationId = await ownInstallation(job);
-    const early = await registry.supersededBy(data.buildId);
-    if (early) return superseded(data, early);
+    // Both in one round trip. A build superseded meanwhile (or whose check failed) gives back the slot it just took,
+    // or leaves the list it was put back on.
+    const [early, acquired] = await Promise.allSettled([registry.supersededBy(data.buildId), fair.acquire(holder, installationId, buildClassOf(data), data.buildId)]);
+    const giveBack = async (): Promise<void> => {
+      if (acquired.status === "rejected") return;
+      const more = await (acquired.value ? fair.release(data.buildId, installationId, holder) : fair.forget(data.buildId)).catch(() => 0);
+      await addTurns(more).catch((err) => log.warn({ err }, "could not add turns after a build that did not start"));
+    };
+    if (early.status === "rejected") {
+      await giveBack();
+      throw early.reason;
+    }
+    if (early.value) {
+      await giveBack();
+      return superseded(data, early.value);
+    }
+    if (acquired.status === "rejected") throw acquired.reason;
 
-    if (!(await fair.acquire(holder, installationId, buildClassOf(data), data.buildId))) {
+    if (!acquired.value) {
       // Its installation is at its cap: parked at the front of its list until a turn lets it through.
       await job.moveToDelayed(Date.now() + PARK_DELAY_MS, token);
       throw new DelayedError();

@@ -58,10 +58,11 @@ export class GitHubTrails implements BuildTrails, SupersedeListener {
   async begin(job: BuildJob, options: { signal: AbortSignal; redactor: Redactor }): Promise<GitHubTrail> {
     const deps = this.#deps;
     const where = whereOf(job);
-    const detailsUrl = await this.#openLog(job.buildId);
+    const opening = this.#openLog(job.buildId);
     // Registered before anything can fail on GitHub's side: if no attempt ever gets through, the reconciler
-    // concludes the check run once the job has failed for good.
-    const clock = await deps.inFlight.begin(job, detailsUrl);
+    // concludes the check run once the job has failed for good. It reads its earlier entry while the log opens.
+    const clock = await deps.inFlight.begin(job, opening);
+    const detailsUrl = await opening;
     const request = await this.#request(job.repository.installationId);
     const lost = new AbortController();
     const checkRun = this.#checkRun(request, targetOf(job), this.#checkRunIdFor(job, options.signal, lost), detailsUrl);

@@ -55,9 +55,10 @@ export class InFlightBuilds {
   /**
    * Registers the attempt that starts now. A later attempt of the same build keeps the first one's start and its
    * history; an earlier attempt that never said why it ended (its worker died) is counted as "the worker was lost".
+   * `detailsUrl` may still be on its way (the log being opened): the earlier entry is read meanwhile.
    */
-  async begin(job: BuildJob, detailsUrl: string | undefined): Promise<AttemptClock> {
-    const before = await this.get(job.buildId);
+  async begin(job: BuildJob, detailsUrl: string | undefined | Promise<string | undefined>): Promise<AttemptClock> {
+    const [before, url] = await Promise.all([this.get(job.buildId), detailsUrl]);
     const attempt = (before?.attempts ?? (before ? 1 : 0)) + 1;
     const earlier = [...(before?.earlier ?? [])];
     while (earlier.length < attempt - 1) earlier.push("the worker was lost");
@@ -69,7 +70,7 @@ export class InFlightBuilds {
       sha: job.sha,
       image: job.image.name,
       ...(job.checkRunId !== undefined ? { checkRunId: job.checkRunId } : {}),
-      ...(detailsUrl ? { detailsUrl } : {}),
+      ...(url ? { detailsUrl: url } : {}),
       startedAt: before?.startedAt ?? new Date().toISOString(),
       attempts: attempt,
       earlier,

@@ -111,9 +111,12 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
       const starting = trail.started();
       starting.catch(() => undefined);
       const solveOptions = { signal: AbortSignal.any([signal, trail.lost]), onProgress: (event: ProgressEvent) => trail.progress(event), dockerfileText: build.dockerfileText };
-      const { result, builtOn } = build.split
-        ? await solveSplit(build.split.parts, build.request, { ...solveOptions, line: (text) => trail.line(text) })
-        : { result: await build.client.solve(build.request, solveOptions), builtOn: undefined };
+      const solving = build.split
+        ? solveSplit(build.split.parts, build.request, { ...solveOptions, line: (text) => trail.line(text) })
+        : build.client.solve(build.request, solveOptions).then((result) => ({ result, builtOn: undefined }));
+      // The Solve RPC goes out within this tick's promise jobs; the Dockerfile's read after it.
+      setImmediate(build.readDockerfile);
+      const { result, builtOn } = await solving;
       // Solved and pushed: the builder and the worker's slot go to the next build; what follows is reporting.
       await freeBuilders(build);
       slot?.free();

@@ -26,8 +26,13 @@ export interface PreparedBuild {
   client: BuildKitClient;
   request: BuildRequest;
   pushTags: string[];
-  /** The Dockerfile at the commit, for a failure to point at its line; undefined when it could not be read. */
+  /** The Dockerfile at the commit, for a failure to point at its line; undefined when it could not be read. Read once `readDockerfile` is called. */
   dockerfileText: Promise<string | undefined>;
+  /**
+   * Starts the read of `dockerfileText`: called once the solve is on its way. Only a failure needs the text, and its
+   * GitHub request (an Octokit call's work on this thread) would otherwise come before the solve's own.
+   */
+  readDockerfile(): void;
   /** Said once in the check run: the config's `checks.fail_on` could not be applied on this daemon. */
   checksNote?: string;
   /** After the push: the provenance attestation read back from the registry, or why there is none (see provenance.ts). */
@@ -66,9 +71,9 @@ const short = (sha: string): string => sha.slice(0, 7);
 
 /**
  * The daemon's connection, a token for the one repository (`contents: read`, never for forks), the installation's
- * account, the branch's head (asked here only when the moving tags cannot wait until after the solve, see
- * moving-tags.ts) and the Dockerfile text are independent: one round trip, not five. The Dockerfile
- * text only helps a failure point at its line, so the solve does not wait for it. The git token joins the build's
+ * account and the branch's head (asked here only when the moving tags cannot wait until after the solve, see
+ * moving-tags.ts) are independent: one round trip, not four. The Dockerfile text only helps a failure point at its
+ * line, so it is read once the solve is on its way (`readDockerfile`), not before it. The git token joins the build's
  * secrets (`redactor`) as soon as it is known. The job's own references are not trusted: the account's namespaces
  * come from the tenants, by installation, and the request must stay within them.
  *
@@ -79,7 +84,10 @@ const short = (sha: string): string => sha.slice(0, 7);
 export async function prepareBuild(job: BuildJob, deps: PrepareDeps, redactor: Redactor, trail: BuildTrail, signal?: AbortSignal): Promise<PreparedBuild> {
   const { owner, repo, installationId } = job.repository;
   const installation = await deps.github.auth(installationId);
-  const dockerfileText = readRepoFile(installation, { owner, repo, path: job.image.dockerfile, ref: job.sha }).catch(() => undefined);
+  let readDockerfile = (): void => {};
+  const dockerfileText = new Promise<void>((resolve) => (readDockerfile = resolve))
+    .then(() => readRepoFile(installation, { owner, repo, path: job.image.dockerfile, ref: job.sha }))
+    .catch(() => undefined);
   const minting = job.fork ? Promise.resolve(undefined) : repositoryGitToken(deps.tokens, () => appRequest(deps), installationId, job.repository.repoId);
   const account = deps.accounts.loginFor(installationId, owner, async () => installationAccountLogin(await appRequest(deps), installationId));
   // The commit's own tags go out in the solve and the branch's after it, so no branch read waits before the solve.
@@ -114,7 +122,7 @@ export async function prepareBuild(job: BuildJob, deps: PrepareDeps, redactor: R
       ? (result: Pick<BuildResult, "digest">, signal?: AbortSignal) => applyMovingTags(job, deferred.moving, result, { installation, request, pushed: pushTags, line: (text) => trail.line(text), ...(signal ? { signal } : {}) })
       : undefined;
     if (deferred) trail.line(`then, if branch ${deferred.moving.branch} still points at ${short(job.sha)}: ${deferred.moving.tags.join(", ")}`);
-    return { client, request, pushTags, dockerfileText, ...(checksNote ? { checksNote } : {}), ...(tokenLease ? { gitToken: tokenLease } : {}), ...(moved ? { leftOut: moved.leftOut } : {}), ...(movingTags ? { movingTags } : {}), ...(split ? { split } : {}), ...(lease.name !== undefined ? { builder: { name: lease.name, release: lease.release } } : {}) };
+    return { client, request, pushTags, dockerfileText, readDockerfile, ...(checksNote ? { checksNote } : {}), ...(tokenLease ? { gitToken: tokenLease } : {}), ...(moved ? { leftOut: moved.leftOut } : {}), ...(movingTags ? { movingTags } : {}), ...(split ? { split } : {}), ...(lease.name !== undefined ? { builder: { name: lease.name, release: lease.release } } : {}) };
   } catch (err) {
     await lease.release();
     throw err;
