@@ -54,7 +54,9 @@ describe("e2e: a pull request's check run explains its cache misses", { skip: da
     assert.doesNotMatch(summary, /docs\/notes\.md/, "a changed file no COPY takes in is not named");
     assert.match(summary, /\| cached \| `\[2\/5\] RUN echo \S+ > \/stamp && sleep 1` \| saved ~\d+\.\ds \|/, `the cached RUN with the time it saved:\n${summary}`);
     assert.match(summary, /\| cached \| `\[3\/5\] COPY package\.txt \/app\/` \|/, summary);
-    assert.match(summary, /\| resolved \| `\[1\/5\] FROM [^`]+` \| {2}\|/, `the FROM: its image was at hand, not a step that ran:\n${summary}`);
+    // The FROM's vertex is shared with any build of the same base running at that moment, and BuildKit may name it
+    // as that build's step ("[1/6] FROM …"): its number is not this Dockerfile's to decide.
+    assert.match(summary, /\| resolved \| `\[1\/\d+\] FROM [^`]+` \| {2}\|/, `the FROM: its image was at hand, not a step that ran:\n${summary}`);
     assert.match(summary, /\| \*\*ran\*\* \| `\[4\/5\] COPY src\/ \/app\/src\/` \| \d+\.\ds \|/, summary);
     assert.match(summary, /\| \*\*ran\*\* \| `\[5\/5\] RUN ls \/app\/src > \/app\/files` \|/, summary);
 
