@@ -123,7 +123,7 @@ describe("cache report on buildkitd", { skip: buildkitdDaemon(stack).skip, timeo
     const pr = await build(address, r.repo, r.name, head, "pr");
     assert.equal(pr.conclusion, "success", pr.summary);
     assert.match(pr.summary, /\*\*Cache:\*\* 2 of 4 Dockerfile steps cached, saving about \d+\.\ds; base image resolved \(not pulled\)\./, pr.summary);
-    assert.match(pr.summary, /\| resolved \| `\[1\/5\] FROM [^`]+` \| {2}\|/, "the FROM says the daemon had its image at hand, not that it ran");
+    assert.match(pr.summary, /\| resolved \| `\[1\/\d+\] FROM [^`]+` \| {2}\|/, "the FROM says the daemon had its image at hand, not that it ran");
     assert.match(pr.summary, /\*\*Why it re-ran:\*\* `\[4\/5\] COPY src\/ \/src\/` is the first step that ran \(compared with `main` at `[0-9a-f]{7}`\): a file it copies changed:\n\n- `src\/two\.txt`\n/, pr.summary);
     assert.doesNotMatch(pr.summary, /README\.md/, "a changed file no COPY takes in is not named");
     assert.match(pr.summary, /\| cached \| `\[2\/5\] RUN echo \S+ > \/stamp && sleep 1` \| saved ~\d+\.\ds \|/, "the cached RUN saved what it took on main");
@@ -261,7 +261,7 @@ for (const daemon of testDaemons(stack)) {
       const pr = await build(daemon.address, r.repo, r.name, head, "pr");
       assert.equal(pr.conclusion, "success", pr.summary);
       assert.match(pr.summary, /\*\*Cache:\*\* 1 of 1 Dockerfile steps cached(, saving about [^;]+)?; base image resolved \(not pulled\)\./, pr.summary);
-      assert.match(pr.summary, /\| resolved \| `\[1\/2\] FROM [^`]+` \| {2}\|/, pr.summary);
+      assert.match(pr.summary, /\| resolved \| `\[1\/\d+\] FROM [^`]+` \| {2}\|/, pr.summary);
       assert.doesNotMatch(pr.summary, /Why it re-ran/, "every step came from the cache: the FROM is not named as one that ran");
       assert.doesNotMatch(pr.summary, /\*\*ran\*\*/, pr.summary);
     });
