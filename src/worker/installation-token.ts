@@ -15,18 +15,24 @@ export class TokenMintError extends AppError {
 }
 
 /**
- * An installation token limited to one repository with `contents: read` only: all the daemon's git fetch needs.
+ * An installation token limited to one repository with `contents: read` only (all the daemon's git fetch needs),
+ * or with the `permissions` given.
  * `appRequest` is authenticated as the App itself (`(await probot.auth()).request`), whose base URL is the
  * configured GitHub (github.com or GHE). The token is returned to the caller only; nothing here logs or keeps it.
  * Transient failures (isTransientError: 5xx, 429, rate limits) are rethrown as they are, for the queue to retry.
  */
-export async function mintRepositoryToken(appRequest: OctokitRequest, installationId: number, repoId: number): Promise<MintedToken> {
+export async function mintRepositoryToken(
+  appRequest: OctokitRequest,
+  installationId: number,
+  repoId: number,
+  permissions: Readonly<Record<string, "read" | "write">> = GIT_READ,
+): Promise<MintedToken> {
   const { data } = await appRequest("POST /app/installations/{installation_id}/access_tokens", {
     installation_id: installationId,
     repository_ids: [repoId],
-    permissions: { ...GIT_READ },
+    permissions: { ...permissions },
   }).catch((err: unknown) => {
-    throw mintFailure(err, `could not get a read-only token for repository ${repoId} of installation ${installationId}`);
+    throw mintFailure(err, `could not get a ${permissions === GIT_READ ? "read-only " : ""}token for repository ${repoId} of installation ${installationId}`);
   });
   // Typed by GitHub's description, but still an answer from the network: checked before it is trusted.
   const token: unknown = data.token;

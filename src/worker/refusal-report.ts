@@ -3,6 +3,7 @@ import { httpStatusOf } from "../errors/index.js";
 import type { OctokitRequest } from "../github/index.js";
 import type { BuildJob } from "../queue/index.js";
 import { OutsideNamespacesError } from "../tenancy/index.js";
+import { mintRepositoryToken } from "./installation-token.js";
 import { TenantRefusedError } from "./namespace-guard.js";
 
 /** A job the worker's own guard refused (see namespace-guard.ts): its data is not trusted. */
@@ -59,14 +60,10 @@ export async function refusalChannel(job: BuildJob, err: OutsideNamespacesError 
 /** A client authenticated by a fresh token GitHub limits to the job's one repository, checks and statuses. */
 async function confinedRequest(job: BuildJob, github: Pick<Probot, "auth">): Promise<OctokitRequest> {
   const app = await github.auth();
-  const { data } = await app.request("POST /app/installations/{installation_id}/access_tokens", {
-    installation_id: job.repository.installationId,
-    repository_ids: [job.repository.repoId],
-    permissions: { ...REPORT_PERMISSIONS },
-  });
+  const { token } = await mintRepositoryToken(app.request, job.repository.installationId, job.repository.repoId, REPORT_PERMISSIONS);
   // A fresh client of the same class (the app's plugins), authenticated by the confined token alone.
   const Octokit = app.constructor as typeof ProbotOctokit;
-  return new Octokit({ auth: { token: data.token }, baseUrl: app.request.endpoint.DEFAULTS.baseUrl, log: app.log }).request;
+  return new Octokit({ auth: { token }, baseUrl: app.request.endpoint.DEFAULTS.baseUrl, log: app.log }).request;
 }
 
 /** The one repository the token reaches (`GET /installation/repositories`), when it is the one of id `repoId`. */
