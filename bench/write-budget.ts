@@ -29,6 +29,7 @@ async function longBuild(ctx: BenchContext, seconds: number) {
     });
     const run = await e2e.completedCheckRun(repo, pushed.sha, "buildkit-bot / long", (seconds + 300) * 1000);
     await e2e.finalStatus(repo, pushed.sha, "long");
+    await world.proxy.synced();
     const calls = world.proxy.calls.filter((c) => c.start >= pushed.sentAt);
     const started = run.started_at ? Date.parse(run.started_at) : Number.NaN;
     const completed = run.completed_at ? Date.parse(run.completed_at) : Number.NaN;

@@ -69,6 +69,7 @@ export class TimelineError extends Error {
 }
 
 export async function buildTimeline(world: BenchWorld, run: { sha: string; sentAt: number; ackedAt: number }): Promise<BuildTimeline> {
+  await world.proxy.synced();
   const after = world.proxy.calls.filter((c) => c.start >= run.sentAt);
   const completed = after.find((c) => c.method === "PATCH" && isCheckRunWrite(c) && c.body?.status === "completed");
   if (!completed) throw new TimelineError(`no completing check-run update seen for ${run.sha}`);
