@@ -3,44 +3,34 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Probot } from "probot";
-import { JobOctokit } from "../../src/app/job-octokit.js";
 import { BuilderPool, BuilderUnservableError, NoBuilderAvailableError, parseBuildersFile } from "../../src/builders/index.js";
 import type { BuilderCandidate, BuilderChoice, BuildersConfig } from "../../src/builders/index.js";
 import type { OctokitRequest } from "../../src/github/octokit-request.js";
-import { WriteBudget } from "../../src/github/write-budget.js";
-import { CheckRunHandoff } from "../../src/queue/check-run-handoff.js";
 import { forwardingTrail } from "../../src/trail/forwarding-trail.js";
 import type { BuildTrails } from "../../src/trail/build-trail.js";
-import { GitHubTrails } from "../../src/trail/github-trails.js";
 import type { GitHubTrailsDeps } from "../../src/trail/github-trails.js";
-import { InFlightBuilds } from "../../src/trail/in-flight-builds.js";
-import { LogStore } from "../../src/trail/log-store.js";
 import { createBuildProcessor } from "../../src/worker/build-processor.js";
 import type { BuildProcessorDeps } from "../../src/worker/build-processor.js";
-import { redisForTest } from "../github/redis-test-keys.js";
-import { createAppCredentials } from "../support/fake-github/app-credentials.js";
-import { startFakeGitHub } from "../support/fake-github/index.js";
+import type { redisForTest } from "../github/redis-test-keys.js";
 import type { FakeGitHub } from "../support/fake-github/index.js";
-import { startGitServer } from "../support/git-server.js";
-import type { GitRepo, GitServer } from "../support/git-server.js";
+import type { GitRepo } from "../support/git-server.js";
 import { startBuildkitd } from "../support/stack/buildkitd.js";
 import type { BuildkitdInstance } from "../support/stack/buildkitd.js";
 import { NO_BUILDKITD_HINT } from "../support/stack/buildkitd-binary.js";
 import { freePort } from "../support/stack/free-port.js";
 import { testStack } from "../support/stack/env.js";
 import { tcpPipe } from "../support/tcp-pipe.js";
+import { startWorkerWorld } from "../worker/worker-world.js";
+import type { WorkerWorld } from "../worker/worker-world.js";
 import { buildJob, captureLog, unique } from "../worker/worker-test-kit.js";
 
 const stack = testStack();
 const INSTALLATION = 78;
 const OWNER = "pool";
-const creds = createAppCredentials(4302);
 const captured = captureLog();
 
-let git: GitServer;
+let world: WorkerWorld;
 let fake: FakeGitHub<GitRepo>;
-let probot: Probot;
 let request: OctokitRequest;
 let redisCtx: Awaited<ReturnType<typeof redisForTest>>;
 let trailDeps: GitHubTrailsDeps;
@@ -59,35 +49,24 @@ function poolFile(builders: Array<{ name: string; address: string; platforms?: s
 }
 
 before(async () => {
-  git = await startGitServer();
-  fake = await startFakeGitHub<GitRepo>({ appId: creds.appId, publicKeyPem: creds.publicKeyPem, gitServer: git });
-  fake.addInstallation(INSTALLATION, OWNER);
-  probot = new Probot({ appId: creds.appId, privateKey: creds.privateKeyPem, baseUrl: fake.url, Octokit: JobOctokit, log: captured.logger });
-  request = (await probot.auth(INSTALLATION)).request;
-  redisCtx = await redisForTest("pool-build");
-  trailDeps = {
-    github: probot,
-    budget: new WriteBudget(redisCtx.redis, { prefix: `${redisCtx.prefix}:budget`, pollMs: 20 }),
-    logs: new LogStore(redisCtx.redis, { prefix: `${redisCtx.prefix}:logs` }),
-    inFlight: new InFlightBuilds(redisCtx.redis, redisCtx.prefix),
-    handoff: new CheckRunHandoff(redisCtx.redis, redisCtx.prefix),
-    log: captured.logger,
-    progressIntervalMs: 1_000,
-  };
-  deps = {
-    github: probot,
-    trails: new GitHubTrails(trailDeps),
+  world = await startWorkerWorld({
+    label: "pool-build",
+    installation: INSTALLATION,
+    owner: OWNER,
+    appId: 4302,
     registry: { prefix: `${stack.registry}/pool-test`, host: stack.registry },
-    log: captured.logger,
-    connectTimeoutMs: 3_000,
-    attemptsOf: async () => ({ attemptsMade: 0, attempts: 3 }),
-  };
+    logger: captured.logger,
+    progressIntervalMs: 1_000,
+    extraDeps: () => ({
+      connectTimeoutMs: 3_000,
+      attemptsOf: async () => ({ attemptsMade: 0, attempts: 3 }),
+    }),
+  });
+  ({ fake, request, trailDeps, deps, redis: redisCtx } = world);
 });
 
 after(async () => {
-  await fake?.close();
-  await git?.close();
-  await redisCtx?.cleanup();
+  await world?.close();
   for (const d of dirs) await rm(d, { recursive: true, force: true }).catch(() => undefined);
   dirs = [];
 });

@@ -6,31 +6,23 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
-import { Probot } from "probot";
-import { JobOctokit } from "../../src/app/job-octokit.js";
 import { BuilderPool, chooseBuilder, parseBuildersFile } from "../../src/builders/index.js";
 import type { BuildersConfig } from "../../src/builders/index.js";
 import type { OctokitRequest } from "../../src/github/octokit-request.js";
-import { WriteBudget } from "../../src/github/write-budget.js";
 import type { BuildJob } from "../../src/queue/index.js";
-import { CheckRunHandoff } from "../../src/queue/check-run-handoff.js";
-import { GitHubTrails } from "../../src/trail/github-trails.js";
 import type { GitHubTrailsDeps } from "../../src/trail/github-trails.js";
-import { InFlightBuilds } from "../../src/trail/in-flight-builds.js";
-import { LogStore } from "../../src/trail/log-store.js";
 import { createBuildProcessor } from "../../src/worker/build-processor.js";
 import type { BuildProcessorDeps } from "../../src/worker/build-processor.js";
-import { redisForTest } from "../github/redis-test-keys.js";
-import { createAppCredentials } from "../support/fake-github/app-credentials.js";
-import { startFakeGitHub } from "../support/fake-github/index.js";
+import type { redisForTest } from "../github/redis-test-keys.js";
 import type { FakeGitHub } from "../support/fake-github/index.js";
-import { startGitServer } from "../support/git-server.js";
-import type { GitRepo, GitServer } from "../support/git-server.js";
+import type { GitRepo } from "../support/git-server.js";
 import { startBuildkitd } from "../support/stack/buildkitd.js";
 import type { BuildkitdInstance } from "../support/stack/buildkitd.js";
 import { NO_BUILDKITD_HINT } from "../support/stack/buildkitd-binary.js";
 import { tcpPipe } from "../support/tcp-pipe.js";
 import { testStack } from "../support/stack/env.js";
+import { startWorkerWorld } from "../worker/worker-world.js";
+import type { WorkerWorld } from "../worker/worker-world.js";
 import { buildJob, captureLog, registryDigest, registryTags, unique } from "../worker/worker-test-kit.js";
 
 /**
@@ -45,14 +37,12 @@ const stack = testStack();
 const INSTALLATION = 79;
 const OWNER = "split";
 const PLATFORMS = ["linux/amd64", "linux/arm64"];
-const creds = createAppCredentials(4303);
 const captured = captureLog();
 const registry = { prefix: `${stack.registry}/split-test`, host: stack.registry, credentials: { username: "bot", password: `registry-pw-${unique()}` } };
 const INDEX_ACCEPT = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json";
 
-let git: GitServer;
+let world: WorkerWorld;
 let fake: FakeGitHub<GitRepo>;
-let probot: Probot;
 let request: OctokitRequest;
 let redisCtx: Awaited<ReturnType<typeof redisForTest>>;
 let trailDeps: GitHubTrailsDeps;
@@ -81,38 +71,27 @@ async function builtPlatforms(address: string): Promise<string[]> {
 }
 
 before(async () => {
-  git = await startGitServer();
-  fake = await startFakeGitHub<GitRepo>({ appId: creds.appId, publicKeyPem: creds.publicKeyPem, gitServer: git });
-  fake.addInstallation(INSTALLATION, OWNER);
-  probot = new Probot({ appId: creds.appId, privateKey: creds.privateKeyPem, baseUrl: fake.url, Octokit: JobOctokit, log: captured.logger });
-  request = (await probot.auth(INSTALLATION)).request;
-  redisCtx = await redisForTest("split-build");
-  trailDeps = {
-    github: probot,
-    budget: new WriteBudget(redisCtx.redis, { prefix: `${redisCtx.prefix}:budget`, pollMs: 20 }),
-    logs: new LogStore(redisCtx.redis, { prefix: `${redisCtx.prefix}:logs` }),
-    inFlight: new InFlightBuilds(redisCtx.redis, redisCtx.prefix),
-    handoff: new CheckRunHandoff(redisCtx.redis, redisCtx.prefix),
-    log: captured.logger,
-    progressIntervalMs: 1_000,
-  };
-  deps = {
-    github: probot,
-    trails: new GitHubTrails(trailDeps),
+  world = await startWorkerWorld({
+    label: "split-build",
+    installation: INSTALLATION,
+    owner: OWNER,
+    appId: 4303,
     registry,
-    log: captured.logger,
-    connectTimeoutMs: 3_000,
-    // Every attempt is the last: a failure ends the check run, so the test reads what it says.
-    attemptsOf: async () => ({ attemptsMade: 2, attempts: 3 }),
-  };
+    logger: captured.logger,
+    progressIntervalMs: 1_000,
+    extraDeps: () => ({
+      connectTimeoutMs: 3_000,
+      // Every attempt is the last: a failure ends the check run, so the test reads what it says.
+      attemptsOf: async () => ({ attemptsMade: 2, attempts: 3 }),
+    }),
+  });
+  ({ fake, request, trailDeps, deps, redis: redisCtx } = world);
   if (stack.buildkitdBinary) [amd, arm] = await Promise.all([daemon("linux/amd64"), daemon("linux/arm64")]);
 });
 
 after(async () => {
   await Promise.all([amd?.stop(), arm?.stop()].map((p) => p?.catch(() => undefined)));
-  await fake?.close();
-  await git?.close();
-  await redisCtx?.cleanup();
+  await world?.close();
   for (const d of dirs) await rm(d, { recursive: true, force: true }).catch(() => undefined);
 });
 

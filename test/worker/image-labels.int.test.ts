@@ -1,4 +1,4 @@
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Probot } from "probot";
 import type { RegistryConfig } from "../../src/app/app-config.js";
@@ -8,8 +8,7 @@ import type { FakeGitHub } from "../support/fake-github/index.js";
 import type { GitRepo } from "../support/git-server.js";
 import { testDaemons } from "../support/daemons.js";
 import { testStack } from "../support/stack/env.js";
-import { startWorkerWorld } from "./worker-world.js";
-import type { WorkerWorld } from "./worker-world.js";
+import { workerWorldOfFile } from "./worker-world.js";
 import { buildJob, captureLog, unique, registryJson } from "./worker-test-kit.js";
 
 /** The pushed image's config carries the config's labels and the OCI source, revision and created labels (both daemons). */
@@ -23,21 +22,7 @@ let fake: FakeGitHub<GitRepo>;
 let request: Awaited<ReturnType<Probot["auth"]>>["request"];
 let deps: BuildProcessorDeps;
 
-let world: WorkerWorld | undefined;
-before(async () => {
-  world = await startWorkerWorld({
-    label: "labels",
-    installation: INSTALLATION,
-    owner: OWNER,
-    appId: 4303,
-    registry,
-    logger: captured.logger,
-  });
-  ({ fake, request, deps } = world);
-});
-after(async () => {
-  await world?.close();
-});
+workerWorldOfFile({ label: "labels", installation: INSTALLATION, owner: OWNER, appId: 4303, registry, logger: captured.logger }, (world) => ({ fake, request, deps } = world));
 
 /** The labels of `repository:tag`'s image config, read from the registry (the first real platform of an index). */
 async function pushedLabels(repository: string, tag: string): Promise<Record<string, string>> {

@@ -1,4 +1,4 @@
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -13,8 +13,7 @@ import type { FakeGitHub } from "../support/fake-github/index.js";
 import type { GitRepo } from "../support/git-server.js";
 import { buildkitdDaemon, engineDaemon } from "../support/daemons.js";
 import { testStack } from "../support/stack/env.js";
-import { startWorkerWorld } from "./worker-world.js";
-import type { WorkerWorld } from "./worker-world.js";
+import { workerWorldOfFile } from "./worker-world.js";
 import { buildJob, captureLog, registryDigest, unique, registryJson } from "./worker-test-kit.js";
 
 /**
@@ -33,21 +32,7 @@ let fake: FakeGitHub<GitRepo>;
 let request: Awaited<ReturnType<Probot["auth"]>>["request"];
 let deps: BuildProcessorDeps;
 
-let world: WorkerWorld | undefined;
-before(async () => {
-  world = await startWorkerWorld({
-    label: "prov",
-    installation: INSTALLATION,
-    owner: OWNER,
-    appId: 4307,
-    registry,
-    logger: captured.logger,
-  });
-  ({ fake, request, deps } = world);
-});
-after(async () => {
-  await world?.close();
-});
+workerWorldOfFile({ label: "prov", installation: INSTALLATION, owner: OWNER, appId: 4307, registry, logger: captured.logger }, (world) => ({ fake, request, deps } = world));
 
 interface Descriptor {
   mediaType: string;

@@ -224,5 +224,42 @@ for (const daemon of testDaemons(stack)) {
         assert.deepEqual(await registryTags(stack.registry, `tampered-test/victim/${name}`), [], "nothing reached the victim's path");
       });
     }
+
+    test("the owner renamed, and GitHub fails the look-up of the token's repository: nothing written anywhere, a warning with ids and the HTTP status only", async () => {
+      const name = `t-${unique()}`;
+      const repo = await fake.createRepo(INSTALLATION, "acme", name, { private: true });
+      const sha = await repo.commit({ Dockerfile: "FROM scratch\nCOPY a.txt /a.txt\n", "a.txt": `${name}\n` });
+      const { data } = await request("POST /repos/{owner}/{repo}/check-runs", { owner: "acme", repo: name, name: "buildkit-bot / app", head_sha: sha, status: "queued" });
+      const checkRunId = (data as { id: number }).id;
+      const job = buildJob({ installationId: INSTALLATION, repoId: repo.id, owner: "victim", repo: name, private: true, cloneUrl: repo.remote, sha, checkRunId, image: { tags: [`${stack.registry}/tampered-test/victim/${name}:main`], push: true } });
+      fake.failNext("GET", "/installation/repositories", 502);
+      const callsBefore = fake.calls.length;
+      const logBefore = captured.text().length;
+
+      await assert.rejects(processor()(job, new AbortController().signal), (err: unknown) => err instanceof TenantRefusedError && !isTransientError(err));
+
+      const calls = fake.calls.slice(callsBefore);
+      assert.ok(calls.some((k) => k.method === "GET" && k.path === "/installation/repositories" && k.status === 502), "the look-up was tried and failed");
+      assert.deepEqual(
+        calls.filter((k) => k.method !== "GET" && !k.path.endsWith("/access_tokens")).map((k) => `${k.method} ${k.path}`),
+        [],
+        "no write: neither where the job points nor in the installation's repository",
+      );
+      const run = fake.checkRun(checkRunId);
+      assert.equal(run?.status, "queued");
+      assert.equal(run?.updates.length, 1, "only its creation");
+      assert.deepEqual(fake.statusHistory("acme", name, sha), []);
+      const warning = captured
+        .text()
+        .slice(logBefore)
+        .split("\n")
+        .find((line) => line.includes("refused build job: nothing written to GitHub"));
+      assert.ok(warning, "the refusal that reached nobody is logged");
+      const fields = JSON.parse(warning) as Record<string, unknown>;
+      assert.equal(fields.buildId, job.buildId);
+      assert.equal(fields.repoId, repo.id);
+      assert.equal(fields.why, "the repository the token reaches could not be looked up (HTTP 502)");
+      for (const token of fake.tokens.keys()) assert.ok(!warning.includes(token), "no token in the warning");
+    });
   });
 }

@@ -1,3 +1,4 @@
+import { after, before } from "node:test";
 import { Probot } from "probot";
 import type { Logger } from "probot";
 import { JobOctokit } from "../../src/app/job-octokit.js";
@@ -87,4 +88,19 @@ export async function startWorkerWorld(o: WorkerWorldOptions): Promise<WorkerWor
       await redis.cleanup();
     },
   };
+}
+
+/**
+ * The world of one test file: started in the file's `before` (then handed to `started`, which takes the parts the
+ * file uses) and closed in its `after`.
+ */
+export function workerWorldOfFile(o: WorkerWorldOptions, started: (world: WorkerWorld) => void): void {
+  let world: WorkerWorld | undefined;
+  before(async () => {
+    world = await startWorkerWorld(o);
+    started(world);
+  });
+  after(async () => {
+    await world?.close();
+  });
 }

@@ -352,9 +352,24 @@ export class FakeGitHub<R extends GitRepoLike = GitRepoLike> {
     res.end(payload);
   }
 
+  /**
+   * The next `times` requests of `method path` are answered `status` with GitHub's own error body, as during an
+   * outage of that one endpoint, before anything else is checked.
+   */
+  failNext(method: string, path: string, status: number, times = 1): void {
+    this.#failing.push({ method, path, status, left: times });
+  }
+
+  readonly #failing: Array<{ method: string; path: string; status: number; left: number }> = [];
+
   async #route(req: Request, at: number): Promise<Reply> {
     const p = req.url.pathname;
     const m = req.method;
+    const failing = this.#failing.find((f) => f.left > 0 && f.method === m && f.path === p);
+    if (failing) {
+      failing.left--;
+      throw new HttpError(failing.status, { message: "Server Error", documentation_url: DOCS, status: String(failing.status) });
+    }
     let g: RegExpExecArray | null;
     if (m === "GET" && p === "/app") {
       this.#requireJwt(req);
