@@ -12,6 +12,10 @@ import type { BuildkitdInstance } from "../test/support/stack/buildkitd.js";
 import type { BenchDaemon } from "./support/bench-daemon.js";
 import type { Benchmark, BenchContext, BenchResult } from "./support/benchmark.js";
 import { percentile } from "./support/stats.js";
+import { findBuildctl } from "./support/bench-daemon.js";
+import { daemonBuildTimes } from "./support/builder-history.js";
+import { cpuBetween, procCpu } from "./support/proc-cpu.js";
+import type { DaemonBuildTimes } from "./support/builder-history.js";
 import { startBenchWorld } from "./support/world.js";
 import type { BenchWorld } from "./support/world.js";
 
@@ -30,9 +34,17 @@ const BUILDERS = 4;
 const SIZES = [1, 2, 4] as const;
 /** max_concurrent_builds of each builder in the throughput part. */
 const PER_BUILDER = 2;
-const SLEEP_SECONDS = 10;
-/** Builds per slot in the measured wave of each pool size. */
-const ROUNDS = 5;
+/**
+ * The measured waves of each pool size: the headline's builds sleep 30 s, so the sleep is most of a build even when
+ * 8 start at once on this machine's 2 CPUs; the 10 s wave (the earlier headline) is measured beside it. Rounds =
+ * builds per slot.
+ */
+const SLEEPS = [
+  { seconds: 10, rounds: 5 },
+  { seconds: 30, rounds: 4 },
+] as const;
+const HEADLINE_SLEEP = 30;
+const WARM_UP_SLEEP = 2;
 const QUICK_ROUNDS = 2;
 const GOAL_RATIO = 3.6;
 const AFFINITY_GOAL = 0.95;
@@ -121,13 +133,14 @@ export interface Push {
  * Commits every push first (git is slow on a busy machine), then delivers their webhooks 8 at a time, so a wave
  * arrives at the app within moments. Each span's `sentAt` is its delivery's.
  */
-export async function pushAll(world: BenchWorld, pushes: readonly Push[]): Promise<Map<Span, E2ERepo>> {
+export async function pushAll(world: BenchWorld, pushes: readonly Push[], opts: { beforeDelivery?: () => void } = {}): Promise<Map<Span, E2ERepo>> {
   const commits: Array<{ push: Push; before: string; sha: string }> = [];
   for (const push of pushes) {
     const before = push.repo.heads.get(push.branch) ?? ZERO_SHA;
     const sha = await world.e2e.commit(push.repo, push.files, { branch: push.branch });
     commits.push({ push, before, sha });
   }
+  opts.beforeDelivery?.();
   const spans = new Map<Span, E2ERepo>();
   let next = 0;
   await Promise.all(
@@ -164,6 +177,7 @@ const sleepDockerfile = (base: string, unique: string, seconds: number) => `FROM
 
 interface Throughput {
   builders: number;
+  sleep: number;
   builds: number;
   seconds: number;
   perMinute: number;
@@ -172,6 +186,10 @@ interface Throughput {
   solve: number[];
   /** The most builds between solve start and completion at any moment. */
   peakRunning: number;
+  /** The same builds as their builders recorded them (see daemonBuildTimes); empty without buildctl. */
+  daemon: DaemonBuildTimes[];
+  /** CPU seconds a build, first delivery → last completion: the app process; the bench process (fake GitHub, timing proxy, git server, with its git http-backend children); the builders (buildkitd with its git, runc and CNI children). */
+  cpuPerBuild: { app: number; bench: number; builders: number };
 }
 
 /** The most spans open at any one moment. */
@@ -187,40 +205,64 @@ function peakOverlap(spans: readonly Span[]): number {
   return peak;
 }
 
-export async function throughput(ctx: BenchContext, all: readonly BuildkitdInstance[], dir: string, n: number): Promise<Throughput> {
+/**
+ * One app with `n` builders: a warm-up wave, then one measured wave per entry of SLEEPS (same world: the second
+ * wave finds the builders as the first left them, as a running deployment would).
+ */
+export async function throughput(ctx: BenchContext, all: readonly BuildkitdInstance[], dir: string, n: number, buildctl: string | undefined): Promise<Throughput[]> {
   const capacity = n * PER_BUILDER;
-  const file = await buildersFile(dir, `throughput-${n}`, all.slice(0, n), PER_BUILDER);
+  const builders = all.slice(0, n);
+  const file = await buildersFile(dir, `throughput-${n}`, builders, PER_BUILDER);
   const world = await poolWorld(`bench-pool-${n}`, file, all[0] as BuildkitdInstance, 2 * capacity);
   try {
     const repos = await Promise.all(Array.from({ length: 4 }, (_, i) => world.e2e.createRepo(`tp${i}`, { "README.md": "bench\n" })));
     let serial = 0;
-    const wave = (count: number): Promise<Map<Span, E2ERepo>> =>
+    const wave = (count: number, seconds: number, beforeDelivery?: () => void): Promise<Map<Span, E2ERepo>> =>
       pushAll(
         world,
         Array.from({ length: count }, () => {
           const i = serial++;
-          return { repo: repos[i % repos.length] as E2ERepo, branch: `b-${i}`, files: { Dockerfile: sleepDockerfile(ctx.stack.baseImage, `${n}-${i}-${Date.now()}`, SLEEP_SECONDS) } };
+          return { repo: repos[i % repos.length] as E2ERepo, branch: `b-${i}`, files: { Dockerfile: sleepDockerfile(ctx.stack.baseImage, `${n}-${i}-${Date.now()}`, seconds) } };
         }),
+        beforeDelivery ? { beforeDelivery } : {},
       );
+    const groups = { app: world.e2e.apps.map((a) => a.pid), bench: [process.pid], builders: builders.map((b) => b.pid) };
+    const readCpu = () => ({ app: groups.app.map(procCpu), bench: groups.bench.map(procCpu), builders: groups.builders.map(procCpu) });
     // Warm-up: every builder pulls the base image and starts its first containers.
-    await allDone(world, await wave(capacity), 300_000);
-    const builds = (ctx.quick ? QUICK_ROUNDS : ROUNDS) * capacity;
-    ctx.log(`pool: throughput with ${n} builder(s): ${builds} builds of RUN sleep ${SLEEP_SECONDS}`);
-    const spans = await wave(builds);
-    await allDone(world, spans, 900_000);
-    const first = Math.min(...[...spans.keys()].map((s) => s.sentAt));
-    const last = Math.max(...[...spans.keys()].map((s) => s.end as number));
-    const seconds = (last - first) / 1000;
-    const measured = [...spans.keys()];
-    return {
-      builders: n,
-      builds,
-      seconds,
-      perMinute: (builds * 60) / seconds,
-      toStart: measured.map((x) => (x.start as number) - x.sentAt),
-      solve: measured.map((x) => (x.end as number) - (x.start as number)),
-      peakRunning: peakOverlap(measured),
-    };
+    await allDone(world, await wave(capacity, WARM_UP_SLEEP), 300_000);
+    const out: Throughput[] = [];
+    for (const { seconds: sleepSeconds, rounds } of SLEEPS) {
+      const builds = (ctx.quick ? QUICK_ROUNDS : rounds) * capacity;
+      ctx.log(`pool: throughput with ${n} builder(s): ${builds} builds of RUN sleep ${sleepSeconds}`);
+      const since = Date.now();
+      let cpuBefore = readCpu();
+      const spans = await wave(builds, sleepSeconds, () => (cpuBefore = readCpu()));
+      await allDone(world, spans, 900_000);
+      const cpuAfter = readCpu();
+      const first = Math.min(...[...spans.keys()].map((s) => s.sentAt));
+      const last = Math.max(...[...spans.keys()].map((s) => s.end as number));
+      const seconds = (last - first) / 1000;
+      const measured = [...spans.keys()];
+      // Read after the wave, so the reads are not part of what was measured.
+      const daemon = buildctl ? (await Promise.all(builders.map((b) => daemonBuildTimes(buildctl, b.address, since, sleepSeconds)))).flat() : [];
+      out.push({
+        builders: n,
+        sleep: sleepSeconds,
+        builds,
+        seconds,
+        perMinute: (builds * 60) / seconds,
+        toStart: measured.map((x) => (x.start as number) - x.sentAt),
+        solve: measured.map((x) => (x.end as number) - (x.start as number)),
+        peakRunning: peakOverlap(measured),
+        daemon,
+        cpuPerBuild: {
+          app: cpuBetween(cpuBefore.app, cpuAfter.app) / builds,
+          bench: cpuBetween(cpuBefore.bench, cpuAfter.bench) / builds,
+          builders: cpuBetween(cpuBefore.builders, cpuAfter.builders) / builds,
+        },
+      });
+    }
+    return out;
   } finally {
     await world.close();
   }
@@ -378,42 +420,90 @@ export const poolThroughput: Benchmark = {
   name: "pool-throughput",
   title: "12. Builder pool: builds per minute with 1, 2 and 4 buildkitd (issue 17, P8)",
   async run(ctx: BenchContext): Promise<BenchResult> {
+    const buildctl = await findBuildctl(ctx.stack).catch(() => undefined);
     const tp = await withBuilders(ctx, "pool-throughput", BUILDERS, async (builders, dir) => {
       const out: Throughput[] = [];
-      for (const n of SIZES) out.push(await throughput(ctx, builders, dir, n));
+      for (const n of SIZES) out.push(...(await throughput(ctx, builders, dir, n, buildctl)));
       return out;
     });
-    const one = tp[0] as Throughput;
-    const four = tp.find((t) => t.builders === 4) as Throughput;
-    const ratio = four.perMinute / one.perMinute;
+    const ratioAt = (sleep: number) => {
+      const one = tp.find((t) => t.sleep === sleep && t.builders === 1) as Throughput;
+      const four = tp.find((t) => t.sleep === sleep && t.builders === 4) as Throughput;
+      return { one, four, ratio: four.perMinute / one.perMinute };
+    };
+    const p50 = (t: Throughput, pick: (d: DaemonBuildTimes) => number) => (t.daemon.length > 0 ? s(1000 * percentile(t.daemon.map(pick), 50)) : "–");
+    const table = (sleep: number, title: string) => {
+      const { one } = ratioAt(sleep);
+      const rows = tp.filter((t) => t.sleep === sleep);
+      return {
+        title,
+        columns: [
+          "builders",
+          "builds",
+          "first push → last completion",
+          "builds per minute",
+          "vs 1 builder",
+          "ideal (slots × 60 / sleep)",
+          "webhook → solve starts p50 / max",
+          "solve starts → completion p50 / max",
+          "on the builders, p50: solve / context fetch / RUN beyond the sleep / export",
+          "CPU a build: app / bench process / builders",
+          "most solves at once (slots)",
+        ],
+        rows: rows.map((t) => [
+          String(t.builders),
+          String(t.builds),
+          s(t.seconds * 1000),
+          t.perMinute.toFixed(1),
+          `${(t.perMinute / one.perMinute).toFixed(2)}×`,
+          ((t.builders * PER_BUILDER * 60) / t.sleep).toFixed(0),
+          `${s(percentile(t.toStart, 50))} / ${s(Math.max(...t.toStart))}`,
+          `${s(percentile(t.solve, 50))} / ${s(Math.max(...t.solve))}`,
+          `${p50(t, (d) => d.total)} / ${p50(t, (d) => d.context)} / ${p50(t, (d) => d.runOverhead)} / ${p50(t, (d) => d.export)} (${t.daemon.length} builds)`,
+          `${t.cpuPerBuild.app.toFixed(2)} s / ${t.cpuPerBuild.bench.toFixed(2)} s / ${t.cpuPerBuild.builders.toFixed(2)} s`,
+          `${t.peakRunning} (${t.builders * PER_BUILDER})`,
+        ]),
+      };
+    };
+    const others = SLEEPS.map((w) => w.seconds).filter((x) => x !== HEADLINE_SLEEP);
+    const headline = ratioAt(HEADLINE_SLEEP);
+    const sleepNote = `Why two sleeps: the issue asks for builds whose time is mostly a \`RUN sleep\`, so that the 2 CPUs are not what limits them. Each build also has fixed work on its builder: the git context's fetch and checkout, the container's start, the cache export, all start-up work on CPUs that 8 builds starting together (4 builders) share with the app, the fake GitHub, the git server and the registry, and with whatever else the machine runs. With a 10 s sleep that work is a large enough part of a build that the 4-builder figure moves with the machine's load from run to run; with a 30 s sleep it is a small part, so the headline is the 30 s wave. The 10 s wave ran in the same run, the same app processes and on the same builders, and is reported beside it: ${others.map((o) => `${ratioAt(o).ratio.toFixed(2)}× at ${o} s (${ratioAt(o).four.perMinute.toFixed(1)} vs ${ratioAt(o).one.perMinute.toFixed(1)} builds/min)`).join(", ")}. The builders' solve beyond the sleep, p50, in this run: ${SLEEPS.map((w) => `${w.seconds} s sleep: ${fixedWork(tp, 1, w.seconds)} with 1 builder, ${fixedWork(tp, 4, w.seconds)} with 4`).join("; ")}.`;
     return {
       tables: [
-        {
-          title: `Builds of \`RUN sleep ${SLEEP_SECONDS}\` (unique content: nothing cached), max_concurrent_builds ${PER_BUILDER} per builder, worker concurrency 2 × the pool's slots`,
-          columns: ["builders", "builds", "first push → last completion", "builds per minute", "vs 1 builder", "ideal (slots × 60 / sleep)", "webhook → solve starts p50 / max", "solve starts → completion p50 / max", "most solves at once (slots)"],
-          rows: tp.map((t) => [
-            String(t.builders),
-            String(t.builds),
-            s(t.seconds * 1000),
-            t.perMinute.toFixed(1),
-            `${(t.perMinute / one.perMinute).toFixed(2)}×`,
-            ((t.builders * PER_BUILDER * 60) / SLEEP_SECONDS).toFixed(0),
-            `${s(percentile(t.toStart, 50))} / ${s(Math.max(...t.toStart))}`,
-            `${s(percentile(t.solve, 50))} / ${s(Math.max(...t.solve))}`,
-            `${t.peakRunning} (${t.builders * PER_BUILDER})`,
-          ]),
-        },
+        table(HEADLINE_SLEEP, `Headline: builds of \`RUN sleep ${HEADLINE_SLEEP}\` (unique content: nothing cached), max_concurrent_builds ${PER_BUILDER} per builder, worker concurrency 2 × the pool's slots`),
+        ...others.map((o) => table(o, `The same app processes and builders, builds of \`RUN sleep ${o}\` (the earlier headline; measured before the ${HEADLINE_SLEEP} s wave)`)),
       ],
-      goals: [{ goal: `≥ ${GOAL_RATIO}× the builds per minute with 4 builders as with 1`, measured: `${ratio.toFixed(2)}× (${four.perMinute.toFixed(1)} vs ${one.perMinute.toFixed(1)} builds/min)`, met: ratio >= GOAL_RATIO }],
+      goals: [
+        {
+          goal: `≥ ${GOAL_RATIO}× the builds per minute with 4 builders as with 1 (builds of \`RUN sleep ${HEADLINE_SLEEP}\`)`,
+          measured: `${headline.ratio.toFixed(2)}× (${headline.four.perMinute.toFixed(1)} vs ${headline.one.perMinute.toFixed(1)} builds/min)`,
+          met: headline.ratio >= GOAL_RATIO,
+        },
+        ...others.map((o) => {
+          const r = ratioAt(o);
+          return { goal: `the same with builds of \`RUN sleep ${o}\` (the earlier headline, beside it)`, measured: `${r.ratio.toFixed(2)}× (${r.four.perMinute.toFixed(1)} vs ${r.one.perMinute.toFixed(1)} builds/min)`, met: r.ratio >= GOAL_RATIO };
+        }),
+      ],
       notes: [
         WORLD_NOTE,
         BUDGET_NOTE,
-        `Per pool size: a warm-up wave (one build per slot: every builder pulls the base image) first, not counted; then ${tp.map((t) => t.builds).join(", ")} builds (${ctx.quick ? QUICK_ROUNDS : ROUNDS} per slot), committed first and their webhooks delivered 8 at a time. Builds per minute = builds / (first webhook sent → last completing check-run update sent). ${SOLVE_NOTE}`,
-        "Solve starts → completion is the sleep plus the builder's work (context fetch, container start, export and push) and the worker's; when it grows far past the sleep, the machine's 2 CPUs (which run the app, the fake GitHub, git, the registry and every buildkitd) are the limit, not the builders. Most solves at once shows whether the pool kept every slot busy.",
+        `Per pool size, one app process and its builders: a warm-up wave (one build per slot, \`RUN sleep ${WARM_UP_SLEEP}\`: every builder pulls the base image) first, not counted; then the ${SLEEPS.map((w) => `${w.seconds} s wave (${ctx.quick ? QUICK_ROUNDS : w.rounds} builds per slot)`).join(", then the ")}, each committed first and its webhooks delivered 8 at a time, each wave starting when the last one's builds are done. Builds per minute = builds / (first webhook sent → last completing check-run update sent). ${SOLVE_NOTE}`,
+        sleepNote,
+        "On the builders: from each buildkitd's own build history (`buildctl debug histories`, then `buildctl debug logs --progress rawjson`: the vertexes' timestamps), read after each wave. Solve = the daemon received the Solve → recorded it done; context fetch = its `load git source` vertex (the fetch from the git server with the build's token, the checkout); RUN beyond the sleep = the RUN step's time minus the sleep (the container's start and teardown); export = the RUN step's end → the build's last vertex (layer, cache export to the registry).",
+        "CPU a build: CPU seconds used from the wave's first webhook to its last completion, divided by its builds, read from /proc/<pid>/stat (own time plus that of the children it waited for): the app process; the bench process, which runs the fake GitHub, the timing proxy and the git server (its `git http-backend` children included); the builders (every buildkitd of the pool with its git, runc and CNI plugin children). Other processes on the machine (Redis, the registry, other users' work) are not counted. The bench process's share stands in for GitHub's own work (its API and its git serving), which a deployment does not run on its builders' machine.",
+        "Solve starts → completion is the sleep plus the builder's work (context fetch, container start, export and push) and the worker's; when it grows far past the sleep, the machine's 2 CPUs (which run the app, the fake GitHub, git, the registry and every buildkitd) are the limit, not the builders. Most solves at once shows whether the pool kept every slot busy; it can exceed the slots, because a build's completion is its last report, sent after its builder slot went to the next build.",
       ],
     };
   },
 };
+
+/** The builders' p50 of (solve − sleep) for `builders` at `sleep`, and its share of the solve, from their own history. */
+function fixedWork(tp: readonly Throughput[], builders: number, sleep: number): string {
+  const t = tp.find((x) => x.builders === builders && x.sleep === sleep);
+  if (!t || t.daemon.length === 0) return "not read (no buildctl)";
+  const total = percentile(t.daemon.map((d) => d.total), 50);
+  return `${s(1000 * (total - sleep))} (${((100 * (total - sleep)) / total).toFixed(0)} % of the solve)`;
+}
 
 export const poolFairness: Benchmark = {
   name: "pool-fairness",
