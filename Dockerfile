@@ -35,6 +35,7 @@ EXPOSE 3000
 # 2 x 16 MB) and an old-generation cap of 128 MB (so V8 collects before it grows the heap far past what is live,
 # about 30 MB per process) keep the worker under 150 MB through a log flood (BENCHMARKS.md, item 5). 4 MB rather
 # than 1 MB: at webhook rates each delivery's parsed payload filled a 1 MB semi-space every few requests, and the
-# extra scavenges cost the web role 5-35 % more CPU per delivery and a higher p99 (BENCHMARKS.md, item 1). Many builds
+# extra scavenges cost the web role 5-35 % more CPU per delivery and a higher p99 (BENCHMARKS.md, item 1). The web
+# role loosens the old generation's growth itself at start-up (src/app/role-heap.ts). Many builds
 # per process (BUILDKIT_BOT_CONCURRENCY well above its default 2) may need a larger cap.
 CMD ["node", "--max-semi-space-size=4", "--max-old-space-size=128", "dist/app/main.js"]

@@ -14,6 +14,7 @@ import { startRedis } from "../test/support/stack/redis.js";
 import { pushPayload } from "../test/e2e/support/payloads.js";
 import type { Benchmark, BenchContext, BenchResult, GoalResult } from "./support/benchmark.js";
 import { compileApp, productionNodeFlags, startCompiledApp } from "./support/compiled-app.js";
+import { RssSampler } from "./support/rss-sampler.js";
 import { percentile } from "./support/stats.js";
 import { ms } from "./support/table.js";
 
@@ -181,6 +182,7 @@ export const ingest: Benchmark = {
         "web",
       );
       await waitForPing(`http://127.0.0.1:${port}/ping`);
+      const rss = new RssSampler(app.pid, 500);
       try {
         const repo = { installationId: 4100, repoId: 900_001, owner: "bench", name: "ingest", private: true, defaultBranch: "main" };
         const template = JSON.stringify(
@@ -211,6 +213,7 @@ export const ingest: Benchmark = {
         } finally {
           await bare.stop();
         }
+        const peakRssMb = rss.stop();
         const at = (list: RateResult[], rate: number): RateResult | undefined => list.find((r) => r.rate === rate);
         const p99 = (r: RateResult | undefined): number => (r ? percentile(r.latencies, 99) : Number.NaN);
         const goals: GoalResult[] = [];
@@ -255,15 +258,17 @@ export const ingest: Benchmark = {
           ],
           goals,
           notes: [
-            `The app runs as production runs it: compiled with tsconfig.build.json, \`node ${flags.join(" ")} dist/app/main.js\` (the Dockerfile's CMD), NODE_ENV=production, LOG_LEVEL and LOG_FORMAT unset (Probot's defaults there: info, JSON lines, written to a file), BUILDKIT_BOT_ROLE=web (no planner, no build worker), against a private redis-server; autocannon runs in the bench process on the same 2 CPUs.`,
+            `The app runs as production runs it: compiled with tsconfig.build.json, \`node ${flags.join(" ")} dist/app/main.js\` (the Dockerfile's CMD), NODE_ENV=production, LOG_LEVEL and LOG_FORMAT unset (Probot's defaults there: info, JSON lines, written to a file), BUILDKIT_BOT_ROLE=web (no planner, no build worker; it sets its own V8 heap growth at start-up, src/app/role-heap.ts), against a private redis-server; autocannon runs in the bench process on the same 2 CPUs.`,
             `Each request: a real push payload (${template.length} bytes, from @octokit/webhooks-examples) with a random head sha, a fresh X-GitHub-Delivery id and its own X-Hub-Signature-256. Latency = autocannon's per-response time (request written → response complete); percentiles are nearest-rank over every response.`,
             "A 3 s warm-up at 10/s ran first against each server and is discarded.",
+            `The app's peak resident memory over the whole run, start-up included: ${peakRssMb.toFixed(0)} MB (the larger of VmRSS sampled every 500 ms and the kernel's VmHWM).`,
             "Server CPU per response = the server process's user + system CPU time (/proc/<pid>/stat) over the run ÷ responses: unlike latency, it hardly moves when others load the machine.",
             `Each autocannon connection waits for its answer (${Math.ceil(1000 / 20)} connections at 1000/s), so a server that cannot keep up is sent fewer requests than the rate: responses ÷ ${seconds} s is the rate it sustained, and the CO-corrected p99 accounts for the requests not sent.`,
             `Floor = the same load generator against a bare Node HTTP server (child process, reads the body, answers 202: no signature check, no Redis): what this machine and autocannon give before the app does anything. The app's p99 is to be read against it. At each rate the two take turns in ${SLICES} slices of ${seconds / (SLICES / 2)} s (app, floor, floor, app, …), so the machine's other load falls on both alike; percentiles are over every response of a server's slices.`,
           ],
         };
       } finally {
+        rss.stop();
         await app.stop();
       }
     } finally {

@@ -24,6 +24,7 @@ import { releaseConfigThreadsWhileBuilding } from "./config-threads-while-buildi
 import type { RouteHandler } from "./app.js";
 import { JobOctokit } from "./job-octokit.js";
 import { readPrivateKey } from "./private-key.js";
+import { applyRoleHeapFlags } from "./role-heap.js";
 
 /** What the workers are built from. */
 export interface SharedParts {
@@ -127,6 +128,8 @@ export async function startBuildkitBot(
 
   const config = loadAppConfig(env);
   if (config.appId === undefined) throw new Error("APP_ID is required");
+  // The process's own role (not a test's env): its garbage collector's settings (role-heap.ts).
+  if (env === process.env) applyRoleHeapFlags(config.role);
   const privateKey = readPrivateKey(env);
   if (!privateKey) throw new Error("PRIVATE_KEY or PRIVATE_KEY_PATH is required");
   const stops: Array<() => Promise<unknown>> = [];
