@@ -13,6 +13,7 @@ import { ConnectionError, InvalidRequestError } from "./errors.js";
 import type { ControlClient } from "./generated/moby/buildkit/v1/Control.js";
 import type { WorkerRecord__Output } from "./generated/moby/buildkit/v1/types/WorkerRecord.js";
 import { protos } from "./proto.js";
+import { forgetGitRemoteClone } from "./solve/git-remote-clone.js";
 import type { SolveOptions } from "./solve/run-solve.js";
 import { runSolve } from "./solve/run-solve.js";
 import type { Transport } from "./transport/open-transport.js";
@@ -129,6 +130,22 @@ export class BuildKitClient {
       request,
       options,
     );
+  }
+
+  /**
+   * Deletes the daemon's own clone of a git remote, so that its next build of the remote clones afresh: the cure
+   * for a GitCloneRefusedError whose `failure` is "damaged-cache". A clone a running build is using is left alone.
+   * Resolves the ids of the cache records deleted (none when the daemon kept no clone of the remote).
+   */
+  async forgetGitRemote(remote: string): Promise<string[]> {
+    if (this.closed) throw new ConnectionError(this.address, `client for ${this.address} is closed`);
+    try {
+      // A daemon with a large cache takes a while to list it: more than a connect's time.
+      return await forgetGitRemoteClone(this.control, remote, () => Date.now() + Math.max(this.timeoutMs, 60_000));
+    } catch (err) {
+      if (err instanceof Error && "code" in err && typeof err.code === "number") throw connectionError(this.transport, err, "could not clear the daemon's clone");
+      throw err;
+    }
   }
 
   /** Releases the channel and, for docker-engine addresses, the local upgrade proxy. */

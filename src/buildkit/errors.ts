@@ -79,12 +79,13 @@ export class InvalidOptionError extends InvalidRequestError {
 }
 
 /**
- * Why the git context could not be fetched: the git host unreachable from the daemon, the ref missing, or access
- * refused (a wrong, expired or revoked token, or a repository the token does not reach).
+ * Why the git context could not be fetched: the git host unreachable from the daemon, the ref missing, access
+ * refused (a wrong, expired or revoked token, or a repository the token does not reach), or the daemon's own clone
+ * of the remote damaged (objects missing or corrupt: `BuildKitClient.forgetGitRemote` clears it).
  */
-export type GitCloneFailure = "unreachable" | "missing-ref" | "refused";
+export type GitCloneFailure = "unreachable" | "missing-ref" | "refused" | "damaged-cache";
 
-/** The daemon could not fetch the git context: wrong or missing token, unknown repository or ref. */
+/** The daemon could not fetch the git context: wrong or missing token, unknown repository or ref, its clone damaged. */
 export class GitCloneRefusedError extends BuildKitError {
   readonly failure: GitCloneFailure;
   constructor(

@@ -1,4 +1,4 @@
-import { ConnectionError, PushRefusedError, RegistryError } from "@buildkit-bot/buildkit";
+import { ConnectionError, GitCloneRefusedError, PushRefusedError, RegistryError } from "@buildkit-bot/buildkit";
 import { RepoReadError } from "../github/index.js";
 import { QueueUnavailableError } from "../queue/index.js";
 
@@ -7,6 +7,7 @@ export type AttemptCause =
   | "the builder was lost"
   | "the worker was lost"
   | "the worker was stopped"
+  | "the builder's clone of the repository was damaged"
   | "the registry was unavailable"
   | "GitHub was unavailable"
   | "Redis was unavailable"
@@ -16,6 +17,7 @@ export type AttemptCause =
 export function attemptCause(err: unknown): AttemptCause {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
     if (e instanceof ConnectionError) return "the builder was lost";
+    if (e instanceof GitCloneRefusedError && e.failure === "damaged-cache") return "the builder's clone of the repository was damaged";
     if (e instanceof PushRefusedError || e instanceof RegistryError) return "the registry was unavailable";
     if (e instanceof QueueUnavailableError) return "Redis was unavailable";
     if (e instanceof RepoReadError || e.name === "HttpError") return "GitHub was unavailable";

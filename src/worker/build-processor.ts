@@ -1,6 +1,6 @@
 import type { Probot } from "probot";
 import { BuildCancelledError, ConnectionError, Redactor } from "@buildkit-bot/buildkit";
-import type { BuildResult, ProgressEvent } from "@buildkit-bot/buildkit";
+import type { BuildKitClient, BuildResult, ProgressEvent } from "@buildkit-bot/buildkit";
 import { DEFAULT_CONFIG_LIMITS } from "../config/index.js";
 import { silentLog } from "../queue/index.js";
 import { isTransientError, MustWaitError } from "../errors/index.js";
@@ -16,6 +16,7 @@ import type { NotBuilt } from "./fork-rules.js";
 import { builderKeyOf, prepareBuild } from "./prepare-build.js";
 import type { PreparedBuild } from "./prepare-build.js";
 import { afterGitRefusal } from "./installation-token.js";
+import { afterDamagedGitClone } from "./damaged-git-clone.js";
 import { InstallationTokenCache } from "./token-cache.js";
 import { InstallationAccounts } from "./installation-accounts.js";
 import { solveSplit, splitPartOf } from "./split-solve.js";
@@ -130,7 +131,7 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
       const done = moved ? { ...build, ...moved } : build;
       return await succeeded(trail, job, done, result, builtOn, sizeDiff);
     } catch (failure) {
-      const err = afterGitRefusal(failure, tokens, build?.gitToken);
+      const err = await afterDamagedGitClone(afterGitRefusal(failure, tokens, build?.gitToken), gitRemoteOf(build), buildersOf(build), log);
       scrubError(err, redactor);
       if (trail.lost.aborted && !signal.aborted) return await givenUp(trail, job, deps, log);
       const part = splitPartOf(err);
@@ -154,6 +155,16 @@ export function createBuildProcessor(deps: BuildProcessorDeps): BuildProcessor {
       if (build) await freeBuilders(build);
     }
   };
+}
+
+function gitRemoteOf(build: PreparedBuild | undefined): string | undefined {
+  return build?.request.context.type === "git" ? build.request.context.remote : undefined;
+}
+
+/** The daemons the build was sent to: each part's of a split build, else its one. */
+function buildersOf(build: PreparedBuild | undefined): BuildKitClient[] {
+  if (!build) return [];
+  return build.split ? build.split.parts.map((part) => part.client) : [build.client];
 }
 
 /** Gives back the pool's builders the build holds (once: later calls do nothing). */

@@ -212,6 +212,13 @@ function gitFailure(text: string, failedStep: string | undefined): { remote?: st
   return undefined;
 }
 
+/**
+ * git's words for objects missing from, or corrupt in, the repository it runs in: here the daemon's kept clone of
+ * the remote, which a fetch trusts for every object it already lists.
+ */
+const DAMAGED_CLONE =
+  /unable to read sha1 file|unable to unpack \S+ header|(?:loose|packed) object \S+ .*is corrupt|missing (?:blob|tree|commit) object|remote did not send all necessary objects|did not receive expected object|inflate: data stream error|unresolved deltas/i;
+
 function gitReason(text: string, logTail: readonly string[]): { failure: GitCloneFailure; reason: string } {
   // Newer daemons say it in the error itself ("repository does not contain ref X"), older ones in git's log.
   const log = [...logTail, text].join("\n");
@@ -220,6 +227,12 @@ function gitReason(text: string, logTail: readonly string[]): { failure: GitClon
   }
   if (/couldn't find remote ref|did not match any|unknown revision|not our ref|does not contain ref/i.test(log)) {
     return { failure: "missing-ref", reason: "the requested ref does not exist in the repository" };
+  }
+  if (DAMAGED_CLONE.test(log)) {
+    return {
+      failure: "damaged-cache",
+      reason: "the daemon's own clone of the repository is damaged (git objects missing or corrupt); it has to be cleared before the next build",
+    };
   }
   return {
     failure: "refused",

@@ -208,6 +208,24 @@ describe("classifySolveError: git context", () => {
     assert.equal(typed.message, `could not clone ${down}: the git host is unreachable from the daemon`);
   });
 
+  // Engine 20.10.24 (BuildKit 0.8) and buildkitd v0.24.0 texts, from builds whose kept clone of the remote had a blob
+  // deleted or overwritten (test/worker/damaged-git-clone.int.test.ts does that for real).
+  for (const [label, error, lines] of [
+    ["an object missing (Engine 20.10, git's log)", `failed to checkout remote ${remote}: exit status 255`, ["error: unable to read sha1 file of README.md (45b983be36b73c0788dc9cbcb76cbb80fc7bb057)"]],
+    ["an object corrupt (buildkitd 0.24, in the error)", `failed to checkout remote ${remote}: git stderr:\nerror: inflate: data stream error (incorrect header check)\nfatal: loose object ca340d2cc3442f9e8799734296e17a364f89aaa5 (stored in /var/lib/buildkit/runc-overlayfs/snapshots/snapshots/430/fs/objects/ca/340d2cc3442f9e8799734296e17a364f89aaa5) is corrupt\n: exit status 128`, []],
+  ] as const) {
+    it(`the daemon's own clone damaged, ${label}: "damaged-cache", not a refusal`, () => {
+      const tracker = failedTracker(`[internal] load git source ${remote}#main`, error, [...lines]);
+      const typed = classifySolveError(new Error(`failed to solve with frontend dockerfile.v0: failed to read dockerfile: ${error}`), context({ tracker, gitRemote: remote }));
+      assert.ok(typed instanceof GitCloneRefusedError);
+      assert.equal(typed.failure, "damaged-cache", "the token is not to blame: the caller keeps it and clears the clone");
+      assert.equal(
+        typed.message,
+        `could not clone ${remote}: the daemon's own clone of the repository is damaged (git objects missing or corrupt); it has to be cleared before the next build`,
+      );
+    });
+  }
+
   it("never repeats credentials embedded in the remote URL", () => {
     const withToken = "http://x-access-token:sekrit999@127.0.0.1:1/owner/repo.git";
     const typed = classifySolveError(new Error(refused.replace(remote, withToken)), context());
