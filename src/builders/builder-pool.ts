@@ -4,7 +4,7 @@ import type { Redis } from "ioredis";
 import { LeaseSet, liveLeases } from "../leases/index.js";
 import type { BuildersConfig, BuilderSpec } from "./builders-file.js";
 import { chooseBuilder, servesPlatform } from "./choose-builder.js";
-import type { BuilderCandidate, BuilderChoice } from "./choose-builder.js";
+import type { BuilderCandidate, BuilderChoice, SplitChoice } from "./choose-builder.js";
 import { BuilderUnservableError, NoBuilderAvailableError } from "./builder-errors.js";
 import { builderNamesKey, runningBuildsKey } from "./running-builds.js";
 
@@ -358,9 +358,7 @@ export class BuilderPool {
       signal?.throwIfAborted();
       const candidates = this.#candidates(await this.#shared());
       if (this.#chooseFor(request, candidates).kind !== "unservable") return undefined;
-      const digestPushers = candidates.filter((c) => !this.#stateOf(c.name).spec.address.startsWith("docker-engine:"));
-      const preferred = chooseBuilder(request.key, request.platforms, digestPushers, { split: true });
-      const choice = preferred.kind === "unservable" ? chooseBuilder(request.key, request.platforms, candidates, { split: true }) : preferred;
+      const choice = this.#splitChoice(request, candidates);
       if (choice.kind === "split") {
         // Its parts hold slots of their own: a slot `mustWait` took for the whole build goes back.
         await this.unreserve(request.buildId);
@@ -371,9 +369,17 @@ export class BuilderPool {
     }
   }
 
+  /** The split `splitFor` would make now: digest-pushing builders first, an Engine only for what nothing else serves. */
+  #splitChoice(request: BuilderRequest, candidates: BuilderCandidate[]): BuilderChoice | SplitChoice {
+    const digestPushers = candidates.filter((c) => !this.#stateOf(c.name).spec.address.startsWith("docker-engine:"));
+    const preferred = chooseBuilder(request.key, request.platforms, digestPushers, { split: true });
+    return preferred.kind === "unservable" ? chooseBuilder(request.key, request.platforms, candidates, { split: true }) : preferred;
+  }
+
   /**
-   * Why the build would wait for a slot now (every builder that may take it is at its max_concurrent_builds), or
-   * undefined when one has room, or when it can go nowhere (`acquire` then says why). The slot found free on a
+   * Why the build would wait for a slot now (every builder that may take it is at its max_concurrent_builds; for a
+   * build no single builder serves, every builder of one of its platforms), or undefined when one has room, or when
+   * it can go nowhere (`acquire` then says why). The slot found free on a
    * bounded builder is taken for the build at once, so two processes that look in the same instant do not both
    * go on: the one that loses the last slot is told to wait here (and gives its worker slot back) instead of
    * polling in `acquire` inside its worker slot. The build's `acquire` adopts the slot; `unreserve` gives back one
@@ -387,8 +393,11 @@ export class BuilderPool {
     await this.unreserve(request.buildId);
     // Another process may take the slot between the count and the take: the choice is made again, a few times.
     for (let tries = 0; tries < 3; tries++) {
-      const choice = this.#chooseFor(request, this.#candidates(await this.#shared()));
+      const candidates = this.#candidates(await this.#shared());
+      const choice = this.#chooseFor(request, candidates);
       if (choice.kind === "busy") break;
+      // A split's parts take their slots when it starts (acquireSplit); here it only learns whether it would wait.
+      if (choice.kind === "unservable" && new Set(request.platforms).size > 1 && this.#splitChoice(request, candidates).kind === "busy") break;
       if (choice.kind !== "chosen") return undefined;
       const max = this.#stateOf(choice.name).spec.maxConcurrentBuilds;
       if (max === undefined) return undefined;

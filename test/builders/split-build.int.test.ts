@@ -51,8 +51,16 @@ let amd: BuildkitdInstance | undefined;
 let arm: BuildkitdInstance | undefined;
 const dirs: string[] = [];
 
-function poolFile(builders: Array<{ name: string; address: string; platforms: string[] }>): BuildersConfig {
-  const lines = ["builders:", ...builders.flatMap((b) => [`  - name: ${b.name}`, `    address: ${b.address}`, `    platforms: [${b.platforms.join(", ")}]`])];
+function poolFile(builders: Array<{ name: string; address: string; platforms: string[]; maxConcurrent?: number }>): BuildersConfig {
+  const lines = [
+    "builders:",
+    ...builders.flatMap((b) => [
+      `  - name: ${b.name}`,
+      `    address: ${b.address}`,
+      `    platforms: [${b.platforms.join(", ")}]`,
+      ...(b.maxConcurrent !== undefined ? [`    max_concurrent_builds: ${b.maxConcurrent}`] : []),
+    ]),
+  ];
   return parseBuildersFile(lines.join("\n"), "/test/builders.yml");
 }
 
@@ -133,6 +141,32 @@ describe("a multi-platform image split over builders that each serve one platfor
         await lease.release();
         assert.equal(lease.name, builder, `${platform} goes to ${builder}`);
       }
+    }
+  });
+
+  test("a split build while one platform's builders are all full is told to wait (its worker slot given back), and goes on once one frees", { timeout: 120_000 }, async () => {
+    const pool = new BuilderPool({
+      config: poolFile([
+        { name: "amd", address: amd!.address, platforms: ["linux/amd64"], maxConcurrent: 1 },
+        { name: "arm", address: arm!.address, platforms: ["linux/arm64"], maxConcurrent: 1 },
+      ]),
+      redis: redisCtx.redis,
+      prefix: `${redisCtx.prefix}:full`,
+      connectTimeoutMs: 3_000,
+    });
+    try {
+      await pool.probe();
+      const split = { buildId: `full-split-${unique()}`, key: `key-${unique()}`, platforms: PLATFORMS };
+      const armBuild = await pool.acquire({ buildId: `full-arm-${unique()}`, key: `key-${unique()}`, platforms: ["linux/arm64"] });
+      assert.equal(armBuild.name, "arm");
+      assert.match((await pool.mustWait(split)) ?? "", /is running its max_concurrent_builds/, "arm64 has no room: the split waits outside its worker slot");
+      assert.deepEqual(Object.fromEntries((await pool.snapshot()).map((b) => [b.name, b.running])), { amd: 0, arm: 1 }, "and took no slot while looking");
+      await armBuild.release();
+      assert.equal(await pool.mustWait(split), undefined, "room on both: it goes on");
+      assert.deepEqual(await pool.splitFor(split), { "linux/amd64": "amd", "linux/arm64": "arm" });
+      await pool.unreserve(split.buildId);
+    } finally {
+      await pool.close();
     }
   });
 
