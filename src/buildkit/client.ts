@@ -100,7 +100,7 @@ export class BuildKitClient {
       if (Object.keys(version).length > 0) health.version = version;
       return health;
     } catch (err) {
-      if (err instanceof Error && "code" in err && typeof err.code === "number") throw connectionError(this.transport, err, "health check failed");
+      if (isGrpcError(err)) throw connectionError(this.transport, err, "health check failed");
       throw err;
     }
   }
@@ -143,7 +143,7 @@ export class BuildKitClient {
       // A daemon with a large cache takes a while to list it: more than a connect's time.
       return await forgetGitRemoteClone(this.control, remote, () => Date.now() + Math.max(this.timeoutMs, 60_000));
     } catch (err) {
-      if (err instanceof Error && "code" in err && typeof err.code === "number") throw connectionError(this.transport, err, "could not clear the daemon's clone");
+      if (isGrpcError(err)) throw connectionError(this.transport, err, "could not clear the daemon's clone");
       throw err;
     }
   }
@@ -160,6 +160,11 @@ export class BuildKitClient {
     const info = () => daemonInfo(this.control, Date.now() + this.timeoutMs);
     return daemonCapabilities(this.profile, await detectBuildkitVersion(this.identity, this.workers, info));
   }
+}
+
+/** A failed call's own error (grpc-js gives it a numeric status code), as opposed to one of ours. */
+function isGrpcError(err: unknown): err is grpc.ServiceError {
+  return err instanceof Error && "code" in err && typeof err.code === "number";
 }
 
 function connectionError(transport: Transport, err: unknown, what: string): ConnectionError {

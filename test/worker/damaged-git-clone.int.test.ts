@@ -26,7 +26,7 @@ import type { FreshDaemon } from "../support/daemons.js";
 import { testStack } from "../support/stack/env.js";
 import { startWorkerWorld } from "./worker-world.js";
 import type { WorkerWorld } from "./worker-world.js";
-import { buildJob, captureLog, unique } from "./worker-test-kit.js";
+import { buildJob, captureLog, repositoryTokens, unique } from "./worker-test-kit.js";
 import { eventually } from "../e2e/support/wait.js";
 
 const stack = testStack();
@@ -136,7 +136,7 @@ for (const daemon of testDaemons(stack)) {
       const run = fake.checkRun(second.runId);
       assert.equal(run?.conclusion, "success", `${run?.output?.title}\n${run?.output?.summary}`);
       assert.match(run?.output?.summary ?? "", /2 attempts; the builder's clone of the repository was damaged once/);
-      const minted = [...fake.tokens.values()].filter((t) => (t.requested as { repository_ids?: number[] } | undefined)?.repository_ids?.includes(repo.id));
+      const minted = repositoryTokens(fake, repo.id);
       assert.equal(minted.length, 1, "the token was not blamed: all three attempts used the one minted");
     });
 

@@ -21,7 +21,7 @@ import { testDaemons } from "../support/daemons.js";
 import { testStack } from "../support/stack/env.js";
 import { startWorkerWorld } from "./worker-world.js";
 import type { WorkerWorld } from "./worker-world.js";
-import { buildJob, captureLog, dumpRedis, unique } from "./worker-test-kit.js";
+import { buildJob, captureLog, dumpRedis, repositoryTokens as mintedFor, unique } from "./worker-test-kit.js";
 
 const stack = testStack();
 const INSTALLATION = 78;
@@ -61,9 +61,7 @@ async function queuedCheckRun(repo: string, sha: string): Promise<number> {
 }
 
 /** The worker's tokens minted for one repository, in order. */
-function repositoryTokens(repoId: number): Array<{ token: string; requested: unknown; repositories?: ReadonlySet<string> | undefined }> {
-  return [...fake.tokens.values()].filter((t) => (t.requested as { repository_ids?: number[] } | undefined)?.repository_ids?.includes(repoId));
-}
+const repositoryTokens = (repoId: number) => mintedFor(fake, repoId);
 
 /** A new commit of the repository (so the daemon must fetch it: a cached commit needs no git round trip). */
 async function commit(repo: GitRepo, text: string): Promise<string> {

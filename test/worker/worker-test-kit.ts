@@ -4,10 +4,16 @@ import type { Redis } from "ioredis";
 import { pino } from "pino";
 import type { Logger } from "probot";
 import type { BuildJob } from "../../src/queue/job-types.js";
+import type { FakeGitHub } from "../support/fake-github/index.js";
 
 /** Shared pieces of the worker tests (not a test file itself). */
 
 export const unique = (): string => randomBytes(5).toString("hex");
+
+/** The installation tokens the fake GitHub minted for one repository (the worker's git tokens), in order. */
+export function repositoryTokens(fake: Pick<FakeGitHub, "tokens">, repoId: number): Array<{ token: string; requested: unknown; repositories?: ReadonlySet<string> | undefined }> {
+  return [...fake.tokens.values()].filter((t) => (t.requested as { repository_ids?: number[] } | undefined)?.repository_ids?.includes(repoId));
+}
 
 /** A pino logger whose output lands in memory, as text. */
 export function captureLog(): { logger: Logger; text(): string } {
