@@ -1,4 +1,5 @@
 import { Queue } from "bullmq";
+import type { JobJson, JobsOptions } from "bullmq";
 import type { Redis } from "ioredis";
 import { EventFairness } from "./event-fairness.js";
 import type { EventJob } from "./job-types.js";
@@ -40,17 +41,15 @@ export class EventQueue implements EventStore {
   readonly queue: Queue<EventJob>;
   private readonly timeoutMs: number;
   private readonly fairness: EventFairness;
+  private readonly jobOptions: JobsOptions;
 
   constructor(private readonly opts: EventQueueOptions) {
-    this.queue = new Queue<EventJob>(QueueName.Events, {
-      connection: opts.connection,
-      prefix: opts.prefix,
-      defaultJobOptions: {
-        ...retryJobOptions(opts.retry ?? DEFAULT_RETRY_POLICY),
-        removeOnComplete: { age: 24 * 3600, count: 5_000 },
-        removeOnFail: { age: 7 * 24 * 3600 },
-      },
-    });
+    this.jobOptions = {
+      ...retryJobOptions(opts.retry ?? DEFAULT_RETRY_POLICY),
+      removeOnComplete: { age: 24 * 3600, count: 5_000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    };
+    this.queue = new Queue<EventJob>(QueueName.Events, { connection: opts.connection, prefix: opts.prefix, defaultJobOptions: this.jobOptions });
     // Connection trouble surfaces through store(); the queue's own error events would only repeat it.
     this.queue.on("error", () => {});
     this.timeoutMs = opts.timeoutMs ?? 3_000;
@@ -63,15 +62,40 @@ export class EventQueue implements EventStore {
    * atomic step, so a redelivery stores nothing and a failed add leaves no claim behind. A redelivery shows in the
    * queue's event stream as `deduplicated` (or `duplicated` while the job still exists). Its priority puts it in its
    * installation's fair turn (event-fairness.ts), from memory: no round trip of its own.
+   *
+   * The job goes to the queue's backend as the JSON record `Queue.add` would build (same options, same add script),
+   * without the Job object, option checks and tracing span `Queue.add` wraps around it: on the webhook path that
+   * wrapping cost more CPU and garbage than the rest of the delivery together (BENCHMARKS.md, item 1).
+   * test/queue/event-queue.int.test.ts holds it to `Queue.add`'s record, field by field.
    */
   async store(job: EventJob): Promise<StoreResult> {
     assertNoSecrets(job);
     const jobId = eventJobId(job.deliveryId);
     const priority = this.fairness.priorityOf(job.repository.installationId);
     return withDeadline(this.timeoutMs, async () => {
-      await this.queue.add(job.event, job, { jobId, priority, deduplication: { id: jobId, ttl: DELIVERY_DEDUPE_MS } });
+      await this.queue.backend.addJob(this.record(job, jobId, priority), jobId);
       return { jobId };
     });
+  }
+
+  /** What `Job.create` hands the backend for `queue.add(job.event, job, { jobId, priority, deduplication })`. */
+  private record(job: EventJob, jobId: string, priority: number): JobJson {
+    const opts: JobsOptions = { ...this.jobOptions, jobId, priority, deduplication: { id: jobId, ttl: DELIVERY_DEDUPE_MS } };
+    return {
+      id: jobId,
+      name: job.event,
+      data: JSON.stringify(job),
+      opts,
+      timestamp: Date.now(),
+      priority,
+      progress: 0,
+      attemptsMade: 0,
+      attemptsStarted: 0,
+      stalledCounter: 0,
+      failedReason: "",
+      returnvalue: "null",
+      deduplicationId: jobId,
+    };
   }
 
   /** The Redis key that remembers a delivery (BullMQ's deduplication key for its event job). */
