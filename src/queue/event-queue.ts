@@ -64,8 +64,9 @@ export class EventQueue implements EventStore {
    * installation's fair turn (event-fairness.ts), from memory: no round trip of its own.
    *
    * The job goes to the queue's backend as the JSON record `Queue.add` would build (same options, same add script),
-   * without the Job object, option checks and tracing span `Queue.add` wraps around it: on the webhook path that
-   * wrapping cost more CPU and garbage than the rest of the delivery together (BENCHMARKS.md, item 1).
+   * without the Job object, option checks and tracing span `Queue.add` wraps around it. Measured under webhook load,
+   * the work between a store's start and its command reaching the socket was the largest part of a delivery's time
+   * in the app, more than the Redis round trip.
    * test/queue/event-queue.int.test.ts holds it to `Queue.add`'s record, field by field.
    */
   async store(job: EventJob): Promise<StoreResult> {
