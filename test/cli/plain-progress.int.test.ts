@@ -24,12 +24,13 @@ const daemon = buildkitdDaemon();
 
 /**
  * Masks what differs between two runs of one build: durations, log offsets, digests, the context's run id, and the
- * step count in a FROM step's name — buildkitd names a vertex after the first build that made it while it is still
- * in its solver, and the base image's vertex is shared by consecutive builds (`[1/3] FROM` printed by a 4-step build).
+ * bracket of a FROM step's name — buildkitd names a vertex after the first build that made it while it is still in
+ * its solver, and the base image's vertex is shared with builds before or beside it (`[1/3] FROM` printed by a 4-step
+ * build, `[stage-0 1/2] FROM` by a one-stage build while another test's build of a named stage runs).
  */
 function mask(text: string): string {
   return text
-    .replace(/^(#\d+ \[\d+)\/\d+\] FROM /gm, "$1/<steps>] FROM ")
+    .replace(/^(#\d+) \[[^\]]*\] FROM /gm, "$1 [<from>] FROM ")
     .replace(/sha256:[0-9a-f]{64}/g, "sha256:<digest>")
     .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, "<uuid>")
     .replace(/^(#\d+) \d+\.\d+ /gm, "$1 <offset> ")
