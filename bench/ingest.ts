@@ -15,16 +15,19 @@ import { pushPayload } from "../test/e2e/support/payloads.js";
 import type { Benchmark, BenchContext, BenchResult, GoalResult } from "./support/benchmark.js";
 import { compileApp, productionNodeFlags, startCompiledApp } from "./support/compiled-app.js";
 import { RssSampler } from "./support/rss-sampler.js";
+import { pacedLoad } from "./support/paced-load.js";
+import type { PacedLoadResult, PreparedRequest } from "./support/paced-load.js";
 import { percentile } from "./support/stats.js";
 import { ms } from "./support/table.js";
 
 /**
  * Item 1: signed push deliveries at fixed rates against the app's web role (webhooks → event queue in a real
  * Redis), no workers running, so every delivery only lands in the queue. Every request gets its own delivery id
- * and head sha (nothing is deduplicated) and its own HMAC-SHA256 signature, computed in autocannon's
- * per-request setup. The app runs as production runs it: compiled (tsconfig.build.json), the Dockerfile's node
- * flags, NODE_ENV=production and its default log level. BKB_BENCH_INGEST_SECONDS overrides the seconds per rate
- * (e.g. 20 in a BKB_BENCH_QUICK=1 run, which leaves BENCHMARKS.md alone).
+ * and head sha (nothing is deduplicated) and its own HMAC-SHA256 signature. The goals are read on a paced load
+ * (support/paced-load.ts: one request every 1/rate s); autocannon's bursts are measured beside it. The app runs
+ * as production runs it: compiled (tsconfig.build.json), the Dockerfile's node flags, NODE_ENV=production and its
+ * default log level. BKB_BENCH_INGEST_SECONDS overrides the seconds per rate and server (e.g. 20 in a
+ * BKB_BENCH_QUICK=1 run, which leaves BENCHMARKS.md alone).
  */
 
 /** BKB_BENCH_INGEST_RATES=200,1000 runs only those rates (a quick look while working on the ingest path). */
@@ -36,13 +39,13 @@ const SUSTAINED_SHARE = 0.97;
 export const SHA_PLACEHOLDER = "f".repeat(40);
 const REPO = resolve(fileURLToPath(new URL("..", import.meta.url)));
 
-/** The bare server (support/bare-server.ts) as a child process, stopped by PID. */
-async function startBareServer(): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, ["--import", "tsx", join(REPO, "bench/support/bare-server.ts")], { cwd: REPO, stdio: ["ignore", "pipe", "inherit"] });
+/** A reference server of bench/support as a child process (it prints its port), stopped by PID. */
+async function startReferenceServer(script: string, env: NodeJS.ProcessEnv = {}): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, ["--import", "tsx", join(REPO, "bench/support", script)], { cwd: REPO, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
   const exited = new Promise<void>((done) => child.once("exit", () => done()));
   const port = await new Promise<string>((ok, fail) => {
     child.stdout.once("data", (c: Buffer) => ok(c.toString("utf8").trim()));
-    child.once("exit", (code) => fail(new Error(`bare server exited ${code}`)));
+    child.once("exit", (code) => fail(new Error(`${script} exited ${code}`)));
   });
   return {
     url: `http://127.0.0.1:${port}`,
@@ -60,8 +63,59 @@ function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-/** Slices per rate, half for the app and half for the floor; a multiple of 4 (the order is app, floor, floor, app). */
+/** Autocannon slices per rate, half for the app and half for the floor; a multiple of 4 (app, floor, floor, app, …). */
 const SLICES = 8;
+/** Rates also measured with autocannon's bursts (BKB_BENCH_INGEST_BURST_RATES=… to choose, empty for none). */
+const BURST_RATES = (process.env.BKB_BENCH_INGEST_BURST_RATES ?? "200,1000").split(",").filter(Boolean).map(Number);
+
+type Server = "app" | "floor" | "redis";
+const SERVERS: readonly Server[] = ["app", "floor", "redis"];
+const SERVER_LABEL: Record<Server, string> = { app: "app (web role)", floor: "floor: bare Node server", redis: "bare Node + one Redis write" };
+/** Paced slices per rate: each server 4 times, the order mirrored so none always follows the same one. */
+const PACED_ORDER: readonly Server[] = ["app", "floor", "redis", "redis", "floor", "app", "app", "floor", "redis", "redis", "floor", "app"];
+
+const autocannonConnections = (rate: number): number => Math.max(2, Math.ceil(rate / 20));
+
+export interface PacedRateResult extends PacedLoadResult {
+  /** The server process's CPU time per response, in µs. */
+  cpuPerResponseUs: number;
+}
+
+/** One paced slice against a server: every request prepared and signed first, then sent on schedule. */
+async function runPaced(server: { url: string; pid: number }, secret: string, bodyTemplate: string, rate: number, seconds: number): Promise<PacedRateResult> {
+  const prepare = (): PreparedRequest => {
+    const body = Buffer.from(bodyTemplate.replaceAll(SHA_PLACEHOLDER, randomBytes(20).toString("hex")));
+    return { path: "/api/github/webhooks", body, headers: deliveryHeaders(secret, body) };
+  };
+  const requests = Array.from({ length: Math.round(rate * seconds) }, prepare);
+  const cpuBefore = cpuMs(server.pid);
+  const result = await pacedLoad({ url: server.url, rate, seconds, connections: 64, timeoutMs: 10_000, prepare: (i) => requests[i] as PreparedRequest });
+  return { ...result, cpuPerResponseUs: ((cpuMs(server.pid) - cpuBefore) * 1000) / Math.max(1, result.latencies.length) };
+}
+
+function joinPaced(slices: PacedRateResult[]): PacedRateResult {
+  const responses = slices.reduce((n, r) => n + r.latencies.length, 0);
+  return {
+    rate: (slices[0] as PacedRateResult).rate,
+    cpuPerResponseUs: slices.reduce((sum, r) => sum + r.cpuPerResponseUs * r.latencies.length, 0) / Math.max(1, responses),
+    sent: slices.reduce((n, r) => n + r.sent, 0),
+    ok: slices.reduce((n, r) => n + r.ok, 0),
+    errors: slices.reduce((n, r) => n + r.errors, 0),
+    latencies: slices.flatMap((r) => r.latencies),
+    worstSendLagMs: Math.max(...slices.map((r) => r.worstSendLagMs)),
+  };
+}
+
+/** A delivery's headers as GitHub sends them, signed with `secret`. */
+function deliveryHeaders(secret: string, body: string | Buffer): Record<string, string> {
+  return {
+    "content-type": "application/json",
+    "user-agent": "GitHub-Hookshot/bench",
+    "x-github-event": "push",
+    "x-github-delivery": randomUUID(),
+    "x-hub-signature-256": `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`,
+  };
+}
 
 /** One result of a rate's slices: every response, the CPU per response over all, the worst slice's CO-corrected p99. */
 function joinSlices(slices: RateResult[]): RateResult {
@@ -95,7 +149,7 @@ export async function runRate(url: string, pid: number, secret: string, bodyTemp
   let ok = 0;
   const instance = autocannon({
     url,
-    connections: Math.max(2, Math.ceil(rate / 20)),
+    connections: autocannonConnections(rate),
     duration: seconds,
     overallRate: rate,
     timeout: 10,
@@ -105,17 +159,7 @@ export async function runRate(url: string, pid: number, secret: string, bodyTemp
         path: "/api/github/webhooks",
         setupRequest: (req) => {
           const body = bodyTemplate.replaceAll(SHA_PLACEHOLDER, randomBytes(20).toString("hex"));
-          return {
-            ...req,
-            body,
-            headers: {
-              "content-type": "application/json",
-              "user-agent": "GitHub-Hookshot/bench",
-              "x-github-event": "push",
-              "x-github-delivery": randomUUID(),
-              "x-hub-signature-256": `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`,
-            },
-          };
+          return { ...req, body, headers: deliveryHeaders(secret, body) };
         },
       },
     ],
@@ -191,80 +235,111 @@ export const ingest: Benchmark = {
         const url = `http://127.0.0.1:${port}`;
         ctx.log(`ingest: warm-up, 3 s at 10/s (discarded); payload ${template.length} bytes`);
         await runRate(url, app.pid, secret, template, 10, 3);
-        const results: RateResult[] = [];
-        const floors: RateResult[] = [];
-        const bare = await startBareServer();
+        const paced: Record<Server, PacedRateResult[]> = { app: [], floor: [], redis: [] };
+        const bursts: Record<"app" | "floor", RateResult[]> = { app: [], floor: [] };
+        const bare = await startReferenceServer("bare-server.ts");
+        let redisFloor: Awaited<ReturnType<typeof startReferenceServer>> | undefined;
         try {
+          redisFloor = await startReferenceServer("redis-floor-server.ts", { REDIS_URL: redis.url });
+          const servers: Record<Server, { url: string; pid: number }> = { app: { url, pid: app.pid }, floor: bare, redis: redisFloor };
           await runRate(bare.url, bare.pid, secret, template, 10, 3);
-          // App and floor take turns in slices (app, floor, floor, app, …), so a burst of load from others on this
-          // shared machine, or a slow drift, falls on both alike.
-          const order = Array.from({ length: SLICES }, (_, i) => (i % 4 === 0 || i % 4 === 3 ? "app" : "floor"));
-          const slice = seconds / (SLICES / 2);
+          await runRate(redisFloor.url, redisFloor.pid, secret, template, 10, 3);
+          const slice = seconds / (PACED_ORDER.length / 3);
           for (const rate of RATES) {
-            ctx.log(`ingest: ${rate}/s for ${seconds} s each, in ${SLICES} slices of ${slice} s (${order.join(", ")})`);
-            const parts: Record<"app" | "floor", RateResult[]> = { app: [], floor: [] };
-            for (const who of order) {
-              parts[who].push(who === "app" ? await runRate(url, app.pid, secret, template, rate, slice) : await runRate(bare.url, bare.pid, secret, template, rate, slice));
+            ctx.log(`ingest: paced ${rate}/s for ${seconds} s each, in ${PACED_ORDER.length} slices of ${slice} s (${PACED_ORDER.join(", ")})`);
+            const parts: Record<Server, PacedRateResult[]> = { app: [], floor: [], redis: [] };
+            for (const who of PACED_ORDER) {
+              parts[who].push(await runPaced(servers[who], secret, template, rate, slice));
               await sleep(1_000);
             }
-            results.push(joinSlices(parts.app));
-            floors.push(joinSlices(parts.floor));
+            for (const who of SERVERS) paced[who].push(joinPaced(parts[who]));
+          }
+          // Burst: autocannon's own rate limit (see the notes), app and floor taking turns as above.
+          const burstOrder = Array.from({ length: SLICES }, (_, i) => (i % 4 === 0 || i % 4 === 3 ? "app" : "floor"));
+          const burstSlice = seconds / (SLICES / 2);
+          for (const rate of BURST_RATES) {
+            ctx.log(`ingest: autocannon ${rate}/s for ${seconds} s each, in ${SLICES} slices of ${burstSlice} s (${burstOrder.join(", ")})`);
+            const parts: Record<"app" | "floor", RateResult[]> = { app: [], floor: [] };
+            for (const who of burstOrder) {
+              parts[who].push(await runRate(servers[who].url, servers[who].pid, secret, template, rate, burstSlice));
+              await sleep(1_000);
+            }
+            bursts.app.push(joinSlices(parts.app));
+            bursts.floor.push(joinSlices(parts.floor));
           }
         } finally {
           await bare.stop();
+          await redisFloor?.stop();
         }
         const peakRssMb = rss.stop();
-        const at = (list: RateResult[], rate: number): RateResult | undefined => list.find((r) => r.rate === rate);
-        const p99 = (r: RateResult | undefined): number => (r ? percentile(r.latencies, 99) : Number.NaN);
+        const at = <R extends { rate: number }>(list: R[], rate: number): R | undefined => list.find((r) => r.rate === rate);
+        const p99 = (r: { latencies: number[] } | undefined): number => (r ? percentile(r.latencies, 99) : Number.NaN);
         const goals: GoalResult[] = [];
-        const app200 = at(results, 200);
+        const app200 = at(paced.app, 200);
         if (app200) {
-          const floor = p99(at(floors, 200));
+          const floor = p99(at(paced.floor, 200));
           goals.push({
             goal: `ingest p99 ≤ floor + ${GOAL_P99_OVER_FLOOR_MS[200]} ms at 200/s, no errors`,
             measured: `p99 ${p99(app200).toFixed(1)} ms (bare-Node floor ${floor.toFixed(1)} ms, +${(p99(app200) - floor).toFixed(1)} ms), ${app200.errors} errors`,
             met: p99(app200) <= floor + GOAL_P99_OVER_FLOOR_MS[200] && app200.errors === 0,
           });
         }
-        const app1000 = at(results, 1000);
+        const app1000 = at(paced.app, 1000);
         if (app1000) {
-          const floor = p99(at(floors, 1000));
-          const sustained = app1000.latencies.length / seconds;
+          const floor = p99(at(paced.floor, 1000));
+          const sustained = app1000.ok / seconds;
           goals.push({
-            goal: `1000/s sustained for ${seconds} s (≥ ${SUSTAINED_SHARE * 100} % of the requests answered) with 0 errors, p99 ≤ floor + ${GOAL_P99_OVER_FLOOR_MS[1000]} ms`,
-            measured: `${sustained.toFixed(0)}/s answered, ${app1000.errors} errors, p99 ${p99(app1000).toFixed(1)} ms (bare-Node floor ${floor.toFixed(1)} ms, +${(p99(app1000) - floor).toFixed(1)} ms)`,
+            goal: `1000/s sustained for ${seconds} s (≥ ${SUSTAINED_SHARE * 100} % of the requests answered 2xx) with 0 errors, p99 ≤ floor + ${GOAL_P99_OVER_FLOOR_MS[1000]} ms`,
+            measured: `${sustained.toFixed(0)}/s answered 2xx, ${app1000.errors} errors, p99 ${p99(app1000).toFixed(1)} ms (bare-Node floor ${floor.toFixed(1)} ms, +${(p99(app1000) - floor).toFixed(1)} ms)`,
             met: sustained >= SUSTAINED_SHARE * 1000 && app1000.errors === 0 && p99(app1000) <= floor + GOAL_P99_OVER_FLOOR_MS[1000],
           });
         }
+        const latencyCells = (latencies: number[]): string[] => [ms(percentile(latencies, 50), 1), ms(percentile(latencies, 95), 1), ms(percentile(latencies, 99), 1), ms(Math.max(...latencies), 1)];
         return {
           tables: [
             {
-              title: `Signed push deliveries, ${seconds} s per rate, to the 2xx`,
-              columns: ["server", "rate", "responses", "2xx", "errors (non-2xx + socket)", "p50", "p95", "p99", "max", "autocannon p99 (CO-corrected, worst slice)", "server CPU per response"],
-              rows: [...results.map((r) => ["app (web role)", r] as const), ...floors.map((r) => ["floor: bare Node server", r] as const)].map(([who, r]) => [
-                who,
-                `${r.rate}/s`,
-                String(r.latencies.length),
-                String(r.ok),
-                String(r.errors),
-                ms(percentile(r.latencies, 50), 1),
-                ms(percentile(r.latencies, 95), 1),
-                ms(percentile(r.latencies, 99), 1),
-                ms(Math.max(...r.latencies), 1),
-                ms(r.result.latency.p99, 1),
-                `${Math.round(r.cpuPerResponseUs)} µs`,
-              ]),
+              title: `Signed push deliveries, paced (one every 1/rate s, open model), ${seconds} s per rate and server, to the answer`,
+              columns: ["server", "rate", "sent", "2xx", "errors (non-2xx + socket)", "p50", "p95", "p99", "max", "server CPU per response", "generator's worst send lag"],
+              rows: SERVERS.flatMap((who) =>
+                paced[who].map((r) => [
+                  SERVER_LABEL[who],
+                  `${r.rate}/s`,
+                  String(r.sent),
+                  String(r.ok),
+                  String(r.errors),
+                  ...latencyCells(r.latencies),
+                  `${Math.round(r.cpuPerResponseUs)} µs`,
+                  ms(r.worstSendLagMs, 1),
+                ]),
+              ),
+            },
+            {
+              title: `The same deliveries as autocannon sends them at a rate (each second's requests back to back on its connections), ${seconds} s per rate and server`,
+              columns: ["server", "rate", "connections", "responses", "2xx", "errors (non-2xx + socket)", "p50", "p95", "p99", "max", "server CPU per response"],
+              rows: (["app", "floor"] as const).flatMap((who) =>
+                bursts[who].map((r) => [
+                  SERVER_LABEL[who],
+                  `${r.rate}/s`,
+                  String(autocannonConnections(r.rate)),
+                  String(r.latencies.length),
+                  String(r.ok),
+                  String(r.errors),
+                  ...latencyCells(r.latencies),
+                  `${Math.round(r.cpuPerResponseUs)} µs`,
+                ]),
+              ),
             },
           ],
           goals,
           notes: [
-            `The app runs as production runs it: compiled with tsconfig.build.json, \`node ${flags.join(" ")} dist/app/main.js\` (the Dockerfile's CMD), NODE_ENV=production, LOG_LEVEL and LOG_FORMAT unset (Probot's defaults there: info, JSON lines, written to a file), BUILDKIT_BOT_ROLE=web (no planner, no build worker; it sets its own V8 heap growth at start-up, src/app/role-heap.ts), against a private redis-server; autocannon runs in the bench process on the same 2 CPUs.`,
-            `Each request: a real push payload (${template.length} bytes, from @octokit/webhooks-examples) with a random head sha, a fresh X-GitHub-Delivery id and its own X-Hub-Signature-256. Latency = autocannon's per-response time (request written → response complete); percentiles are nearest-rank over every response.`,
+            `The app runs as production runs it: compiled with tsconfig.build.json, \`node ${flags.join(" ")} dist/app/main.js\` (the Dockerfile's CMD), NODE_ENV=production, LOG_LEVEL and LOG_FORMAT unset (Probot's defaults there: info, JSON lines, written to a file), BUILDKIT_BOT_ROLE=web (no planner, no build worker; it sets its own V8 heap growth at start-up, src/app/role-heap.ts), against a private redis-server. The load generator runs in the bench process on the same 2 CPUs.`,
+            `Each request: a real push payload (${template.length} bytes, from @octokit/webhooks-examples) with a random head sha, a fresh X-GitHub-Delivery id and its own X-Hub-Signature-256, all prepared before the slice starts.`,
+            "Paced (the goals): bench/support/paced-load.ts sends request i at start + i/rate whether or not earlier ones were answered, over up to 64 keep-alive connections (undici). Latency = from the request's scheduled time to its answer's last byte, so a request that waited for a connection, or for the generator's own event loop (its worst send lag is in the table and falls on every server alike), is charged for the wait. Percentiles are nearest-rank over every answer of a server's slices.",
+            `Floor = a bare Node HTTP server (child process, reads the body, answers 202: no signature check, no Redis): what this machine and the generator give before the app does anything. The app's p99 is read against it. "Bare Node + one Redis write" is the floor plus a SET of the body on an auto-pipelined ioredis connection before the answer (bench/support/redis-floor-server.ts): what the round trip that makes a delivery durable costs here, before the app's own work. At each rate the three take turns in ${PACED_ORDER.length} slices of ${seconds / (PACED_ORDER.length / 3)} s (${PACED_ORDER.join(", ")}), so the machine's other load falls on all alike.`,
+            `autocannon (second table, not the goals' measure): its rate is a per-connection count reset every second (autocannon 8, lib/httpClient.js), so at a rate R on C connections each second's R requests go out back to back, each connection sending its next request when the previous one is answered, then nothing until the next second. A response time there is the queue of a burst of C concurrent requests (about C × the server's time per request), not the latency at R/s; it shows how the app takes bursts.`,
             "A 3 s warm-up at 10/s ran first against each server and is discarded.",
             `The app's peak resident memory over the whole run, start-up included: ${peakRssMb.toFixed(0)} MB (the larger of VmRSS sampled every 500 ms and the kernel's VmHWM).`,
-            "Server CPU per response = the server process's user + system CPU time (/proc/<pid>/stat) over the run ÷ responses: unlike latency, it hardly moves when others load the machine.",
-            `Each autocannon connection waits for its answer (${Math.ceil(1000 / 20)} connections at 1000/s), so a server that cannot keep up is sent fewer requests than the rate: responses ÷ ${seconds} s is the rate it sustained, and the CO-corrected p99 accounts for the requests not sent.`,
-            `Floor = the same load generator against a bare Node HTTP server (child process, reads the body, answers 202: no signature check, no Redis): what this machine and autocannon give before the app does anything. The app's p99 is to be read against it. At each rate the two take turns in ${SLICES} slices of ${seconds / (SLICES / 2)} s (app, floor, floor, app, …), so the machine's other load falls on both alike; percentiles are over every response of a server's slices.`,
+            "Server CPU per response = the server process's user + system CPU time (/proc/<pid>/stat) over the slices ÷ responses: unlike latency, it hardly moves when others load the machine. Paced requests each wake the server alone, so each pays the wake-up and socket work a burst shares.",
           ],
         };
       } finally {
