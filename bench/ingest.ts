@@ -76,10 +76,7 @@ const PACED_ORDER: readonly Server[] = ["app", "floor", "redis", "redis", "floor
 
 const autocannonConnections = (rate: number): number => Math.max(2, Math.ceil(rate / 20));
 
-export interface PacedRateResult extends PacedLoadResult {
-  /** The server process's CPU time per response, in µs. */
-  cpuPerResponseUs: number;
-}
+export interface PacedRateResult extends PacedLoadResult, SliceCounts {}
 
 /** One paced slice against a server: every request prepared and signed first, then sent on schedule. */
 async function runPaced(server: { url: string; pid: number }, secret: string, bodyTemplate: string, rate: number, seconds: number): Promise<PacedRateResult> {
@@ -94,15 +91,19 @@ async function runPaced(server: { url: string; pid: number }, secret: string, bo
 }
 
 function joinPaced(slices: PacedRateResult[]): PacedRateResult {
+  return { ...sumSlices(slices), worstSendLagMs: Math.max(...slices.map((r) => r.worstSendLagMs)) };
+}
+
+/** What any server's slices at one rate add up to: every response, and the CPU per response over all of them. */
+function sumSlices(slices: SliceCounts[]): SliceCounts {
   const responses = slices.reduce((n, r) => n + r.latencies.length, 0);
   return {
-    rate: (slices[0] as PacedRateResult).rate,
+    rate: (slices[0] as SliceCounts).rate,
     cpuPerResponseUs: slices.reduce((sum, r) => sum + r.cpuPerResponseUs * r.latencies.length, 0) / Math.max(1, responses),
     sent: slices.reduce((n, r) => n + r.sent, 0),
     ok: slices.reduce((n, r) => n + r.ok, 0),
     errors: slices.reduce((n, r) => n + r.errors, 0),
     latencies: slices.flatMap((r) => r.latencies),
-    worstSendLagMs: Math.max(...slices.map((r) => r.worstSendLagMs)),
   };
 }
 
@@ -119,20 +120,11 @@ function deliveryHeaders(secret: string, body: string | Buffer): Record<string, 
 
 /** One result of a rate's slices: every response, the CPU per response over all, the worst slice's CO-corrected p99. */
 function joinSlices(slices: RateResult[]): RateResult {
-  const responses = slices.reduce((n, r) => n + r.latencies.length, 0);
   const worst = slices.reduce((a, b) => (b.result.latency.p99 > a.result.latency.p99 ? b : a));
-  return {
-    rate: (slices[0] as RateResult).rate,
-    cpuPerResponseUs: slices.reduce((sum, r) => sum + r.cpuPerResponseUs * r.latencies.length, 0) / Math.max(1, responses),
-    sent: slices.reduce((n, r) => n + r.sent, 0),
-    ok: slices.reduce((n, r) => n + r.ok, 0),
-    errors: slices.reduce((n, r) => n + r.errors, 0),
-    latencies: slices.flatMap((r) => r.latencies),
-    result: worst.result,
-  };
+  return { ...sumSlices(slices), result: worst.result };
 }
 
-export interface RateResult {
+interface SliceCounts {
   rate: number;
   /** The server process's CPU time per response, in µs. */
   cpuPerResponseUs: number;
@@ -140,6 +132,9 @@ export interface RateResult {
   ok: number;
   errors: number;
   latencies: number[];
+}
+
+export interface RateResult extends SliceCounts {
   result: Result;
 }
 
