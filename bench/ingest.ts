@@ -232,6 +232,7 @@ export const ingest: Benchmark = {
         await runRate(url, app.pid, secret, template, 10, 3);
         const paced: Record<Server, PacedRateResult[]> = { app: [], floor: [], redis: [] };
         const bursts: Record<"app" | "floor", RateResult[]> = { app: [], floor: [] };
+        let unbroken: PacedRateResult | undefined;
         const bare = await startReferenceServer("bare-server.ts");
         let redisFloor: Awaited<ReturnType<typeof startReferenceServer>> | undefined;
         try {
@@ -248,6 +249,11 @@ export const ingest: Benchmark = {
               await sleep(1_000);
             }
             for (const who of SERVERS) paced[who].push(joinPaced(parts[who]));
+          }
+          if (RATES.includes(1000)) {
+            // The slices pause between them: "sustained" is also asked of one stretch without a break.
+            ctx.log(`ingest: paced 1000/s for ${seconds} s without a break, app only`);
+            unbroken = await runPaced(servers.app, secret, template, 1000, seconds);
           }
           // Burst: autocannon's own rate limit (see the notes), app and floor taking turns as above.
           const burstOrder = Array.from({ length: SLICES }, (_, i) => (i % 4 === 0 || i % 4 === 3 ? "app" : "floor"));
@@ -282,11 +288,13 @@ export const ingest: Benchmark = {
         const app1000 = at(paced.app, 1000);
         if (app1000) {
           const floor = p99(at(paced.floor, 1000));
-          const sustained = app1000.ok / seconds;
+          const stretch = unbroken ?? app1000;
+          const sustained = stretch.ok / seconds;
+          const errors = app1000.errors + (unbroken?.errors ?? 0);
           goals.push({
-            goal: `1000/s sustained for ${seconds} s (≥ ${SUSTAINED_SHARE * 100} % of the requests answered 2xx) with 0 errors, p99 ≤ floor + ${GOAL_P99_OVER_FLOOR_MS[1000]} ms`,
-            measured: `${sustained.toFixed(0)}/s answered 2xx, ${app1000.errors} errors, p99 ${p99(app1000).toFixed(1)} ms (bare-Node floor ${floor.toFixed(1)} ms, +${(p99(app1000) - floor).toFixed(1)} ms)`,
-            met: sustained >= SUSTAINED_SHARE * 1000 && app1000.errors === 0 && p99(app1000) <= floor + GOAL_P99_OVER_FLOOR_MS[1000],
+            goal: `1000/s sustained for ${seconds} s without a break (≥ ${SUSTAINED_SHARE * 100} % of the requests answered 2xx) with 0 errors, p99 ≤ floor + ${GOAL_P99_OVER_FLOOR_MS[1000]} ms`,
+            measured: `${sustained.toFixed(0)}/s answered 2xx over ${seconds} s without a break (p99 ${p99(stretch).toFixed(1)} ms), ${errors} errors there and in the slices; in the slices beside the floor p99 ${p99(app1000).toFixed(1)} ms (bare-Node floor ${floor.toFixed(1)} ms, +${(p99(app1000) - floor).toFixed(1)} ms)`,
+            met: sustained >= SUSTAINED_SHARE * 1000 && errors === 0 && p99(app1000) <= floor + GOAL_P99_OVER_FLOOR_MS[1000],
           });
         }
         const latencyCells = (latencies: number[]): string[] => [ms(percentile(latencies, 50), 1), ms(percentile(latencies, 95), 1), ms(percentile(latencies, 99), 1), ms(Math.max(...latencies), 1)];
@@ -295,9 +303,9 @@ export const ingest: Benchmark = {
             {
               title: `Signed push deliveries, paced (one every 1/rate s, open model), ${seconds} s per rate and server, to the answer`,
               columns: ["server", "rate", "sent", "2xx", "errors (non-2xx + socket)", "p50", "p95", "p99", "max", "server CPU per response", "generator's worst send lag"],
-              rows: SERVERS.flatMap((who) =>
-                paced[who].map((r) => [
-                  SERVER_LABEL[who],
+              rows: [...SERVERS.flatMap((who) => paced[who].map((r) => [SERVER_LABEL[who], r] as const)), ...(unbroken ? [[`${SERVER_LABEL.app}, ${seconds} s without a break`, unbroken] as const] : [])].map(
+                ([label, r]) => [
+                  label,
                   `${r.rate}/s`,
                   String(r.sent),
                   String(r.ok),
@@ -305,7 +313,7 @@ export const ingest: Benchmark = {
                   ...latencyCells(r.latencies),
                   `${Math.round(r.cpuPerResponseUs)} µs`,
                   ms(r.worstSendLagMs, 1),
-                ]),
+                ],
               ),
             },
             {
@@ -329,7 +337,7 @@ export const ingest: Benchmark = {
           notes: [
             `The app runs as production runs it: compiled with tsconfig.build.json, \`node ${flags.join(" ")} dist/app/main.js\` (the Dockerfile's CMD), NODE_ENV=production, LOG_LEVEL and LOG_FORMAT unset (Probot's defaults there: info, JSON lines, written to a file), BUILDKIT_BOT_ROLE=web (no planner, no build worker; it sets its own V8 heap growth at start-up, src/app/role-heap.ts), against a private redis-server. The load generator runs in the bench process on the same 2 CPUs.`,
             `Each request: a real push payload (${template.length} bytes, from @octokit/webhooks-examples) with a random head sha, a fresh X-GitHub-Delivery id and its own X-Hub-Signature-256, all prepared before the slice starts.`,
-            "Paced (the goals): bench/support/paced-load.ts sends request i at start + i/rate whether or not earlier ones were answered, over up to 64 keep-alive connections (undici). Latency = from the request's scheduled time to its answer's last byte, so a request that waited for a connection, or for the generator's own event loop (its worst send lag is in the table and falls on every server alike), is charged for the wait. Percentiles are nearest-rank over every answer of a server's slices.",
+            `Paced (the goals): bench/support/paced-load.ts sends request i at start + i/rate whether or not earlier ones were answered, over up to 64 keep-alive connections (undici). Latency = from the request's scheduled time to its answer's last byte, so a request that waited for a connection, or for the generator's own event loop (its worst send lag is in the table and falls on every server alike), is charged for the wait. Percentiles are nearest-rank over every answer of a server's slices. At 1000/s the app then takes one more stretch of ${seconds} s without a break (its own row): the goal's "sustained" is read on it, the p99 over the floor on the slices taken beside the floor.`,
             `Floor = a bare Node HTTP server (child process, reads the body, answers 202: no signature check, no Redis): what this machine and the generator give before the app does anything. The app's p99 is read against it. "Bare Node + one Redis write" is the floor plus a SET of the body on an auto-pipelined ioredis connection before the answer (bench/support/redis-floor-server.ts): what the round trip that makes a delivery durable costs here, before the app's own work. At each rate the three take turns in ${PACED_ORDER.length} slices of ${seconds / (PACED_ORDER.length / 3)} s (${PACED_ORDER.join(", ")}), so the machine's other load falls on all alike.`,
             `autocannon (second table, not the goals' measure): its rate is a per-connection count reset every second (autocannon 8, lib/httpClient.js), so at a rate R on C connections each second's R requests go out back to back, each connection sending its next request when the previous one is answered, then nothing until the next second. A response time there is the queue of a burst of C concurrent requests (about C × the server's time per request), not the latency at R/s; it shows how the app takes bursts.`,
             "A 3 s warm-up at 10/s ran first against each server and is discarded.",
