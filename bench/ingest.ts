@@ -86,7 +86,7 @@ async function runPaced(server: { url: string; pid: number }, secret: string, bo
   };
   const requests = Array.from({ length: Math.round(rate * seconds) }, prepare);
   const cpuBefore = cpuMs(server.pid);
-  const result = await pacedLoad({ url: server.url, rate, seconds, connections: 64, timeoutMs: 10_000, prepare: (i) => requests[i] as PreparedRequest });
+  const result = await pacedLoad({ url: server.url, rate, requests, connections: 64, timeoutMs: 10_000 });
   return { ...result, cpuPerResponseUs: ((cpuMs(server.pid) - cpuBefore) * 1000) / Math.max(1, result.latencies.length) };
 }
 

@@ -12,9 +12,8 @@ export interface PacedLoadOptions {
   url: string;
   /** Requests per second, sent one every 1/rate s whatever the answers do (an open model). */
   rate: number;
-  seconds: number;
-  /** Request i of rate × seconds. */
-  prepare(i: number): PreparedRequest;
+  /** Sent in this order, all of them: the run lasts requests.length / rate seconds. */
+  requests: readonly PreparedRequest[];
   /** Keep-alive connections the generator may open; a request with none free waits, and the wait counts. */
   connections: number;
   timeoutMs: number;
@@ -41,8 +40,8 @@ export interface PacedLoadResult {
  * charged for the wait (no coordinated omission).
  */
 export async function pacedLoad(opts: PacedLoadOptions): Promise<PacedLoadResult> {
-  const total = Math.round(opts.rate * opts.seconds);
-  const requests = Array.from({ length: total }, (_, i) => opts.prepare(i));
+  const { requests } = opts;
+  const total = requests.length;
   const pool = new Pool(opts.url, { connections: opts.connections, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs });
   const latencies: number[] = [];
   let ok = 0;

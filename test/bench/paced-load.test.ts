@@ -37,10 +37,9 @@ test("the paced load sends every request on schedule without waiting for answers
     const result = await pacedLoad({
       url: server.url,
       rate,
-      seconds,
+      requests: Array.from({ length: rate * seconds }, (_, i) => ({ path: "/hook", headers: { "content-type": "application/json", "x-n": String(i) }, body: Buffer.from(`{"n":${i}}`) })),
       connections: 64,
       timeoutMs: 10_000,
-      prepare: (i) => ({ path: "/hook", headers: { "content-type": "application/json", "x-n": String(i) }, body: Buffer.from(`{"n":${i}}`) }),
     });
     await waitForAll;
     assert.equal(result.sent, 50);
@@ -59,7 +58,8 @@ test("the paced load counts a request that fails (server gone) as an error and s
   const server = await holdingServer();
   const url = server.url;
   await server.close();
-  const result = await pacedLoad({ url, rate: 50, seconds: 0.2, connections: 4, timeoutMs: 2_000, prepare: () => ({ path: "/", headers: {}, body: Buffer.from("x") }) });
+  const requests = Array.from({ length: 10 }, () => ({ path: "/", headers: {}, body: Buffer.from("x") }));
+  const result = await pacedLoad({ url, rate: 50, requests, connections: 4, timeoutMs: 2_000 });
   assert.equal(result.sent, 10);
   assert.equal(result.errors, 10);
   assert.equal(result.ok, 0);
