@@ -20,7 +20,10 @@ export const NO_BUILDKITD_HINT =
   "(with Debian's runc and containernetworking-plugins), or point BKB_TEST_BUILDKITD_ADDR=tcp://host:port at a running daemon";
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
-/** The folder beside the checkout that holds the BuildKit release tarball: on the project's machines and in CI, not on a user's. */
+/**
+ * `../shared/buildkit`, the folder beside the checkout that holds the BuildKit release tarball (buildkitd v0.24.0,
+ * what production runs): on the project's machines and in CI, not on a user's.
+ */
 export const SHARED_BUILDKIT_DIR = resolve(REPO_ROOT, "..", "shared", "buildkit");
 
 /**
